@@ -1,0 +1,1 @@
+/* block.c: not yet written */

@@ -1,0 +1,1 @@
+/* chain.c: not yet written */

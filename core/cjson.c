@@ -1,0 +1,1 @@
+/* cjson.c: not yet written */

@@ -1,0 +1,25 @@
+/* Canonical JSON: the one encoding of every signed or hashed object.
+ *
+ * Canonical form = Jansson's JSON_COMPACT | JSON_SORT_KEYS output of a value
+ * that contains no reals (floats): object keys sorted bytewise, no
+ * whitespace, UTF-8 as is, integers in int64 range only. */
+#pragma once
+
+#include <glib.h>
+#include <jansson.h>
+
+/* Parse text strictly: valid UTF-8, no duplicate keys, no reals, no NUL in
+ * strings, nesting at most 64 deep. With require_canonical, the text must
+ * also be byte-for-byte the canonical dump of what it parses to.
+ * Errors are CAIRN_ERROR_INVALID with the reason and byte offset. */
+json_t *cairn_cjson_parse (const char *text, size_t len,
+                           gboolean require_canonical, GError **error);
+
+/* Canonical dump; fails (CAIRN_ERROR_INVALID) when the value holds a real.
+ * The result is NUL-terminated; *len (may be NULL) excludes the NUL. */
+char *cairn_cjson_dump (const json_t *value, size_t *len, GError **error);
+
+/* TRUE when value contains no reals (recursively). */
+gboolean cairn_cjson_is_integral (const json_t *value);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (json_t, json_decref)

@@ -1,0 +1,1 @@
+/* cmd_bench.c: not yet written */

@@ -1,0 +1,1 @@
+/* cmd_keys.c: not yet written */

@@ -1,0 +1,1 @@
+/* cmd_node.c: not yet written */

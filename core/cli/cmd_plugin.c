@@ -1,0 +1,1 @@
+/* cmd_plugin.c: not yet written */

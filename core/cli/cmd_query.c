@@ -1,0 +1,1 @@
+/* cmd_query.c: not yet written */

@@ -1,0 +1,1 @@
+/* cmd_tx.c: not yet written */

@@ -1,0 +1,1 @@
+/* events.c: not yet written */

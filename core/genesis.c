@@ -1,0 +1,1 @@
+/* genesis.c: not yet written */

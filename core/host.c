@@ -1,0 +1,1 @@
+/* host.c: not yet written */

@@ -1,0 +1,27 @@
+/* The node's HTTP JSON API (libsoup 3). Routes:
+ *   GET  /v1/status
+ *   POST /v1/txs            one tx object, or an array of them (batch)
+ *   GET  /v1/txs/{id}
+ *   GET  /v1/blocks/{height|latest}
+ *   GET  /v1/accounts/{address}
+ *   GET  /v1/state/{plugin}/{key}[?height=N]
+ *   GET  /v1/events[?types=prefix,prefix]   server-sent events
+ *   GET  /metrics                           Prometheus text
+ *   any  plugin routes (/v1/<id>/..., /<id>/...)
+ * Errors: {"error":{"code":"<reason>","message":"..."}} with a 4xx/5xx. */
+#pragma once
+
+#include <glib.h>
+
+#include "node.h"
+
+#define CAIRN_HTTP_MAX_BODY (16u << 20)
+
+typedef struct CairnHttp CairnHttp;
+
+/* listen: "host:port"; port 0 picks a free port. */
+CairnHttp *cairn_http_new (CairnNode *node, const char *listen,
+                           GError **error);
+const char *cairn_http_url (CairnHttp *http);
+void cairn_http_free (CairnHttp *http);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CairnHttp, cairn_http_free)

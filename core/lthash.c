@@ -1,0 +1,1 @@
+/* lthash.c: not yet written */

@@ -1,0 +1,1 @@
+/* mempool.c: not yet written */

@@ -1,0 +1,1 @@
+/* node.c: not yet written */

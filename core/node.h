@@ -1,0 +1,83 @@
+/* A running node: config, key, genesis, plugins, storage, mempool, chain,
+ * HTTP API and events, all on one GMainLoop (the main thread). */
+#pragma once
+
+#include <stdint.h>
+
+#include <glib.h>
+#include <jansson.h>
+
+#include <cairn/cairn.h>
+
+#include "tx.h"
+
+typedef struct CairnNode CairnNode;
+
+typedef struct CairnNodeOptions {
+  const char *home;
+  /* Extra plugin search dirs tried before [plugins] path (may be NULL). */
+  const char *const *plugin_path;
+  /* Override [http] listen, e.g. "127.0.0.1:0" for an ephemeral port. */
+  const char *http_listen;
+  gboolean no_http;
+} CairnNodeOptions;
+
+/* Load config, key, genesis and plugins (init, in dependency order), open
+ * storage, commit genesis on an empty store or check it matches. */
+CairnNode *cairn_node_new (const CairnNodeOptions *opts, GError **error);
+/* Start plugins and the HTTP server. */
+gboolean cairn_node_start (CairnNode *node, GError **error);
+/* Stop plugins and HTTP (idempotent); then free. */
+void cairn_node_stop (CairnNode *node);
+void cairn_node_free (CairnNode *node);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CairnNode, cairn_node_free)
+
+/* Run until SIGINT/SIGTERM: new + start + main loop + stop. Exit code. */
+int cairn_node_run (const CairnNodeOptions *opts);
+
+const char *cairn_node_chain_id (CairnNode *node);
+/* The URL the HTTP API listens on ("http://127.0.0.1:7700"), or NULL. */
+const char *cairn_node_http_url (CairnNode *node);
+struct CairnPluginHost *cairn_node_plugins (CairnNode *node);
+const CairnChainHead *cairn_node_head (CairnNode *node);
+
+/* Admission: signature (unless already checked), type known, handler
+ * check(), mempool rules. Errors are CAIRN_REJECT. */
+gboolean cairn_node_submit (CairnNode *node, CairnTx *tx, GError **error);
+/* Batch admission; signatures verified in parallel on a worker pool.
+ * errors_out[i] is set (caller frees) for each refused tx. Returns the
+ * number accepted. */
+guint cairn_node_submit_many (CairnNode *node, CairnTx **txs, guint n,
+                              GError **errors_out);
+
+/* Read API (JSON for HTTP and CLI). NOT_FOUND when absent. */
+json_t *cairn_node_status_json (CairnNode *node);
+/* height CAIRN_HEAD = latest; the stored block plus "hash" and "results". */
+json_t *cairn_node_block_json (CairnNode *node, uint64_t height,
+                               GError **error);
+/* {"id","status":"committed"|"pending","height","index","tx","result"} */
+json_t *cairn_node_tx_json (CairnNode *node, const char *id_hex,
+                            GError **error);
+/* {"address","nonce","roles":[..]} (balances are the bank plugin's). */
+json_t *cairn_node_account_json (CairnNode *node, const char *address,
+                                 GError **error);
+/* Value of "<ns>/<key>" at height (CAIRN_HEAD = head). */
+GBytes *cairn_node_state_get (CairnNode *node, const char *ns,
+                              const char *key, uint64_t height,
+                              GError **error);
+
+/* Plugin routes: find the handler for method + path. */
+gboolean cairn_node_find_route (CairnNode *node, const char *method,
+                                const char *path, CairnPlugin **plugin,
+                                CairnRouteFn *fn, void **user_data,
+                                const char **path_rest);
+
+/* Events (main thread): every committed block ("block", attrs {height,
+ * hash, time, txs:[ids], tx_count}) and every tx event. */
+typedef void (*CairnNodeEventFn) (const CairnEvent *event, void *user_data);
+guint cairn_node_subscribe (CairnNode *node, const char *type_prefix,
+                            CairnNodeEventFn fn, void *user_data);
+void cairn_node_unsubscribe (CairnNode *node, guint id);
+
+/* Prometheus text exposition of the node's counters and gauges. */
+void cairn_node_metrics (CairnNode *node, GString *out);

@@ -1,0 +1,1 @@
+/* tx.c: not yet written */

@@ -1,0 +1,1 @@
+/* bank.c: not yet written */

@@ -1,0 +1,1 @@
+/* solo.c: not yet written */
