@@ -1,4 +1,4 @@
-/* Node configuration: <home>/cairn.conf plus <home>/conf.d/*.conf (sorted by
+/* Node configuration: <home>/cairn.conf plus <home>/conf.d/NAME.conf (sorted by
  * name), GKeyFile syntax.
  *
  * Core groups and keys (all optional, defaults in conf/cairn.conf):

@@ -1,1 +1,592 @@
-/* http.c: not yet written */
+/* The HTTP JSON API (libsoup 3); routes are listed in http.h. */
+#include "http.h"
+
+#include <string.h>
+
+#include <libsoup/soup.h>
+
+#include "cjson.h"
+#include "node_private.h"
+
+#define SSE_MAX_CLIENTS 64
+#define SSE_MAX_BACKLOG (16u << 20)
+#define SSE_PING_SECONDS 15
+
+struct CairnHttp {
+  CairnNode *node;
+  SoupServer *server;
+  char *url;
+  GList *sse_clients; /* SseClient* */
+  guint ping_source;
+};
+
+typedef struct {
+  CairnHttp *http;
+  SoupServerMessage *msg;
+  guint sub;
+  GStrv types; /* prefixes; NULL = all */
+  guint64 appended, written;
+  gboolean closed;
+} SseClient;
+
+/* ---- responses ---------------------------------------------------------- */
+
+static void
+reply_json (SoupServerMessage *msg, guint status, json_t *body)
+{
+  char *text = json_dumps (body, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+  json_decref (body);
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE,
+                                    text, text ? strlen (text) : 0);
+}
+
+static void
+reply_error (SoupServerMessage *msg, guint status, const char *code,
+             const char *message)
+{
+  reply_json (msg, status,
+              json_pack ("{s:{s:s, s:s}}", "error", "code", code, "message",
+                         message));
+}
+
+static guint
+status_for_cairn_error (const GError *e)
+{
+  if (e->domain != CAIRN_ERROR)
+    return 500;
+  switch (e->code) {
+  case CAIRN_ERROR_INVALID:
+  case CAIRN_ERROR_INSUFFICIENT_FUNDS:
+  case CAIRN_ERROR_OVERFLOW:
+    return 400;
+  case CAIRN_ERROR_UNAUTHORIZED:
+    return 403;
+  case CAIRN_ERROR_NOT_FOUND:
+    return 404;
+  case CAIRN_ERROR_CONFLICT:
+    return 409;
+  case CAIRN_ERROR_NOT_IMPLEMENTED:
+    return 501;
+  default:
+    return 500;
+  }
+}
+
+static void
+reply_gerror (SoupServerMessage *msg, const GError *e)
+{
+  if (e->domain == CAIRN_REJECT) {
+    guint status = 400;
+    if (e->code == CAIRN_REJECT_DUPLICATE || e->code == CAIRN_REJECT_NONCE_TOO_LOW)
+      status = 409;
+    else if (e->code == CAIRN_REJECT_MEMPOOL_FULL)
+      status = 503;
+    else if (e->code == CAIRN_REJECT_TOO_LARGE)
+      status = 413;
+    reply_error (msg, status, cairn_reject_name (e->code), e->message);
+    return;
+  }
+  reply_error (msg, status_for_cairn_error (e),
+               e->domain == CAIRN_ERROR ? cairn_error_code_name (e->code)
+                                        : "failed",
+               e->message);
+}
+
+static json_t *
+error_object (const GError *e)
+{
+  const char *code = e->domain == CAIRN_REJECT ? cairn_reject_name (e->code)
+                     : e->domain == CAIRN_ERROR ? cairn_error_code_name (e->code)
+                                                : "failed";
+  return json_pack ("{s:{s:s, s:s}}", "error", "code", code, "message",
+                    e->message);
+}
+
+/* ---- /v1/txs ------------------------------------------------------------ */
+
+static void
+post_txs (CairnHttp *http, SoupServerMessage *msg)
+{
+  CairnNode *node = http->node;
+  SoupMessageBody *body = soup_server_message_get_request_body (msg);
+  g_autoptr (GBytes) bytes = soup_message_body_flatten (body);
+  gsize len;
+  const char *data = g_bytes_get_data (bytes, &len);
+  if (len == 0) {
+    reply_error (msg, 400, "malformed", "empty body: send a tx object or an "
+                                        "array of them");
+    return;
+  }
+  /* A lone tx: decode the exact bytes (size cap, canonical check). */
+  gsize i = 0;
+  while (i < len && g_ascii_isspace (data[i]))
+    i++;
+  if (i < len && data[i] == '{') {
+    GError *err = NULL;
+    g_autoptr (CairnTx) tx = cairn_tx_decode (data, len, node->genesis->chain_id,
+                                              &err);
+    if (tx == NULL || !cairn_node_submit (node, tx, &err)) {
+      node->metrics.txs_received += tx == NULL;
+      if (tx == NULL && err->domain == CAIRN_REJECT && err->code > 0 &&
+          err->code < (int)G_N_ELEMENTS (node->metrics.txs_rejected))
+        node->metrics.txs_rejected[err->code]++;
+      reply_gerror (msg, err);
+      g_error_free (err);
+      return;
+    }
+    reply_json (msg, 202, json_pack ("{s:s}", "id", tx->id_hex));
+    return;
+  }
+  GError *err = NULL;
+  g_autoptr (json_t) arr = cairn_cjson_parse (data, len, TRUE, &err);
+  if (arr == NULL || !json_is_array (arr)) {
+    g_autofree char *m = g_strdup_printf (
+        "body must be one canonical tx object or a canonical JSON array of "
+        "them: %s",
+        err ? err->message : "not an array");
+    g_clear_error (&err);
+    reply_error (msg, 400, arr ? "malformed" : "non_canonical", m);
+    return;
+  }
+  guint n = json_array_size (arr);
+  g_autofree CairnTx **txs = g_new0 (CairnTx *, MAX (n, 1));
+  g_autofree GError **errs = g_new0 (GError *, MAX (n, 1));
+  g_autoptr (GPtrArray) good = g_ptr_array_new ();
+  g_autofree guint *where = g_new0 (guint, MAX (n, 1));
+  for (guint k = 0; k < n; k++) {
+    txs[k] = cairn_tx_from_json (json_array_get (arr, k),
+                                 node->genesis->chain_id, &errs[k]);
+    if (txs[k]) {
+      where[good->len] = k;
+      g_ptr_array_add (good, txs[k]);
+    }
+  }
+  g_autofree GError **gerrs = g_new0 (GError *, MAX (good->len, 1));
+  guint accepted = cairn_node_submit_many (node, (CairnTx **)good->pdata,
+                                           good->len, gerrs);
+  for (guint g = 0; g < good->len; g++)
+    errs[where[g]] = gerrs[g];
+  json_t *results = json_array ();
+  for (guint k = 0; k < n; k++) {
+    if (errs[k]) {
+      json_array_append_new (results, error_object (errs[k]));
+      g_error_free (errs[k]);
+    } else {
+      json_array_append_new (results, json_pack ("{s:s}", "id",
+                                                 txs[k]->id_hex));
+    }
+    if (txs[k])
+      cairn_tx_unref (txs[k]);
+  }
+  reply_json (msg, 200, json_pack ("{s:I, s:o}", "accepted",
+                                   (json_int_t)accepted, "results", results));
+}
+
+/* ---- events (server-sent) ----------------------------------------------- */
+
+static void
+sse_send (SseClient *c, const char *text, gsize len)
+{
+  if (c->closed)
+    return;
+  SoupMessageBody *body = soup_server_message_get_response_body (c->msg);
+  if (c->appended - c->written > SSE_MAX_BACKLOG) {
+    /* The client does not keep up: end its stream rather than buffer on. */
+    c->closed = TRUE;
+    c->http->node->metrics.events_dropped++;
+    soup_message_body_complete (body);
+    soup_server_message_unpause (c->msg);
+    return;
+  }
+  soup_message_body_append (body, SOUP_MEMORY_COPY, text, len);
+  c->appended += len;
+  soup_server_message_unpause (c->msg);
+}
+
+static void
+sse_on_event (const CairnEvent *ev, void *data)
+{
+  SseClient *c = data;
+  if (c->types) {
+    gboolean want = FALSE;
+    for (guint i = 0; c->types[i] && !want; i++)
+      want = g_str_has_prefix (ev->type, c->types[i]);
+    if (!want)
+      return;
+  }
+  g_autoptr (json_t) obj = json_pack ("{s:s, s:I, s:O}", "type", ev->type,
+                                      "height", (json_int_t)ev->height, "attrs",
+                                      ev->attrs);
+  if (ev->tx_id) {
+    json_object_set_new (obj, "tx_id", json_string (ev->tx_id));
+    json_object_set_new (obj, "tx_index", json_integer (ev->tx_index));
+  }
+  g_autofree char *data_text = json_dumps (obj, JSON_COMPACT | JSON_SORT_KEYS);
+  g_autofree char *frame =
+      g_strdup_printf ("event: %s\ndata: %s\n\n", ev->type, data_text);
+  sse_send (c, frame, strlen (frame));
+}
+
+static void
+sse_wrote (SoupServerMessage *msg, guint size, gpointer data)
+{
+  ((SseClient *)data)->written += size;
+}
+
+static void
+sse_finished (SoupServerMessage *msg, gpointer data)
+{
+  SseClient *c = data;
+  cairn_node_unsubscribe (c->http->node, c->sub);
+  c->http->sse_clients = g_list_remove (c->http->sse_clients, c);
+  g_strfreev (c->types);
+  g_object_unref (c->msg);
+  g_free (c);
+}
+
+static gboolean
+sse_ping (gpointer data)
+{
+  CairnHttp *http = data;
+  for (GList *l = http->sse_clients; l; l = l->next)
+    sse_send (l->data, ": ping\n\n", 8);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+get_events (CairnHttp *http, SoupServerMessage *msg, GHashTable *query)
+{
+  if (g_list_length (http->sse_clients) >= SSE_MAX_CLIENTS) {
+    reply_error (msg, 503, "busy", "too many event stream clients");
+    return;
+  }
+  SseClient *c = g_new0 (SseClient, 1);
+  c->http = http;
+  c->msg = g_object_ref (msg);
+  const char *types = query ? g_hash_table_lookup (query, "types") : NULL;
+  if (types && *types)
+    c->types = g_strsplit (types, ",", -1);
+  SoupMessageHeaders *h = soup_server_message_get_response_headers (msg);
+  soup_message_headers_set_encoding (h, SOUP_ENCODING_CHUNKED);
+  soup_message_headers_set_content_type (h, "text/event-stream", NULL);
+  soup_message_headers_replace (h, "Cache-Control", "no-cache");
+  soup_server_message_set_status (msg, 200, NULL);
+  soup_message_body_set_accumulate (soup_server_message_get_response_body (msg),
+                                    FALSE);
+  g_signal_connect (msg, "wrote-body-data", G_CALLBACK (sse_wrote), c);
+  g_signal_connect (msg, "finished", G_CALLBACK (sse_finished), c);
+  c->sub = cairn_node_subscribe (http->node, "", sse_on_event, c);
+  http->sse_clients = g_list_prepend (http->sse_clients, c);
+  sse_send (c, ": cairn events\n\n", 16);
+}
+
+/* ---- plugin routes ------------------------------------------------------ */
+
+static void
+plugin_route (CairnHttp *http, SoupServerMessage *msg, const char *method,
+              const char *path, GHashTable *query, CairnPlugin *plugin,
+              CairnRouteFn fn, void *user_data, const char *rest)
+{
+  SoupMessageBody *body = soup_server_message_get_request_body (msg);
+  g_autoptr (json_t) jbody = NULL;
+  if (body->length > 0) {
+    json_error_t jerr;
+    jbody = json_loadb (body->data, body->length,
+                        JSON_REJECT_DUPLICATES,
+                        &jerr);
+    if (jbody == NULL) {
+      g_autofree char *m = g_strdup_printf ("body is not JSON: %s at byte %d",
+                                            jerr.text, jerr.position);
+      reply_error (msg, 400, "invalid", m);
+      return;
+    }
+  }
+  g_autoptr (GHashTable) empty = NULL;
+  if (query == NULL)
+    query = empty = g_hash_table_new (g_str_hash, g_str_equal);
+  GInetSocketAddress *ra =
+      G_INET_SOCKET_ADDRESS (soup_server_message_get_remote_address (msg));
+  g_autofree char *remote =
+      ra ? g_inet_address_to_string (g_inet_socket_address_get_address (ra))
+         : g_strdup ("");
+  CairnRequest req = { .size = sizeof req, .method = method, .path = path,
+                       .path_rest = rest, .query = query, .body = jbody,
+                       .remote = remote };
+  CairnResponse resp = { .size = sizeof resp, .status = 200 };
+  GError *err = NULL;
+  if (!fn (plugin, &req, &resp, user_data, &err)) {
+    json_decref (resp.json);
+    if (resp.body)
+      g_bytes_unref (resp.body);
+    if (err == NULL)
+      g_set_error (&err, CAIRN_ERROR, CAIRN_ERROR_FAILED,
+                   "route %s %s failed without saying why", method, path);
+    reply_gerror (msg, err);
+    g_error_free (err);
+    return;
+  }
+  if (resp.json) {
+    reply_json (msg, resp.status ? resp.status : 200, resp.json);
+    if (resp.body)
+      g_bytes_unref (resp.body);
+  } else if (resp.body) {
+    gsize len;
+    const void *p = g_bytes_get_data (resp.body, &len);
+    soup_server_message_set_status (msg, resp.status ? resp.status : 200, NULL);
+    soup_server_message_set_response (
+        msg, resp.content_type ? resp.content_type : "application/octet-stream",
+        SOUP_MEMORY_COPY, p, len);
+    g_bytes_unref (resp.body);
+  } else {
+    soup_server_message_set_status (msg, resp.status ? resp.status : 204, NULL);
+  }
+}
+
+/* ---- dispatch ----------------------------------------------------------- */
+
+static gboolean
+parse_height (const char *s, uint64_t *out)
+{
+  guint64 v;
+  if (g_strcmp0 (s, "latest") == 0) {
+    *out = CAIRN_HEAD;
+    return TRUE;
+  }
+  if (s == NULL || !g_ascii_string_to_unsigned (s, 10, 0, G_MAXINT64, &v, NULL))
+    return FALSE;
+  *out = v;
+  return TRUE;
+}
+
+static void
+reply_result (SoupServerMessage *msg, json_t *obj, GError *err)
+{
+  if (obj)
+    reply_json (msg, 200, obj);
+  else {
+    reply_gerror (msg, err);
+    g_error_free (err);
+  }
+}
+
+static void
+get_state (CairnHttp *http, SoupServerMessage *msg, const char *rest,
+           GHashTable *query)
+{
+  const char *slash = strchr (rest, '/');
+  if (slash == NULL || slash == rest || slash[1] == '\0') {
+    reply_error (msg, 400, "invalid", "use /v1/state/{plugin}/{key}");
+    return;
+  }
+  g_autofree char *ns = g_strndup (rest, slash - rest);
+  const char *key = slash + 1;
+  uint64_t height = CAIRN_HEAD;
+  const char *hq = query ? g_hash_table_lookup (query, "height") : NULL;
+  if (hq && !parse_height (hq, &height)) {
+    reply_error (msg, 400, "invalid", "height must be an integer or 'latest'");
+    return;
+  }
+  GError *err = NULL;
+  g_autoptr (GBytes) v = cairn_node_state_get (http->node, ns, key, height,
+                                               &err);
+  if (v == NULL) {
+    reply_result (msg, NULL, err);
+    return;
+  }
+  gsize len;
+  const char *p = g_bytes_get_data (v, &len);
+  json_t *value = json_loadb (p, len, JSON_DECODE_ANY, NULL);
+  json_t *out = json_pack ("{s:s, s:s}", "plugin", ns, "key", key);
+  if (value) {
+    json_object_set_new (out, "value", value);
+  } else {
+    g_autofree char *hex = cairn_hex_encode (p, len);
+    json_object_set_new (out, "value_hex", json_string (hex));
+  }
+  reply_json (msg, 200, out);
+}
+
+static void
+handle (SoupServer *server, SoupServerMessage *msg, const char *path,
+        GHashTable *query, gpointer data)
+{
+  CairnHttp *http = data;
+  CairnNode *node = http->node;
+  const char *method = soup_server_message_get_method (msg);
+  gboolean get = strcmp (method, "GET") == 0;
+  node->metrics.http_requests++;
+  GError *err = NULL;
+
+  if (get && strcmp (path, "/metrics") == 0) {
+    g_autoptr (GString) s = g_string_new (NULL);
+    cairn_node_metrics (node, s);
+    soup_server_message_set_status (msg, 200, NULL);
+    soup_server_message_set_response (msg, "text/plain; version=0.0.4",
+                                      SOUP_MEMORY_COPY, s->str, s->len);
+    return;
+  }
+  if (get && strcmp (path, "/v1/status") == 0) {
+    reply_json (msg, 200, cairn_node_status_json (node));
+    return;
+  }
+  if (strcmp (path, "/v1/txs") == 0) {
+    if (strcmp (method, "POST") != 0)
+      reply_error (msg, 405, "method_not_allowed", "use POST /v1/txs");
+    else
+      post_txs (http, msg);
+    return;
+  }
+  if (get && g_str_has_prefix (path, "/v1/txs/")) {
+    json_t *obj = cairn_node_tx_json (node, path + 8, &err);
+    reply_result (msg, obj, err);
+    return;
+  }
+  if (get && g_str_has_prefix (path, "/v1/blocks/")) {
+    uint64_t h;
+    if (!parse_height (path + 11, &h)) {
+      reply_error (msg, 400, "invalid",
+                   "block height must be a non-negative integer or 'latest'");
+      return;
+    }
+    json_t *obj = cairn_node_block_json (node, h, &err);
+    reply_result (msg, obj, err);
+    return;
+  }
+  if (get && g_str_has_prefix (path, "/v1/accounts/")) {
+    json_t *obj = cairn_node_account_json (node, path + 13, &err);
+    reply_result (msg, obj, err);
+    return;
+  }
+  if (get && g_str_has_prefix (path, "/v1/state/")) {
+    get_state (http, msg, path + 10, query);
+    return;
+  }
+  if (get && strcmp (path, "/v1/events") == 0) {
+    get_events (http, msg, query);
+    return;
+  }
+  CairnPlugin *plugin;
+  CairnRouteFn fn;
+  void *user_data;
+  const char *rest;
+  if (cairn_node_find_route (node, method, path, &plugin, &fn, &user_data,
+                             &rest)) {
+    plugin_route (http, msg, method, path, query, plugin, fn, user_data, rest);
+    return;
+  }
+  node->metrics.http_errors++;
+  g_autofree char *m = g_strdup_printf ("no route for %s %s", method, path);
+  reply_error (msg, 404, "not_found", m);
+}
+
+/* Refuse oversized or unsized bodies before libsoup reads them. */
+static void
+early (SoupServer *server, SoupServerMessage *msg, const char *path,
+       GHashTable *query, gpointer data)
+{
+  SoupMessageHeaders *h = soup_server_message_get_request_headers (msg);
+  SoupEncoding enc = soup_message_headers_get_encoding (h);
+  if (enc == SOUP_ENCODING_CHUNKED || enc == SOUP_ENCODING_EOF) {
+    reply_error (msg, 411, "length_required",
+                 "send a Content-Length (chunked request bodies are refused)");
+    return;
+  }
+  if (enc == SOUP_ENCODING_CONTENT_LENGTH &&
+      soup_message_headers_get_content_length (h) > CAIRN_HTTP_MAX_BODY) {
+    g_autofree char *m = g_strdup_printf (
+        "request body of %" G_GINT64_FORMAT " bytes exceeds %u",
+        soup_message_headers_get_content_length (h), CAIRN_HTTP_MAX_BODY);
+    reply_error (msg, 413, "too_large", m);
+  }
+}
+
+CairnHttp *
+cairn_http_new (CairnNode *node, const char *listen, GError **error)
+{
+  g_autofree char *host = NULL;
+  guint16 port = 0;
+  const char *colon = listen ? strrchr (listen, ':') : NULL;
+  guint64 p;
+  if (colon == NULL || colon == listen ||
+      !g_ascii_string_to_unsigned (colon + 1, 10, 0, 65535, &p, NULL)) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFIG,
+                 "[http] listen: expected HOST:PORT (got '%s')",
+                 listen ? listen : "");
+    return NULL;
+  }
+  port = p;
+  host = g_strndup (listen, colon - listen);
+  if (host[0] == '[' && g_str_has_suffix (host, "]")) {
+    char *inner = g_strndup (host + 1, strlen (host) - 2);
+    g_free (host);
+    host = inner;
+  }
+  g_autoptr (GInetAddress) addr = g_inet_address_new_from_string (host);
+  if (addr == NULL) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFIG,
+                 "[http] listen: '%s' is not an IP address", host);
+    return NULL;
+  }
+  CairnHttp *http = g_new0 (CairnHttp, 1);
+  http->node = node;
+  http->server = soup_server_new ("server-header", "cairn/" CAIRN_VERSION,
+                                  NULL);
+  soup_server_add_early_handler (http->server, NULL, early, http, NULL);
+  soup_server_add_handler (http->server, NULL, handle, http, NULL);
+  g_autoptr (GSocketAddress) sa = g_inet_socket_address_new (addr, port);
+  if (!soup_server_listen (http->server, sa, 0, error)) {
+    g_prefix_error (error, "[http] listen %s: ", listen);
+    cairn_http_free (http);
+    return NULL;
+  }
+  GSList *uris = soup_server_get_uris (http->server);
+  if (uris) {
+    GUri *u = uris->data;
+    if (g_inet_address_get_family (addr) == G_SOCKET_FAMILY_IPV6)
+      http->url = g_strdup_printf ("http://[%s]:%d", host, g_uri_get_port (u));
+    else
+      http->url = g_strdup_printf ("http://%s:%d", host, g_uri_get_port (u));
+  }
+  g_slist_free_full (uris, (GDestroyNotify)g_uri_unref);
+  http->ping_source = g_timeout_add_seconds (SSE_PING_SECONDS, sse_ping, http);
+  if (!g_inet_address_get_is_loopback (addr))
+    g_warning ("the HTTP API listens on %s, beyond this machine: anyone who "
+               "reaches it can submit transactions",
+               listen);
+  return http;
+}
+
+const char *
+cairn_http_url (CairnHttp *http)
+{
+  return http->url;
+}
+
+void
+cairn_http_free (CairnHttp *http)
+{
+  if (http == NULL)
+    return;
+  g_clear_handle_id (&http->ping_source, g_source_remove);
+  for (GList *l = http->sse_clients; l; l = l->next) {
+    SseClient *c = l->data;
+    cairn_node_unsubscribe (http->node, c->sub);
+    c->sub = 0;
+    g_signal_handlers_disconnect_by_data (c->msg, c);
+    if (!c->closed) {
+      soup_message_body_complete (soup_server_message_get_response_body (c->msg));
+      soup_server_message_unpause (c->msg);
+    }
+    g_strfreev (c->types);
+    g_object_unref (c->msg);
+    g_free (c);
+  }
+  g_list_free (http->sse_clients);
+  if (http->server) {
+    soup_server_disconnect (http->server);
+    g_object_unref (http->server);
+  }
+  g_free (http->url);
+  g_free (http);
+}

@@ -1,1 +1,730 @@
-/* node.c: not yet written */
+/* The node: assembles config, key, genesis, plugins, storage, mempool,
+ * chain and HTTP, and runs them on the main loop. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <glib-unix.h>
+
+#include "cjson.h"
+#include "http.h"
+#include "node_private.h"
+
+#ifndef CAIRN_PLUGINSDIR
+#define CAIRN_PLUGINSDIR "/usr/local/lib/cairn/plugins"
+#endif
+
+/* ---- logging ------------------------------------------------------------ */
+
+static GLogLevelFlags log_threshold = G_LOG_LEVEL_INFO;
+
+static void
+log_handler (const char *domain, GLogLevelFlags level, const char *message,
+             gpointer unused)
+{
+  GLogLevelFlags l = level & G_LOG_LEVEL_MASK;
+  if (l > log_threshold)
+    return;
+  const char *name = l & G_LOG_LEVEL_ERROR      ? "error"
+                     : l & G_LOG_LEVEL_CRITICAL ? "critical"
+                     : l & G_LOG_LEVEL_WARNING  ? "warning"
+                     : l & G_LOG_LEVEL_MESSAGE  ? "message"
+                     : l & G_LOG_LEVEL_INFO     ? "info"
+                                                : "debug";
+  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *ts = g_date_time_format (now, "%H:%M:%S");
+  fprintf (stderr, "%s.%03d %-7s %s: %s\n", ts,
+           g_date_time_get_microsecond (now) / 1000, name,
+           domain ? domain : "cairn", message);
+}
+
+static gboolean
+set_log_level (const char *name, GError **error)
+{
+  static const struct {
+    const char *name;
+    GLogLevelFlags level;
+  } levels[] = { { "error", G_LOG_LEVEL_CRITICAL },
+                 { "warning", G_LOG_LEVEL_WARNING },
+                 { "message", G_LOG_LEVEL_MESSAGE },
+                 { "info", G_LOG_LEVEL_INFO },
+                 { "debug", G_LOG_LEVEL_DEBUG } };
+  for (guint i = 0; i < G_N_ELEMENTS (levels); i++)
+    if (g_strcmp0 (name, levels[i].name) == 0) {
+      log_threshold = levels[i].level;
+      g_log_set_default_handler (log_handler, NULL);
+      return TRUE;
+    }
+  g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFIG,
+               "[node] log_level: must be error, warning, message, info or "
+               "debug (got '%s')",
+               name);
+  return FALSE;
+}
+
+/* ---- parallel signature verification ------------------------------------ */
+
+typedef struct {
+  CairnTx **txs;
+  GError **errors;
+  guint start, end;
+  gint *pending;
+  GMutex *lock;
+  GCond *cond;
+} VerifyJob;
+
+static void
+verify_range (CairnTx **txs, GError **errors, guint start, guint end)
+{
+  for (guint i = start; i < end; i++)
+    if (!txs[i]->sig_checked && errors[i] == NULL)
+      cairn_tx_verify (txs[i], &errors[i]);
+}
+
+static void
+verify_worker (gpointer data, gpointer unused)
+{
+  VerifyJob *j = data;
+  verify_range (j->txs, j->errors, j->start, j->end);
+  g_mutex_lock (j->lock);
+  if (--*j->pending == 0)
+    g_cond_signal (j->cond);
+  g_mutex_unlock (j->lock);
+}
+
+/* errors[i] set for each bad tx; TRUE when all are good. */
+gboolean
+cairn_node_verify_txs (CairnNode *node, CairnTx **txs, guint n,
+                       GError **errors)
+{
+  guint workers = node->verify_pool ? g_thread_pool_get_max_threads (
+                                          node->verify_pool)
+                                    : 0;
+  if (n < 32 || workers < 2) {
+    verify_range (txs, errors, 0, n);
+  } else {
+    /* The main thread verifies the first chunk itself. */
+    guint chunks = workers + 1;
+    guint per = (n + chunks - 1) / chunks;
+    GMutex lock;
+    GCond cond;
+    g_mutex_init (&lock);
+    g_cond_init (&cond);
+    gint pending = 0;
+    g_autofree VerifyJob *jobs = g_new0 (VerifyJob, chunks);
+    for (guint c = 1; c < chunks; c++) {
+      guint s = c * per, e = MIN (n, s + per);
+      if (s >= e)
+        break;
+      jobs[c] = (VerifyJob){ txs, errors, s, e, &pending, &lock, &cond };
+      pending++;
+    }
+    gint to_push = pending;
+    for (gint c = 1; c <= to_push; c++)
+      g_thread_pool_push (node->verify_pool, &jobs[c], NULL);
+    verify_range (txs, errors, 0, MIN (n, per));
+    g_mutex_lock (&lock);
+    while (pending > 0)
+      g_cond_wait (&cond, &lock);
+    g_mutex_unlock (&lock);
+    g_mutex_clear (&lock);
+    g_cond_clear (&cond);
+  }
+  for (guint i = 0; i < n; i++)
+    if (errors[i])
+      return FALSE;
+  return TRUE;
+}
+
+/* ---- admission ---------------------------------------------------------- */
+
+static gboolean
+notify_consensus (gpointer data)
+{
+  CairnNode *node = data;
+  node->notify_source = 0;
+  if (node->consensus.on_txs_available)
+    node->consensus.on_txs_available (node->consensus_plugin);
+  return G_SOURCE_REMOVE;
+}
+
+void
+cairn_node_txs_available (CairnNode *node)
+{
+  if (node->notify_source == 0 && node->started)
+    /* Default priority, not idle: under steady HTTP load an idle source
+     * would starve and no block would ever be built. */
+    node->notify_source = g_idle_add_full (G_PRIORITY_DEFAULT,
+                                           notify_consensus, node, NULL);
+}
+
+static gboolean
+admit (CairnNode *node, CairnTx *tx, GError **error)
+{
+  TxTypeEntry *te = g_hash_table_lookup (node->tx_types, tx->type);
+  if (te == NULL) {
+    g_set_error (error, CAIRN_REJECT, CAIRN_REJECT_UNKNOWN_TYPE,
+                 "no loaded plugin handles tx type '%s'", tx->type);
+    return FALSE;
+  }
+  if (te->handler.check) {
+    GError *local = NULL;
+    if (!te->handler.check (te->plugin, tx->body, &local)) {
+      g_set_error (error, CAIRN_REJECT, CAIRN_REJECT_INVALID_BODY,
+                   "%s body: %s", tx->type,
+                   local ? local->message : "refused by the handler");
+      g_clear_error (&local);
+      return FALSE;
+    }
+  }
+  GError *local = NULL;
+  uint64_t nonce = cairn_account_nonce (node, NULL, tx->from, &local);
+  if (local) {
+    g_set_error (error, CAIRN_REJECT, CAIRN_REJECT_MALFORMED,
+                 "cannot read the account nonce: %s", local->message);
+    g_error_free (local);
+    return FALSE;
+  }
+  return cairn_mempool_add (node->mempool, tx, nonce,
+                            g_get_monotonic_time () / 1000, error);
+}
+
+guint
+cairn_node_submit_many (CairnNode *node, CairnTx **txs, guint n,
+                        GError **errors)
+{
+  node->metrics.txs_received += n;
+  cairn_node_verify_txs (node, txs, n, errors);
+  guint accepted = 0;
+  for (guint i = 0; i < n; i++) {
+    if (errors[i] == NULL && admit (node, txs[i], &errors[i]))
+      accepted++;
+    if (errors[i]) {
+      int code = errors[i]->domain == CAIRN_REJECT ? errors[i]->code : 0;
+      if (code < 0 || code >= (int)G_N_ELEMENTS (node->metrics.txs_rejected))
+        code = 0;
+      node->metrics.txs_rejected[code]++;
+    }
+  }
+  node->metrics.txs_accepted += accepted;
+  if (accepted)
+    cairn_node_txs_available (node);
+  return accepted;
+}
+
+gboolean
+cairn_node_submit (CairnNode *node, CairnTx *tx, GError **error)
+{
+  GError *err = NULL;
+  if (cairn_node_submit_many (node, &tx, 1, &err) == 1)
+    return TRUE;
+  g_propagate_error (error, err);
+  return FALSE;
+}
+
+/* ---- assembly ----------------------------------------------------------- */
+
+static void
+tx_type_free (gpointer p)
+{
+  g_free (p);
+}
+
+static void
+route_free (gpointer p)
+{
+  RouteEntry *r = p;
+  g_free (r->method);
+  g_free (r->path);
+  g_free (r);
+}
+
+static gboolean
+read_core_config (CairnNode *node, const CairnNodeOptions *opts,
+                  char **genesis_path, char **key_path, char **chain_id,
+                  char ***plugin_dirs, char ***load, GError **error)
+{
+  CairnConfig *cfg = node->cfg;
+  g_autofree char *log_level = NULL, *genesis = NULL, *key = NULL,
+                  *data = NULL, *listen = NULL;
+  int64_t max_txs, gap, ttl, bmax;
+  uint64_t max_bytes, bbytes;
+  if (!cairn_config_string (cfg, "node", "chain_id", NULL, chain_id, error) ||
+      !cairn_config_string (cfg, "node", "log_level", "info", &log_level,
+                            error) ||
+      !cairn_config_string (cfg, "node", "key", "keys/node.pem", &key,
+                            error) ||
+      !cairn_config_string (cfg, "node", "genesis", "genesis.json", &genesis,
+                            error) ||
+      !cairn_config_string (cfg, "node", "data_dir", "data", &data, error) ||
+      !cairn_config_strv (cfg, "plugins", "path", plugin_dirs, error) ||
+      !cairn_config_strv (cfg, "plugins", "load", load, error) ||
+      !cairn_config_bool (cfg, "http", "enabled", TRUE, &node->http_enabled,
+                          error) ||
+      !cairn_config_string (cfg, "http", "listen", "127.0.0.1:7700", &listen,
+                            error) ||
+      !cairn_config_int (cfg, "mempool", "max_txs", 200000, 1, 10000000,
+                         &max_txs, error) ||
+      !cairn_config_size (cfg, "mempool", "max_bytes", 256u << 20, 1 << 16,
+                          (uint64_t)64 << 30, &max_bytes, error) ||
+      !cairn_config_int (cfg, "mempool", "max_nonce_gap", 1024, 0, 1 << 20,
+                         &gap, error) ||
+      !cairn_config_int (cfg, "mempool", "ttl_seconds", 600, 1, 86400 * 7,
+                         &ttl, error) ||
+      !cairn_config_int (cfg, "block", "max_txs", 10000, 1, 1000000, &bmax,
+                         error) ||
+      !cairn_config_size (cfg, "block", "max_bytes", 8u << 20, 1 << 16,
+                          1u << 30, &bbytes, error))
+    return FALSE;
+  if (!set_log_level (log_level, error))
+    return FALSE;
+  *genesis_path = cairn_config_path (cfg, genesis);
+  *key_path = cairn_config_path (cfg, key);
+  node->data_dir = cairn_config_path (cfg, data);
+  node->http_listen = g_strdup (opts->http_listen ? opts->http_listen
+                                                  : listen);
+  if (opts->no_http)
+    node->http_enabled = FALSE;
+  CairnMempoolLimits lim = { .max_txs = max_txs, .max_bytes = max_bytes,
+                             .max_nonce_gap = gap, .ttl_ms = ttl * 1000 };
+  node->mempool = cairn_mempool_new (&lim);
+  node->block_max_txs = bmax;
+  node->block_max_bytes = bbytes;
+  return TRUE;
+}
+
+static gboolean
+expire_tick (gpointer data)
+{
+  CairnNode *node = data;
+  guint n = cairn_mempool_expire (node->mempool, g_get_monotonic_time () / 1000);
+  if (n)
+    g_info ("dropped %u pending txs older than the mempool ttl", n);
+  return G_SOURCE_CONTINUE;
+}
+
+CairnNode *
+cairn_node_new (const CairnNodeOptions *opts, GError **error)
+{
+  g_autoptr (CairnNode) node = g_new0 (CairnNode, 1);
+  node->home = g_strdup (opts->home);
+  node->tx_types = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                          tx_type_free);
+  node->apps = g_ptr_array_new_with_free_func (g_free);
+  node->routes = g_ptr_array_new_with_free_func (route_free);
+  node->services = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                          g_free);
+  node->core_plugin.desc.id = "core";
+  node->core_plugin.file = (char *)"<core>";
+  node->core_plugin.log_domain = (char *)"cairn";
+  node->core_plugin.node = node;
+  node->core_plugin.state = CAIRN_PLUGIN_STATE_STARTED;
+  cairn_host_table_init (&node->host);
+  node->started_ms = g_get_real_time () / 1000;
+
+  node->cfg = cairn_config_load (opts->home, error);
+  if (node->cfg == NULL)
+    return NULL;
+  g_autofree char *genesis_path = NULL, *key_path = NULL, *chain_id = NULL;
+  g_auto (GStrv) dirs = NULL, load = NULL;
+  if (!read_core_config (node, opts, &genesis_path, &key_path, &chain_id,
+                         &dirs, &load, error))
+    return NULL;
+
+  node->genesis = cairn_genesis_load (genesis_path, error);
+  if (node->genesis == NULL)
+    return NULL;
+  if (chain_id && strcmp (chain_id, node->genesis->chain_id) != 0) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFIG,
+                 "[node] chain_id is '%s' but %s is for chain '%s'", chain_id,
+                 genesis_path, node->genesis->chain_id);
+    return NULL;
+  }
+  node->head.chain_id = node->genesis->chain_id;
+  node->key = cairn_key_load (key_path, error);
+  if (node->key == NULL)
+    return NULL;
+
+  /* Plugins: search path = config, options (the CLI's built-in dirs),
+   * the installed dir. A vendor dir in the config wins. */
+  g_autoptr (GPtrArray) path = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; dirs[i]; i++)
+    g_ptr_array_add (path, cairn_config_path (node->cfg, dirs[i]));
+  for (guint i = 0; opts->plugin_path && opts->plugin_path[i]; i++)
+    g_ptr_array_add (path, g_strdup (opts->plugin_path[i]));
+  g_ptr_array_add (path, g_strdup (CAIRN_PLUGINSDIR));
+  g_ptr_array_add (path, NULL);
+  node->plugins = cairn_plugin_host_new ();
+  cairn_plugin_host_set_path (node->plugins,
+                              (const char *const *)path->pdata);
+  if (g_strv_length (load) == 0) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFIG,
+                 "%s: no plugins are enabled ([plugins] load is empty); "
+                 "a node needs at least a storage and a consensus plugin",
+                 opts->home);
+    return NULL;
+  }
+  cairn_core_register_tx_types (node);
+  if (!cairn_plugin_host_load (node->plugins, (const char *const *)load,
+                               error) ||
+      !cairn_plugin_host_resolve (node->plugins, error))
+    return NULL;
+  GPtrArray *list = cairn_plugin_host_plugins (node->plugins);
+  for (guint i = 0; i < list->len; i++) {
+    CairnPlugin *p = list->pdata[i];
+    g_info ("loading plugin %s %s (%s) from %s", p->desc.id, p->desc.version,
+            p->desc.description ? p->desc.description : "", p->file);
+  }
+  if (!cairn_plugin_host_init_all (node->plugins, &node->host, node, error))
+    return NULL;
+  if (!cairn_config_check_unknown (node->cfg, error))
+    return NULL;
+  if (node->storage_plugin == NULL || node->consensus_plugin == NULL) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFIG,
+                 "no %s plugin is loaded; enable one in [plugins] load "
+                 "(e.g. %s)",
+                 node->storage_plugin ? "consensus" : "storage",
+                 node->storage_plugin ? "solo" : "store-lmdb");
+    return NULL;
+  }
+
+  /* Storage and the chain head. */
+  if (g_mkdir_with_parents (node->data_dir, 0700) != 0) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_IO, "cannot create %s: %s",
+                 node->data_dir, g_strerror (errno));
+    return NULL;
+  }
+  g_autofree char *store_dir = g_build_filename (
+      node->data_dir, node->storage_plugin->desc.id, NULL);
+  node->store = node->storage.open (node->storage_plugin, store_dir, error);
+  if (node->store == NULL) {
+    g_prefix_error (error, "storage %s: ", node->storage_plugin->desc.id);
+    return NULL;
+  }
+  node->state_base.iface = &node->storage;
+  node->state_base.store = node->store;
+  if (!cairn_chain_open (node, error))
+    return NULL;
+
+  guint ncpu = g_get_num_processors ();
+  if (ncpu > 1)
+    node->verify_pool = g_thread_pool_new (verify_worker, NULL,
+                                           MIN (ncpu - 1, 8), TRUE, NULL);
+  return g_steal_pointer (&node);
+}
+
+gboolean
+cairn_node_start (CairnNode *node, GError **error)
+{
+  if (!cairn_plugin_host_start_all (node->plugins, error))
+    return FALSE;
+  node->started = TRUE;
+  if (node->http_enabled) {
+    node->http = cairn_http_new (node, node->http_listen, error);
+    if (node->http == NULL) {
+      cairn_node_stop (node);
+      return FALSE;
+    }
+  }
+  node->expire_source = g_timeout_add_seconds (1, expire_tick, node);
+  if (cairn_mempool_count (node->mempool) > 0)
+    cairn_node_txs_available (node);
+  return TRUE;
+}
+
+void
+cairn_node_stop (CairnNode *node)
+{
+  if (!node->started)
+    return;
+  node->started = FALSE;
+  g_clear_pointer (&node->http, cairn_http_free);
+  g_clear_handle_id (&node->expire_source, g_source_remove);
+  g_clear_handle_id (&node->notify_source, g_source_remove);
+  cairn_plugin_host_stop_all (node->plugins);
+}
+
+void
+cairn_node_free (CairnNode *node)
+{
+  if (node == NULL)
+    return;
+  cairn_node_stop (node);
+  if (node->verify_pool)
+    g_thread_pool_free (node->verify_pool, FALSE, TRUE);
+  if (node->store)
+    node->storage.close (node->store);
+  if (node->plugins)
+    cairn_plugin_host_fini_all (node->plugins);
+  cairn_events_free_all (node);
+  g_clear_pointer (&node->plugins, cairn_plugin_host_free);
+  g_clear_pointer (&node->mempool, cairn_mempool_free);
+  g_clear_pointer (&node->tx_types, g_hash_table_unref);
+  g_clear_pointer (&node->apps, g_ptr_array_unref);
+  g_clear_pointer (&node->routes, g_ptr_array_unref);
+  g_clear_pointer (&node->services, g_hash_table_unref);
+  g_clear_pointer (&node->key, cairn_key_free);
+  g_clear_pointer (&node->genesis, cairn_genesis_free);
+  g_clear_pointer (&node->cfg, cairn_config_free);
+  g_free (node->data_dir);
+  g_free (node->http_listen);
+  g_free (node->home);
+  g_free (node);
+}
+
+static gboolean
+on_signal (gpointer loop)
+{
+  g_main_loop_quit (loop);
+  return G_SOURCE_CONTINUE;
+}
+
+int
+cairn_node_run (const CairnNodeOptions *opts)
+{
+  g_autoptr (GError) error = NULL;
+  int64_t t0 = g_get_monotonic_time ();
+  g_autoptr (CairnNode) node = cairn_node_new (opts, &error);
+  if (node == NULL || !cairn_node_start (node, &error)) {
+    fprintf (stderr, "cairn: %s\n", error->message);
+    return 1;
+  }
+  g_message ("node %s ready in %.1f ms: chain %s at height %" G_GUINT64_FORMAT
+             "%s%s",
+             cairn_key_address (node->key),
+             (g_get_monotonic_time () - t0) / 1000.0, node->genesis->chain_id,
+             node->head.height, node->http ? ", API at " : "",
+             node->http ? cairn_http_url (node->http) : "");
+  g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  guint s1 = g_unix_signal_add (SIGINT, on_signal, loop);
+  guint s2 = g_unix_signal_add (SIGTERM, on_signal, loop);
+  g_main_loop_run (loop);
+  g_source_remove (s1);
+  g_source_remove (s2);
+  g_message ("stopping at height %" G_GUINT64_FORMAT, node->head.height);
+  cairn_node_stop (node);
+  return 0;
+}
+
+/* ---- accessors and read API --------------------------------------------- */
+
+const char *
+cairn_node_chain_id (CairnNode *node)
+{
+  return node->genesis->chain_id;
+}
+
+const char *
+cairn_node_http_url (CairnNode *node)
+{
+  return node->http ? cairn_http_url (node->http) : NULL;
+}
+
+struct CairnPluginHost *
+cairn_node_plugins (CairnNode *node)
+{
+  return node->plugins;
+}
+
+const CairnChainHead *
+cairn_node_head (CairnNode *node)
+{
+  return &node->head;
+}
+
+json_t *
+cairn_node_status_json (CairnNode *node)
+{
+  json_t *plugins = json_array ();
+  GPtrArray *list = cairn_plugin_host_plugins (node->plugins);
+  for (guint i = 0; i < list->len; i++) {
+    CairnPlugin *p = list->pdata[i];
+    g_autofree char *kinds = cairn_plugin_kinds_to_string (p->desc.kinds);
+    json_array_append_new (plugins,
+                           json_pack ("{s:s, s:s, s:s}", "id", p->desc.id,
+                                      "kind", kinds, "version",
+                                      p->desc.version));
+  }
+  return json_pack (
+      "{s:s, s:I, s:s, s:I, s:s, s:s, s:{s:I, s:I}, s:o, s:s, s:s, s:I}",
+      "chain_id", node->genesis->chain_id, "height",
+      (json_int_t)node->head.height, "hash", node->head_hash, "time",
+      (json_int_t)node->head.time_ms, "state_root", node->head_state_root,
+      "node", cairn_key_address (node->key), "mempool", "txs",
+      (json_int_t)cairn_mempool_count (node->mempool), "bytes",
+      (json_int_t)cairn_mempool_bytes (node->mempool), "plugins", plugins,
+      "version", CAIRN_VERSION, "abi",
+      G_STRINGIFY (CAIRN_ABI_MAJOR) "." G_STRINGIFY (CAIRN_ABI_MINOR),
+      "uptime_ms", (json_int_t)(g_get_real_time () / 1000 - node->started_ms));
+}
+
+static json_t *
+load_block_json (CairnNode *node, uint64_t height, GError **error)
+{
+  g_autoptr (GBytes) raw = node->storage.block_get (node->store, height, error);
+  if (raw == NULL)
+    return NULL;
+  gsize len;
+  const char *p = g_bytes_get_data (raw, &len);
+  return cairn_cjson_parse (p, len, FALSE, error);
+}
+
+static json_t *
+result_json (const uint8_t *p, gsize len)
+{
+  json_t *r = json_loadb ((const char *)p, len, 0, NULL);
+  return r ? r : json_null ();
+}
+
+json_t *
+cairn_node_block_json (CairnNode *node, uint64_t height, GError **error)
+{
+  if (height == CAIRN_HEAD)
+    height = node->head.height;
+  json_t *b = load_block_json (node, height, error);
+  if (b == NULL)
+    return NULL;
+  /* The header hash and each tx's id and result, for readers. */
+  const json_t *header = json_object_get (b, "header");
+  g_autofree char *htext = cairn_cjson_dump (header, NULL, NULL);
+  if (htext) {
+    uint8_t h[32];
+    cairn_sha256 (htext, strlen (htext), h);
+    g_autofree char *hex = cairn_hex_encode (h, 32);
+    json_object_set_new (b, "hash", json_string (hex));
+  }
+  json_t *results = json_array ();
+  size_t i;
+  json_t *tx;
+  json_array_foreach (json_object_get (b, "txs"), i, tx) {
+    g_autofree char *t = cairn_cjson_dump (tx, NULL, NULL);
+    uint8_t id[32];
+    cairn_sha256 (t, strlen (t), id);
+    g_autofree char *idh = cairn_hex_encode (id, 32);
+    uint64_t th;
+    uint32_t idx;
+    g_autoptr (GBytes) res = NULL;
+    json_t *r = json_null ();
+    if (node->storage.tx_get (node->store, id, &th, &idx, &res, NULL)) {
+      gsize rl;
+      const uint8_t *rp = g_bytes_get_data (res, &rl);
+      json_decref (r);
+      r = result_json (rp, rl);
+    }
+    json_array_append_new (results, json_pack ("{s:s, s:o}", "id", idh,
+                                               "result", r));
+  }
+  json_object_set_new (b, "results", results);
+  return b;
+}
+
+json_t *
+cairn_node_tx_json (CairnNode *node, const char *id_hex, GError **error)
+{
+  uint8_t id[32];
+  if (!cairn_hex_decode (id_hex, id, 32)) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+                 "tx id '%s' is not 64 hex characters", id_hex);
+    return NULL;
+  }
+  g_autofree char *lower = g_ascii_strdown (id_hex, -1);
+  CairnTx *pending = cairn_mempool_lookup (node->mempool, lower);
+  if (pending)
+    return json_pack ("{s:s, s:s, s:o}", "id", lower, "status", "pending",
+                      "tx", cairn_tx_to_json (pending));
+  uint64_t height;
+  uint32_t index;
+  g_autoptr (GBytes) res = NULL;
+  if (!node->storage.tx_get (node->store, id, &height, &index, &res, error))
+    return NULL;
+  g_autoptr (json_t) block = load_block_json (node, height, error);
+  if (block == NULL)
+    return NULL;
+  json_t *tx = json_array_get (json_object_get (block, "txs"), index);
+  gsize rl;
+  const uint8_t *rp = g_bytes_get_data (res, &rl);
+  return json_pack ("{s:s, s:s, s:I, s:I, s:O, s:o}", "id", lower, "status",
+                    "committed", "height", (json_int_t)height, "index",
+                    (json_int_t)index, "tx", tx ? tx : json_null (), "result",
+                    result_json (rp, rl));
+}
+
+static gboolean
+collect_role (const char *key, const uint8_t *v, size_t len, void *data)
+{
+  const char *role = strrchr (key, '/');
+  json_array_append_new (data, json_string (role ? role + 1 : key));
+  return TRUE;
+}
+
+json_t *
+cairn_node_account_json (CairnNode *node, const char *address, GError **error)
+{
+  if (!cairn_address_valid (address)) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+                 "'%s' is not an address (40 lowercase hex characters)",
+                 address);
+    return NULL;
+  }
+  uint64_t nonce = cairn_account_nonce (node, NULL, address, error);
+  if (error && *error)
+    return NULL;
+  json_t *roles = json_array ();
+  g_autofree char *prefix = g_strdup_printf ("core/role/%s/", address);
+  if (!node->storage.state_iter (node->store, prefix, CAIRN_HEAD, collect_role,
+                                 roles, error)) {
+    json_decref (roles);
+    return NULL;
+  }
+  return json_pack ("{s:s, s:I, s:I, s:o}", "address", address, "nonce",
+                    (json_int_t)nonce, "next_nonce",
+                    (json_int_t)cairn_mempool_next_nonce (node->mempool,
+                                                          address, nonce),
+                    "roles", roles);
+}
+
+GBytes *
+cairn_node_state_get (CairnNode *node, const char *ns, const char *key,
+                      uint64_t height, GError **error)
+{
+  g_autofree char *full = g_strconcat (ns, "/", key, NULL);
+  return node->storage.state_get (node->store, full, height, error);
+}
+
+gboolean
+cairn_node_find_route (CairnNode *node, const char *method, const char *path,
+                       CairnPlugin **plugin, CairnRouteFn *fn,
+                       void **user_data, const char **path_rest)
+{
+  RouteEntry *best = NULL;
+  for (guint i = 0; i < node->routes->len; i++) {
+    RouteEntry *r = node->routes->pdata[i];
+    if (strcmp (r->method, method) != 0)
+      continue;
+    gboolean match = r->prefix ? g_str_has_prefix (path, r->path)
+                               : strcmp (path, r->path) == 0;
+    if (match && (best == NULL || strlen (r->path) > strlen (best->path)))
+      best = r;
+  }
+  if (best == NULL)
+    return FALSE;
+  *plugin = best->plugin;
+  *fn = best->fn;
+  *user_data = best->user_data;
+  *path_rest = path + strlen (best->path);
+  return TRUE;
+}
+
+guint
+cairn_node_subscribe (CairnNode *node, const char *type_prefix,
+                      CairnNodeEventFn fn, void *user_data)
+{
+  return cairn_events_subscribe (node, type_prefix, NULL, NULL, fn,
+                                 user_data);
+}
+
+void
+cairn_node_unsubscribe (CairnNode *node, guint id)
+{
+  cairn_events_unsubscribe (node, id);
+}

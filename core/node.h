@@ -15,7 +15,8 @@ typedef struct CairnNode CairnNode;
 
 typedef struct CairnNodeOptions {
   const char *home;
-  /* Extra plugin search dirs tried before [plugins] path (may be NULL). */
+  /* Plugin dirs searched after [plugins] path, before the installed
+   * plugin dir (may be NULL). */
   const char *const *plugin_path;
   /* Override [http] listen, e.g. "127.0.0.1:0" for an ephemeral port. */
   const char *http_listen;

@@ -1,1 +1,388 @@
-/* cmd_init.c: not yet written */
+/* cairn init: a new node home from the configuration compiled into the
+ * binary (conf/ as a GResource), two fresh keys and a genesis document.
+ *
+ *   DIR/cairn.conf              conf/cairn.conf with [node] chain_id set
+ *   DIR/conf.d/NN-*.conf        conf/conf.d/ (one snippet per plugin)
+ *   DIR/conf.d/00-profile.conf  conf/profiles/<profile>.conf
+ *   DIR/keys/node.pem           the validator key   (keys/ is 0700)
+ *   DIR/keys/admin.pem          the chain's admin, funded in genesis
+ *   DIR/genesis.json            pretty-printed, keys sorted */
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <glib/gstdio.h>
+
+#include <cairn/error.h>
+#include <cairn/util.h>
+
+#include "cairn-conf-resources.h"
+#include "cjson.h"
+#include "cli.h"
+#include "genesis.h"
+
+#define RESOURCE_ROOT "/org/cairn/conf"
+#define ADMIN_BALANCE INT64_C (1000000000000)
+#define VALIDATOR_STAKE 100
+
+static int
+remove_entry (const char *path, const struct stat *st, int flag,
+              struct FTW *ftw)
+{
+  return remove (path);
+}
+
+gboolean
+cairn_cli_remove_tree (const char *path, GError **error)
+{
+  if (!g_file_test (path, G_FILE_TEST_EXISTS | G_FILE_TEST_IS_SYMLINK))
+    return TRUE;
+  if (nftw (path, remove_entry, 32, FTW_DEPTH | FTW_PHYS) != 0) {
+    int err = errno;
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (err),
+                 "cannot remove %s: %s", path, g_strerror (err));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+chain_id_valid (const char *id)
+{
+  size_t n = strlen (id);
+  if (n == 0 || n > 64)
+    return FALSE;
+  for (size_t i = 0; i < n; i++)
+    if (!g_ascii_isalnum (id[i]) && !strchr ("_.-", id[i]))
+      return FALSE;
+  return TRUE;
+}
+
+static GBytes *
+lookup_resource (const char *path, GError **error)
+{
+  g_autofree char *full = g_strconcat (RESOURCE_ROOT "/", path, NULL);
+  return g_resources_lookup_data (full, G_RESOURCE_LOOKUP_FLAGS_NONE, error);
+}
+
+static gboolean
+write_file (const char *path, const void *data, gsize len, int mode,
+            GError **error)
+{
+  return g_file_set_contents_full (path, data, len,
+                                   G_FILE_SET_CONTENTS_CONSISTENT, mode, error);
+}
+
+static gboolean
+write_resource (const char *resource, const char *dest, GError **error)
+{
+  g_autoptr (GBytes) data = lookup_resource (resource, error);
+  if (data == NULL)
+    return FALSE;
+  gsize len;
+  const char *text = g_bytes_get_data (data, &len);
+  return write_file (dest, text, len, 0644, error);
+}
+
+/* cairn.conf with [node] chain_id replaced, edited as text so the file
+ * keeps the template's comments and layout. */
+static gboolean
+write_main_config (const char *home, const char *chain_id, GError **error)
+{
+  g_autoptr (GBytes) data = lookup_resource ("cairn.conf", error);
+  if (data == NULL)
+    return FALSE;
+  gsize len;
+  const char *text = g_bytes_get_data (data, &len);
+  g_autofree char *copy = g_strndup (text, len);
+  g_auto (GStrv) lines = g_strsplit (copy, "\n", -1);
+  g_autoptr (GString) out = g_string_new (NULL);
+  gboolean in_node = FALSE, done = FALSE;
+  for (guint i = 0; lines[i]; i++) {
+    const char *line = lines[i];
+    const char *p = line + strspn (line, " \t");
+    if (*p == '[') {
+      if (in_node && !done) {
+        g_string_append_printf (out, "chain_id = %s\n", chain_id);
+        done = TRUE;
+      }
+      in_node = g_str_has_prefix (p, "[node]");
+    } else if (in_node && !done && g_str_has_prefix (p, "chain_id")
+               && p[8 + strspn (p + 8, " \t")] == '=') {
+      g_string_append_printf (out, "chain_id = %s%s", chain_id,
+                              lines[i + 1] ? "\n" : "");
+      done = TRUE;
+      continue;
+    }
+    g_string_append (out, line);
+    if (lines[i + 1])
+      g_string_append_c (out, '\n');
+  }
+  if (!done)
+    g_string_append_printf (out, "\n[node]\nchain_id = %s\n", chain_id);
+  /* The result must still be a key file that says what we meant. */
+  g_autoptr (GKeyFile) kf = g_key_file_new ();
+  g_autofree char *check = NULL;
+  if (!g_key_file_load_from_data (kf, out->str, out->len, G_KEY_FILE_NONE,
+                                  error))
+    return FALSE;
+  check = g_key_file_get_string (kf, "node", "chain_id", error);
+  if (check == NULL)
+    return FALSE;
+  g_assert (g_str_equal (check, chain_id));
+  g_autofree char *path = g_build_filename (home, "cairn.conf", NULL);
+  return write_file (path, out->str, out->len, 0644, error);
+}
+
+static gboolean
+write_snippets (const char *home, const char *profile, GError **error)
+{
+  g_autofree char *dir = g_build_filename (home, "conf.d", NULL);
+  if (g_mkdir_with_parents (dir, 0755) != 0) {
+    int err = errno;
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (err),
+                 "cannot create %s: %s", dir, g_strerror (err));
+    return FALSE;
+  }
+  g_auto (GStrv) names = g_resources_enumerate_children (
+      RESOURCE_ROOT "/conf.d", G_RESOURCE_LOOKUP_FLAGS_NONE, error);
+  if (names == NULL)
+    return FALSE;
+  for (char **n = names; *n; n++) {
+    g_autofree char *res = g_strconcat ("conf.d/", *n, NULL);
+    g_autofree char *dest = g_build_filename (dir, *n, NULL);
+    if (!write_resource (res, dest, error))
+      return FALSE;
+  }
+  g_autofree char *res = g_strdup_printf ("profiles/%s.conf", profile);
+  g_autofree char *dest = g_build_filename (dir, "00-profile.conf", NULL);
+  return write_resource (res, dest, error);
+}
+
+static CairnKey *
+new_key (const char *home, const char *name, gboolean force, GError **error)
+{
+  g_autofree char *file = g_strconcat (name, ".pem", NULL);
+  g_autofree char *path = g_build_filename (home, "keys", file, NULL);
+  if (force && g_unlink (path) != 0 && errno != ENOENT) {
+    int err = errno;
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (err),
+                 "cannot remove %s: %s", path, g_strerror (err));
+    return NULL;
+  }
+  g_autoptr (CairnKey) key = cairn_key_generate (error);
+  if (key == NULL || !cairn_key_save (key, path, error))
+    return NULL;
+  return g_steal_pointer (&key);
+}
+
+static json_t *
+account_json (const char *address, const CairnKey *key, const char *role,
+              int64_t balance)
+{
+  json_t *acc = json_pack ("{s:s, s:[], s:{}}", "address", address, "roles",
+                           "balances");
+  if (key) {
+    g_autofree char *pub = cairn_hex_encode (cairn_key_pubkey (key), 32);
+    json_object_set_new (acc, "pubkey", json_string (pub));
+  }
+  if (role)
+    json_array_append_new (json_object_get (acc, "roles"), json_string (role));
+  if (balance > 0)
+    json_object_set_new (json_object_get (acc, "balances"), "cairn",
+                         json_integer (balance));
+  return acc;
+}
+
+static json_t *
+genesis_json (const CairnInitSpec *spec, const CairnKey *admin,
+              const CairnKey *node)
+{
+  g_autofree char *node_pub = cairn_hex_encode (cairn_key_pubkey (node), 32);
+  json_t *accounts = json_array ();
+  json_array_append_new (
+      accounts,
+      account_json (cairn_key_address (admin), admin, "admin", ADMIN_BALANCE));
+  json_array_append_new (
+      accounts, account_json (cairn_key_address (node), node, "validator", 0));
+  for (const char *const *a = spec->funded; a && *a; a++)
+    json_array_append_new (accounts,
+                           account_json (*a, NULL, NULL, spec->funded_balance));
+  return json_pack (
+      "{s:s, s:I, s:{s:i, s:[s]}, s:o, s:[{s:s, s:s, s:i, s:s}]}", "chain_id",
+      spec->chain_id, "genesis_time", (json_int_t)(g_get_real_time () / 1000),
+      "admin", "threshold", 1, "members", cairn_key_address (admin), "accounts",
+      accounts, "validators", "address", cairn_key_address (node), "pubkey",
+      node_pub, "stake", VALIDATOR_STAKE, "name", "node");
+}
+
+/* An existing home must be empty, unless --force. */
+static gboolean
+check_home (const char *home, gboolean force, GError **error)
+{
+  if (!g_file_test (home, G_FILE_TEST_EXISTS))
+    return TRUE;
+  if (!g_file_test (home, G_FILE_TEST_IS_DIR)) {
+    g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_FAILED,
+                 "%s exists and is not a directory", home);
+    return FALSE;
+  }
+  g_autoptr (GDir) dir = g_dir_open (home, 0, error);
+  if (dir == NULL)
+    return FALSE;
+  if (g_dir_read_name (dir) == NULL || force)
+    return TRUE;
+  g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_FAILED,
+               "%s is not empty; refusing to initialise over an existing home "
+               "(use --force to replace its config, keys, genesis and data)",
+               home);
+  return FALSE;
+}
+
+gboolean
+cairn_cli_init_home (const CairnInitSpec *spec, char **admin_address,
+                     char **node_address, GError **error)
+{
+  if (!chain_id_valid (spec->chain_id)) {
+    g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_USAGE,
+                 "bad chain id '%s': use 1-64 of A-Z a-z 0-9 _ . -",
+                 spec->chain_id);
+    return FALSE;
+  }
+  g_autofree char *profile_res
+      = g_strdup_printf (RESOURCE_ROOT "/profiles/%s.conf", spec->profile);
+  if (!g_resources_get_info (profile_res, G_RESOURCE_LOOKUP_FLAGS_NONE, NULL,
+                             NULL, NULL)) {
+    g_auto (GStrv) names = g_resources_enumerate_children (
+        RESOURCE_ROOT "/profiles", G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
+    g_autoptr (GString) list = g_string_new (NULL);
+    for (char **n = names; n && *n; n++) {
+      g_autofree char *base = g_strndup (*n, strlen (*n) - strlen (".conf"));
+      g_string_append_printf (list, "%s%s", list->len ? ", " : "", base);
+    }
+    g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_USAGE,
+                 "unknown profile '%s' (available: %s)", spec->profile,
+                 list->str);
+    return FALSE;
+  }
+  if (!check_home (spec->home, spec->force, error))
+    return FALSE;
+
+  g_autofree char *keys_dir = g_build_filename (spec->home, "keys", NULL);
+  if (g_mkdir_with_parents (keys_dir, 0700) != 0
+      || g_chmod (keys_dir, 0700) != 0) {
+    int err = errno;
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (err),
+                 "cannot create %s: %s", keys_dir, g_strerror (err));
+    return FALSE;
+  }
+  if (spec->force) {
+    /* The old chain's store would not match the new genesis. */
+    g_autofree char *data = g_build_filename (spec->home, "data", NULL);
+    if (!cairn_cli_remove_tree (data, error))
+      return FALSE;
+  }
+  if (!write_main_config (spec->home, spec->chain_id, error)
+      || !write_snippets (spec->home, spec->profile, error))
+    return FALSE;
+
+  g_autoptr (CairnKey) node = new_key (spec->home, "node", spec->force, error);
+  if (node == NULL)
+    return FALSE;
+  g_autoptr (CairnKey) admin
+      = new_key (spec->home, "admin", spec->force, error);
+  if (admin == NULL)
+    return FALSE;
+
+  g_autoptr (json_t) doc = genesis_json (spec, admin, node);
+  g_autofree char *genesis_path
+      = g_build_filename (spec->home, "genesis.json", NULL);
+  /* Refuse to write a document the node would refuse to start with. */
+  g_autoptr (CairnGenesis) checked
+      = cairn_genesis_from_json (doc, genesis_path, error);
+  if (checked == NULL)
+    return FALSE;
+  g_autofree char *text = json_dumps (doc, JSON_INDENT (2) | JSON_SORT_KEYS);
+  g_autofree char *with_nl = g_strconcat (text, "\n", NULL);
+  if (!write_file (genesis_path, with_nl, strlen (with_nl), 0644, error))
+    return FALSE;
+
+  if (admin_address)
+    *admin_address = g_strdup (cairn_key_address (admin));
+  if (node_address)
+    *node_address = g_strdup (cairn_key_address (node));
+  return TRUE;
+}
+
+int
+cairn_cmd_init (int argc, char **argv)
+{
+  g_autofree char *home_opt = NULL;
+  g_autofree char *chain_id = NULL;
+  g_autofree char *profile = NULL;
+  gboolean force = FALSE;
+  const GOptionEntry entries[] = {
+    { "home", 0, 0, G_OPTION_ARG_FILENAME, &home_opt,
+      "Directory to create (default: $CAIRN_HOME)", "DIR" },
+    { "chain-id", 0, 0, G_OPTION_ARG_STRING, &chain_id,
+      "Chain id (default: dev)", "ID" },
+    { "profile", 0, 0, G_OPTION_ARG_STRING, &profile,
+      "Configuration profile (default: dev)", "NAME" },
+    { "force", 0, 0, G_OPTION_ARG_NONE, &force,
+      "Initialise a non-empty DIR: replace its config, keys and genesis and "
+      "delete DIR/data",
+      NULL },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) ctx = cairn_cli_context_new (
+      NULL, "Create a node home: config, keys and a one-validator genesis.",
+      "Writes DIR/cairn.conf, DIR/conf.d/*.conf, DIR/keys/{node,admin}.pem "
+      "and\n"
+      "DIR/genesis.json. The admin account holds 1000000000000 cairn; the\n"
+      "node's key is the only validator.",
+      entries);
+  int rc;
+  if (!cairn_cli_parse (ctx, &argc, &argv, &rc))
+    return rc;
+  if (argc > 1)
+    return cairn_cli_usage ("unexpected argument '%s'", argv[1]);
+  const char *home = cairn_cli_require_home (home_opt);
+  if (home == NULL)
+    return CAIRN_EXIT_USAGE;
+
+  CairnInitSpec spec = {
+    .home = home,
+    .chain_id = chain_id ? chain_id : "dev",
+    .profile = profile ? profile : "dev",
+    .force = force,
+  };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *admin = NULL;
+  g_autofree char *node = NULL;
+  if (!cairn_cli_init_home (&spec, &admin, &node, &error))
+    return cairn_cli_fail (g_steal_pointer (&error));
+
+  g_autofree char *url = cairn_client_url_for (home, NULL, NULL);
+  g_autofree char *q = home[strspn (home, "abcdefghijklmnopqrstuvwxyz"
+                                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                          "0123456789_-./")]
+                           ? g_shell_quote (home)
+                           : g_strdup (home);
+  g_print ("initialised %s (chain '%s', profile '%s')\n", home, spec.chain_id,
+           spec.profile);
+  cairn_cli_print_field ("node", "%s  (keys/node.pem, validator)", node);
+  cairn_cli_print_field ("admin",
+                         "%s  (keys/admin.pem, %" G_GINT64_FORMAT " cairn)",
+                         admin, ADMIN_BALANCE);
+  g_print ("\nNext steps:\n"
+           "  cairn node --home %s\n"
+           "      start the node; its API is %s/v1/status\n"
+           "  cairn keys new alice --home %s\n"
+           "  cairn tx send --home %s --from admin bank.transfer \\\n"
+           "      '{\"to\":\"ADDRESS\",\"denom\":\"cairn\",\"amount\":100}' "
+           "--wait\n"
+           "  cairn query --home %s balances ADDRESS\n",
+           q, url ? url : "http://127.0.0.1:7700", q, q, q);
+  return CAIRN_EXIT_OK;
+}

@@ -1,0 +1,166 @@
+/* Internal interfaces of the `cairn` command-line tool (core/cli/).
+ *
+ * Every subcommand is `int cairn_cmd_<name> (int argc, char **argv)` with
+ * argv[0] the subcommand's name; it returns the process exit code:
+ *   0 ok, 1 operation failed (tx rejected, node error), 2 usage error,
+ *   3 not found, 4 cannot reach the node.
+ * Errors go to stderr as "cairn: <message>". */
+#pragma once
+
+#include <stdint.h>
+
+#include <gio/gio.h>
+#include <glib.h>
+#include <jansson.h>
+
+#include "cjson.h" /* g_autoptr (json_t) */
+#include "crypto.h"
+
+typedef enum {
+  CAIRN_EXIT_OK = 0,
+  CAIRN_EXIT_FAILED = 1,
+  CAIRN_EXIT_USAGE = 2,
+  CAIRN_EXIT_NOT_FOUND = 3,
+  CAIRN_EXIT_UNREACHABLE = 4,
+} CairnExit;
+
+/* The CLI's own error domain; each code is the exit code it leads to. */
+GQuark cairn_cli_error_quark (void);
+#define CAIRN_CLI_ERROR (cairn_cli_error_quark ())
+
+#ifndef CAIRN_VERSION
+#ifdef PACKAGE_VERSION_STRING
+#define CAIRN_VERSION PACKAGE_VERSION_STRING
+#else
+#define CAIRN_VERSION "unknown"
+#endif
+#endif
+
+/* ---- subcommands ---- */
+int cairn_cmd_init (int argc, char **argv);
+int cairn_cmd_node (int argc, char **argv);
+int cairn_cmd_keys (int argc, char **argv);
+int cairn_cmd_tx (int argc, char **argv);
+int cairn_cmd_query (int argc, char **argv);
+int cairn_cmd_plugin (int argc, char **argv);
+int cairn_cmd_bench (int argc, char **argv);
+
+/* ---- output.c: messages, exit codes, option parsing, JSON/human ---- */
+void cairn_cli_printerr (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
+/* The exit code an error leads to (CAIRN_CLI_ERROR codes, G_OPTION_ERROR
+ * = usage, *_NOT_FOUND = not found, anything else = failed). */
+int cairn_cli_exit_code (const GError *error);
+/* Print "cairn: <message>" and return the exit code; frees error. */
+int cairn_cli_fail (GError *error);
+/* Print "cairn: <message>" plus a hint to --help; returns 2. */
+int cairn_cli_usage (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
+
+/* A context with the common look; entries may be NULL. */
+GOptionContext *cairn_cli_context_new (const char *parameters,
+                                       const char *summary,
+                                       const char *description,
+                                       const GOptionEntry *entries);
+/* Parse; on failure print the error and set *exit_code to 2. */
+gboolean cairn_cli_parse (GOptionContext *ctx, int *argc, char ***argv,
+                          int *exit_code);
+/* --home or $CAIRN_HOME; NULL (and a usage message printed) when neither. */
+const char *cairn_cli_require_home (const char *home_opt);
+
+/* JSON pretty-printed (sorted keys, 2-space indent) on stdout. */
+void cairn_cli_print_json (const json_t *value);
+/* One compact line of JSON on stdout. */
+void cairn_cli_print_json_line (const json_t *value);
+/* A scalar as text (strings unquoted); g_free. */
+char *cairn_cli_json_text (const json_t *value);
+/* "label       value" lines for humans. */
+void cairn_cli_print_field (const char *label, const char *fmt, ...)
+    G_GNUC_PRINTF (2, 3);
+/* Every leaf as "path.to.leaf: value" (objects sorted by key). */
+void cairn_cli_print_flat (const json_t *value);
+/* A member of obj, or of obj's "header" object (blocks); NULL if absent. */
+json_t *cairn_cli_json_find (const json_t *obj, const char *key);
+/* Dump with the path and a short description of the first real (float) in
+ * value, e.g. "body.amount (1.5)"; NULL when there is none. g_free. */
+char *cairn_cli_find_real (const json_t *value, const char *root);
+
+/* ---- client.c: the only HTTP client code (libsoup 3, sync API) ---- */
+typedef struct CairnClient CairnClient;
+
+/* base_url "http://127.0.0.1:7700"; timeout_s 0 = none (streams). The
+ * session belongs to the calling thread's thread-default main context. */
+CairnClient *cairn_client_new (const char *base_url, guint timeout_s,
+                               GError **error);
+void cairn_client_free (CairnClient *client);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CairnClient, cairn_client_free)
+const char *cairn_client_url (CairnClient *client);
+/* Cancels blocking calls made after it is set (may be NULL). */
+void cairn_client_set_cancellable (CairnClient *client, GCancellable *cancel);
+
+/* Any status: the parsed JSON body and the HTTP status. Fails only when the
+ * node cannot be reached (CAIRN_CLI_ERROR_UNREACHABLE) or the body is not
+ * JSON. body may be NULL (no request body). */
+json_t *cairn_client_call (CairnClient *client, const char *method,
+                           const char *path, const char *body, size_t len,
+                           guint *status, GError **error);
+/* 2xx only: an API error {"error":{"code","message"}} becomes a GError
+ * (NOT_FOUND for 404, FAILED otherwise) whose message holds the code. */
+json_t *cairn_client_get (CairnClient *client, const char *path,
+                          GError **error);
+json_t *cairn_client_post (CairnClient *client, const char *path,
+                           const char *body, size_t len, GError **error);
+/* Open a streaming GET (server-sent events); read it on this thread. */
+GInputStream *cairn_client_open_stream (CairnClient *client, const char *path,
+                                        GError **error);
+
+/* The node URL: node_opt if given, else http://<[http] listen> of home's
+ * config (0.0.0.0 becomes 127.0.0.1). */
+char *cairn_client_url_for (const char *home, const char *node_opt,
+                            GError **error);
+/* GET /v1/status → chain_id. */
+char *cairn_client_chain_id (CairnClient *client, GError **error);
+/* GET /v1/accounts/{addr} → "next_nonce" (0 for an unknown account). */
+gboolean cairn_client_next_nonce (CairnClient *client, const char *address,
+                                  uint64_t *out, GError **error);
+/* Poll GET /v1/txs/{id} until "status" is "committed"; returns that JSON.
+ * Fails with FAILED after timeout_s seconds. */
+json_t *cairn_client_wait_tx (CairnClient *client, const char *id,
+                              double timeout_s, GError **error);
+/* For a committed tx's JSON: TRUE when result.ok is true; otherwise *why
+ * (g_free) is "<code>: <error>". */
+gboolean cairn_client_tx_result_ok (const json_t *tx_json, char **why);
+
+/* ---- cmd_keys.c ---- */
+/* [A-Za-z0-9_-]{1,64} */
+gboolean cairn_cli_key_name_valid (const char *name);
+/* NAME (home/keys/NAME.pem) or a path to a PEM file (contains '/' or ends
+ * in .pem). *path_out (may be NULL) receives the file (g_free). */
+CairnKey *cairn_cli_load_key (const char *home, const char *name_or_path,
+                              char **path_out, GError **error);
+/* An address, or the name of a key in home (home may be NULL). */
+char *cairn_cli_resolve_address (const char *home, const char *what,
+                                 GError **error);
+
+/* ---- cmd_init.c ---- */
+typedef struct CairnInitSpec {
+  const char *home;
+  const char *chain_id;
+  const char *profile;
+  gboolean force;
+  /* Extra accounts funded in genesis with {"cairn": funded_balance}. */
+  const char *const *funded; /* NULL-terminated addresses, may be NULL */
+  int64_t funded_balance;
+} CairnInitSpec;
+
+/* Write a new home (config, profile, keys, genesis). *admin_address and
+ * *node_address (may be NULL) receive the two addresses (g_free). */
+gboolean cairn_cli_init_home (const CairnInitSpec *spec, char **admin_address,
+                              char **node_address, GError **error);
+
+/* rm -rf path (not following symlinks); TRUE when path is absent. */
+gboolean cairn_cli_remove_tree (const char *path, GError **error);
+
+/* ---- cmd_plugin.c ---- */
+/* Default plugin search path (NULL-terminated, g_strfreev):
+ * "<dir of /proc/self/exe>/../plugins" when it exists (the build tree),
+ * then the compiled-in CAIRN_PLUGINSDIR. */
+char **cairn_cli_default_plugin_path (void);

@@ -1,0 +1,173 @@
+/* The node's internals, shared by the runtime's own files only. */
+#pragma once
+
+#include <cairn/cairn.h>
+
+#include "block.h"
+#include "config.h"
+#include "crypto.h"
+#include "genesis.h"
+#include "lthash.h"
+#include "mempool.h"
+#include "node.h"
+#include "plugin_host.h"
+#include "state.h"
+
+typedef struct CairnHttp CairnHttp;
+
+typedef struct {
+  CairnPlugin *plugin;
+  CairnTxHandler handler;
+} TxTypeEntry;
+
+typedef struct {
+  CairnPlugin *plugin;
+  CairnAppIface iface;
+} AppEntry;
+
+typedef struct {
+  CairnPlugin *plugin;
+  char *method;
+  char *path;
+  gboolean prefix; /* path ends with '/' */
+  CairnRouteFn fn;
+  void *user_data;
+} RouteEntry;
+
+typedef struct {
+  CairnPlugin *plugin;
+  const void *vtable;
+} ServiceEntry;
+
+typedef struct {
+  guint id;
+  char *prefix;
+  CairnPlugin *plugin;  /* plugin subscriber, or NULL */
+  CairnEventFn plugin_fn;
+  CairnNodeEventFn node_fn;
+  void *user_data;
+  gboolean removed;
+} Subscription;
+
+typedef struct {
+  guint64 txs_received;
+  guint64 txs_accepted;
+  guint64 txs_rejected[16]; /* by CairnReject code */
+  guint64 txs_committed;
+  guint64 txs_failed; /* committed with ok=false */
+  guint64 blocks_committed;
+  double commit_seconds_sum;
+  double exec_seconds_sum;
+  guint64 http_requests;
+  guint64 http_errors;
+  guint64 events_dropped;
+} CairnMetricsCounters;
+
+/* Execution of one tx or hook. */
+struct CairnTxCtx {
+  CairnNode *node;
+  CairnOverlay *overlay;
+  CairnTxInfo info;
+  json_t *events; /* array of {"type","attrs"} */
+};
+
+/* A block built or validated, executed, waiting for commit. */
+struct CairnBlock {
+  CairnBlockData *data;
+  CairnOverlay *overlay;  /* the block's writes */
+  GPtrArray *results;     /* json_t* per tx */
+  uint64_t base_height;   /* head it was executed on */
+  char base_hash[65];
+  CairnBlockInfo info;
+  CairnLtHash lthash;     /* state accumulator after this block */
+  char *bytes;            /* canonical, without certificate */
+  size_t len;
+};
+
+struct CairnNode {
+  char *home;
+  CairnConfig *cfg;
+  CairnGenesis *genesis;
+  CairnKey *key;
+  CairnPluginHost *plugins;
+  CairnPlugin core_plugin; /* pseudo plugin "core" for core state */
+  CairnHost host;
+  char *data_dir;
+
+  GHashTable *tx_types; /* type -> TxTypeEntry* */
+  GPtrArray *apps;      /* AppEntry* in load order */
+  GPtrArray *routes;    /* RouteEntry* */
+  GHashTable *services; /* "name/version" -> ServiceEntry* */
+
+  CairnPlugin *storage_plugin;
+  CairnStorageIface storage;
+  CairnStore *store;
+  CairnStateBase state_base;
+  CairnPlugin *consensus_plugin;
+  CairnConsensusIface consensus;
+  CairnPlugin *blob_plugin;
+  CairnBlobstoreIface blob;
+
+  CairnMempool *mempool;
+  guint block_max_txs;
+  guint64 block_max_bytes;
+  GThreadPool *verify_pool;
+
+  /* The committed head. */
+  CairnChainHead head;
+  char head_hash[65];
+  char head_state_root[65];
+  CairnLtHash lthash;
+
+  GPtrArray *subscriptions; /* Subscription* */
+  guint next_sub_id;
+  guint notify_source; /* idle that tells consensus about new txs */
+  guint expire_source;
+
+  CairnHttp *http;
+  char *http_listen;
+  gboolean http_enabled;
+  gboolean started;
+  CairnMetricsCounters metrics;
+  int64_t started_ms;
+};
+
+/* host.c */
+void cairn_host_table_init (CairnHost *host);
+CairnNode *cairn_plugin_node (CairnPlugin *p);
+
+/* executor.c: run txs and hooks against an overlay. */
+json_t *cairn_exec_tx (CairnNode *node, CairnOverlay *block_ov, CairnTx *tx,
+                       uint32_t index, uint64_t height, int64_t time_ms);
+gboolean cairn_exec_hooks (CairnNode *node, CairnOverlay *block_ov,
+                           gboolean begin, uint64_t height, int64_t time_ms,
+                           GError **error);
+gboolean cairn_exec_genesis (CairnNode *node, CairnOverlay *ov,
+                             GError **error);
+void cairn_core_register_tx_types (CairnNode *node);
+uint64_t cairn_account_nonce (CairnNode *node, CairnOverlay *ov,
+                              const char *address, GError **error);
+
+/* chain.c */
+gboolean cairn_chain_open (CairnNode *node, GError **error);
+CairnBlock *cairn_chain_build (CairnNode *node, const CairnBuildOpts *opts,
+                               GError **error);
+CairnBlock *cairn_chain_validate (CairnNode *node, const void *bytes,
+                                  size_t len, GError **error);
+gboolean cairn_chain_commit (CairnNode *node, CairnBlock *block,
+                             const json_t *certificate, GError **error);
+void cairn_block_discard (CairnBlock *block);
+
+/* events.c */
+guint cairn_events_subscribe (CairnNode *node, const char *prefix,
+                              CairnPlugin *plugin, CairnEventFn pfn,
+                              CairnNodeEventFn nfn, void *user_data);
+void cairn_events_unsubscribe (CairnNode *node, guint id);
+void cairn_events_publish (CairnNode *node, const CairnEvent *ev);
+void cairn_events_free_all (CairnNode *node);
+
+/* node.c */
+void cairn_node_txs_available (CairnNode *node);
+/* Verify signatures in parallel; errors[i] set for each bad tx. */
+gboolean cairn_node_verify_txs (CairnNode *node, CairnTx **txs, guint n,
+                                GError **errors);

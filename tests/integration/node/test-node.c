@@ -1,0 +1,589 @@
+/* End to end, in one process: a node with store-lmdb, solo, bank and the
+ * test app, driven through the C API and its HTTP API. Covers admission
+ * rejections, executor rollback, events, restart, and two nodes applying
+ * the same blocks to the same state root. */
+#include <string.h>
+
+#include <glib/gstdio.h>
+#include <libsoup/soup.h>
+
+#include "cjson.h"
+#include "crypto.h"
+#include "http.h"
+#include "node_private.h"
+#include "tx.h"
+
+static char *testapp_dir;
+static char *plugins_dir;
+
+typedef struct {
+  char *home;
+  CairnKey *node_key, *admin, *alice;
+  CairnNode *node;
+  SoupSession *http;
+  char *url;
+} Net;
+
+static const char *
+addr (CairnKey *k)
+{
+  return cairn_key_address (k);
+}
+
+static void
+write_file (const char *dir, const char *name, const char *text)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  g_autofree char *parent = g_path_get_dirname (path);
+  g_mkdir_with_parents (parent, 0700);
+  g_autoptr (GError) err = NULL;
+  g_file_set_contents (path, text, -1, &err);
+  g_assert_no_error (err);
+}
+
+/* A home with the given keys; the node key is the solo validator. */
+static char *
+make_home (CairnKey *node_key, CairnKey *admin)
+{
+  g_autoptr (GError) err = NULL;
+  char *home = g_dir_make_tmp ("cairn-node-XXXXXX", &err);
+  g_assert_no_error (err);
+  g_autofree char *keys = g_build_filename (home, "keys", NULL);
+  g_mkdir_with_parents (keys, 0700);
+  g_autofree char *kp = g_build_filename (keys, "node.pem", NULL);
+  g_assert_true (cairn_key_save (node_key, kp, &err));
+  g_autofree char *npk = cairn_hex_encode (cairn_key_pubkey (node_key), 32);
+  g_autoptr (json_t) genesis = json_pack (
+      "{s:s, s:I, s:{s:i, s:[s]}, s:[{s:s, s:[s], s:{s:I}}], "
+      "s:[{s:s, s:s, s:I, s:s}]}",
+      "chain_id", "t", "genesis_time", (json_int_t)1700000000000, "admin",
+      "threshold", 1, "members", addr (admin), "accounts", "address",
+      addr (admin), "roles", "admin", "balances", "cairn",
+      (json_int_t)1000000, "validators", "address", addr (node_key), "pubkey",
+      npk, "stake", (json_int_t)100, "name", "n0");
+  g_autofree char *gtext = json_dumps (genesis, JSON_INDENT (2) | JSON_SORT_KEYS);
+  write_file (home, "genesis.json", gtext);
+  g_autofree char *conf = g_strdup_printf (
+      "[node]\nchain_id = t\nlog_level = %s\n"
+      "[plugins]\npath = %s;%s\nload = store-lmdb;solo;bank;testapp\n"
+      "[http]\nlisten = 127.0.0.1:0\n"
+      "[solo]\nbatch_delay_ms = 1\nempty_block_interval_ms = 0\n"
+      "[store-lmdb]\nmap_size = 1GiB\n",
+      g_getenv ("CAIRN_TEST_LOG") ? g_getenv ("CAIRN_TEST_LOG") : "warning",
+      plugins_dir, testapp_dir);
+  write_file (home, "cairn.conf", conf);
+  return home;
+}
+
+static CairnNode *
+start_node (const char *home, gboolean start)
+{
+  g_autoptr (GError) err = NULL;
+  CairnNodeOptions opts = { .home = home };
+  CairnNode *node = cairn_node_new (&opts, &err);
+  g_assert_no_error (err);
+  if (start) {
+    g_assert_true (cairn_node_start (node, &err));
+    g_assert_no_error (err);
+  }
+  return node;
+}
+
+static void
+net_up (Net *n)
+{
+  n->node_key = cairn_key_generate (NULL);
+  n->admin = cairn_key_generate (NULL);
+  n->alice = cairn_key_generate (NULL);
+  n->home = make_home (n->node_key, n->admin);
+  n->node = start_node (n->home, TRUE);
+  n->url = g_strdup (cairn_node_http_url (n->node));
+  g_assert_nonnull (n->url);
+  n->http = soup_session_new ();
+}
+
+static void
+rm_rf (const char *path)
+{
+  g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", path);
+  g_assert_cmpint (system (cmd), ==, 0);
+}
+
+static void
+net_down (Net *n)
+{
+  g_clear_object (&n->http);
+  g_clear_pointer (&n->node, cairn_node_free);
+  rm_rf (n->home);
+  g_free (n->home);
+  g_free (n->url);
+  cairn_key_free (n->node_key);
+  cairn_key_free (n->admin);
+  cairn_key_free (n->alice);
+}
+
+/* ---- HTTP from the same main loop --------------------------------------- */
+
+typedef struct {
+  GBytes *body;
+  gboolean done;
+  GError *error;
+} Reply;
+
+static void
+on_reply (GObject *src, GAsyncResult *res, gpointer data)
+{
+  Reply *r = data;
+  r->body = soup_session_send_and_read_finish (SOUP_SESSION (src), res,
+                                               &r->error);
+  r->done = TRUE;
+}
+
+static char *
+http (Net *n, const char *method, const char *path, const char *body,
+      gsize body_len, guint *status)
+{
+  g_autofree char *uri = g_strconcat (n->url, path, NULL);
+  g_autoptr (SoupMessage) msg = soup_message_new (method, uri);
+  if (body) {
+    g_autoptr (GBytes) b = g_bytes_new (body, body_len);
+    soup_message_set_request_body_from_bytes (msg, "application/json", b);
+  }
+  Reply r = { 0 };
+  soup_session_send_and_read_async (n->http, msg, G_PRIORITY_DEFAULT, NULL,
+                                    on_reply, &r);
+  while (!r.done)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_no_error (r.error);
+  *status = soup_message_get_status (msg);
+  gsize len;
+  const char *p = g_bytes_get_data (r.body, &len);
+  char *out = g_strndup (p, len);
+  g_bytes_unref (r.body);
+  return out;
+}
+
+static json_t *
+http_json (Net *n, const char *method, const char *path, const char *body,
+           guint want_status)
+{
+  guint status;
+  g_autofree char *text =
+      http (n, method, path, body, body ? strlen (body) : 0, &status);
+  if (status != want_status)
+    g_error ("%s %s: status %u, wanted %u: %s", method, path, status,
+             want_status, text);
+  json_t *j = json_loads (text, 0, NULL);
+  g_assert_nonnull (j);
+  return j;
+}
+
+static const char *
+error_code (json_t *j)
+{
+  return json_string_value (
+      json_object_get (json_object_get (j, "error"), "code"));
+}
+
+/* ---- tx helpers ---------------------------------------------------------- */
+
+static uint64_t
+next_nonce (Net *n, CairnKey *k)
+{
+  g_autoptr (GError) err = NULL;
+  g_autoptr (json_t) a = cairn_node_account_json (n->node, addr (k), &err);
+  g_assert_no_error (err);
+  return json_integer_value (json_object_get (a, "next_nonce"));
+}
+
+static CairnTx *
+sign (Net *n, CairnKey *k, const char *type, const char *body_text)
+{
+  g_autoptr (GError) err = NULL;
+  g_autoptr (json_t) body = json_loads (body_text, 0, NULL);
+  g_assert_nonnull (body);
+  CairnTx *tx = cairn_tx_sign (k, "t", type, next_nonce (n, k), body, &err);
+  g_assert_no_error (err);
+  return tx;
+}
+
+/* Submit over HTTP and wait for the commit; returns the tx's result. */
+static json_t *
+submit_and_wait (Net *n, CairnTx *tx)
+{
+  g_autoptr (json_t) r = http_json (n, "POST", "/v1/txs", tx->bytes, 202);
+  g_assert_cmpstr (json_string_value (json_object_get (r, "id")), ==,
+                   tx->id_hex);
+  g_autofree char *path = g_strconcat ("/v1/txs/", tx->id_hex, NULL);
+  int64_t deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (g_get_monotonic_time () < deadline) {
+    g_main_context_iteration (NULL, FALSE);
+    g_autoptr (json_t) t = http_json (n, "GET", path, NULL, 200);
+    if (g_strcmp0 (json_string_value (json_object_get (t, "status")),
+                   "committed") == 0)
+      return json_incref (json_object_get (t, "result"));
+    g_usleep (1000);
+  }
+  g_error ("tx %s not committed in 10 s", tx->id_hex);
+}
+
+static json_int_t
+balance (Net *n, CairnKey *k)
+{
+  g_autofree char *path =
+      g_strdup_printf ("/v1/bank/balances/%s", addr (k));
+  g_autoptr (json_t) j = http_json (n, "GET", path, NULL, 200);
+  return json_integer_value (
+      json_object_get (json_object_get (j, "balances"), "cairn"));
+}
+
+/* ---- tests --------------------------------------------------------------- */
+
+static void
+test_transfer_and_rollback (void)
+{
+  Net n = { 0 };
+  net_up (&n);
+  g_autofree char *body =
+      g_strdup_printf ("{\"amount\":100,\"denom\":\"cairn\",\"to\":\"%s\"}",
+                       addr (n.alice));
+  g_autoptr (CairnTx) t1 = sign (&n, n.admin, "bank.transfer", body);
+  g_autoptr (json_t) r1 = submit_and_wait (&n, t1);
+  g_assert_true (json_is_true (json_object_get (r1, "ok")));
+  g_assert_cmpint (balance (&n, n.alice), ==, 100);
+  g_assert_cmpint (balance (&n, n.admin), ==, 1000000 - 100);
+
+  /* A handler that writes then fails: no state, no events, nonce used. */
+  uint64_t before = next_nonce (&n, n.alice);
+  g_autoptr (CairnTx) t2 =
+      sign (&n, n.alice, "testapp.write_then_fail", "{\"key\":\"k1\"}");
+  g_autoptr (json_t) r2 = submit_and_wait (&n, t2);
+  g_assert_false (json_is_true (json_object_get (r2, "ok")));
+  g_assert_cmpstr (json_string_value (json_object_get (r2, "code")), ==,
+                   "invalid");
+  g_assert_null (json_object_get (r2, "events"));
+  g_autoptr (GError) err = NULL;
+  g_autoptr (GBytes) v =
+      cairn_node_state_get (n.node, "testapp", "k1", CAIRN_HEAD, &err);
+  g_assert_null (v);
+  g_assert_error (err, CAIRN_ERROR, CAIRN_ERROR_NOT_FOUND);
+  g_assert_cmpuint (next_nonce (&n, n.alice), ==, before + 1);
+
+  /* Insufficient funds: refused by bank, balances unchanged. */
+  g_autofree char *big =
+      g_strdup_printf ("{\"amount\":1000,\"denom\":\"cairn\",\"to\":\"%s\"}",
+                       addr (n.admin));
+  g_autoptr (CairnTx) t3 = sign (&n, n.alice, "bank.transfer", big);
+  g_autoptr (json_t) r3 = submit_and_wait (&n, t3);
+  g_assert_cmpstr (json_string_value (json_object_get (r3, "code")), ==,
+                   "insufficient_funds");
+  g_assert_cmpint (balance (&n, n.alice), ==, 100);
+
+  /* A good app tx writes and its event is in the result. */
+  g_autoptr (CairnTx) t4 =
+      sign (&n, n.alice, "testapp.put", "{\"key\":\"k2\",\"value\":\"v2\"}");
+  g_autoptr (json_t) r4 = submit_and_wait (&n, t4);
+  g_assert_true (json_is_true (json_object_get (r4, "ok")));
+  g_assert_cmpuint (json_array_size (json_object_get (r4, "events")), ==, 1);
+  g_autoptr (json_t) st =
+      http_json (&n, "GET", "/v1/state/testapp/k2", NULL, 200);
+  g_assert_cmpstr (json_string_value (json_object_get (st, "value_hex")), ==,
+                   "7632");
+  net_down (&n);
+}
+
+static void
+test_rejections (void)
+{
+  Net n = { 0 };
+  net_up (&n);
+  g_autoptr (json_t) r = NULL;
+  g_autofree char *body =
+      g_strdup_printf ("{\"amount\":1,\"denom\":\"cairn\",\"to\":\"%s\"}",
+                       addr (n.alice));
+
+  /* Wrong chain id. */
+  g_autoptr (json_t) jb = json_loads (body, 0, NULL);
+  g_autoptr (CairnTx) other = cairn_tx_sign (n.admin, "other", "bank.transfer",
+                                             0, jb, NULL);
+  r = http_json (&n, "POST", "/v1/txs", other->bytes, 400);
+  g_assert_cmpstr (error_code (r), ==, "wrong_chain");
+  g_clear_pointer (&r, json_decref);
+
+  /* Bad signature: flip a hex digit of sig. */
+  g_autoptr (CairnTx) good = sign (&n, n.admin, "bank.transfer", body);
+  g_autofree char *forged = g_strdup (good->bytes);
+  char *sig = strstr (forged, "\"sig\":\"") + 7;
+  sig[5] = sig[5] == '0' ? '1' : '0';
+  r = http_json (&n, "POST", "/v1/txs", forged, 400);
+  g_assert_cmpstr (error_code (r), ==, "bad_signature");
+  g_clear_pointer (&r, json_decref);
+
+  /* Accepted, then replayed. */
+  json_decref (http_json (&n, "POST", "/v1/txs", good->bytes, 202));
+  r = http_json (&n, "POST", "/v1/txs", good->bytes, 409);
+  g_assert_true (g_str_equal (error_code (r), "duplicate") ||
+                 g_str_equal (error_code (r), "nonce_too_low"));
+  g_clear_pointer (&r, json_decref);
+
+  /* Unknown type, invalid body, non-canonical, malformed. */
+  g_autoptr (CairnTx) unk = sign (&n, n.alice, "nosuch.thing", "{}");
+  r = http_json (&n, "POST", "/v1/txs", unk->bytes, 400);
+  g_assert_cmpstr (error_code (r), ==, "unknown_type");
+  g_clear_pointer (&r, json_decref);
+  g_autoptr (CairnTx) neg =
+      sign (&n, n.alice, "bank.transfer",
+            "{\"amount\":-5,\"denom\":\"cairn\",\"to\":\"00\"}");
+  r = http_json (&n, "POST", "/v1/txs", neg->bytes, 400);
+  g_assert_cmpstr (error_code (r), ==, "invalid_body");
+  g_clear_pointer (&r, json_decref);
+  g_autofree char *spaced = g_strdup_printf ("{ %s", good->bytes + 1);
+  r = http_json (&n, "POST", "/v1/txs", spaced, 400);
+  g_assert_cmpstr (error_code (r), ==, "non_canonical");
+  g_clear_pointer (&r, json_decref);
+  r = http_json (&n, "POST", "/v1/txs", "{\"body\":", 400);
+  g_assert_nonnull (error_code (r));
+  g_clear_pointer (&r, json_decref);
+  r = http_json (&n, "POST", "/v1/txs", "[1,2]", 200);
+  g_assert_cmpint (json_integer_value (json_object_get (r, "accepted")), ==, 0);
+  g_clear_pointer (&r, json_decref);
+
+  /* Oversized body: refused before it is read. */
+  gsize big = CAIRN_HTTP_MAX_BODY + 1;
+  g_autofree char *huge = g_malloc (big);
+  memset (huge, ' ', big);
+  guint status;
+  g_autofree char *text = http (&n, "POST", "/v1/txs", huge, big, &status);
+  g_assert_cmpuint (status, ==, 413);
+
+  /* Reads of things that are not there. */
+  json_decref (http_json (&n, "GET", "/v1/blocks/99999", NULL, 404));
+  json_decref (http_json (&n, "GET", "/v1/blocks/-1", NULL, 400));
+  json_decref (http_json (&n, "GET", "/v1/txs/zz", NULL, 400));
+  json_decref (http_json (&n, "GET", "/v1/nowhere", NULL, 404));
+  json_decref (http_json (&n, "GET", "/v1/accounts/nope", NULL, 400));
+  json_decref (http_json (&n, "GET", "/v1/state/bank", NULL, 400));
+
+  /* Metrics count what happened. */
+  g_autofree char *m = http (&n, "GET", "/metrics", NULL, 0, &status);
+  g_assert_cmpuint (status, ==, 200);
+  g_assert_nonnull (strstr (m, "cairn_block_height"));
+  g_assert_nonnull (strstr (m, "cairn_txs_rejected_total{reason=\"bad_signature\"} 1"));
+  net_down (&n);
+}
+
+static void
+test_batch_and_events (void)
+{
+  Net n = { 0 };
+  net_up (&n);
+  /* Event stream: subscribe through the node API (same path as SSE). */
+  g_autoptr (GString) batch = g_string_new ("[");
+  for (int i = 0; i < 50; i++) {
+    g_autofree char *body = g_strdup_printf (
+        "{\"amount\":%d,\"denom\":\"cairn\",\"to\":\"%s\"}", i + 1,
+        addr (n.alice));
+    g_autoptr (json_t) jb = json_loads (body, 0, NULL);
+    g_autoptr (CairnTx) tx =
+        cairn_tx_sign (n.admin, "t", "bank.transfer", i, jb, NULL);
+    g_string_append_printf (batch, "%s%s", i ? "," : "", tx->bytes);
+  }
+  g_string_append (batch, "]");
+  g_autoptr (json_t) r = http_json (&n, "POST", "/v1/txs", batch->str, 200);
+  g_assert_cmpint (json_integer_value (json_object_get (r, "accepted")), ==,
+                   50);
+  int64_t deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (balance (&n, n.alice) < 50 * 51 / 2 &&
+         g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpint (balance (&n, n.alice), ==, 50 * 51 / 2);
+  net_down (&n);
+}
+
+typedef struct {
+  GInputStream *in;
+  gboolean done;
+  GError *error;
+  char buf[65536];
+  gssize got;
+} Stream;
+
+static void
+on_stream (GObject *src, GAsyncResult *res, gpointer data)
+{
+  Stream *s = data;
+  s->in = soup_session_send_finish (SOUP_SESSION (src), res, &s->error);
+  s->done = TRUE;
+}
+
+static void
+on_read (GObject *src, GAsyncResult *res, gpointer data)
+{
+  Stream *s = data;
+  s->got = g_input_stream_read_finish (G_INPUT_STREAM (src), res, &s->error);
+  s->done = TRUE;
+}
+
+/* The server-sent event stream delivers block and tx events live. */
+static void
+test_event_stream (void)
+{
+  Net n = { 0 };
+  net_up (&n);
+  g_autofree char *uri = g_strconcat (n.url, "/v1/events?types=block,testapp",
+                                      NULL);
+  g_autoptr (SoupMessage) msg = soup_message_new ("GET", uri);
+  Stream s = { 0 };
+  soup_session_send_async (n.http, msg, G_PRIORITY_DEFAULT, NULL, on_stream,
+                           &s);
+  while (!s.done)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_no_error (s.error);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
+  g_autoptr (CairnTx) tx =
+      sign (&n, n.admin, "testapp.put", "{\"key\":\"e\",\"value\":\"1\"}");
+  json_decref (http_json (&n, "POST", "/v1/txs", tx->bytes, 202));
+  g_autoptr (GString) seen = g_string_new (NULL);
+  int64_t deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (!(strstr (seen->str, "event: testapp.put") &&
+           strstr (seen->str, "event: block")) &&
+         g_get_monotonic_time () < deadline) {
+    s.done = FALSE;
+    g_input_stream_read_async (s.in, s.buf, sizeof s.buf, G_PRIORITY_DEFAULT,
+                               NULL, on_read, &s);
+    while (!s.done)
+      g_main_context_iteration (NULL, TRUE);
+    g_assert_no_error (s.error);
+    g_assert_cmpint (s.got, >, 0);
+    g_string_append_len (seen, s.buf, s.got);
+  }
+  g_assert_nonnull (strstr (seen->str, "event: block"));
+  g_assert_nonnull (strstr (seen->str, tx->id_hex));
+  g_assert_nonnull (strstr (seen->str, "event: testapp.put"));
+  g_clear_object (&s.in);
+  net_down (&n);
+}
+
+static void
+test_restart_and_replay (void)
+{
+  Net n = { 0 };
+  net_up (&n);
+  for (int i = 0; i < 3; i++) {
+    g_autofree char *body = g_strdup_printf (
+        "{\"amount\":7,\"denom\":\"cairn\",\"to\":\"%s\"}", addr (n.alice));
+    g_autoptr (CairnTx) tx = sign (&n, n.admin, "bank.transfer", body);
+    json_decref (submit_and_wait (&n, tx));
+  }
+  const CairnChainHead *h = cairn_node_head (n.node);
+  uint64_t height = h->height;
+  g_autofree char *root = g_strdup (h->state_root);
+  g_assert_cmpuint (height, >=, 1);
+
+  /* Restart on the same data: same head, same root. */
+  g_clear_pointer (&n.node, cairn_node_free);
+  n.node = start_node (n.home, FALSE);
+  g_assert_cmpuint (cairn_node_head (n.node)->height, ==, height);
+  g_assert_cmpstr (cairn_node_head (n.node)->state_root, ==, root);
+
+  /* A second node with the same genesis applies the same blocks through
+   * validation and ends at the same state root. */
+  g_autofree char *home2 = make_home (n.node_key, n.admin);
+  g_autoptr (CairnNode) other = start_node (home2, FALSE);
+  for (uint64_t hh = 1; hh <= height; hh++) {
+    g_autoptr (GError) err = NULL;
+    g_autoptr (GBytes) raw = n.node->storage.block_get (n.node->store, hh, &err);
+    g_assert_no_error (err);
+    gsize len;
+    const char *p = g_bytes_get_data (raw, &len);
+    g_autoptr (json_t) stored = json_loadb (p, len, 0, NULL);
+    CairnBlock *b = cairn_chain_validate (other, p, len, &err);
+    g_assert_no_error (err);
+    g_assert_true (cairn_chain_commit (
+        other, b, json_object_get (stored, "certificate"), &err));
+    g_assert_no_error (err);
+  }
+  g_assert_cmpstr (cairn_node_head (other)->state_root, ==, root);
+
+  /* A tampered block is refused by validation. */
+  g_autoptr (GError) err = NULL;
+  g_autoptr (GBytes) raw =
+      n.node->storage.block_get (n.node->store, height, &err);
+  g_autofree char *bad = g_strndup (g_bytes_get_data (raw, NULL),
+                                    g_bytes_get_size (raw));
+  char *amt = strstr (bad, "\"amount\":7");
+  g_assert_nonnull (amt);
+  amt[9] = '8';
+  g_clear_pointer (&other, cairn_node_free);
+  rm_rf (home2);
+  g_free (home2);
+  home2 = make_home (n.node_key, n.admin);
+  other = start_node (home2, FALSE);
+  for (uint64_t hh = 1; hh < height; hh++) {
+    g_autoptr (GBytes) rb = n.node->storage.block_get (n.node->store, hh, NULL);
+    g_autoptr (json_t) stored =
+        json_loadb (g_bytes_get_data (rb, NULL), g_bytes_get_size (rb), 0, NULL);
+    CairnBlock *b = cairn_chain_validate (other, g_bytes_get_data (rb, NULL),
+                                          g_bytes_get_size (rb), NULL);
+    g_assert_nonnull (b);
+    g_assert_true (cairn_chain_commit (
+        other, b, json_object_get (stored, "certificate"), NULL));
+  }
+  g_assert_null (cairn_chain_validate (other, bad, strlen (bad), &err));
+  g_assert_nonnull (err);
+  g_clear_pointer (&other, cairn_node_free);
+  rm_rf (home2);
+  net_down (&n);
+}
+
+static void
+test_bad_config (void)
+{
+  g_autoptr (CairnKey) k = cairn_key_generate (NULL);
+  g_autofree char *home = make_home (k, k);
+  g_autoptr (GError) err = NULL;
+  CairnNodeOptions opts = { .home = home };
+
+  /* Unknown key in a plugin's group stops the node, naming it. */
+  write_file (home, "conf.d/50-typo.conf", "[bank]\nminterz = x\n");
+  g_assert_null (cairn_node_new (&opts, &err));
+  g_assert_nonnull (err);
+  g_assert_nonnull (strstr (err->message, "minterz"));
+  g_assert_nonnull (strstr (err->message, "50-typo.conf"));
+  g_clear_error (&err);
+
+  /* A plugin that does not exist. */
+  write_file (home, "conf.d/50-typo.conf", "[plugins]\nload = nosuch\n");
+  g_assert_null (cairn_node_new (&opts, &err));
+  g_assert_nonnull (strstr (err->message, "nosuch"));
+  g_clear_error (&err);
+
+  /* A genesis for another chain. */
+  g_autofree char *typo = g_build_filename (home, "conf.d/50-typo.conf", NULL);
+  g_unlink (typo);
+  write_file (home, "conf.d/50-chain.conf", "[node]\nchain_id = other\n");
+  g_assert_null (cairn_node_new (&opts, &err));
+  g_assert_nonnull (strstr (err->message, "other"));
+  g_clear_error (&err);
+  rm_rf (home);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  const char *build = g_getenv ("CAIRN_BUILD_ROOT");
+  g_assert_nonnull (build);
+  plugins_dir = g_build_filename (build, "plugins", NULL);
+  testapp_dir = g_strdup (argc > 1 ? argv[1] : ".");
+  g_test_add_func ("/node/transfer-and-rollback", test_transfer_and_rollback);
+  g_test_add_func ("/node/rejections", test_rejections);
+  g_test_add_func ("/node/batch", test_batch_and_events);
+  g_test_add_func ("/node/event-stream", test_event_stream);
+  g_test_add_func ("/node/restart-and-replay", test_restart_and_replay);
+  g_test_add_func ("/node/bad-config", test_bad_config);
+  int rc = g_test_run ();
+  g_free (plugins_dir);
+  g_free (testapp_dir);
+  return rc;
+}

@@ -1,0 +1,80 @@
+/* A test-only app plugin: state writes that succeed or fail on demand, to
+ * check the executor's rollback and the block hooks. */
+#include <string.h>
+
+#include <cairn/cairn.h>
+
+static const CairnHost *host;
+
+static gboolean
+put_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
+           GError **error)
+{
+  const char *key = json_string_value (json_object_get (body, "key"));
+  const char *value = json_string_value (json_object_get (body, "value"));
+  if (key == NULL || value == NULL) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+                 "body needs string key and value");
+    return FALSE;
+  }
+  host->emit_event (self, tx, "testapp.put", json_pack ("{s:s}", "key", key));
+  return host->state_put (self, tx, key, value, strlen (value), error);
+}
+
+/* Writes, emits an event, then fails: none of it may survive. */
+static gboolean
+write_then_fail_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
+                       GError **error)
+{
+  const char *key = json_string_value (json_object_get (body, "key"));
+  if (key == NULL)
+    key = "doomed";
+  host->state_put (self, tx, key, "x", 1, NULL);
+  host->emit_event (self, tx, "testapp.doomed", json_object ());
+  g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+               "testapp refuses on purpose after writing %s", key);
+  return FALSE;
+}
+
+static gboolean
+end_block (CairnPlugin *self, CairnTxCtx *tx, GError **error)
+{
+  /* Count blocks in state: exercises hooks and keeps roots moving. */
+  g_autoptr (GError) local = NULL;
+  json_t *n = host->state_get_json (self, tx, NULL, "blocks", &local);
+  json_int_t count = n ? json_integer_value (n) : 0;
+  json_decref (n);
+  json_t *next = json_integer (count + 1);
+  gboolean ok = host->state_put_json (self, tx, "blocks", next, error);
+  json_decref (next);
+  return ok;
+}
+
+static const CairnTxHandler put_handler = {
+  .iface_version = CAIRN_TX_HANDLER_VERSION,
+  .apply = put_apply,
+};
+static const CairnTxHandler fail_handler = {
+  .iface_version = CAIRN_TX_HANDLER_VERSION,
+  .apply = write_then_fail_apply,
+};
+static const CairnAppIface app = {
+  .iface_version = CAIRN_APP_IFACE_VERSION,
+  .end_block = end_block,
+};
+
+static gboolean
+testapp_init (CairnPlugin *self, const CairnHost *h, GError **error)
+{
+  host = h;
+  return host->register_tx_type (self, "testapp.put", &put_handler,
+                                 sizeof put_handler, error) &&
+         host->register_tx_type (self, "testapp.write_then_fail",
+                                 &fail_handler, sizeof fail_handler, error) &&
+         host->register_app (self, &app, sizeof app, error);
+}
+
+CAIRN_PLUGIN_DEFINE (testapp, .id = "testapp", .version = "0.0.1",
+                     .vendor = "Cairn tests", .license = "Apache-2.0",
+                     .description = "test-only app plugin",
+                     .kinds = CAIRN_KIND_APP, .init = testapp_init)
