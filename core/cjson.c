@@ -1,1 +1,312 @@
-/* cjson.c: not yet written */
+/* Canonical JSON on top of Jansson (see cjson.h).
+ *
+ * Parsing is Jansson's strict decoder (UTF-8 checked, duplicate keys and NUL
+ * rejected) followed by one scan of the accepted text for what Jansson allows
+ * but we do not: reals and nesting deeper than CJSON_MAX_DEPTH. The scan runs
+ * on text Jansson has accepted, so it only needs to tell strings, numbers and
+ * brackets apart, and it can report exact byte offsets.
+ *
+ * Canonical = Jansson's JSON_COMPACT | JSON_SORT_KEYS dump. The rule is
+ * "text is canonical iff dump(parse(text)) == text", checked by streaming the
+ * dump against the text (no allocation). With Jansson 2.14 this means: raw
+ * UTF-8 (never \u escapes for printable characters), "/" unescaped, control
+ * characters as \b \f \n \r \t or \u00XX with uppercase hex, "-0" is not
+ * canonical ("0" is). */
+#include "cjson.h"
+
+#include <string.h>
+
+#include <cairn/error.h>
+
+#define CJSON_MAX_DEPTH 64
+#define CJSON_DUMP_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
+
+/* Reals and depth in text that Jansson has already accepted. */
+static gboolean
+scan_text (const char *text, size_t len, GError **error)
+{
+  int depth = 0;
+
+  for (size_t i = 0; i < len; i++) {
+    char c = text[i];
+
+    if (c == '"') {
+      for (i++; i < len && text[i] != '"'; i++)
+        if (text[i] == '\\')
+          i++;
+    } else if (c == '{' || c == '[') {
+      if (++depth > CJSON_MAX_DEPTH) {
+        g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+                     "invalid JSON at byte %zu: nested deeper than %d levels",
+                     i, CJSON_MAX_DEPTH);
+        return FALSE;
+      }
+    } else if (c == '}' || c == ']') {
+      depth--;
+    } else if (c == '-' || g_ascii_isdigit (c)) {
+      size_t start = i;
+      gboolean real = FALSE;
+
+      for (; i + 1 < len; i++) {
+        char d = text[i + 1];
+        if (d == '.' || d == 'e' || d == 'E')
+          real = TRUE;
+        else if (!(g_ascii_isdigit (d) || d == '+' || d == '-'))
+          break;
+      }
+      if (real) {
+        g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+                     "invalid JSON at byte %zu: real number '%.*s' "
+                     "(only integers are allowed)",
+                     start, (int)MIN (i + 1 - start, 32), text + start);
+        return FALSE;
+      }
+    }
+  }
+  return TRUE;
+}
+
+typedef struct {
+  const char *text;
+  size_t len;
+  size_t pos;
+  gboolean differs;
+  char expected;
+} Compare;
+
+static int
+compare_cb (const char *buffer, size_t size, void *data)
+{
+  Compare *c = data;
+  size_t avail = c->len - c->pos;
+  size_t n = MIN (size, avail);
+
+  if (memcmp (buffer, c->text + c->pos, n) != 0 || n < size) {
+    size_t i = 0;
+    while (i < n && buffer[i] == c->text[c->pos + i])
+      i++;
+    c->pos += i;
+    c->expected = buffer[i];
+    c->differs = TRUE;
+    return -1;
+  }
+  c->pos += n;
+  return 0;
+}
+
+static void
+describe_byte (unsigned char c, char out[8])
+{
+  if (c >= 0x20 && c < 0x7f)
+    g_snprintf (out, 8, "'%c'", c);
+  else
+    g_snprintf (out, 8, "0x%02x", c);
+}
+
+static gboolean
+check_canonical (const json_t *value, const char *text, size_t len,
+                 GError **error)
+{
+  Compare c = { text, len, 0, FALSE, 0 };
+  char found[8], expected[8];
+
+  json_dump_callback (value, compare_cb, &c, CJSON_DUMP_FLAGS);
+  if (!c.differs && c.pos == len)
+    return TRUE;
+  if (!c.differs) {
+    describe_byte ((unsigned char)text[c.pos], found);
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+                 "not canonical JSON at byte %zu: unexpected %s after the "
+                 "end of the canonical form",
+                 c.pos, found);
+  } else if (c.pos == len) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+                 "not canonical JSON at byte %zu: text ends early", c.pos);
+  } else {
+    describe_byte ((unsigned char)text[c.pos], found);
+    describe_byte ((unsigned char)c.expected, expected);
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+                 "not canonical JSON at byte %zu: found %s where the "
+                 "canonical form (sorted keys, no whitespace, minimal "
+                 "escapes) has %s",
+                 c.pos, found, expected);
+  }
+  return FALSE;
+}
+
+json_t *
+cairn_cjson_parse (const char *text, size_t len, gboolean require_canonical,
+                   GError **error)
+{
+  json_error_t jerr;
+  json_t *value;
+
+  if (text == NULL || len == 0) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+                 "invalid JSON at byte 0: empty input");
+    return NULL;
+  }
+  value
+      = json_loadb (text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+  if (value == NULL) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+                 "invalid JSON at byte %d: %s", jerr.position, jerr.text);
+    return NULL;
+  }
+  if (!scan_text (text, len, error)
+      || (require_canonical && !check_canonical (value, text, len, error))) {
+    json_decref (value);
+    return NULL;
+  }
+  return value;
+}
+
+/* What dump refuses: anything parse would refuse in its output (reals,
+ * depth, NUL or invalid UTF-8 in strings built with the _nocheck / n
+ * variants). The path is built outwards only on failure. */
+static gboolean
+check_value (const json_t *value, int depth, GError **error)
+{
+  json_t *v = (json_t *)value;
+
+  switch (json_typeof (value)) {
+  case JSON_REAL:
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+                 ": real number %.17g (only integers are allowed)",
+                 json_real_value (value));
+    return FALSE;
+  case JSON_STRING: {
+    size_t n = json_string_length (value);
+    const char *s = json_string_value (value);
+    if (memchr (s, '\0', n) != NULL || !g_utf8_validate_len (s, n, NULL)) {
+      g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+                   ": string holds NUL or invalid UTF-8");
+      return FALSE;
+    }
+    return TRUE;
+  }
+  case JSON_OBJECT:
+  case JSON_ARRAY:
+    if (depth >= CJSON_MAX_DEPTH) {
+      g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+                   ": nested deeper than %d levels", CJSON_MAX_DEPTH);
+      return FALSE;
+    }
+    if (json_is_array (value)) {
+      size_t i;
+      json_t *item;
+      json_array_foreach (v, i, item)
+      {
+        if (!check_value (item, depth + 1, error)) {
+          g_prefix_error (error, "[%zu]", i);
+          return FALSE;
+        }
+      }
+    } else {
+      const char *key;
+      size_t key_len;
+      json_t *item;
+      json_object_keylen_foreach (v, key, key_len, item)
+      {
+        if (strlen (key) != key_len || !g_utf8_validate (key, -1, NULL)) {
+          g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+                       ": object key holds NUL or invalid UTF-8");
+          return FALSE;
+        }
+        if (!check_value (item, depth + 1, error)) {
+          g_prefix_error (error, ".%s", key);
+          return FALSE;
+        }
+      }
+    }
+    return TRUE;
+  default:
+    return TRUE;
+  }
+}
+
+typedef struct {
+  char *buf;
+  size_t len;
+  size_t cap;
+} Output;
+
+static int
+output_cb (const char *buffer, size_t size, void *data)
+{
+  Output *o = data;
+
+  if (o->len + size + 1 > o->cap) {
+    while (o->len + size + 1 > o->cap)
+      o->cap *= 2;
+    o->buf = g_realloc (o->buf, o->cap);
+  }
+  memcpy (o->buf + o->len, buffer, size);
+  o->len += size;
+  return 0;
+}
+
+/* The result is g_malloc'd: free it with g_free. */
+char *
+cairn_cjson_dump (const json_t *value, size_t *len, GError **error)
+{
+  Output o;
+
+  g_return_val_if_fail (value != NULL, NULL);
+
+  if (!check_value (value, 0, error)) {
+    g_prefix_error (error, "cannot dump canonical JSON: value");
+    return NULL;
+  }
+  o.cap = 512;
+  o.len = 0;
+  o.buf = g_malloc (o.cap);
+  if (json_dump_callback (value, output_cb, &o, CJSON_DUMP_FLAGS) != 0) {
+    g_free (o.buf);
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+                 "cannot dump canonical JSON: Jansson failed");
+    return NULL;
+  }
+  o.buf[o.len] = '\0';
+  /* Long-lived results (mempool txs): give the slack back. */
+  if (o.cap - o.len > 64)
+    o.buf = g_realloc (o.buf, o.len + 1);
+  if (len != NULL)
+    *len = o.len;
+  return o.buf;
+}
+
+gboolean
+cairn_cjson_is_integral (const json_t *value)
+{
+  json_t *v = (json_t *)value;
+
+  if (value == NULL)
+    return TRUE;
+  switch (json_typeof (value)) {
+  case JSON_REAL:
+    return FALSE;
+  case JSON_ARRAY: {
+    size_t i;
+    json_t *item;
+    json_array_foreach (v, i, item)
+    {
+      if (!cairn_cjson_is_integral (item))
+        return FALSE;
+    }
+    return TRUE;
+  }
+  case JSON_OBJECT: {
+    const char *key;
+    json_t *item;
+    json_object_foreach (v, key, item)
+    {
+      if (!cairn_cjson_is_integral (item))
+        return FALSE;
+    }
+    return TRUE;
+  }
+  default:
+    return TRUE;
+  }
+}

@@ -1,1 +1,417 @@
-/* tx.c: not yet written */
+/* The signed transaction envelope (see tx.h).
+ *
+ * Hot path (admission): one strict parse that also streams the canonical
+ * dump against the input, a copy of the input as `bytes`, field checks, two
+ * SHA-256 (id, address). Verification never re-serialises: in canonical form
+ * the signed message is `bytes` without its `,"sig":"<128 hex>"` member,
+ * which sits at a fixed distance from the end (only "type" follows it). */
+#include "tx.h"
+
+#include <string.h>
+
+#include <cairn/error.h>
+#include <cairn/util.h>
+
+#include "cjson.h"
+
+/* A tx sits at depth 3 of a block ({"txs":[tx]}), so its body (depth 4) may
+ * nest at most 64 - 3 levels for every block holding it to stay parseable. */
+#define TX_BODY_MAX_DEPTH 61
+#define TX_STACK_BYTES 4096
+
+#define SIG_MEMBER_PREFIX ",\"sig\":\""   /* 8 bytes */
+#define SIG_MEMBER_LEN (8 + 128 + 1)      /* ,"sig":"<128 hex>" */
+#define TYPE_MEMBER_PREFIX ",\"type\":\"" /* 9 bytes */
+
+GQuark
+cairn_reject_quark (void)
+{
+  return g_quark_from_static_string ("cairn-reject-quark");
+}
+
+const char *
+cairn_reject_name (int code)
+{
+  static const char *const names[] = {
+    NULL,          "malformed",     "too_large",     "non_canonical",
+    "wrong_chain", "bad_signature", "nonce_too_low", "nonce_gap",
+    "duplicate",   "mempool_full",  "unknown_type",  "invalid_body",
+  };
+  if (code < 1 || code >= (int)G_N_ELEMENTS (names))
+    return "unknown";
+  return names[code];
+}
+
+/* Exactly 2*n lowercase hex digits (one spelling per value: ids and
+ * signatures must not be malleable). */
+static gboolean
+hex_lower_decode (const char *hex, uint8_t *out, size_t n)
+{
+  for (size_t i = 0; i < 2 * n; i++)
+    if (!g_ascii_isdigit (hex[i]) && !(hex[i] >= 'a' && hex[i] <= 'f'))
+      return FALSE;
+  return cairn_hex_decode (hex, out, n);
+}
+
+/* [A-Za-z0-9_.-]{1,64}, as in genesis.h. */
+static gboolean
+chain_id_valid (const char *s)
+{
+  size_t n = 0;
+
+  for (; s[n] != '\0'; n++)
+    if (!g_ascii_isalnum (s[n]) && s[n] != '_' && s[n] != '.' && s[n] != '-')
+      return FALSE;
+  return n >= 1 && n <= 64;
+}
+
+/* "<plugin>.<name>" of [a-z0-9_.-]: a dot, neither first nor last. */
+static gboolean
+type_valid (const char *s)
+{
+  size_t n = 0;
+  const char *dot = strchr (s, '.');
+
+  for (; s[n] != '\0'; n++)
+    if (!g_ascii_islower (s[n]) && !g_ascii_isdigit (s[n]) && s[n] != '_'
+        && s[n] != '.' && s[n] != '-')
+      return FALSE;
+  return dot != NULL && dot != s && s[n - 1] != '.';
+}
+
+static gboolean
+depth_exceeds (const json_t *value, int limit)
+{
+  json_t *v = (json_t *)value;
+  const char *key;
+  size_t i;
+  json_t *item;
+
+  if (!json_is_object (value) && !json_is_array (value))
+    return FALSE;
+  if (limit <= 0)
+    return TRUE;
+  if (json_is_array (value)) {
+    json_array_foreach (v, i, item)
+    {
+      if (depth_exceeds (item, limit - 1))
+        return TRUE;
+    }
+  } else {
+    json_object_foreach (v, key, item)
+    {
+      if (depth_exceeds (item, limit - 1))
+        return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+static const char *const tx_fields[] = {
+  "body", "chain_id", "from", "nonce", "pubkey", "sig", "type",
+};
+
+static void
+tx_free (CairnTx *tx)
+{
+  g_free (tx->chain_id);
+  g_free (tx->type);
+  if (tx->body != NULL)
+    json_decref (tx->body);
+  g_free (tx->bytes);
+  g_free (tx);
+}
+
+/* Field checks on a parsed tx whose canonical dump is `bytes` (taken).
+ * copy_body: the object is the caller's, so the tx gets its own body. */
+static CairnTx *
+tx_from_parts (const json_t *obj, char *bytes, size_t len, gboolean copy_body,
+               const char *chain_id, GError **error)
+{
+  json_t *o = (json_t *)obj;
+  json_t *body, *nonce;
+  const char *key, *cid, *type, *from, *pubkey, *sig;
+  json_t *item;
+  char addr[41];
+  CairnTx *tx;
+
+  if (!json_is_object (obj)) {
+    g_free (bytes);
+    g_set_error (error, CAIRN_REJECT, CAIRN_REJECT_MALFORMED,
+                 "tx: must be a JSON object");
+    return NULL;
+  }
+  json_object_foreach (o, key, item)
+  {
+    gboolean known = FALSE;
+    for (size_t i = 0; i < G_N_ELEMENTS (tx_fields) && !known; i++)
+      known = strcmp (key, tx_fields[i]) == 0;
+    if (!known) {
+      g_set_error (error, CAIRN_REJECT, CAIRN_REJECT_MALFORMED,
+                   "tx: unknown field '%s'", key);
+      g_free (bytes);
+      return NULL;
+    }
+  }
+  for (size_t i = 0; i < G_N_ELEMENTS (tx_fields); i++) {
+    if (json_object_get (obj, tx_fields[i]) == NULL) {
+      g_set_error (error, CAIRN_REJECT, CAIRN_REJECT_MALFORMED,
+                   "tx: missing field '%s'", tx_fields[i]);
+      g_free (bytes);
+      return NULL;
+    }
+  }
+
+  body = json_object_get (obj, "body");
+  nonce = json_object_get (obj, "nonce");
+  cid = json_string_value (json_object_get (obj, "chain_id"));
+  type = json_string_value (json_object_get (obj, "type"));
+  from = json_string_value (json_object_get (obj, "from"));
+  pubkey = json_string_value (json_object_get (obj, "pubkey"));
+  sig = json_string_value (json_object_get (obj, "sig"));
+
+  tx = g_new0 (CairnTx, 1);
+  tx->ref = 1;
+  tx->bytes = bytes;
+  tx->len = len;
+
+#define FAIL(code, ...)                                                        \
+  do {                                                                         \
+    g_set_error (error, CAIRN_REJECT, code, __VA_ARGS__);                      \
+    tx_free (tx);                                                              \
+    return NULL;                                                               \
+  } while (0)
+
+  if (!json_is_object (body))
+    FAIL (CAIRN_REJECT_MALFORMED, "body: must be a JSON object");
+  if (depth_exceeds (body, TX_BODY_MAX_DEPTH))
+    FAIL (CAIRN_REJECT_MALFORMED, "body: nested deeper than %d levels",
+          TX_BODY_MAX_DEPTH);
+  if (cid == NULL || !chain_id_valid (cid))
+    FAIL (CAIRN_REJECT_MALFORMED,
+          "chain_id: must be a string of 1 to 64 [A-Za-z0-9_.-]");
+  if (chain_id != NULL && strcmp (cid, chain_id) != 0)
+    FAIL (CAIRN_REJECT_WRONG_CHAIN,
+          "chain_id: the tx is for chain '%s', not '%s'", cid, chain_id);
+  if (type == NULL || !type_valid (type))
+    FAIL (CAIRN_REJECT_MALFORMED,
+          "type: must be a string \"<plugin>.<name>\" of [a-z0-9_.-]");
+  if (!json_is_integer (nonce) || json_integer_value (nonce) < 0)
+    FAIL (CAIRN_REJECT_MALFORMED, "nonce: must be a non-negative integer");
+  if (pubkey == NULL || strlen (pubkey) != 64
+      || !hex_lower_decode (pubkey, tx->pubkey, 32))
+    FAIL (CAIRN_REJECT_MALFORMED,
+          "pubkey: must be 64 lowercase hex characters");
+  if (sig == NULL || strlen (sig) != 128
+      || !hex_lower_decode (sig, tx->sig, 64))
+    FAIL (CAIRN_REJECT_MALFORMED, "sig: must be 128 lowercase hex characters");
+  if (!cairn_address_valid (from))
+    FAIL (CAIRN_REJECT_MALFORMED,
+          "from: must be an address (40 lowercase hex characters)");
+  cairn_address_from_pubkey (tx->pubkey, addr);
+  if (strcmp (addr, from) != 0)
+    FAIL (CAIRN_REJECT_BAD_SIGNATURE,
+          "from: %s is not the address of pubkey (%s)", from, addr);
+#undef FAIL
+
+  tx->chain_id = g_strdup (cid);
+  tx->type = g_strdup (type);
+  memcpy (tx->from, from, 41);
+  tx->nonce = (uint64_t)json_integer_value (nonce);
+  tx->body = copy_body ? json_deep_copy (body) : json_incref (body);
+  cairn_sha256 (bytes, len, tx->id);
+  for (int i = 0; i < 32; i++) {
+    tx->id_hex[2 * i] = "0123456789abcdef"[tx->id[i] >> 4];
+    tx->id_hex[2 * i + 1] = "0123456789abcdef"[tx->id[i] & 15];
+  }
+  tx->id_hex[64] = '\0';
+  return tx;
+}
+
+CairnTx *
+cairn_tx_decode (const char *bytes, size_t len, const char *chain_id,
+                 GError **error)
+{
+  g_autoptr (GError) err = NULL;
+  g_autoptr (json_t) obj = NULL;
+
+  if (len > CAIRN_MAX_TX_BYTES) {
+    g_set_error (error, CAIRN_REJECT, CAIRN_REJECT_TOO_LARGE,
+                 "tx: %zu bytes is over the limit of %d", len,
+                 CAIRN_MAX_TX_BYTES);
+    return NULL;
+  }
+  obj = cairn_cjson_parse (bytes, len, TRUE, &err);
+  if (obj == NULL) {
+    /* Slow path only: tell "not strict JSON" from "not canonical". */
+    g_autoptr (GError) strict = NULL;
+    g_autoptr (json_t) any = cairn_cjson_parse (bytes, len, FALSE, &strict);
+    if (any == NULL)
+      g_set_error (error, CAIRN_REJECT, CAIRN_REJECT_MALFORMED, "tx: %s",
+                   strict->message);
+    else
+      g_set_error (error, CAIRN_REJECT, CAIRN_REJECT_NON_CANONICAL, "tx: %s",
+                   err->message);
+    return NULL;
+  }
+  return tx_from_parts (obj, g_strndup (bytes, len), len, FALSE, chain_id,
+                        error);
+}
+
+CairnTx *
+cairn_tx_from_json (const json_t *obj, const char *chain_id, GError **error)
+{
+  g_autoptr (GError) err = NULL;
+  size_t len;
+  char *bytes;
+
+  if (!json_is_object (obj)) {
+    g_set_error (error, CAIRN_REJECT, CAIRN_REJECT_MALFORMED,
+                 "tx: must be a JSON object");
+    return NULL;
+  }
+  bytes = cairn_cjson_dump (obj, &len, &err);
+  if (bytes == NULL) {
+    g_set_error (error, CAIRN_REJECT, CAIRN_REJECT_MALFORMED, "tx: %s",
+                 err->message);
+    return NULL;
+  }
+  if (len > CAIRN_MAX_TX_BYTES) {
+    g_free (bytes);
+    g_set_error (error, CAIRN_REJECT, CAIRN_REJECT_TOO_LARGE,
+                 "tx: %zu bytes is over the limit of %d", len,
+                 CAIRN_MAX_TX_BYTES);
+    return NULL;
+  }
+  return tx_from_parts (obj, bytes, len, TRUE, chain_id, error);
+}
+
+gboolean
+cairn_tx_verify (CairnTx *tx, GError **error)
+{
+  uint8_t stack[TX_STACK_BYTES];
+  uint8_t *msg = stack;
+  size_t tail, pos, mlen;
+  gboolean ok;
+
+  g_return_val_if_fail (tx != NULL, FALSE);
+
+  if (g_atomic_int_get (&tx->sig_checked))
+    return TRUE;
+  /* bytes = <head>,"sig":"<hex>","type":"<type>"} ; signed = head + rest */
+  tail = strlen (TYPE_MEMBER_PREFIX) + strlen (tx->type) + 2;
+  if (tx->len < tail + SIG_MEMBER_LEN) {
+    g_set_error (error, CAIRN_REJECT, CAIRN_REJECT_MALFORMED,
+                 "tx %s: bytes are not a canonical signed tx", tx->id_hex);
+    return FALSE;
+  }
+  pos = tx->len - tail - SIG_MEMBER_LEN;
+  if (memcmp (tx->bytes + pos, SIG_MEMBER_PREFIX, 8) != 0
+      || tx->bytes[pos + SIG_MEMBER_LEN - 1] != '"') {
+    g_set_error (error, CAIRN_REJECT, CAIRN_REJECT_MALFORMED,
+                 "tx %s: bytes are not a canonical signed tx", tx->id_hex);
+    return FALSE;
+  }
+  mlen = tx->len - SIG_MEMBER_LEN;
+  if (mlen > sizeof stack)
+    msg = g_malloc (mlen);
+  memcpy (msg, tx->bytes, pos);
+  memcpy (msg + pos, tx->bytes + pos + SIG_MEMBER_LEN, tail);
+  ok = cairn_ed25519_verify (tx->pubkey, CAIRN_DOMAIN_TX, msg, mlen, tx->sig);
+  if (msg != stack)
+    g_free (msg);
+  if (!ok) {
+    g_set_error (error, CAIRN_REJECT, CAIRN_REJECT_BAD_SIGNATURE,
+                 "sig: not a valid signature of tx %s by pubkey of %s",
+                 tx->id_hex, tx->from);
+    return FALSE;
+  }
+  g_atomic_int_set (&tx->sig_checked, TRUE);
+  return TRUE;
+}
+
+CairnTx *
+cairn_tx_sign (const CairnKey *key, const char *chain_id, const char *type,
+               uint64_t nonce, const json_t *body, GError **error)
+{
+  g_autoptr (json_t) obj = NULL;
+  g_autoptr (GError) err = NULL;
+  g_autofree char *pubhex = NULL;
+  g_autofree char *unsigned_bytes = NULL;
+  g_autofree char *sighex = NULL;
+  size_t ulen;
+  uint8_t sig[64];
+
+  g_return_val_if_fail (key != NULL, NULL);
+
+  if (nonce > (uint64_t)G_MAXINT64) {
+    g_set_error (error, CAIRN_REJECT, CAIRN_REJECT_MALFORMED,
+                 "nonce: %" G_GUINT64_FORMAT " is over the int64 range", nonce);
+    return NULL;
+  }
+  if (!json_is_object (body)) {
+    g_set_error (error, CAIRN_REJECT, CAIRN_REJECT_MALFORMED,
+                 "body: must be a JSON object");
+    return NULL;
+  }
+  if (chain_id == NULL || !chain_id_valid (chain_id)) {
+    g_set_error (error, CAIRN_REJECT, CAIRN_REJECT_MALFORMED,
+                 "chain_id: must be a string of 1 to 64 [A-Za-z0-9_.-]");
+    return NULL;
+  }
+  if (type == NULL || !type_valid (type)) {
+    g_set_error (error, CAIRN_REJECT, CAIRN_REJECT_MALFORMED,
+                 "type: must be a string \"<plugin>.<name>\" of [a-z0-9_.-]");
+    return NULL;
+  }
+  pubhex = cairn_hex_encode (cairn_key_pubkey (key), 32);
+  obj = json_object ();
+  json_object_set_new (obj, "body", json_deep_copy (body));
+  json_object_set_new (obj, "chain_id", json_string (chain_id));
+  json_object_set_new (obj, "from", json_string (cairn_key_address (key)));
+  json_object_set_new (obj, "nonce", json_integer ((json_int_t)nonce));
+  json_object_set_new (obj, "pubkey", json_string (pubhex));
+  json_object_set_new (obj, "type", json_string (type));
+  unsigned_bytes = cairn_cjson_dump (obj, &ulen, &err);
+  if (unsigned_bytes == NULL) {
+    g_set_error (error, CAIRN_REJECT, CAIRN_REJECT_MALFORMED, "tx: %s",
+                 err->message);
+    return NULL;
+  }
+  cairn_key_sign (key, CAIRN_DOMAIN_TX, unsigned_bytes, ulen, sig);
+  sighex = cairn_hex_encode (sig, 64);
+  json_object_set_new (obj, "sig", json_string (sighex));
+  return cairn_tx_from_json (obj, NULL, error);
+}
+
+json_t *
+cairn_tx_to_json (const CairnTx *tx)
+{
+  json_t *obj = json_object ();
+  g_autofree char *pubhex = cairn_hex_encode (tx->pubkey, 32);
+  g_autofree char *sighex = cairn_hex_encode (tx->sig, 64);
+
+  json_object_set_new (obj, "body", json_deep_copy (tx->body));
+  json_object_set_new (obj, "chain_id", json_string (tx->chain_id));
+  json_object_set_new (obj, "from", json_string (tx->from));
+  json_object_set_new (obj, "nonce", json_integer ((json_int_t)tx->nonce));
+  json_object_set_new (obj, "pubkey", json_string (pubhex));
+  json_object_set_new (obj, "sig", json_string (sighex));
+  json_object_set_new (obj, "type", json_string (tx->type));
+  return obj;
+}
+
+CairnTx *
+cairn_tx_ref (CairnTx *tx)
+{
+  g_return_val_if_fail (tx != NULL, NULL);
+  g_atomic_int_inc (&tx->ref);
+  return tx;
+}
+
+void
+cairn_tx_unref (CairnTx *tx)
+{
+  if (tx != NULL && g_atomic_int_dec_and_test (&tx->ref))
+    tx_free (tx);
+}
