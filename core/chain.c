@@ -320,6 +320,14 @@ cairn_chain_validate (CairnNode *node, const void *bytes, size_t len,
     return NULL;
   }
   guint n = d->txs->len;
+  g_autoptr (GHashTable) ids = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint i = 0; i < n; i++)
+    if (!g_hash_table_add (ids, ((CairnTx *)d->txs->pdata[i])->id_hex)) {
+      g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+                   "block %" G_GUINT64_FORMAT ": tx %s appears twice",
+                   d->height, ((CairnTx *)d->txs->pdata[i])->id_hex);
+      return NULL;
+    }
   g_autofree GError **errs = g_new0 (GError *, MAX (n, 1));
   if (!cairn_node_verify_txs (node, (CairnTx **)d->txs->pdata, n, errs)) {
     for (guint i = 0; i < n; i++)

@@ -780,10 +780,9 @@ h_block_get (CairnPlugin *self, uint64_t height, GError **error)
   return cairn_node_block_json (NODE (self), height, error);
 }
 
-void
-cairn_host_table_init (CairnHost *h)
-{
-  *h = (CairnHost){
+/* One table for the whole process: it never dangles, whichever node a
+ * plugin was initialised for (tests run several nodes in one process). */
+static const CairnHost host_table = {
     .size = sizeof (CairnHost),
     .abi_major = CAIRN_ABI_MAJOR,
     .abi_minor = CAIRN_ABI_MINOR,
@@ -838,5 +837,10 @@ cairn_host_table_init (CairnHost *h)
     .block_commit = h_block_commit,
     .block_discard = h_block_discard,
     .block_get = h_block_get,
-  };
+};
+
+const CairnHost *
+cairn_host_table (void)
+{
+  return &host_table;
 }

@@ -18,6 +18,8 @@ struct CairnHttp {
   char *url;
   GList *sse_clients; /* SseClient* */
   guint ping_source;
+  guint pending_submits; /* txs being decoded/verified on workers */
+  gboolean closing;
 };
 
 typedef struct {
@@ -103,84 +105,196 @@ error_object (const GError *e)
                     e->message);
 }
 
-/* ---- /v1/txs ------------------------------------------------------------ */
+/* ---- /v1/txs ------------------------------------------------------------
+ *
+ * Decoding and signature checks run on a worker thread while the main loop
+ * keeps executing and committing blocks; only admission to the mempool
+ * (which reads the chain's nonces) runs back on the main thread. */
+
+#define MAX_PENDING_SUBMITS 8
+
+typedef struct {
+  CairnHttp *http;
+  SoupServerMessage *msg;
+  GBytes *body;
+  char *chain_id;
+  gboolean single; /* a lone tx object, not an array */
+  guint n;
+  CairnTx **txs;   /* NULL where decoding failed */
+  GError **errs;
+  GError *fatal;   /* the whole body is unusable */
+} Submit;
+
+static void
+submit_free (Submit *s)
+{
+  for (guint i = 0; i < s->n; i++) {
+    if (s->txs[i])
+      cairn_tx_unref (s->txs[i]);
+    g_clear_error (&s->errs[i]);
+  }
+  g_free (s->txs);
+  g_free (s->errs);
+  g_clear_error (&s->fatal);
+  g_bytes_unref (s->body);
+  g_free (s->chain_id);
+  g_object_unref (s->msg);
+  g_free (s);
+}
+
+static void
+submit_alloc (Submit *s, guint n)
+{
+  s->n = n;
+  s->txs = g_new0 (CairnTx *, MAX (n, 1));
+  s->errs = g_new0 (GError *, MAX (n, 1));
+}
+
+/* Worker thread: pure functions of the bytes only. */
+static void
+submit_decode (Submit *s)
+{
+  gsize len;
+  const char *data = g_bytes_get_data (s->body, &len);
+  gsize i = 0;
+  while (i < len && g_ascii_isspace (data[i]))
+    i++;
+  if (len == 0) {
+    g_set_error (&s->fatal, CAIRN_REJECT, CAIRN_REJECT_MALFORMED,
+                 "empty body: send a tx object or an array of them");
+    return;
+  }
+  if (data[i] == '{') {
+    /* The exact bytes: size cap and canonical check apply to them. */
+    s->single = TRUE;
+    submit_alloc (s, 1);
+    s->txs[0] = cairn_tx_decode (data, len, s->chain_id, &s->errs[0]);
+    return;
+  }
+  g_autoptr (json_t) arr = cairn_cjson_parse (data, len, TRUE, &s->fatal);
+  if (arr == NULL) {
+    g_prefix_error (&s->fatal, "body must be one canonical tx object or a "
+                               "canonical JSON array of them: ");
+    s->fatal->domain = CAIRN_REJECT;
+    s->fatal->code = strstr (s->fatal->message, "not canonical JSON")
+                         ? CAIRN_REJECT_NON_CANONICAL
+                         : CAIRN_REJECT_MALFORMED;
+    return;
+  }
+  if (!json_is_array (arr)) {
+    g_set_error (&s->fatal, CAIRN_REJECT, CAIRN_REJECT_MALFORMED,
+                 "body must be a tx object or an array of them");
+    return;
+  }
+  submit_alloc (s, json_array_size (arr));
+  for (guint k = 0; k < s->n; k++)
+    s->txs[k] = cairn_tx_from_json (json_array_get (arr, k), s->chain_id,
+                                    &s->errs[k]);
+}
+
+static void
+submit_work (GTask *task, gpointer src, gpointer data, GCancellable *c)
+{
+  Submit *s = data;
+  submit_decode (s);
+  for (guint k = 0; k < s->n; k++)
+    if (s->txs[k])
+      cairn_tx_verify (s->txs[k], &s->errs[k]);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+count_reject (CairnNode *node, const GError *e)
+{
+  if (e->domain == CAIRN_REJECT && e->code > 0 &&
+      e->code < (int)G_N_ELEMENTS (node->metrics.txs_rejected))
+    node->metrics.txs_rejected[e->code]++;
+}
+
+/* Main thread: admit what decoded and verified, answer, resume. */
+static void
+submit_finish (Submit *s)
+{
+  CairnHttp *http = s->http;
+  CairnNode *node = http->node;
+  SoupServerMessage *msg = s->msg;
+  http->pending_submits--;
+  if (s->fatal) {
+    node->metrics.txs_received++;
+    count_reject (node, s->fatal);
+    reply_gerror (msg, s->fatal);
+    return;
+  }
+  g_autofree CairnTx **good = g_new0 (CairnTx *, MAX (s->n, 1));
+  g_autofree guint *where = g_new0 (guint, MAX (s->n, 1));
+  guint ngood = 0;
+  for (guint k = 0; k < s->n; k++) {
+    if (s->errs[k]) {
+      node->metrics.txs_received++;
+      count_reject (node, s->errs[k]);
+    } else {
+      where[ngood] = k;
+      good[ngood++] = s->txs[k];
+    }
+  }
+  g_autofree GError **gerrs = g_new0 (GError *, MAX (ngood, 1));
+  guint accepted = http->closing ? 0
+                                 : cairn_node_submit_many (node, good, ngood,
+                                                           gerrs);
+  for (guint g = 0; g < ngood; g++) {
+    if (http->closing && gerrs[g] == NULL)
+      g_set_error (&gerrs[g], CAIRN_REJECT, CAIRN_REJECT_MEMPOOL_FULL,
+                   "the node is shutting down");
+    s->errs[where[g]] = gerrs[g];
+  }
+  if (s->single) {
+    if (s->errs[0])
+      reply_gerror (msg, s->errs[0]);
+    else
+      reply_json (msg, 202, json_pack ("{s:s}", "id", s->txs[0]->id_hex));
+    return;
+  }
+  json_t *results = json_array ();
+  for (guint k = 0; k < s->n; k++)
+    json_array_append_new (results,
+                           s->errs[k] ? error_object (s->errs[k])
+                                      : json_pack ("{s:s}", "id",
+                                                   s->txs[k]->id_hex));
+  reply_json (msg, 200, json_pack ("{s:I, s:o}", "accepted",
+                                   (json_int_t)accepted, "results", results));
+}
+
+static void
+submit_done (GObject *src, GAsyncResult *res, gpointer data)
+{
+  Submit *s = g_task_get_task_data (G_TASK (res));
+  submit_finish (s);
+  soup_server_message_unpause (s->msg);
+}
 
 static void
 post_txs (CairnHttp *http, SoupServerMessage *msg)
 {
   CairnNode *node = http->node;
-  SoupMessageBody *body = soup_server_message_get_request_body (msg);
-  g_autoptr (GBytes) bytes = soup_message_body_flatten (body);
-  gsize len;
-  const char *data = g_bytes_get_data (bytes, &len);
-  if (len == 0) {
-    reply_error (msg, 400, "malformed", "empty body: send a tx object or an "
-                                        "array of them");
+  Submit *s = g_new0 (Submit, 1);
+  s->http = http;
+  s->msg = g_object_ref (msg);
+  s->body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  s->chain_id = g_strdup (node->genesis->chain_id);
+  http->pending_submits++;
+  if (http->pending_submits > MAX_PENDING_SUBMITS) {
+    /* Back-pressure: the workers are busy, so this client waits for us. */
+    g_autoptr (GTask) t = g_task_new (NULL, NULL, NULL, NULL);
+    submit_work (t, NULL, s, NULL);
+    submit_finish (s);
+    submit_free (s);
     return;
   }
-  /* A lone tx: decode the exact bytes (size cap, canonical check). */
-  gsize i = 0;
-  while (i < len && g_ascii_isspace (data[i]))
-    i++;
-  if (i < len && data[i] == '{') {
-    GError *err = NULL;
-    g_autoptr (CairnTx) tx = cairn_tx_decode (data, len, node->genesis->chain_id,
-                                              &err);
-    if (tx == NULL || !cairn_node_submit (node, tx, &err)) {
-      node->metrics.txs_received += tx == NULL;
-      if (tx == NULL && err->domain == CAIRN_REJECT && err->code > 0 &&
-          err->code < (int)G_N_ELEMENTS (node->metrics.txs_rejected))
-        node->metrics.txs_rejected[err->code]++;
-      reply_gerror (msg, err);
-      g_error_free (err);
-      return;
-    }
-    reply_json (msg, 202, json_pack ("{s:s}", "id", tx->id_hex));
-    return;
-  }
-  GError *err = NULL;
-  g_autoptr (json_t) arr = cairn_cjson_parse (data, len, TRUE, &err);
-  if (arr == NULL || !json_is_array (arr)) {
-    g_autofree char *m = g_strdup_printf (
-        "body must be one canonical tx object or a canonical JSON array of "
-        "them: %s",
-        err ? err->message : "not an array");
-    g_clear_error (&err);
-    reply_error (msg, 400, arr ? "malformed" : "non_canonical", m);
-    return;
-  }
-  guint n = json_array_size (arr);
-  g_autofree CairnTx **txs = g_new0 (CairnTx *, MAX (n, 1));
-  g_autofree GError **errs = g_new0 (GError *, MAX (n, 1));
-  g_autoptr (GPtrArray) good = g_ptr_array_new ();
-  g_autofree guint *where = g_new0 (guint, MAX (n, 1));
-  for (guint k = 0; k < n; k++) {
-    txs[k] = cairn_tx_from_json (json_array_get (arr, k),
-                                 node->genesis->chain_id, &errs[k]);
-    if (txs[k]) {
-      where[good->len] = k;
-      g_ptr_array_add (good, txs[k]);
-    }
-  }
-  g_autofree GError **gerrs = g_new0 (GError *, MAX (good->len, 1));
-  guint accepted = cairn_node_submit_many (node, (CairnTx **)good->pdata,
-                                           good->len, gerrs);
-  for (guint g = 0; g < good->len; g++)
-    errs[where[g]] = gerrs[g];
-  json_t *results = json_array ();
-  for (guint k = 0; k < n; k++) {
-    if (errs[k]) {
-      json_array_append_new (results, error_object (errs[k]));
-      g_error_free (errs[k]);
-    } else {
-      json_array_append_new (results, json_pack ("{s:s}", "id",
-                                                 txs[k]->id_hex));
-    }
-    if (txs[k])
-      cairn_tx_unref (txs[k]);
-  }
-  reply_json (msg, 200, json_pack ("{s:I, s:o}", "accepted",
-                                   (json_int_t)accepted, "results", results));
+  soup_server_message_pause (msg);
+  GTask *task = g_task_new (NULL, NULL, submit_done, NULL);
+  g_task_set_task_data (task, s, (GDestroyNotify)submit_free);
+  g_task_run_in_thread (task, submit_work);
+  g_object_unref (task);
 }
 
 /* ---- events (server-sent) ----------------------------------------------- */
@@ -569,6 +683,10 @@ cairn_http_free (CairnHttp *http)
   if (http == NULL)
     return;
   g_clear_handle_id (&http->ping_source, g_source_remove);
+  /* Let submissions still on worker threads come back (they are quick). */
+  http->closing = TRUE;
+  while (http->pending_submits > 0)
+    g_main_context_iteration (NULL, TRUE);
   for (GList *l = http->sse_clients; l; l = l->next) {
     SseClient *c = l->data;
     cairn_node_unsubscribe (http->node, c->sub);

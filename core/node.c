@@ -319,7 +319,6 @@ cairn_node_new (const CairnNodeOptions *opts, GError **error)
   node->core_plugin.log_domain = (char *)"cairn";
   node->core_plugin.node = node;
   node->core_plugin.state = CAIRN_PLUGIN_STATE_STARTED;
-  cairn_host_table_init (&node->host);
   node->started_ms = g_get_real_time () / 1000;
 
   node->cfg = cairn_config_load (opts->home, error);
@@ -375,7 +374,7 @@ cairn_node_new (const CairnNodeOptions *opts, GError **error)
     g_info ("loading plugin %s %s (%s) from %s", p->desc.id, p->desc.version,
             p->desc.description ? p->desc.description : "", p->file);
   }
-  if (!cairn_plugin_host_init_all (node->plugins, &node->host, node, error))
+  if (!cairn_plugin_host_init_all (node->plugins, cairn_host_table (), node, error))
     return NULL;
   if (!cairn_config_check_unknown (node->cfg, error))
     return NULL;

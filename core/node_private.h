@@ -91,7 +91,6 @@ struct CairnNode {
   CairnKey *key;
   CairnPluginHost *plugins;
   CairnPlugin core_plugin; /* pseudo plugin "core" for core state */
-  CairnHost host;
   char *data_dir;
 
   GHashTable *tx_types; /* type -> TxTypeEntry* */
@@ -133,7 +132,7 @@ struct CairnNode {
 };
 
 /* host.c */
-void cairn_host_table_init (CairnHost *host);
+const CairnHost *cairn_host_table (void);
 CairnNode *cairn_plugin_node (CairnPlugin *p);
 
 /* executor.c: run txs and hooks against an overlay. */

@@ -107,6 +107,8 @@ typedef struct {
   guint verify_threads;
   double cpu_s; /* < 0: unknown */
   double rss_mib;
+  double startup_ms;   /* spawn to the API answering */
+  double idle_rss_mib; /* RSS right after start, before any load */
 } Bench;
 
 static gboolean
@@ -458,8 +460,20 @@ wait_for_api (Bench *b, GError **error)
                                   "waiting for the node's API: ");
       return FALSE;
     }
-    g_usleep (100000);
+    g_usleep (5000);
   }
+}
+
+static double
+read_rss_mib (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/status", (int)pid);
+  g_autofree char *text = NULL;
+  const char *rss;
+  if (!g_file_get_contents (path, &text, NULL, NULL)
+      || (rss = strstr (text, "VmRSS:")) == NULL)
+    return -1;
+  return g_ascii_strtod (rss + 6, NULL) / 1024.0;
 }
 
 static gboolean
@@ -520,11 +534,15 @@ start_local_node (Bench *b, GError **error)
     g_free (b->url);
     b->url = g_strdup_printf ("http://%s", listen);
     note (b, "starting a node in %s on %s", b->tmp, listen);
+    gint64 t0 = g_get_monotonic_time ();
     if (!spawn_node (b, home, listen, error))
       return FALSE;
     g_autoptr (GError) local = NULL;
-    if (wait_for_api (b, &local))
+    if (wait_for_api (b, &local)) {
+      b->startup_ms = (g_get_monotonic_time () - t0) / 1000.0;
+      b->idle_rss_mib = read_rss_mib (b->pid);
       return TRUE;
+    }
     /* Another process may have taken the port between probe and bind. */
     if (b->pid == 0 && attempt < 2 && log_says_port_busy (b))
       continue;
@@ -1136,6 +1154,9 @@ report (Bench *b)
                            b->rss_mib);
   else
     cairn_cli_print_field ("node", "cpu and RSS unknown (not our child)");
+  if (b->startup_ms > 0)
+    cairn_cli_print_field ("startup", "%.1f ms to a serving API, idle RSS "
+                           "%.1f MiB", b->startup_ms, b->idle_rss_mib);
   cairn_cli_print_field ("ed25519", "%.0f verifications/s on %u threads",
                          b->verify_per_s, b->verify_threads);
   if (!b->json)
@@ -1149,6 +1170,12 @@ report (Bench *b)
   json_object_set_new (out, "rejected_by_reason", json_incref (reasons));
   json_object_set_new (out, "rss_mib", num_or_null (b->rss_mib));
   json_object_set_new (out, "cpu_s", num_or_null (b->cpu_s));
+  json_object_set_new (out, "startup_ms", b->startup_ms > 0
+                                              ? json_real (round3 (b->startup_ms))
+                                              : json_null ());
+  json_object_set_new (out, "idle_rss_mib",
+                       b->startup_ms > 0 ? num_or_null (b->idle_rss_mib)
+                                         : json_null ());
   json_object_set_new (out, "txs", json_integer (b->txs));
   json_object_set_new (out, "submitted", json_integer (b->submitted));
   json_object_set_new (out, "accepted", json_integer (b->accepted));

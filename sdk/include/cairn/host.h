@@ -5,6 +5,10 @@
  * The table starts with its own size and is only ever appended to; test
  * for a function added after 1.0 with CAIRN_HOST_HAS(host, fn).
  *
+ * The table is static in the core: the pointer stays valid for the life of
+ * the process, so a plugin may keep it in a static variable. Calls are made
+ * from the main loop thread only.
+ *
  * Conventions: functions that can fail take GError **; lookups that find
  * nothing fail with CAIRN_ERROR_NOT_FOUND; strings returned as `char *` are
  * the caller's to g_free; `const` results live as long as noted.
@@ -47,6 +51,7 @@ typedef struct CairnChainHead {
   const char *chain_id;
 } CairnChainHead;
 
+/* Return TRUE to keep the timer, FALSE to remove it. */
 typedef gboolean (*CairnTimerFn) (CairnPlugin *self, void *user_data);
 
 struct CairnHost {
