@@ -536,6 +536,97 @@ test_restart_and_replay (void)
   net_down (&n);
 }
 
+static gboolean
+has_role (Net *n, CairnKey *k, const char *role)
+{
+  g_autoptr (GError) err = NULL;
+  g_autoptr (json_t) a = cairn_node_account_json (n->node, addr (k), &err);
+  g_assert_no_error (err);
+  size_t i;
+  json_t *r;
+  json_array_foreach (json_object_get (a, "roles"), i, r)
+    if (g_strcmp0 (json_string_value (r), role) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* Roles: granted and revoked by the admin authority only. */
+static void
+test_roles (void)
+{
+  Net n = { 0 };
+  net_up (&n);
+  g_assert_true (has_role (&n, n.admin, "admin"));
+  g_assert_true (has_role (&n, n.node_key, "validator"));
+  g_assert_false (has_role (&n, n.alice, "regulator"));
+  g_autofree char *body = g_strdup_printf (
+      "{\"address\":\"%s\",\"role\":\"regulator\"}", addr (n.alice));
+
+  /* Not an admin member: refused, nothing granted. */
+  g_autoptr (CairnTx) t0 = sign (&n, n.alice, "core.grant_role", body);
+  g_autoptr (json_t) r0 = submit_and_wait (&n, t0);
+  g_assert_cmpstr (json_string_value (json_object_get (r0, "code")), ==,
+                   "unauthorized");
+  g_assert_false (has_role (&n, n.alice, "regulator"));
+
+  g_autoptr (CairnTx) t1 = sign (&n, n.admin, "core.grant_role", body);
+  g_autoptr (json_t) r1 = submit_and_wait (&n, t1);
+  g_assert_true (json_is_true (json_object_get (r1, "ok")));
+  g_assert_true (has_role (&n, n.alice, "regulator"));
+
+  g_autoptr (CairnTx) t2 = sign (&n, n.admin, "core.revoke_role", body);
+  g_autoptr (json_t) r2 = submit_and_wait (&n, t2);
+  g_assert_true (json_is_true (json_object_get (r2, "ok")));
+  g_assert_false (has_role (&n, n.alice, "regulator"));
+
+  /* A bad role name never reaches the mempool. */
+  g_autofree char *bad = g_strdup_printf (
+      "{\"address\":\"%s\",\"role\":\"Bad Role\"}", addr (n.alice));
+  g_autoptr (CairnTx) t3 = sign (&n, n.admin, "core.grant_role", bad);
+  g_autoptr (json_t) r3 = http_json (&n, "POST", "/v1/txs", t3->bytes, 400);
+  g_assert_cmpstr (error_code (r3), ==, "invalid_body");
+  net_down (&n);
+}
+
+/* With a 2-of-2 admin authority a grant needs both members' txs. */
+static void
+test_roles_threshold (void)
+{
+  Net n = { 0 };
+  n.node_key = cairn_key_generate (NULL);
+  n.admin = cairn_key_generate (NULL);
+  n.alice = cairn_key_generate (NULL);
+  n.home = make_home (n.node_key, n.admin);
+  /* Rewrite the admin authority: admin and alice, threshold 2. */
+  g_autofree char *gpath = g_build_filename (n.home, "genesis.json", NULL);
+  g_autoptr (json_t) g = json_load_file (gpath, 0, NULL);
+  json_object_set_new (g, "admin",
+                       json_pack ("{s:i, s:[s, s]}", "threshold", 2, "members",
+                                  addr (n.admin), addr (n.alice)));
+  g_assert_cmpint (json_dump_file (g, gpath, JSON_SORT_KEYS), ==, 0);
+  n.node = start_node (n.home, TRUE);
+  n.url = g_strdup (cairn_node_http_url (n.node));
+  n.http = soup_session_new ();
+  g_autoptr (CairnKey) carol = cairn_key_generate (NULL);
+  g_autofree char *body = g_strdup_printf (
+      "{\"address\":\"%s\",\"role\":\"platform\"}", addr (carol));
+  g_autoptr (CairnTx) t1 = sign (&n, n.admin, "core.grant_role", body);
+  g_autoptr (json_t) r1 = submit_and_wait (&n, t1);
+  g_assert_true (json_is_true (json_object_get (r1, "ok")));
+  g_assert_false (has_role (&n, carol, "platform"));
+  /* The same member approving twice does not count twice. */
+  g_autoptr (CairnTx) t2 = sign (&n, n.admin, "core.grant_role", body);
+  g_autoptr (json_t) r2 = submit_and_wait (&n, t2);
+  g_assert_cmpstr (json_string_value (json_object_get (r2, "code")), ==,
+                   "conflict");
+  g_assert_false (has_role (&n, carol, "platform"));
+  g_autoptr (CairnTx) t3 = sign (&n, n.alice, "core.grant_role", body);
+  g_autoptr (json_t) r3 = submit_and_wait (&n, t3);
+  g_assert_true (json_is_true (json_object_get (r3, "ok")));
+  g_assert_true (has_role (&n, carol, "platform"));
+  net_down (&n);
+}
+
 static void
 test_bad_config (void)
 {
@@ -582,6 +673,8 @@ main (int argc, char **argv)
   g_test_add_func ("/node/event-stream", test_event_stream);
   g_test_add_func ("/node/restart-and-replay", test_restart_and_replay);
   g_test_add_func ("/node/bad-config", test_bad_config);
+  g_test_add_func ("/node/roles", test_roles);
+  g_test_add_func ("/node/roles-threshold", test_roles_threshold);
   int rc = g_test_run ();
   g_free (plugins_dir);
   g_free (testapp_dir);
