@@ -12,6 +12,8 @@
  * (tx_count, tx_root). */
 #include "block.h"
 
+#include "names.h"
+
 #include <string.h>
 
 #include <cairn/error.h>
@@ -27,29 +29,6 @@ static const char *const header_fields[] = {
   "chain_id",   "consensus", "height",   "prev_hash", "proposer",
   "state_root", "time",      "tx_count", "tx_root",
 };
-
-static gboolean
-hex64_lower (const char *s)
-{
-  if (s == NULL)
-    return FALSE;
-  for (int i = 0; i < 64; i++)
-    if (!g_ascii_isdigit (s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
-      return FALSE;
-  return s[64] == '\0';
-}
-
-/* [A-Za-z0-9_.-]{1,64}, as in genesis.h. */
-static gboolean
-chain_id_valid (const char *s)
-{
-  size_t n = 0;
-
-  for (; s[n] != '\0'; n++)
-    if (!g_ascii_isalnum (s[n]) && s[n] != '_' && s[n] != '.' && s[n] != '-')
-      return FALSE;
-  return n >= 1 && n <= 64;
-}
 
 static void
 block_free (CairnBlockData *b)
@@ -102,7 +81,7 @@ header_check (CairnBlockData *b, const char *chain_id, GError **error)
       return INVALID ("header: missing field '%s'", header_fields[i]);
 
   s = json_string_value (json_object_get (h, "chain_id"));
-  if (s == NULL || !chain_id_valid (s))
+  if (s == NULL || !cairn_chain_id_valid (s))
     return INVALID ("header.chain_id: must be a string of 1 to 64 "
                     "[A-Za-z0-9_.-]");
   if (chain_id != NULL && strcmp (s, chain_id) != 0)
@@ -122,7 +101,7 @@ header_check (CairnBlockData *b, const char *chain_id, GError **error)
   b->time_ms = json_integer_value (v);
 
   s = json_string_value (json_object_get (h, "prev_hash"));
-  if (!hex64_lower (s))
+  if (!cairn_hex_lower_valid (s, 32))
     return INVALID ("header.prev_hash: must be 64 lowercase hex characters");
   if (b->height == 0 && strcmp (s, ZERO_HASH) != 0)
     return INVALID ("header.prev_hash: must be 64 zeros at height 0");
@@ -137,12 +116,12 @@ header_check (CairnBlockData *b, const char *chain_id, GError **error)
   memcpy (b->proposer, s, strlen (s) + 1);
 
   s = json_string_value (json_object_get (h, "state_root"));
-  if (!hex64_lower (s))
+  if (!cairn_hex_lower_valid (s, 32))
     return INVALID ("header.state_root: must be 64 lowercase hex characters");
   memcpy (b->state_root, s, 65);
 
   s = json_string_value (json_object_get (h, "tx_root"));
-  if (!hex64_lower (s))
+  if (!cairn_hex_lower_valid (s, 32))
     return INVALID ("header.tx_root: must be 64 lowercase hex characters");
   memcpy (b->tx_root, s, 65);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cjson.h"
+#include "names.h"
 #include "node_private.h"
 
 static char *
@@ -252,18 +253,6 @@ cairn_exec_genesis (CairnNode *node, CairnOverlay *ov, GError **error)
  * proposal keyed by the hash of the action; the k-th approval applies it. */
 
 static gboolean
-role_name_valid (const char *r)
-{
-  size_t n = strlen (r);
-  if (n == 0 || n > 32)
-    return FALSE;
-  for (size_t i = 0; i < n; i++)
-    if (!(g_ascii_islower (r[i]) || r[i] == '_'))
-      return FALSE;
-  return TRUE;
-}
-
-static gboolean
 role_check (CairnPlugin *self, const json_t *body, GError **error)
 {
   const char *addr = NULL, *role = NULL;
@@ -279,7 +268,7 @@ role_check (CairnPlugin *self, const json_t *body, GError **error)
                  "address '%s' is not 40 lowercase hex characters", addr);
     return FALSE;
   }
-  if (!role_name_valid (role)) {
+  if (!cairn_role_valid (role)) {
     g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
                  "role '%s' must be 1-32 characters of [a-z_]", role);
     return FALSE;

@@ -7,6 +7,8 @@
  * and a validator's name are optional, app_state values are objects. */
 #include "genesis.h"
 
+#include "names.h"
+
 #include <stdarg.h>
 #include <string.h>
 
@@ -47,28 +49,6 @@ key_segment (const char *key)
     g_autofree char *quoted = json_dumps (s, JSON_ENCODE_ANY);
     return g_strdup_printf ("[%s]", quoted ? quoted : "?");
   }
-}
-
-static gboolean
-chain_id_valid (const char *s)
-{
-  size_t n = 0;
-
-  for (; s[n] != '\0'; n++)
-    if (!g_ascii_isalnum (s[n]) && s[n] != '_' && s[n] != '.' && s[n] != '-')
-      return FALSE;
-  return n >= 1 && n <= 64;
-}
-
-static gboolean
-role_valid (const char *s)
-{
-  size_t n = 0;
-
-  for (; s[n] != '\0'; n++)
-    if (!g_ascii_islower (s[n]) && s[n] != '_')
-      return FALSE;
-  return n >= 1 && n <= 32;
 }
 
 static gboolean
@@ -212,7 +192,7 @@ check_accounts (const json_t *accounts, const char *origin, GError **error)
     json_array_foreach (roles, j, v)
     {
       const char *r = json_string_value (v);
-      if (r == NULL || !role_valid (r))
+      if (r == NULL || !cairn_role_valid (r))
         return fail (error, origin,
                      "%s.roles[%zu]: must be a role name of 1 to 32 [a-z_]",
                      path, j);
@@ -311,7 +291,7 @@ genesis_check (json_t *doc, const char *origin, GError **error)
       return NULL;
     }
   chain_id = json_string_value (json_object_get (doc, "chain_id"));
-  if (chain_id == NULL || !chain_id_valid (chain_id)) {
+  if (chain_id == NULL || !cairn_chain_id_valid (chain_id)) {
     fail (error, origin,
           "chain_id: must be a string of 1 to 64 [A-Za-z0-9_.-]");
     return NULL;

@@ -7,6 +7,8 @@
  * which sits at a fixed distance from the end (only "type" follows it). */
 #include "tx.h"
 
+#include "names.h"
+
 #include <string.h>
 
 #include <cairn/error.h>
@@ -42,27 +44,10 @@ cairn_reject_name (int code)
   return names[code];
 }
 
-/* Exactly 2*n lowercase hex digits (one spelling per value: ids and
- * signatures must not be malleable). */
 static gboolean
 hex_lower_decode (const char *hex, uint8_t *out, size_t n)
 {
-  for (size_t i = 0; i < 2 * n; i++)
-    if (!g_ascii_isdigit (hex[i]) && !(hex[i] >= 'a' && hex[i] <= 'f'))
-      return FALSE;
-  return cairn_hex_decode (hex, out, n);
-}
-
-/* [A-Za-z0-9_.-]{1,64}, as in genesis.h. */
-static gboolean
-chain_id_valid (const char *s)
-{
-  size_t n = 0;
-
-  for (; s[n] != '\0'; n++)
-    if (!g_ascii_isalnum (s[n]) && s[n] != '_' && s[n] != '.' && s[n] != '-')
-      return FALSE;
-  return n >= 1 && n <= 64;
+  return cairn_hex_lower_valid (hex, n) && cairn_hex_decode (hex, out, n);
 }
 
 /* "<plugin>.<name>" of [a-z0-9_.-]: a dot, neither first nor last. */
@@ -187,7 +172,7 @@ tx_from_parts (const json_t *obj, char *bytes, size_t len, gboolean copy_body,
   if (depth_exceeds (body, TX_BODY_MAX_DEPTH))
     FAIL (CAIRN_REJECT_MALFORMED, "body: nested deeper than %d levels",
           TX_BODY_MAX_DEPTH);
-  if (cid == NULL || !chain_id_valid (cid))
+  if (cid == NULL || !cairn_chain_id_valid (cid))
     FAIL (CAIRN_REJECT_MALFORMED,
           "chain_id: must be a string of 1 to 64 [A-Za-z0-9_.-]");
   if (chain_id != NULL && strcmp (cid, chain_id) != 0)
@@ -354,7 +339,7 @@ cairn_tx_sign (const CairnKey *key, const char *chain_id, const char *type,
                  "body: must be a JSON object");
     return NULL;
   }
-  if (chain_id == NULL || !chain_id_valid (chain_id)) {
+  if (chain_id == NULL || !cairn_chain_id_valid (chain_id)) {
     g_set_error (error, CAIRN_REJECT, CAIRN_REJECT_MALFORMED,
                  "chain_id: must be a string of 1 to 64 [A-Za-z0-9_.-]");
     return NULL;

@@ -30,22 +30,8 @@ typedef struct Bank {
   char **minters;
 } Bank;
 
-/* A copy of the host table: the pointer handed to init belongs to one node
- * and several nodes (with identical functions) may share this process. */
-static CairnHost host_table;
-static const CairnHost *const host = &host_table;
-
-static void
-host_table_set (const CairnHost *h)
-{
-  static gsize once;
-  if (g_once_init_enter (&once)) {
-    size_t n = MIN ((size_t)h->size, sizeof host_table);
-    memcpy (&host_table, h, n);
-    host_table.size = (uint32_t)n;
-    g_once_init_leave (&once, 1);
-  }
-}
+/* The core's host table lives as long as the process (see host.h). */
+static const CairnHost *host;
 
 /* ---- validation ------------------------------------------------------- */
 
@@ -806,7 +792,7 @@ bank_free (Bank *b)
 static gboolean
 bank_init (CairnPlugin *self, const CairnHost *h, GError **error)
 {
-  host_table_set (h);
+  host = h;
   Bank *b = g_new0 (Bank, 1);
   b->vt = (CairnBankService){
     .size = sizeof (CairnBankService),

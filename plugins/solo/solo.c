@@ -30,22 +30,8 @@ typedef struct Solo {
   gboolean running;
 } Solo;
 
-/* A copy of the host table: the pointer handed to init belongs to one node
- * and several nodes (with identical functions) may share this process. */
-static CairnHost host_table;
-static const CairnHost *const host = &host_table;
-
-static void
-host_table_set (const CairnHost *h)
-{
-  static gsize once;
-  if (g_once_init_enter (&once)) {
-    size_t n = MIN ((size_t)h->size, sizeof host_table);
-    memcpy (&host_table, h, n);
-    host_table.size = (uint32_t)n;
-    g_once_init_leave (&once, 1);
-  }
-}
+/* The core's host table lives as long as the process (see host.h). */
+static const CairnHost *host;
 
 static void schedule_build (Solo *s, uint32_t delay_ms);
 static void schedule_empty (Solo *s);
@@ -335,7 +321,7 @@ read_validator (Solo *s, const json_t *genesis, GError **error)
 static gboolean
 solo_init (CairnPlugin *self, const CairnHost *h, GError **error)
 {
-  host_table_set (h);
+  host = h;
   g_autofree Solo *s = g_new0 (Solo, 1);
   s->self = self;
   if (!host->config_int (self, "empty_block_interval_ms", 1000, 0, 86400000,
