@@ -431,6 +431,9 @@ cairn_chain_open (CairnNode *node, GError **error)
       return FALSE;
     }
     g_clear_error (&local);
+    /* Said loudly: a wrong data_dir would otherwise look like a new chain. */
+    g_message ("no chain data in %s: starting chain %s from its genesis",
+               node->data_dir, node->genesis->chain_id);
     return commit_genesis (node, error);
   }
   g_autoptr (CairnBlockData) g0 = load_block (node, 0, error);
