@@ -27,9 +27,9 @@ typedef struct CairnBlockData {
   char tx_root[65];
   uint8_t hash[32];
   char hash_hex[65];
-  GPtrArray *txs;        /* CairnTx*, owned refs */
-  json_t *certificate;   /* owned, may be NULL before commit */
-  char *header_bytes;    /* canonical header */
+  GPtrArray *txs;      /* CairnTx*, owned refs */
+  json_t *certificate; /* owned, may be NULL before commit */
+  char *header_bytes;  /* canonical header */
   size_t header_len;
 } CairnBlockData;
 

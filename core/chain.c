@@ -7,8 +7,8 @@
 #include "node_private.h"
 
 #define LTHASH_KEY "core/lthash"
-static const char zero_hash[65] =
-    "0000000000000000000000000000000000000000000000000000000000000000";
+static const char zero_hash[65]
+    = "0000000000000000000000000000000000000000000000000000000000000000";
 
 static void
 fill_info (CairnBlock *b)
@@ -55,8 +55,8 @@ execute (CairnNode *node, CairnBlock *b, CairnTx **txs, guint n,
     return FALSE;
   for (guint i = 0; i < n; i++) {
     json_t *r = cairn_exec_tx (node, b->overlay, txs[i], i, height, time_ms);
-    const char *infra = json_string_value (json_object_get (r,
-                                                 "infrastructure_error"));
+    const char *infra
+        = json_string_value (json_object_get (r, "infrastructure_error"));
     if (infra) {
       g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_IO,
                    "executing tx %s at height %" G_GUINT64_FORMAT ": %s",
@@ -68,8 +68,8 @@ execute (CairnNode *node, CairnBlock *b, CairnTx **txs, guint n,
   }
   if (!cairn_exec_hooks (node, b->overlay, FALSE, height, time_ms, error))
     return FALSE;
-  g_autoptr (GArray) ws = cairn_overlay_write_set (b->overlay, &node->lthash,
-                                                   new_hash, error);
+  g_autoptr (GArray) ws
+      = cairn_overlay_write_set (b->overlay, &node->lthash, new_hash, error);
   if (ws == NULL)
     return FALSE;
   b->lthash = *new_hash;
@@ -101,8 +101,8 @@ store_commit (CairnNode *node, CairnBlock *b, const CairnLtHash *new_hash,
               GError **error)
 {
   CairnBlockData *d = b->data;
-  g_autoptr (GArray) ws = cairn_overlay_write_set (b->overlay, NULL, NULL,
-                                                   error);
+  g_autoptr (GArray) ws
+      = cairn_overlay_write_set (b->overlay, NULL, NULL, error);
   if (ws == NULL)
     return FALSE;
   size_t blen;
@@ -123,8 +123,8 @@ store_commit (CairnNode *node, CairnBlock *b, const CairnLtHash *new_hash,
   }
   uint8_t lt_bytes[CAIRN_LTHASH_BYTES];
   cairn_lthash_to_bytes (new_hash, lt_bytes);
-  CairnWrite priv = { .key = LTHASH_KEY, .value = lt_bytes,
-                      .value_len = sizeof lt_bytes };
+  CairnWrite priv
+      = { .key = LTHASH_KEY, .value = lt_bytes, .value_len = sizeof lt_bytes };
   CairnCommitData cd = {
     .size = sizeof (CairnCommitData),
     .height = d->height,
@@ -155,17 +155,21 @@ publish (CairnNode *node, CairnBlock *b)
     json_array_append_new (ids,
                            json_string (((CairnTx *)d->txs->pdata[i])->id_hex));
   g_autoptr (json_t) attrs = json_pack (
-      "{s:I, s:s, s:I, s:I, s:s, s:o}", "height", (json_int_t)d->height,
-      "hash", d->hash_hex, "time", (json_int_t)d->time_ms, "tx_count",
+      "{s:I, s:s, s:I, s:I, s:s, s:o}", "height", (json_int_t)d->height, "hash",
+      d->hash_hex, "time", (json_int_t)d->time_ms, "tx_count",
       (json_int_t)d->txs->len, "proposer", d->proposer, "txs", ids);
-  CairnEvent ev = { .size = sizeof (CairnEvent), .tx_index = UINT32_MAX,
-                    .type = "block", .height = d->height, .attrs = attrs };
+  CairnEvent ev = { .size = sizeof (CairnEvent),
+                    .tx_index = UINT32_MAX,
+                    .type = "block",
+                    .height = d->height,
+                    .attrs = attrs };
   cairn_events_publish (node, &ev);
   for (guint i = 0; i < d->txs->len; i++) {
     json_t *events = json_object_get (b->results->pdata[i], "events");
     size_t j;
     json_t *e;
-    json_array_foreach (events, j, e) {
+    json_array_foreach (events, j, e)
+    {
       CairnEvent tev = {
         .size = sizeof (CairnEvent),
         .tx_index = i,
@@ -185,11 +189,12 @@ commit_block (CairnNode *node, CairnBlock *b, const json_t *cert,
 {
   int64_t t0 = g_get_monotonic_time ();
   CairnBlockData *d = b->data;
-  if (b->base_height != node->head.height ||
-      strcmp (b->base_hash, node->head_hash) != 0) {
+  if (b->base_height != node->head.height
+      || strcmp (b->base_hash, node->head_hash) != 0) {
     g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFLICT,
-                 "block %" G_GUINT64_FORMAT " was executed on head %"
-                 G_GUINT64_FORMAT " but the head is now %" G_GUINT64_FORMAT,
+                 "block %" G_GUINT64_FORMAT
+                 " was executed on head %" G_GUINT64_FORMAT
+                 " but the head is now %" G_GUINT64_FORMAT,
                  d->height, b->base_height, node->head.height);
     return FALSE;
   }
@@ -249,20 +254,20 @@ finish_block (CairnNode *node, CairnBlock *b, GError **error)
 }
 
 CairnBlock *
-cairn_chain_build (CairnNode *node, const CairnBuildOpts *opts,
-                   GError **error)
+cairn_chain_build (CairnNode *node, const CairnBuildOpts *opts, GError **error)
 {
   guint max_txs = opts && opts->max_txs ? opts->max_txs : node->block_max_txs;
-  guint64 max_bytes =
-      opts && opts->max_bytes ? opts->max_bytes : node->block_max_bytes;
-  g_autoptr (GPtrArray) txs =
-      g_ptr_array_new_with_free_func ((GDestroyNotify)cairn_tx_unref);
+  guint64 max_bytes
+      = opts && opts->max_bytes ? opts->max_bytes : node->block_max_bytes;
+  g_autoptr (GPtrArray) txs
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)cairn_tx_unref);
   cairn_mempool_collect (node->mempool, max_txs, max_bytes, txs);
   if (txs->len == 0 && !(opts && opts->allow_empty))
     return NULL;
 
   int64_t t0 = g_get_monotonic_time ();
-  int64_t now = opts && opts->time_ms ? opts->time_ms : g_get_real_time () / 1000;
+  int64_t now
+      = opts && opts->time_ms ? opts->time_ms : g_get_real_time () / 1000;
   int64_t time_ms = MAX (now, node->head.time_ms + 1);
   uint64_t height = node->head.height + 1;
   CairnBlock *b = g_new0 (CairnBlock, 1);
@@ -285,19 +290,19 @@ cairn_chain_build (CairnNode *node, const CairnBuildOpts *opts,
   return finish_block (node, b, error);
 }
 
-
 CairnBlock *
 cairn_chain_validate (CairnNode *node, const void *bytes, size_t len,
                       GError **error)
 {
-  g_autoptr (CairnBlockData) d =
-      cairn_block_decode (bytes, len, node->genesis->chain_id, error);
+  g_autoptr (CairnBlockData) d
+      = cairn_block_decode (bytes, len, node->genesis->chain_id, error);
   if (d == NULL)
     return NULL;
   if (d->height != node->head.height + 1) {
     g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFLICT,
-                 "block height %" G_GUINT64_FORMAT " does not follow head %"
-                 G_GUINT64_FORMAT, d->height, node->head.height);
+                 "block height %" G_GUINT64_FORMAT
+                 " does not follow head %" G_GUINT64_FORMAT,
+                 d->height, node->head.height);
     return NULL;
   }
   if (strcmp (d->prev_hash, node->head_hash) != 0) {
@@ -353,7 +358,8 @@ cairn_chain_validate (CairnNode *node, const void *bytes, size_t len,
   if (strcmp (root, d->state_root) != 0) {
     g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
                  "block %" G_GUINT64_FORMAT ": state_root %s, but executing it "
-                 "here gives %s", d->height, d->state_root, root);
+                 "here gives %s",
+                 d->height, d->state_root, root);
     cairn_block_discard (b);
     return NULL;
   }
@@ -371,8 +377,8 @@ execute_genesis (CairnNode *node, CairnBlock *b, GError **error)
   node->lthash = empty;
   if (!cairn_exec_genesis (node, b->overlay, error))
     return FALSE;
-  g_autoptr (GArray) ws =
-      cairn_overlay_write_set (b->overlay, &empty, &new_hash, error);
+  g_autoptr (GArray) ws
+      = cairn_overlay_write_set (b->overlay, &empty, &new_hash, error);
   if (ws == NULL)
     return FALSE;
   uint8_t root[32];
@@ -384,8 +390,8 @@ execute_genesis (CairnNode *node, CairnBlock *b, GError **error)
   if (b->data == NULL)
     return FALSE;
   g_autofree char *gh = cairn_hex_encode (node->genesis->hash, 32);
-  b->data->certificate = json_pack ("{s:s, s:s}", "type", "genesis",
-                                    "genesis_hash", gh);
+  b->data->certificate
+      = json_pack ("{s:s, s:s}", "type", "genesis", "genesis_hash", gh);
   if (!store_commit (node, b, &new_hash, error))
     return FALSE;
   set_head (node, b->data, &new_hash);
@@ -413,8 +419,8 @@ load_block (CairnNode *node, uint64_t height, GError **error)
     return NULL;
   gsize len;
   const char *p = g_bytes_get_data (raw, &len);
-  CairnBlockData *d = cairn_block_decode (p, len, node->genesis->chain_id,
-                                          error);
+  CairnBlockData *d
+      = cairn_block_decode (p, len, node->genesis->chain_id, error);
   if (d == NULL)
     g_prefix_error (error, "stored block %" G_GUINT64_FORMAT ": ", height);
   return d;
@@ -440,8 +446,8 @@ cairn_chain_open (CairnNode *node, GError **error)
   if (g0 == NULL)
     return FALSE;
   g_autofree char *want = cairn_hex_encode (node->genesis->hash, 32);
-  const char *have = json_string_value (
-      json_object_get (g0->certificate, "genesis_hash"));
+  const char *have
+      = json_string_value (json_object_get (g0->certificate, "genesis_hash"));
   if (g_strcmp0 (have, want) != 0) {
     g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFIG,
                  "the data in %s belongs to a chain whose genesis hashes to "
@@ -453,11 +459,12 @@ cairn_chain_open (CairnNode *node, GError **error)
   g_autoptr (CairnBlockData) head = load_block (node, h, error);
   if (head == NULL)
     return FALSE;
-  g_autoptr (GBytes) lt = node->storage.private_get (node->store, LTHASH_KEY,
-                                                     error);
+  g_autoptr (GBytes) lt
+      = node->storage.private_get (node->store, LTHASH_KEY, error);
   CairnLtHash hash;
-  if (lt == NULL || !cairn_lthash_from_bytes (&hash, g_bytes_get_data (lt, NULL),
-                                              g_bytes_get_size (lt))) {
+  if (lt == NULL
+      || !cairn_lthash_from_bytes (&hash, g_bytes_get_data (lt, NULL),
+                                   g_bytes_get_size (lt))) {
     g_clear_error (error);
     g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_CORRUPT,
                  "%s: the state accumulator (%s) is missing or damaged",
@@ -468,10 +475,11 @@ cairn_chain_open (CairnNode *node, GError **error)
   cairn_lthash_root (&hash, root);
   g_autofree char *root_hex = cairn_hex_encode (root, 32);
   if (strcmp (root_hex, head->state_root) != 0) {
-    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_CORRUPT,
-                 "%s: state root %s does not match head block %"
-                 G_GUINT64_FORMAT "'s %s", node->data_dir, root_hex, h,
-                 head->state_root);
+    g_set_error (
+        error, CAIRN_ERROR, CAIRN_ERROR_CORRUPT,
+        "%s: state root %s does not match head block %" G_GUINT64_FORMAT
+        "'s %s",
+        node->data_dir, root_hex, h, head->state_root);
     return FALSE;
   }
   set_head (node, head, &hash);

@@ -41,9 +41,9 @@ char *cairn_config_path (const CairnConfig *cfg, const char *path);
 gboolean cairn_config_string (CairnConfig *cfg, const char *group,
                               const char *key, const char *def, char **out,
                               GError **error);
-gboolean cairn_config_int (CairnConfig *cfg, const char *group,
-                           const char *key, int64_t def, int64_t min,
-                           int64_t max, int64_t *out, GError **error);
+gboolean cairn_config_int (CairnConfig *cfg, const char *group, const char *key,
+                           int64_t def, int64_t min, int64_t max, int64_t *out,
+                           GError **error);
 /* Accepts sizes with a suffix too: 64KiB, 16MiB, 1GiB. */
 gboolean cairn_config_size (CairnConfig *cfg, const char *group,
                             const char *key, uint64_t def, uint64_t min,

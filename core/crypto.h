@@ -18,7 +18,8 @@ typedef struct CairnKey CairnKey;
 
 CairnKey *cairn_key_generate (GError **error);
 CairnKey *cairn_key_load (const char *path, GError **error);
-/* Creates the file with mode 0600; refuses to overwrite (CAIRN_ERROR_CONFLICT). */
+/* Creates the file with mode 0600; refuses to overwrite (CAIRN_ERROR_CONFLICT).
+ */
 gboolean cairn_key_save (CairnKey *key, const char *path, GError **error);
 void cairn_key_free (CairnKey *key);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CairnKey, cairn_key_free)

@@ -67,15 +67,14 @@ put_nonce (CairnOverlay *ov, const char *address, uint64_t n)
 static json_t *
 failure (const char *code, const char *message)
 {
-  return json_pack ("{s:b, s:s, s:s}", "ok", 0, "code", code, "error",
-                    message);
+  return json_pack ("{s:b, s:s, s:s}", "ok", 0, "code", code, "error", message);
 }
 
 static gboolean
 is_infrastructure_error (const GError *e)
 {
-  return e->domain == CAIRN_ERROR &&
-         (e->code == CAIRN_ERROR_IO || e->code == CAIRN_ERROR_CORRUPT);
+  return e->domain == CAIRN_ERROR
+         && (e->code == CAIRN_ERROR_IO || e->code == CAIRN_ERROR_CORRUPT);
 }
 
 json_t *
@@ -100,8 +99,8 @@ cairn_exec_tx (CairnNode *node, CairnOverlay *block_ov, CairnTx *tx,
 
   TxTypeEntry *te = g_hash_table_lookup (node->tx_types, tx->type);
   if (te == NULL) {
-    g_autofree char *msg =
-        g_strdup_printf ("no loaded plugin handles tx type '%s'", tx->type);
+    g_autofree char *msg
+        = g_strdup_printf ("no loaded plugin handles tx type '%s'", tx->type);
     return failure ("unknown_type", msg);
   }
 
@@ -133,8 +132,8 @@ cairn_exec_tx (CairnNode *node, CairnOverlay *block_ov, CairnTx *tx,
     const char *code = "failed";
     if (err && err->domain == CAIRN_ERROR)
       code = cairn_error_code_name (err->code);
-    result = failure (code, err ? err->message
-                                : "handler failed without saying why");
+    result = failure (code,
+                      err ? err->message : "handler failed without saying why");
   }
   g_clear_error (&err);
   json_decref (ctx.events);
@@ -148,16 +147,21 @@ cairn_exec_hooks (CairnNode *node, CairnOverlay *block_ov, gboolean begin,
 {
   for (guint i = 0; i < node->apps->len; i++) {
     AppEntry *a = node->apps->pdata[i];
-    gboolean (*hook) (CairnPlugin *, CairnTxCtx *, GError **) =
-        begin ? a->iface.begin_block : a->iface.end_block;
+    gboolean (*hook) (CairnPlugin *, CairnTxCtx *, GError **)
+        = begin ? a->iface.begin_block : a->iface.end_block;
     if (hook == NULL)
       continue;
     CairnTxCtx ctx = {
       .node = node,
       .overlay = block_ov,
-      .info = { .size = sizeof (CairnTxInfo), .id = "", .type = "",
-                .sender = "", .sender_pubkey = "", .height = height,
-                .time_ms = time_ms, .chain_id = node->head.chain_id },
+      .info = { .size = sizeof (CairnTxInfo),
+                .id = "",
+                .type = "",
+                .sender = "",
+                .sender_pubkey = "",
+                .height = height,
+                .time_ms = time_ms,
+                .chain_id = node->head.chain_id },
       .events = json_array (),
     };
     gboolean ok = hook (a->plugin, &ctx, error);
@@ -208,17 +212,17 @@ cairn_exec_genesis (CairnNode *node, CairnOverlay *ov, GError **error)
     return FALSE;
   size_t i;
   json_t *acct;
-  json_array_foreach (json_object_get (doc, "accounts"), i, acct) {
+  json_array_foreach (json_object_get (doc, "accounts"), i, acct)
+  {
     const char *addr = json_string_value (json_object_get (acct, "address"));
     size_t j;
     json_t *role;
     json_array_foreach (json_object_get (acct, "roles"), j, role)
-      grant (ov, addr, json_string_value (role));
+        grant (ov, addr, json_string_value (role));
   }
   json_t *val;
-  json_array_foreach (json_object_get (doc, "validators"), i, val)
-    grant (ov, json_string_value (json_object_get (val, "address")),
-           "validator");
+  json_array_foreach (json_object_get (doc, "validators"), i, val) grant (
+      ov, json_string_value (json_object_get (val, "address")), "validator");
 
   for (guint a = 0; a < node->apps->len; a++) {
     AppEntry *app = node->apps->pdata[a];
@@ -227,8 +231,12 @@ cairn_exec_genesis (CairnNode *node, CairnOverlay *ov, GError **error)
     CairnTxCtx ctx = {
       .node = node,
       .overlay = cairn_overlay_new (&node->state_base, ov),
-      .info = { .size = sizeof (CairnTxInfo), .id = "", .type = "",
-                .sender = "", .sender_pubkey = "", .height = 0,
+      .info = { .size = sizeof (CairnTxInfo),
+                .id = "",
+                .type = "",
+                .sender = "",
+                .sender_pubkey = "",
+                .height = 0,
                 .time_ms = node->genesis->genesis_time,
                 .chain_id = node->genesis->chain_id },
       .events = json_array (),
@@ -258,7 +266,8 @@ role_check (CairnPlugin *self, const json_t *body, GError **error)
   const char *addr = NULL, *role = NULL;
   json_error_t jerr;
   if (json_unpack_ex ((json_t *)body, &jerr, JSON_STRICT, "{s:s, s:s}",
-                      "address", &addr, "role", &role) != 0) {
+                      "address", &addr, "role", &role)
+      != 0) {
     g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
                  "body must be {\"address\",\"role\"}: %s", jerr.text);
     return FALSE;
@@ -299,16 +308,17 @@ role_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
   gboolean member = FALSE;
   size_t i;
   json_t *m;
-  json_array_foreach (json_object_get (admin, "members"), i, m)
-    if (g_strcmp0 (json_string_value (m), sender) == 0)
-      member = TRUE;
+  json_array_foreach (json_object_get (admin, "members"), i,
+                      m) if (g_strcmp0 (json_string_value (m), sender) == 0)
+      member
+      = TRUE;
   if (!member) {
     g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_UNAUTHORIZED,
                  "%s is not a member of the admin authority", sender);
     return FALSE;
   }
-  json_int_t threshold = json_integer_value (json_object_get (admin,
-                                                              "threshold"));
+  json_int_t threshold
+      = json_integer_value (json_object_get (admin, "threshold"));
   const char *addr = json_string_value (json_object_get (body, "address"));
   const char *role = json_string_value (json_object_get (body, "role"));
   const char *action = grant_it ? "grant_role" : "revoke_role";
@@ -335,13 +345,14 @@ role_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
       return FALSE;
     json_array_extend (approvals, json_object_get (prop, "approvals"));
   }
-  json_array_foreach (approvals, i, m)
-    if (g_strcmp0 (json_string_value (m), sender) == 0) {
-      g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFLICT,
-                   "%s already approved %s of role %s for %s", sender, action,
-                   role, addr);
-      return FALSE;
-    }
+  json_array_foreach (approvals, i,
+                      m) if (g_strcmp0 (json_string_value (m), sender) == 0)
+  {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFLICT,
+                 "%s already approved %s of role %s for %s", sender, action,
+                 role, addr);
+    return FALSE;
+  }
   json_array_append_new (approvals, json_string (sender));
 
   if ((json_int_t)json_array_size (approvals) >= threshold) {
@@ -352,23 +363,22 @@ role_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
       cairn_overlay_delete (ov, rkey);
     if (pb)
       cairn_overlay_delete (ov, pkey);
-    json_array_append_new (tx->events,
-                           json_pack ("{s:s, s:{s:s, s:s, s:s}}", "type",
-                                      grant_it ? "core.role_granted"
-                                               : "core.role_revoked",
-                                      "attrs", "address", addr, "role", role,
-                                      "by", sender));
+    json_array_append_new (
+        tx->events,
+        json_pack ("{s:s, s:{s:s, s:s, s:s}}", "type",
+                   grant_it ? "core.role_granted" : "core.role_revoked",
+                   "attrs", "address", addr, "role", role, "by", sender));
   } else {
     json_object_set (act, "approvals", approvals);
     if (!put_json (ov, pkey, act, error))
       return FALSE;
-    json_array_append_new (
-        tx->events,
-        json_pack ("{s:s, s:{s:s, s:s, s:s, s:I, s:I}}", "type",
-                   "core.proposal_approved", "attrs", "action", action,
-                   "address", addr, "role", role, "approvals",
-                   (json_int_t)json_array_size (approvals), "threshold",
-                   threshold));
+    json_array_append_new (tx->events,
+                           json_pack ("{s:s, s:{s:s, s:s, s:s, s:I, s:I}}",
+                                      "type", "core.proposal_approved", "attrs",
+                                      "action", action, "address", addr, "role",
+                                      role, "approvals",
+                                      (json_int_t)json_array_size (approvals),
+                                      "threshold", threshold));
   }
   return TRUE;
 }
@@ -391,8 +401,8 @@ void
 cairn_core_register_tx_types (CairnNode *node)
 {
   static const char *const types[] = { "core.grant_role", "core.revoke_role" };
-  gboolean (*applies[]) (CairnPlugin *, CairnTxCtx *, const json_t *,
-                         GError **) = { grant_apply, revoke_apply };
+  gboolean (*applies[]) (CairnPlugin *, CairnTxCtx *, const json_t *, GError **)
+      = { grant_apply, revoke_apply };
   for (guint i = 0; i < G_N_ELEMENTS (types); i++) {
     TxTypeEntry *te = g_new0 (TxTypeEntry, 1);
     te->plugin = &node->core_plugin;

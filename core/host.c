@@ -59,16 +59,15 @@ h_config_int (CairnPlugin *self, const char *key, int64_t def, int64_t min,
 }
 
 static gboolean
-h_config_bool (CairnPlugin *self, const char *key, gboolean def,
-               gboolean *out, GError **error)
+h_config_bool (CairnPlugin *self, const char *key, gboolean def, gboolean *out,
+               GError **error)
 {
   return cairn_config_bool (NODE (self)->cfg, self->desc.id, key, def, out,
                             error);
 }
 
 static gboolean
-h_config_strv (CairnPlugin *self, const char *key, char ***out,
-               GError **error)
+h_config_strv (CairnPlugin *self, const char *key, char ***out, GError **error)
 {
   return cairn_config_strv (NODE (self)->cfg, self->desc.id, key, out, error);
 }
@@ -77,8 +76,8 @@ static const char *
 h_data_dir (CairnPlugin *self)
 {
   if (self->data_dir == NULL) {
-    self->data_dir = g_build_filename (NODE (self)->data_dir, self->desc.id,
-                                       NULL);
+    self->data_dir
+        = g_build_filename (NODE (self)->data_dir, self->desc.id, NULL);
     if (g_mkdir_with_parents (self->data_dir, 0700) != 0)
       g_critical ("cannot create %s: %s", self->data_dir, g_strerror (errno));
   }
@@ -112,9 +111,10 @@ copy_iface (CairnPlugin *self, const char *what, void *dst, size_t ours,
             GError **error)
 {
   if (src == NULL || theirs < sizeof (uint32_t)) {
-    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_ABI,
-                 "plugin %s (%s): %s interface missing or too small (%zu bytes)",
-                 self->desc.id, self->file, what, theirs);
+    g_set_error (
+        error, CAIRN_ERROR, CAIRN_ERROR_ABI,
+        "plugin %s (%s): %s interface missing or too small (%zu bytes)",
+        self->desc.id, self->file, what, theirs);
     return FALSE;
   }
   if (theirs > ours) {
@@ -127,9 +127,10 @@ copy_iface (CairnPlugin *self, const char *what, void *dst, size_t ours,
   }
   uint32_t v = *(const uint32_t *)src;
   if (v == 0 || v > max_version) {
-    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_ABI,
-                 "plugin %s (%s): %s iface_version %u, this node supports 1..%u",
-                 self->desc.id, self->file, what, v, max_version);
+    g_set_error (
+        error, CAIRN_ERROR, CAIRN_ERROR_ABI,
+        "plugin %s (%s): %s iface_version %u, this node supports 1..%u",
+        self->desc.id, self->file, what, v, max_version);
     return FALSE;
   }
   memset (dst, 0, ours);
@@ -151,8 +152,8 @@ static gboolean
 name_chars_valid (const char *s)
 {
   for (; *s; s++)
-    if (!(g_ascii_islower (*s) || g_ascii_isdigit (*s) || *s == '_' ||
-          *s == '-' || *s == '.'))
+    if (!(g_ascii_islower (*s) || g_ascii_isdigit (*s) || *s == '_' || *s == '-'
+          || *s == '.'))
       return FALSE;
   return TRUE;
 }
@@ -165,9 +166,9 @@ h_register_tx_type (CairnPlugin *self, const char *type,
   if (!check_registering (self, "tx types", error))
     return FALSE;
   g_autofree char *prefix = g_strconcat (self->desc.id, ".", NULL);
-  if (type == NULL || !g_str_has_prefix (type, prefix) ||
-      strlen (type) == strlen (prefix) || strlen (type) > 64 ||
-      !name_chars_valid (type)) {
+  if (type == NULL || !g_str_has_prefix (type, prefix)
+      || strlen (type) == strlen (prefix) || strlen (type) > 64
+      || !name_chars_valid (type)) {
     g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
                  "plugin %s: tx type '%s' must be '%s<name>' with [a-z0-9_.-]",
                  self->desc.id, type ? type : "(null)", prefix);
@@ -231,10 +232,10 @@ h_register_route (CairnPlugin *self, const char *method, const char *path,
   g_autofree char *top = g_strdup_printf ("/%s/", self->desc.id);
   g_autofree char *top_exact = g_strdup_printf ("/%s", self->desc.id);
   static const char *const methods[] = { "GET", "POST", "PUT", "DELETE", NULL };
-  if (method == NULL || !g_strv_contains (methods, method) || path == NULL ||
-      fn == NULL ||
-      !(g_str_has_prefix (path, api) || g_str_has_prefix (path, top) ||
-        strcmp (path, top_exact) == 0)) {
+  if (method == NULL || !g_strv_contains (methods, method) || path == NULL
+      || fn == NULL
+      || !(g_str_has_prefix (path, api) || g_str_has_prefix (path, top)
+           || strcmp (path, top_exact) == 0)) {
     g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
                  "plugin %s: route %s %s must use GET/POST/PUT/DELETE and a "
                  "path under %s or %s",
@@ -280,19 +281,19 @@ h_register_storage (CairnPlugin *self, const CairnStorageIface *iface,
                     size_t size, GError **error)
 {
   CairnNode *node = NODE (self);
-  if (!check_registering (self, "storage", error) ||
-      !only_one (self, node->storage_plugin, "storage", error))
+  if (!check_registering (self, "storage", error)
+      || !only_one (self, node->storage_plugin, "storage", error))
     return FALSE;
   CairnStorageIface s;
   if (!copy_iface (self, "storage", &s, sizeof s, iface, size,
                    CAIRN_STORAGE_IFACE_VERSION, error))
     return FALSE;
-  static const char *const names[] = { "open",      "close",    "head",
-                                       "commit",    "block_get", "block_find",
-                                       "tx_get",    "state_get", "state_iter",
-                                       "private_get", "private_iter" };
-  void *cbs[] = { s.open,   s.close,     s.head,      s.commit,
-                  s.block_get, s.block_find, s.tx_get,  s.state_get,
+  static const char *const names[]
+      = { "open",       "close",       "head",        "commit",
+          "block_get",  "block_find",  "tx_get",      "state_get",
+          "state_iter", "private_get", "private_iter" };
+  void *cbs[] = { s.open,       s.close,       s.head,        s.commit,
+                  s.block_get,  s.block_find,  s.tx_get,      s.state_get,
                   s.state_iter, s.private_get, s.private_iter };
   for (guint i = 0; i < G_N_ELEMENTS (cbs); i++)
     if (cbs[i] == NULL)
@@ -307,8 +308,8 @@ h_register_consensus (CairnPlugin *self, const CairnConsensusIface *iface,
                       size_t size, GError **error)
 {
   CairnNode *node = NODE (self);
-  if (!check_registering (self, "consensus", error) ||
-      !only_one (self, node->consensus_plugin, "consensus", error))
+  if (!check_registering (self, "consensus", error)
+      || !only_one (self, node->consensus_plugin, "consensus", error))
     return FALSE;
   CairnConsensusIface c;
   if (!copy_iface (self, "consensus", &c, sizeof c, iface, size,
@@ -326,8 +327,8 @@ h_register_blobstore (CairnPlugin *self, const CairnBlobstoreIface *iface,
                       size_t size, GError **error)
 {
   CairnNode *node = NODE (self);
-  if (!check_registering (self, "blobstore", error) ||
-      !only_one (self, node->blob_plugin, "blobstore", error))
+  if (!check_registering (self, "blobstore", error)
+      || !only_one (self, node->blob_plugin, "blobstore", error))
     return FALSE;
   CairnBlobstoreIface b;
   if (!copy_iface (self, "blobstore", &b, sizeof b, iface, size,
@@ -410,8 +411,8 @@ full_key (CairnPlugin *self, const char *ns, const char *key)
 }
 
 static GBytes *
-h_state_get (CairnPlugin *self, CairnTxCtx *tx, const char *ns,
-             const char *key, GError **error)
+h_state_get (CairnPlugin *self, CairnTxCtx *tx, const char *ns, const char *key,
+             GError **error)
 {
   if (!key_valid (key, error))
     return NULL;
@@ -516,8 +517,7 @@ strip_ns (const char *key, const uint8_t *value, size_t len, void *data)
 
 static gboolean
 h_state_iter (CairnPlugin *self, CairnTxCtx *tx, const char *ns,
-              const char *prefix, CairnKvFn fn, void *user_data,
-              GError **error)
+              const char *prefix, CairnKvFn fn, void *user_data, GError **error)
 {
   CairnNode *node = NODE (self);
   const char *space = ns ? ns : self->desc.id;
@@ -542,8 +542,8 @@ h_emit_event (CairnPlugin *self, CairnTxCtx *tx, const char *type,
               json_t *attrs)
 {
   g_autofree char *prefix = g_strconcat (self->desc.id, ".", NULL);
-  if (tx == NULL || type == NULL || !g_str_has_prefix (type, prefix) ||
-      !name_chars_valid (type) || (attrs && !json_is_object (attrs))) {
+  if (tx == NULL || type == NULL || !g_str_has_prefix (type, prefix)
+      || !name_chars_valid (type) || (attrs && !json_is_object (attrs))) {
     g_critical ("plugin %s: event '%s' dropped: events need a tx, a type "
                 "'%s<name>' and object attrs",
                 self->desc.id, type ? type : "(null)", prefix);
@@ -648,8 +648,8 @@ h_node_pubkey (CairnPlugin *self, uint8_t out[32])
 }
 
 static gboolean
-h_node_sign (CairnPlugin *self, const char *domain, const void *msg,
-             size_t len, uint8_t sig[64], GError **error)
+h_node_sign (CairnPlugin *self, const char *domain, const void *msg, size_t len,
+             uint8_t sig[64], GError **error)
 {
   if (domain == NULL || g_str_has_prefix (domain, "cairn/tx")) {
     g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_UNAUTHORIZED,
@@ -681,8 +681,8 @@ h_blob_put (CairnPlugin *self, const void *data, size_t len, char **cid,
   CairnNode *node = NODE (self);
   if (!have_blobstore (node, error))
     return FALSE;
-  g_autoptr (GInputStream) in =
-      g_memory_input_stream_new_from_data (data, len, NULL);
+  g_autoptr (GInputStream) in
+      = g_memory_input_stream_new_from_data (data, len, NULL);
   return node->blob.put (node->blob_plugin, in, cid, NULL, error);
 }
 
@@ -692,15 +692,16 @@ h_blob_get (CairnPlugin *self, const char *cid, GError **error)
   CairnNode *node = NODE (self);
   if (!have_blobstore (node, error))
     return NULL;
-  g_autoptr (GInputStream) in =
-      node->blob.get (node->blob_plugin, cid, 0, UINT64_MAX, error);
+  g_autoptr (GInputStream) in
+      = node->blob.get (node->blob_plugin, cid, 0, UINT64_MAX, error);
   if (in == NULL)
     return NULL;
   g_autoptr (GOutputStream) out = g_memory_output_stream_new_resizable ();
   if (g_output_stream_splice (out, in,
-                              G_OUTPUT_STREAM_SPLICE_CLOSE_SOURCE |
-                                  G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET,
-                              NULL, error) < 0)
+                              G_OUTPUT_STREAM_SPLICE_CLOSE_SOURCE
+                                  | G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET,
+                              NULL, error)
+      < 0)
     return NULL;
   return g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (out));
 }
@@ -783,60 +784,60 @@ h_block_get (CairnPlugin *self, uint64_t height, GError **error)
 /* One table for the whole process: it never dangles, whichever node a
  * plugin was initialised for (tests run several nodes in one process). */
 static const CairnHost host_table = {
-    .size = sizeof (CairnHost),
-    .abi_major = CAIRN_ABI_MAJOR,
-    .abi_minor = CAIRN_ABI_MINOR,
-    .plugin_id = h_plugin_id,
-    .set_data = h_set_data,
-    .get_data = h_get_data,
-    .logv = h_logv,
-    .config_string = h_config_string,
-    .config_int = h_config_int,
-    .config_bool = h_config_bool,
-    .config_strv = h_config_strv,
-    .data_dir = h_data_dir,
-    .genesis = h_genesis,
-    .register_tx_type = h_register_tx_type,
-    .register_app = h_register_app,
-    .register_route = h_register_route,
-    .register_storage = h_register_storage,
-    .register_consensus = h_register_consensus,
-    .register_blobstore = h_register_blobstore,
-    .provide_service = h_provide_service,
-    .lookup_service = h_lookup_service,
-    .state_get = h_state_get,
-    .state_get_json = h_state_get_json,
-    .state_put = h_state_put,
-    .state_put_json = h_state_put_json,
-    .state_delete = h_state_delete,
-    .state_iter = h_state_iter,
-    .tx_info = h_tx_info,
-    .emit_event = h_emit_event,
-    .has_role = h_has_role,
-    .subscribe = h_subscribe,
-    .unsubscribe = h_unsubscribe,
-    .timer_add = h_timer_add,
-    .timer_remove = h_timer_remove,
-    .now_ms = h_now_ms,
-    .sha256 = cairn_sha256,
-    .ed25519_verify = cairn_ed25519_verify,
-    .json_canonical = h_json_canonical,
-    .json_parse_canonical = h_json_parse_canonical,
-    .address_from_pubkey = cairn_address_from_pubkey,
-    .address_valid = cairn_address_valid,
-    .node_address = h_node_address,
-    .node_pubkey = h_node_pubkey,
-    .node_sign = h_node_sign,
-    .blob_put = h_blob_put,
-    .blob_get = h_blob_get,
-    .chain_head = h_chain_head,
-    .mempool_size = h_mempool_size,
-    .block_build = h_block_build,
-    .block_validate = h_block_validate,
-    .block_info = h_block_info,
-    .block_commit = h_block_commit,
-    .block_discard = h_block_discard,
-    .block_get = h_block_get,
+  .size = sizeof (CairnHost),
+  .abi_major = CAIRN_ABI_MAJOR,
+  .abi_minor = CAIRN_ABI_MINOR,
+  .plugin_id = h_plugin_id,
+  .set_data = h_set_data,
+  .get_data = h_get_data,
+  .logv = h_logv,
+  .config_string = h_config_string,
+  .config_int = h_config_int,
+  .config_bool = h_config_bool,
+  .config_strv = h_config_strv,
+  .data_dir = h_data_dir,
+  .genesis = h_genesis,
+  .register_tx_type = h_register_tx_type,
+  .register_app = h_register_app,
+  .register_route = h_register_route,
+  .register_storage = h_register_storage,
+  .register_consensus = h_register_consensus,
+  .register_blobstore = h_register_blobstore,
+  .provide_service = h_provide_service,
+  .lookup_service = h_lookup_service,
+  .state_get = h_state_get,
+  .state_get_json = h_state_get_json,
+  .state_put = h_state_put,
+  .state_put_json = h_state_put_json,
+  .state_delete = h_state_delete,
+  .state_iter = h_state_iter,
+  .tx_info = h_tx_info,
+  .emit_event = h_emit_event,
+  .has_role = h_has_role,
+  .subscribe = h_subscribe,
+  .unsubscribe = h_unsubscribe,
+  .timer_add = h_timer_add,
+  .timer_remove = h_timer_remove,
+  .now_ms = h_now_ms,
+  .sha256 = cairn_sha256,
+  .ed25519_verify = cairn_ed25519_verify,
+  .json_canonical = h_json_canonical,
+  .json_parse_canonical = h_json_parse_canonical,
+  .address_from_pubkey = cairn_address_from_pubkey,
+  .address_valid = cairn_address_valid,
+  .node_address = h_node_address,
+  .node_pubkey = h_node_pubkey,
+  .node_sign = h_node_sign,
+  .blob_put = h_blob_put,
+  .blob_get = h_blob_get,
+  .chain_head = h_chain_head,
+  .mempool_size = h_mempool_size,
+  .block_build = h_block_build,
+  .block_validate = h_block_validate,
+  .block_info = h_block_info,
+  .block_commit = h_block_commit,
+  .block_discard = h_block_discard,
+  .block_get = h_block_get,
 };
 
 const CairnHost *

@@ -36,7 +36,8 @@ typedef struct {
 static void
 reply_json (SoupServerMessage *msg, guint status, json_t *body)
 {
-  char *text = json_dumps (body, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+  char *text
+      = json_dumps (body, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
   json_decref (body);
   soup_server_message_set_status (msg, status, NULL);
   soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE,
@@ -47,9 +48,9 @@ static void
 reply_error (SoupServerMessage *msg, guint status, const char *code,
              const char *message)
 {
-  reply_json (msg, status,
-              json_pack ("{s:{s:s, s:s}}", "error", "code", code, "message",
-                         message));
+  reply_json (
+      msg, status,
+      json_pack ("{s:{s:s, s:s}}", "error", "code", code, "message", message));
 }
 
 static guint
@@ -80,7 +81,8 @@ reply_gerror (SoupServerMessage *msg, const GError *e)
 {
   if (e->domain == CAIRN_REJECT) {
     guint status = 400;
-    if (e->code == CAIRN_REJECT_DUPLICATE || e->code == CAIRN_REJECT_NONCE_TOO_LOW)
+    if (e->code == CAIRN_REJECT_DUPLICATE
+        || e->code == CAIRN_REJECT_NONCE_TOO_LOW)
       status = 409;
     else if (e->code == CAIRN_REJECT_MEMPOOL_FULL)
       status = 503;
@@ -99,8 +101,9 @@ static json_t *
 error_object (const GError *e)
 {
   const char *code = e->domain == CAIRN_REJECT ? cairn_reject_name (e->code)
-                     : e->domain == CAIRN_ERROR ? cairn_error_code_name (e->code)
-                                                : "failed";
+                     : e->domain == CAIRN_ERROR
+                         ? cairn_error_code_name (e->code)
+                         : "failed";
   return json_pack ("{s:{s:s, s:s}}", "error", "code", code, "message",
                     e->message);
 }
@@ -120,9 +123,9 @@ typedef struct {
   char *chain_id;
   gboolean single; /* a lone tx object, not an array */
   guint n;
-  CairnTx **txs;   /* NULL where decoding failed */
+  CairnTx **txs; /* NULL where decoding failed */
   GError **errs;
-  GError *fatal;   /* the whole body is unusable */
+  GError *fatal; /* the whole body is unusable */
 } Submit;
 
 static void
@@ -206,8 +209,8 @@ submit_work (GTask *task, gpointer src, gpointer data, GCancellable *c)
 static void
 count_reject (CairnNode *node, const GError *e)
 {
-  if (e->domain == CAIRN_REJECT && e->code > 0 &&
-      e->code < (int)G_N_ELEMENTS (node->metrics.txs_rejected))
+  if (e->domain == CAIRN_REJECT && e->code > 0
+      && e->code < (int)G_N_ELEMENTS (node->metrics.txs_rejected))
     node->metrics.txs_rejected[e->code]++;
 }
 
@@ -238,9 +241,8 @@ submit_finish (Submit *s)
     }
   }
   g_autofree GError **gerrs = g_new0 (GError *, MAX (ngood, 1));
-  guint accepted = http->closing ? 0
-                                 : cairn_node_submit_many (node, good, ngood,
-                                                           gerrs);
+  guint accepted
+      = http->closing ? 0 : cairn_node_submit_many (node, good, ngood, gerrs);
   for (guint g = 0; g < ngood; g++) {
     if (http->closing && gerrs[g] == NULL)
       g_set_error (&gerrs[g], CAIRN_REJECT, CAIRN_REJECT_MEMPOOL_FULL,
@@ -256,12 +258,12 @@ submit_finish (Submit *s)
   }
   json_t *results = json_array ();
   for (guint k = 0; k < s->n; k++)
-    json_array_append_new (results,
-                           s->errs[k] ? error_object (s->errs[k])
-                                      : json_pack ("{s:s}", "id",
-                                                   s->txs[k]->id_hex));
-  reply_json (msg, 200, json_pack ("{s:I, s:o}", "accepted",
-                                   (json_int_t)accepted, "results", results));
+    json_array_append_new (
+        results, s->errs[k] ? error_object (s->errs[k])
+                            : json_pack ("{s:s}", "id", s->txs[k]->id_hex));
+  reply_json (msg, 200,
+              json_pack ("{s:I, s:o}", "accepted", (json_int_t)accepted,
+                         "results", results));
 }
 
 static void
@@ -279,7 +281,8 @@ post_txs (CairnHttp *http, SoupServerMessage *msg)
   Submit *s = g_new0 (Submit, 1);
   s->http = http;
   s->msg = g_object_ref (msg);
-  s->body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  s->body
+      = soup_message_body_flatten (soup_server_message_get_request_body (msg));
   s->chain_id = g_strdup (node->genesis->chain_id);
   http->pending_submits++;
   if (http->pending_submits > MAX_PENDING_SUBMITS) {
@@ -329,16 +332,16 @@ sse_on_event (const CairnEvent *ev, void *data)
     if (!want)
       return;
   }
-  g_autoptr (json_t) obj = json_pack ("{s:s, s:I, s:O}", "type", ev->type,
-                                      "height", (json_int_t)ev->height, "attrs",
-                                      ev->attrs);
+  g_autoptr (json_t) obj
+      = json_pack ("{s:s, s:I, s:O}", "type", ev->type, "height",
+                   (json_int_t)ev->height, "attrs", ev->attrs);
   if (ev->tx_id) {
     json_object_set_new (obj, "tx_id", json_string (ev->tx_id));
     json_object_set_new (obj, "tx_index", json_integer (ev->tx_index));
   }
   g_autofree char *data_text = json_dumps (obj, JSON_COMPACT | JSON_SORT_KEYS);
-  g_autofree char *frame =
-      g_strdup_printf ("event: %s\ndata: %s\n\n", ev->type, data_text);
+  g_autofree char *frame
+      = g_strdup_printf ("event: %s\ndata: %s\n\n", ev->type, data_text);
   sse_send (c, frame, strlen (frame));
 }
 
@@ -406,9 +409,8 @@ plugin_route (CairnHttp *http, SoupServerMessage *msg, const char *method,
   g_autoptr (json_t) jbody = NULL;
   if (body->length > 0) {
     json_error_t jerr;
-    jbody = json_loadb (body->data, body->length,
-                        JSON_REJECT_DUPLICATES,
-                        &jerr);
+    jbody
+        = json_loadb (body->data, body->length, JSON_REJECT_DUPLICATES, &jerr);
     if (jbody == NULL) {
       g_autofree char *m = g_strdup_printf ("body is not JSON: %s at byte %d",
                                             jerr.text, jerr.position);
@@ -419,13 +421,17 @@ plugin_route (CairnHttp *http, SoupServerMessage *msg, const char *method,
   g_autoptr (GHashTable) empty = NULL;
   if (query == NULL)
     query = empty = g_hash_table_new (g_str_hash, g_str_equal);
-  GInetSocketAddress *ra =
-      G_INET_SOCKET_ADDRESS (soup_server_message_get_remote_address (msg));
-  g_autofree char *remote =
-      ra ? g_inet_address_to_string (g_inet_socket_address_get_address (ra))
-         : g_strdup ("");
-  CairnRequest req = { .size = sizeof req, .method = method, .path = path,
-                       .path_rest = rest, .query = query, .body = jbody,
+  GInetSocketAddress *ra
+      = G_INET_SOCKET_ADDRESS (soup_server_message_get_remote_address (msg));
+  g_autofree char *remote
+      = ra ? g_inet_address_to_string (g_inet_socket_address_get_address (ra))
+           : g_strdup ("");
+  CairnRequest req = { .size = sizeof req,
+                       .method = method,
+                       .path = path,
+                       .path_rest = rest,
+                       .query = query,
+                       .body = jbody,
                        .remote = remote };
   CairnResponse resp = { .size = sizeof resp, .status = 200 };
   GError *err = NULL;
@@ -502,8 +508,8 @@ get_state (CairnHttp *http, SoupServerMessage *msg, const char *rest,
     return;
   }
   GError *err = NULL;
-  g_autoptr (GBytes) v = cairn_node_state_get (http->node, ns, key, height,
-                                               &err);
+  g_autoptr (GBytes) v
+      = cairn_node_state_get (http->node, ns, key, height, &err);
   if (v == NULL) {
     reply_result (msg, NULL, err);
     return;
@@ -606,8 +612,8 @@ early (SoupServer *server, SoupServerMessage *msg, const char *path,
                  "send a Content-Length (chunked request bodies are refused)");
     return;
   }
-  if (enc == SOUP_ENCODING_CONTENT_LENGTH &&
-      soup_message_headers_get_content_length (h) > CAIRN_HTTP_MAX_BODY) {
+  if (enc == SOUP_ENCODING_CONTENT_LENGTH
+      && soup_message_headers_get_content_length (h) > CAIRN_HTTP_MAX_BODY) {
     g_autofree char *m = g_strdup_printf (
         "request body of %" G_GINT64_FORMAT " bytes exceeds %u",
         soup_message_headers_get_content_length (h), CAIRN_HTTP_MAX_BODY);
@@ -622,8 +628,8 @@ cairn_http_new (CairnNode *node, const char *listen, GError **error)
   guint16 port = 0;
   const char *colon = listen ? strrchr (listen, ':') : NULL;
   guint64 p;
-  if (colon == NULL || colon == listen ||
-      !g_ascii_string_to_unsigned (colon + 1, 10, 0, 65535, &p, NULL)) {
+  if (colon == NULL || colon == listen
+      || !g_ascii_string_to_unsigned (colon + 1, 10, 0, 65535, &p, NULL)) {
     g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFIG,
                  "[http] listen: expected HOST:PORT (got '%s')",
                  listen ? listen : "");
@@ -644,8 +650,8 @@ cairn_http_new (CairnNode *node, const char *listen, GError **error)
   }
   CairnHttp *http = g_new0 (CairnHttp, 1);
   http->node = node;
-  http->server = soup_server_new ("server-header", "cairn/" CAIRN_VERSION,
-                                  NULL);
+  http->server
+      = soup_server_new ("server-header", "cairn/" CAIRN_VERSION, NULL);
   soup_server_add_early_handler (http->server, NULL, early, http, NULL);
   soup_server_add_handler (http->server, NULL, handle, http, NULL);
   g_autoptr (GSocketAddress) sa = g_inet_socket_address_new (addr, port);
@@ -693,7 +699,8 @@ cairn_http_free (CairnHttp *http)
     c->sub = 0;
     g_signal_handlers_disconnect_by_data (c->msg, c);
     if (!c->closed) {
-      soup_message_body_complete (soup_server_message_get_response_body (c->msg));
+      soup_message_body_complete (
+          soup_server_message_get_response_body (c->msg));
       soup_server_message_unpause (c->msg);
     }
     g_strfreev (c->types);

@@ -20,8 +20,7 @@
 typedef struct CairnHttp CairnHttp;
 
 /* listen: "host:port"; port 0 picks a free port. */
-CairnHttp *cairn_http_new (CairnNode *node, const char *listen,
-                           GError **error);
+CairnHttp *cairn_http_new (CairnNode *node, const char *listen, GError **error);
 const char *cairn_http_url (CairnHttp *http);
 void cairn_http_free (CairnHttp *http);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CairnHttp, cairn_http_free)

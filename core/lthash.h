@@ -26,5 +26,6 @@ void cairn_lthash_remove (CairnLtHash *h, const char *key, const void *value,
                           size_t len);
 void cairn_lthash_root (const CairnLtHash *h, uint8_t out[32]);
 /* Serialize to / from CAIRN_LTHASH_BYTES little-endian bytes. */
-void cairn_lthash_to_bytes (const CairnLtHash *h, uint8_t out[CAIRN_LTHASH_BYTES]);
+void cairn_lthash_to_bytes (const CairnLtHash *h,
+                            uint8_t out[CAIRN_LTHASH_BYTES]);
 gboolean cairn_lthash_from_bytes (CairnLtHash *h, const void *data, size_t len);

@@ -18,9 +18,9 @@ typedef struct {
 
 struct CairnMempool {
   CairnMempoolLimits limits;
-  GHashTable *by_id;     /* id_hex -> Entry* (owns entries) */
-  GHashTable *senders;   /* sender -> Sender* */
-  GQueue order;          /* Sender* by first arrival */
+  GHashTable *by_id;   /* id_hex -> Entry* (owns entries) */
+  GHashTable *senders; /* sender -> Sender* */
+  GQueue order;        /* Sender* by first arrival */
   guint64 bytes;
   uint64_t seq;
 };
@@ -55,8 +55,8 @@ cairn_mempool_new (const CairnMempoolLimits *limits)
   CairnMempool *mp = g_new0 (CairnMempool, 1);
   mp->limits = *limits;
   mp->by_id = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, entry_free);
-  mp->senders = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
-                                       sender_free);
+  mp->senders
+      = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, sender_free);
   g_queue_init (&mp->order);
   return mp;
 }
@@ -125,14 +125,14 @@ cairn_mempool_add (CairnMempool *mp, CairnTx *tx, uint64_t account_nonce,
   }
   if (tx->nonce - account_nonce > mp->limits.max_nonce_gap) {
     g_set_error (error, CAIRN_REJECT, CAIRN_REJECT_NONCE_GAP,
-                 "nonce %" G_GUINT64_FORMAT " of %s is more than %"
-                 G_GUINT64_FORMAT " ahead of the account's next nonce %"
-                 G_GUINT64_FORMAT,
+                 "nonce %" G_GUINT64_FORMAT
+                 " of %s is more than %" G_GUINT64_FORMAT
+                 " ahead of the account's next nonce %" G_GUINT64_FORMAT,
                  tx->nonce, tx->from, mp->limits.max_nonce_gap, account_nonce);
     return FALSE;
   }
-  if (g_hash_table_size (mp->by_id) >= mp->limits.max_txs ||
-      mp->bytes + tx->len > mp->limits.max_bytes) {
+  if (g_hash_table_size (mp->by_id) >= mp->limits.max_txs
+      || mp->bytes + tx->len > mp->limits.max_bytes) {
     g_set_error (error, CAIRN_REJECT, CAIRN_REJECT_MEMPOOL_FULL,
                  "mempool is full (%u txs, %" G_GUINT64_FORMAT
                  " bytes); retry later",
@@ -144,7 +144,8 @@ cairn_mempool_add (CairnMempool *mp, CairnTx *tx, uint64_t account_nonce,
   Entry *other = g_tree_lookup (s->by_nonce, &tx->nonce);
   if (other) {
     g_set_error (error, CAIRN_REJECT, CAIRN_REJECT_DUPLICATE,
-                 "nonce %" G_GUINT64_FORMAT " of %s is already pending in tx %s",
+                 "nonce %" G_GUINT64_FORMAT
+                 " of %s is already pending in tx %s",
                  tx->nonce, tx->from, other->tx->id_hex);
     return FALSE;
   }

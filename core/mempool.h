@@ -30,8 +30,8 @@ gboolean cairn_mempool_add (CairnMempool *mp, CairnTx *tx,
                             uint64_t account_nonce, int64_t now_ms,
                             GError **error);
 /* Executable txs in order (refs added to out), without removing them. */
-void cairn_mempool_collect (CairnMempool *mp, guint max_txs,
-                            guint64 max_bytes, GPtrArray *out);
+void cairn_mempool_collect (CairnMempool *mp, guint max_txs, guint64 max_bytes,
+                            GPtrArray *out);
 /* After a commit: the sender's committed nonce is now `account_nonce`;
  * drop everything of theirs below it. */
 void cairn_mempool_set_nonce (CairnMempool *mp, const char *sender,

@@ -31,10 +31,10 @@ cairn_node_metrics (CairnNode *node, GString *out)
   for (guint i = 1; i < G_N_ELEMENTS (m->txs_rejected); i++) {
     const char *name = cairn_reject_name (i);
     if (name && m->txs_rejected[i] > 0)
-      g_string_append_printf (out,
-                              "cairn_txs_rejected_total{reason=\"%s\"} %"
-                              G_GUINT64_FORMAT "\n",
-                              name, m->txs_rejected[i]);
+      g_string_append_printf (
+          out,
+          "cairn_txs_rejected_total{reason=\"%s\"} %" G_GUINT64_FORMAT "\n",
+          name, m->txs_rejected[i]);
   }
   metric (out, "cairn_mempool_txs", "gauge", "Transactions waiting.",
           cairn_mempool_count (node->mempool));

@@ -94,12 +94,11 @@ verify_worker (gpointer data, gpointer unused)
 
 /* errors[i] set for each bad tx; TRUE when all are good. */
 gboolean
-cairn_node_verify_txs (CairnNode *node, CairnTx **txs, guint n,
-                       GError **errors)
+cairn_node_verify_txs (CairnNode *node, CairnTx **txs, guint n, GError **errors)
 {
-  guint workers = node->verify_pool ? g_thread_pool_get_max_threads (
-                                          node->verify_pool)
-                                    : 0;
+  guint workers = node->verify_pool
+                      ? g_thread_pool_get_max_threads (node->verify_pool)
+                      : 0;
   if (n < 32 || workers < 2) {
     verify_range (txs, errors, 0, n);
   } else {
@@ -154,8 +153,8 @@ cairn_node_txs_available (CairnNode *node)
   if (node->notify_source == 0 && node->started)
     /* Default priority, not idle: under steady HTTP load an idle source
      * would starve and no block would ever be built. */
-    node->notify_source = g_idle_add_full (G_PRIORITY_DEFAULT,
-                                           notify_consensus, node, NULL);
+    node->notify_source
+        = g_idle_add_full (G_PRIORITY_DEFAULT, notify_consensus, node, NULL);
 }
 
 static gboolean
@@ -245,48 +244,48 @@ read_core_config (CairnNode *node, const CairnNodeOptions *opts,
                   char ***plugin_dirs, char ***load, GError **error)
 {
   CairnConfig *cfg = node->cfg;
-  g_autofree char *log_level = NULL, *genesis = NULL, *key = NULL,
-                  *data = NULL, *listen = NULL;
+  g_autofree char *log_level = NULL, *genesis = NULL, *key = NULL, *data = NULL,
+                  *listen = NULL;
   int64_t max_txs, gap, ttl, bmax;
   uint64_t max_bytes, bbytes;
-  if (!cairn_config_string (cfg, "node", "chain_id", NULL, chain_id, error) ||
-      !cairn_config_string (cfg, "node", "log_level", "info", &log_level,
-                            error) ||
-      !cairn_config_string (cfg, "node", "key", "keys/node.pem", &key,
-                            error) ||
-      !cairn_config_string (cfg, "node", "genesis", "genesis.json", &genesis,
-                            error) ||
-      !cairn_config_string (cfg, "node", "data_dir", "data", &data, error) ||
-      !cairn_config_strv (cfg, "plugins", "path", plugin_dirs, error) ||
-      !cairn_config_strv (cfg, "plugins", "load", load, error) ||
-      !cairn_config_bool (cfg, "http", "enabled", TRUE, &node->http_enabled,
-                          error) ||
-      !cairn_config_string (cfg, "http", "listen", "127.0.0.1:7700", &listen,
-                            error) ||
-      !cairn_config_int (cfg, "mempool", "max_txs", 200000, 1, 10000000,
-                         &max_txs, error) ||
-      !cairn_config_size (cfg, "mempool", "max_bytes", 256u << 20, 1 << 16,
-                          (uint64_t)64 << 30, &max_bytes, error) ||
-      !cairn_config_int (cfg, "mempool", "max_nonce_gap", 1024, 0, 1 << 20,
-                         &gap, error) ||
-      !cairn_config_int (cfg, "mempool", "ttl_seconds", 600, 1, 86400 * 7,
-                         &ttl, error) ||
-      !cairn_config_int (cfg, "block", "max_txs", 10000, 1, 1000000, &bmax,
-                         error) ||
-      !cairn_config_size (cfg, "block", "max_bytes", 8u << 20, 1 << 16,
-                          1u << 30, &bbytes, error))
+  if (!cairn_config_string (cfg, "node", "chain_id", NULL, chain_id, error)
+      || !cairn_config_string (cfg, "node", "log_level", "info", &log_level,
+                               error)
+      || !cairn_config_string (cfg, "node", "key", "keys/node.pem", &key, error)
+      || !cairn_config_string (cfg, "node", "genesis", "genesis.json", &genesis,
+                               error)
+      || !cairn_config_string (cfg, "node", "data_dir", "data", &data, error)
+      || !cairn_config_strv (cfg, "plugins", "path", plugin_dirs, error)
+      || !cairn_config_strv (cfg, "plugins", "load", load, error)
+      || !cairn_config_bool (cfg, "http", "enabled", TRUE, &node->http_enabled,
+                             error)
+      || !cairn_config_string (cfg, "http", "listen", "127.0.0.1:7700", &listen,
+                               error)
+      || !cairn_config_int (cfg, "mempool", "max_txs", 200000, 1, 10000000,
+                            &max_txs, error)
+      || !cairn_config_size (cfg, "mempool", "max_bytes", 256u << 20, 1 << 16,
+                             (uint64_t)64 << 30, &max_bytes, error)
+      || !cairn_config_int (cfg, "mempool", "max_nonce_gap", 1024, 0, 1 << 20,
+                            &gap, error)
+      || !cairn_config_int (cfg, "mempool", "ttl_seconds", 600, 1, 86400 * 7,
+                            &ttl, error)
+      || !cairn_config_int (cfg, "block", "max_txs", 10000, 1, 1000000, &bmax,
+                            error)
+      || !cairn_config_size (cfg, "block", "max_bytes", 8u << 20, 1 << 16,
+                             1u << 30, &bbytes, error))
     return FALSE;
   if (!set_log_level (log_level, error))
     return FALSE;
   *genesis_path = cairn_config_path (cfg, genesis);
   *key_path = cairn_config_path (cfg, key);
   node->data_dir = cairn_config_path (cfg, data);
-  node->http_listen = g_strdup (opts->http_listen ? opts->http_listen
-                                                  : listen);
+  node->http_listen = g_strdup (opts->http_listen ? opts->http_listen : listen);
   if (opts->no_http)
     node->http_enabled = FALSE;
-  CairnMempoolLimits lim = { .max_txs = max_txs, .max_bytes = max_bytes,
-                             .max_nonce_gap = gap, .ttl_ms = ttl * 1000 };
+  CairnMempoolLimits lim = { .max_txs = max_txs,
+                             .max_bytes = max_bytes,
+                             .max_nonce_gap = gap,
+                             .ttl_ms = ttl * 1000 };
   node->mempool = cairn_mempool_new (&lim);
   node->block_max_txs = bmax;
   node->block_max_bytes = bbytes;
@@ -297,7 +296,8 @@ static gboolean
 expire_tick (gpointer data)
 {
   CairnNode *node = data;
-  guint n = cairn_mempool_expire (node->mempool, g_get_monotonic_time () / 1000);
+  guint n
+      = cairn_mempool_expire (node->mempool, g_get_monotonic_time () / 1000);
   if (n)
     g_info ("dropped %u pending txs older than the mempool ttl", n);
   return G_SOURCE_CONTINUE;
@@ -308,12 +308,12 @@ cairn_node_new (const CairnNodeOptions *opts, GError **error)
 {
   g_autoptr (CairnNode) node = g_new0 (CairnNode, 1);
   node->home = g_strdup (opts->home);
-  node->tx_types = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                          tx_type_free);
+  node->tx_types
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, tx_type_free);
   node->apps = g_ptr_array_new_with_free_func (g_free);
   node->routes = g_ptr_array_new_with_free_func (route_free);
-  node->services = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                          g_free);
+  node->services
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   node->core_plugin.desc.id = "core";
   node->core_plugin.file = (char *)"<core>";
   node->core_plugin.log_domain = (char *)"cairn";
@@ -326,8 +326,8 @@ cairn_node_new (const CairnNodeOptions *opts, GError **error)
     return NULL;
   g_autofree char *genesis_path = NULL, *key_path = NULL, *chain_id = NULL;
   g_auto (GStrv) dirs = NULL, load = NULL;
-  if (!read_core_config (node, opts, &genesis_path, &key_path, &chain_id,
-                         &dirs, &load, error))
+  if (!read_core_config (node, opts, &genesis_path, &key_path, &chain_id, &dirs,
+                         &load, error))
     return NULL;
 
   node->genesis = cairn_genesis_load (genesis_path, error);
@@ -354,8 +354,7 @@ cairn_node_new (const CairnNodeOptions *opts, GError **error)
   g_ptr_array_add (path, g_strdup (CAIRN_PLUGINSDIR));
   g_ptr_array_add (path, NULL);
   node->plugins = cairn_plugin_host_new ();
-  cairn_plugin_host_set_path (node->plugins,
-                              (const char *const *)path->pdata);
+  cairn_plugin_host_set_path (node->plugins, (const char *const *)path->pdata);
   if (g_strv_length (load) == 0) {
     g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFIG,
                  "%s: no plugins are enabled ([plugins] load is empty); "
@@ -364,9 +363,8 @@ cairn_node_new (const CairnNodeOptions *opts, GError **error)
     return NULL;
   }
   cairn_core_register_tx_types (node);
-  if (!cairn_plugin_host_load (node->plugins, (const char *const *)load,
-                               error) ||
-      !cairn_plugin_host_resolve (node->plugins, error))
+  if (!cairn_plugin_host_load (node->plugins, (const char *const *)load, error)
+      || !cairn_plugin_host_resolve (node->plugins, error))
     return NULL;
   GPtrArray *list = cairn_plugin_host_plugins (node->plugins);
   for (guint i = 0; i < list->len; i++) {
@@ -374,7 +372,8 @@ cairn_node_new (const CairnNodeOptions *opts, GError **error)
     g_info ("loading plugin %s %s (%s) from %s", p->desc.id, p->desc.version,
             p->desc.description ? p->desc.description : "", p->file);
   }
-  if (!cairn_plugin_host_init_all (node->plugins, cairn_host_table (), node, error))
+  if (!cairn_plugin_host_init_all (node->plugins, cairn_host_table (), node,
+                                   error))
     return NULL;
   if (!cairn_config_check_unknown (node->cfg, error))
     return NULL;
@@ -393,8 +392,8 @@ cairn_node_new (const CairnNodeOptions *opts, GError **error)
                  node->data_dir, g_strerror (errno));
     return NULL;
   }
-  g_autofree char *store_dir = g_build_filename (
-      node->data_dir, node->storage_plugin->desc.id, NULL);
+  g_autofree char *store_dir
+      = g_build_filename (node->data_dir, node->storage_plugin->desc.id, NULL);
   node->store = node->storage.open (node->storage_plugin, store_dir, error);
   if (node->store == NULL) {
     g_prefix_error (error, "storage %s: ", node->storage_plugin->desc.id);
@@ -488,12 +487,11 @@ cairn_node_run (const CairnNodeOptions *opts)
     fprintf (stderr, "cairn: %s\n", error->message);
     return 1;
   }
-  g_message ("node %s ready in %.1f ms: chain %s at height %" G_GUINT64_FORMAT
-             "%s%s",
-             cairn_key_address (node->key),
-             (g_get_monotonic_time () - t0) / 1000.0, node->genesis->chain_id,
-             node->head.height, node->http ? ", API at " : "",
-             node->http ? cairn_http_url (node->http) : "");
+  g_message (
+      "node %s ready in %.1f ms: chain %s at height %" G_GUINT64_FORMAT "%s%s",
+      cairn_key_address (node->key), (g_get_monotonic_time () - t0) / 1000.0,
+      node->genesis->chain_id, node->head.height, node->http ? ", API at " : "",
+      node->http ? cairn_http_url (node->http) : "");
   g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   guint s1 = g_unix_signal_add (SIGINT, on_signal, loop);
   guint s2 = g_unix_signal_add (SIGTERM, on_signal, loop);
@@ -539,10 +537,9 @@ cairn_node_status_json (CairnNode *node)
   for (guint i = 0; i < list->len; i++) {
     CairnPlugin *p = list->pdata[i];
     g_autofree char *kinds = cairn_plugin_kinds_to_string (p->desc.kinds);
-    json_array_append_new (plugins,
-                           json_pack ("{s:s, s:s, s:s}", "id", p->desc.id,
-                                      "kind", kinds, "version",
-                                      p->desc.version));
+    json_array_append_new (plugins, json_pack ("{s:s, s:s, s:s}", "id",
+                                               p->desc.id, "kind", kinds,
+                                               "version", p->desc.version));
   }
   return json_pack (
       "{s:s, s:I, s:s, s:I, s:s, s:s, s:{s:I, s:I}, s:o, s:s, s:s, s:I}",
@@ -595,7 +592,8 @@ cairn_node_block_json (CairnNode *node, uint64_t height, GError **error)
   json_t *results = json_array ();
   size_t i;
   json_t *tx;
-  json_array_foreach (json_object_get (b, "txs"), i, tx) {
+  json_array_foreach (json_object_get (b, "txs"), i, tx)
+  {
     g_autofree char *t = cairn_cjson_dump (tx, NULL, NULL);
     uint8_t id[32];
     cairn_sha256 (t, strlen (t), id);
@@ -610,8 +608,8 @@ cairn_node_block_json (CairnNode *node, uint64_t height, GError **error)
       json_decref (r);
       r = result_json (rp, rl);
     }
-    json_array_append_new (results, json_pack ("{s:s, s:o}", "id", idh,
-                                               "result", r));
+    json_array_append_new (results,
+                           json_pack ("{s:s, s:o}", "id", idh, "result", r));
   }
   json_object_set_new (b, "results", results);
   return b;
@@ -629,8 +627,8 @@ cairn_node_tx_json (CairnNode *node, const char *id_hex, GError **error)
   g_autofree char *lower = g_ascii_strdown (id_hex, -1);
   CairnTx *pending = cairn_mempool_lookup (node->mempool, lower);
   if (pending)
-    return json_pack ("{s:s, s:s, s:o}", "id", lower, "status", "pending",
-                      "tx", cairn_tx_to_json (pending));
+    return json_pack ("{s:s, s:s, s:o}", "id", lower, "status", "pending", "tx",
+                      cairn_tx_to_json (pending));
   uint64_t height;
   uint32_t index;
   g_autoptr (GBytes) res = NULL;
@@ -675,11 +673,11 @@ cairn_node_account_json (CairnNode *node, const char *address, GError **error)
     json_decref (roles);
     return NULL;
   }
-  return json_pack ("{s:s, s:I, s:I, s:o}", "address", address, "nonce",
-                    (json_int_t)nonce, "next_nonce",
-                    (json_int_t)cairn_mempool_next_nonce (node->mempool,
-                                                          address, nonce),
-                    "roles", roles);
+  return json_pack (
+      "{s:s, s:I, s:I, s:o}", "address", address, "nonce", (json_int_t)nonce,
+      "next_nonce",
+      (json_int_t)cairn_mempool_next_nonce (node->mempool, address, nonce),
+      "roles", roles);
 }
 
 GBytes *
@@ -692,8 +690,8 @@ cairn_node_state_get (CairnNode *node, const char *ns, const char *key,
 
 gboolean
 cairn_node_find_route (CairnNode *node, const char *method, const char *path,
-                       CairnPlugin **plugin, CairnRouteFn *fn,
-                       void **user_data, const char **path_rest)
+                       CairnPlugin **plugin, CairnRouteFn *fn, void **user_data,
+                       const char **path_rest)
 {
   RouteEntry *best = NULL;
   for (guint i = 0; i < node->routes->len; i++) {
@@ -718,8 +716,7 @@ guint
 cairn_node_subscribe (CairnNode *node, const char *type_prefix,
                       CairnNodeEventFn fn, void *user_data)
 {
-  return cairn_events_subscribe (node, type_prefix, NULL, NULL, fn,
-                                 user_data);
+  return cairn_events_subscribe (node, type_prefix, NULL, NULL, fn, user_data);
 }
 
 void

@@ -63,9 +63,8 @@ json_t *cairn_node_tx_json (CairnNode *node, const char *id_hex,
 json_t *cairn_node_account_json (CairnNode *node, const char *address,
                                  GError **error);
 /* Value of "<ns>/<key>" at height (CAIRN_HEAD = head). */
-GBytes *cairn_node_state_get (CairnNode *node, const char *ns,
-                              const char *key, uint64_t height,
-                              GError **error);
+GBytes *cairn_node_state_get (CairnNode *node, const char *ns, const char *key,
+                              uint64_t height, GError **error);
 
 /* Plugin routes: find the handler for method + path. */
 gboolean cairn_node_find_route (CairnNode *node, const char *method,

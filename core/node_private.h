@@ -42,7 +42,7 @@ typedef struct {
 typedef struct {
   guint id;
   char *prefix;
-  CairnPlugin *plugin;  /* plugin subscriber, or NULL */
+  CairnPlugin *plugin; /* plugin subscriber, or NULL */
   CairnEventFn plugin_fn;
   CairnNodeEventFn node_fn;
   void *user_data;
@@ -74,13 +74,13 @@ struct CairnTxCtx {
 /* A block built or validated, executed, waiting for commit. */
 struct CairnBlock {
   CairnBlockData *data;
-  CairnOverlay *overlay;  /* the block's writes */
-  GPtrArray *results;     /* json_t* per tx */
-  uint64_t base_height;   /* head it was executed on */
+  CairnOverlay *overlay; /* the block's writes */
+  GPtrArray *results;    /* json_t* per tx */
+  uint64_t base_height;  /* head it was executed on */
   char base_hash[65];
   CairnBlockInfo info;
-  CairnLtHash lthash;     /* state accumulator after this block */
-  char *bytes;            /* canonical, without certificate */
+  CairnLtHash lthash; /* state accumulator after this block */
+  char *bytes;        /* canonical, without certificate */
   size_t len;
 };
 
@@ -141,8 +141,7 @@ json_t *cairn_exec_tx (CairnNode *node, CairnOverlay *block_ov, CairnTx *tx,
 gboolean cairn_exec_hooks (CairnNode *node, CairnOverlay *block_ov,
                            gboolean begin, uint64_t height, int64_t time_ms,
                            GError **error);
-gboolean cairn_exec_genesis (CairnNode *node, CairnOverlay *ov,
-                             GError **error);
+gboolean cairn_exec_genesis (CairnNode *node, CairnOverlay *ov, GError **error);
 void cairn_core_register_tx_types (CairnNode *node);
 uint64_t cairn_account_nonce (CairnNode *node, CairnOverlay *ov,
                               const char *address, GError **error);

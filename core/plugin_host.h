@@ -35,12 +35,12 @@ struct CairnPlugin {
   char *file;                 /* path it was loaded from, or "<static>" */
   void *dl;                   /* dlopen handle or NULL */
   CairnPluginState state;
-  GError *error;              /* why it failed, when FAILED */
-  void *data;                 /* CairnHost.set_data */
-  void *node;                 /* owner (CairnNode *), set by the node */
-  char *log_domain;           /* "cairn/<id>" */
+  GError *error;    /* why it failed, when FAILED */
+  void *data;       /* CairnHost.set_data */
+  void *node;       /* owner (CairnNode *), set by the node */
+  char *log_domain; /* "cairn/<id>" */
   char *data_dir;
-  GPtrArray *provided;        /* char* "name/version" registered in init */
+  GPtrArray *provided; /* char* "name/version" registered in init */
 };
 
 /* Human-readable kind list ("app", "consensus,app"); g_free. */

@@ -31,11 +31,11 @@ cairn_overlay_new (const CairnStateBase *base, CairnOverlay *parent)
   CairnOverlay *ov = g_new0 (CairnOverlay, 1);
   ov->base = *base;
   ov->parent = parent;
-  ov->writes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                      value_free);
+  ov->writes
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, value_free);
   if (parent == NULL)
-    ov->base_cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                            value_free);
+    ov->base_cache
+        = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, value_free);
   return ov;
 }
 
@@ -68,8 +68,8 @@ base_get (CairnOverlay *root, const char *key, GError **error)
   if (root->base.iface == NULL)
     return NULL;
   GError *local = NULL;
-  GBytes *v = root->base.iface->state_get (root->base.store, key, CAIRN_HEAD,
-                                           &local);
+  GBytes *v
+      = root->base.iface->state_get (root->base.store, key, CAIRN_HEAD, &local);
   if (v == NULL) {
     if (!g_error_matches (local, CAIRN_ERROR, CAIRN_ERROR_NOT_FOUND)) {
       g_propagate_error (error, local);

@@ -31,8 +31,8 @@ GBytes *cairn_overlay_get (CairnOverlay *ov, const char *key, GError **error);
 void cairn_overlay_put (CairnOverlay *ov, const char *key, GBytes *value);
 void cairn_overlay_delete (CairnOverlay *ov, const char *key);
 /* Ascending by key, merged with the parents and the base. */
-gboolean cairn_overlay_iter (CairnOverlay *ov, const char *prefix,
-                             CairnKvFn fn, void *user_data, GError **error);
+gboolean cairn_overlay_iter (CairnOverlay *ov, const char *prefix, CairnKvFn fn,
+                             void *user_data, GError **error);
 /* Move every write of a child into its parent. */
 void cairn_overlay_merge_into_parent (CairnOverlay *child);
 guint cairn_overlay_size (CairnOverlay *ov);

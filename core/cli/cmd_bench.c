@@ -1155,8 +1155,10 @@ report (Bench *b)
   else
     cairn_cli_print_field ("node", "cpu and RSS unknown (not our child)");
   if (b->startup_ms > 0)
-    cairn_cli_print_field ("startup", "%.1f ms to a serving API, idle RSS "
-                           "%.1f MiB", b->startup_ms, b->idle_rss_mib);
+    cairn_cli_print_field ("startup",
+                           "%.1f ms to a serving API, idle RSS "
+                           "%.1f MiB",
+                           b->startup_ms, b->idle_rss_mib);
   cairn_cli_print_field ("ed25519", "%.0f verifications/s on %u threads",
                          b->verify_per_s, b->verify_threads);
   if (!b->json)
@@ -1170,9 +1172,9 @@ report (Bench *b)
   json_object_set_new (out, "rejected_by_reason", json_incref (reasons));
   json_object_set_new (out, "rss_mib", num_or_null (b->rss_mib));
   json_object_set_new (out, "cpu_s", num_or_null (b->cpu_s));
-  json_object_set_new (out, "startup_ms", b->startup_ms > 0
-                                              ? json_real (round3 (b->startup_ms))
-                                              : json_null ());
+  json_object_set_new (out, "startup_ms",
+                       b->startup_ms > 0 ? json_real (round3 (b->startup_ms))
+                                         : json_null ());
   json_object_set_new (out, "idle_rss_mib",
                        b->startup_ms > 0 ? num_or_null (b->idle_rss_mib)
                                          : json_null ());

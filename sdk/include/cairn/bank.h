@@ -74,9 +74,9 @@ typedef struct CairnBankService {
 } CairnBankService;
 
 #if UINTPTR_MAX == 0xffffffffffffffffu
-_Static_assert (sizeof (CairnBankService) == 8 + 7 * sizeof (void *),
-                "CairnBankService is append-only: update the count when "
-                "adding");
+_Static_assert(sizeof (CairnBankService) == 8 + 7 * sizeof (void *),
+               "CairnBankService is append-only: update the count when "
+               "adding");
 #endif
 
 /* TRUE when the running bank's vtable has `fn` (added after version 1.0 of

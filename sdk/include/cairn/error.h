@@ -35,9 +35,11 @@ static inline const char *
 cairn_error_code_name (int code)
 {
   static const char *const names[] = {
-    "failed",   "failed",       "invalid",  "not_found", "unauthorized",
-    "insufficient_funds",       "conflict", "config",    "abi",
-    "io",       "corrupt",      "not_implemented",       "overflow",
+    "failed",    "failed",       "invalid",
+    "not_found", "unauthorized", "insufficient_funds",
+    "conflict",  "config",       "abi",
+    "io",        "corrupt",      "not_implemented",
+    "overflow",
   };
   if (code < 0 || code >= (int)(sizeof names / sizeof names[0]))
     return "failed";

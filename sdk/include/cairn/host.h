@@ -30,14 +30,14 @@
  * handler call. For genesis and block hooks: sender/id/type are "". */
 typedef struct CairnTxInfo {
   uint32_t size;
-  uint32_t index;      /* position in the block */
-  const char *id;      /* hex SHA-256 of the signed tx */
-  const char *type;    /* "bank.transfer" */
-  const char *sender;  /* address (40 hex chars) */
+  uint32_t index;            /* position in the block */
+  const char *id;            /* hex SHA-256 of the signed tx */
+  const char *type;          /* "bank.transfer" */
+  const char *sender;        /* address (40 hex chars) */
   const char *sender_pubkey; /* hex Ed25519 public key */
   uint64_t nonce;
-  uint64_t height;     /* block being executed */
-  int64_t time_ms;     /* block time: the only clock handlers may read */
+  uint64_t height; /* block being executed */
+  int64_t time_ms; /* block time: the only clock handlers may read */
   const char *chain_id;
 } CairnTxInfo;
 
@@ -97,11 +97,11 @@ struct CairnHost {
                                 const CairnStorageIface *iface, size_t size,
                                 GError **error);
   gboolean (*register_consensus) (CairnPlugin *self,
-                                  const CairnConsensusIface *iface,
-                                  size_t size, GError **error);
+                                  const CairnConsensusIface *iface, size_t size,
+                                  GError **error);
   gboolean (*register_blobstore) (CairnPlugin *self,
-                                  const CairnBlobstoreIface *iface,
-                                  size_t size, GError **error);
+                                  const CairnBlobstoreIface *iface, size_t size,
+                                  GError **error);
 
   /* ---- services between plugins ---- */
   /* vtable must start with uint32_t size and stay valid until fini. */
@@ -120,15 +120,15 @@ struct CairnHost {
    * need a tx. */
   GBytes *(*state_get) (CairnPlugin *self, CairnTxCtx *tx, const char *ns,
                         const char *key, GError **error);
-  json_t *(*state_get_json) (CairnPlugin *self, CairnTxCtx *tx,
-                             const char *ns, const char *key, GError **error);
+  json_t *(*state_get_json) (CairnPlugin *self, CairnTxCtx *tx, const char *ns,
+                             const char *key, GError **error);
   gboolean (*state_put) (CairnPlugin *self, CairnTxCtx *tx, const char *key,
                          const void *value, size_t len, GError **error);
   gboolean (*state_put_json) (CairnPlugin *self, CairnTxCtx *tx,
                               const char *key, const json_t *value,
                               GError **error);
-  gboolean (*state_delete) (CairnPlugin *self, CairnTxCtx *tx,
-                            const char *key, GError **error);
+  gboolean (*state_delete) (CairnPlugin *self, CairnTxCtx *tx, const char *key,
+                            GError **error);
   /* Ascending by key; fn gets keys without the "<ns>/" part. */
   gboolean (*state_iter) (CairnPlugin *self, CairnTxCtx *tx, const char *ns,
                           const char *prefix, CairnKvFn fn, void *user_data,
@@ -141,16 +141,16 @@ struct CairnHost {
   void (*emit_event) (CairnPlugin *self, CairnTxCtx *tx, const char *type,
                       json_t *attrs);
   /* Roles ("validator", "regulator", ...) from genesis and core.grant_role. */
-  gboolean (*has_role) (CairnPlugin *self, CairnTxCtx *tx,
-                        const char *address, const char *role);
+  gboolean (*has_role) (CairnPlugin *self, CairnTxCtx *tx, const char *address,
+                        const char *role);
 
   /* ---- events, timers, clock (main loop thread) ---- */
   /* type_prefix "" = all. Returns a subscription id. */
   guint (*subscribe) (CairnPlugin *self, const char *type_prefix,
                       CairnEventFn fn, void *user_data);
   void (*unsubscribe) (CairnPlugin *self, guint id);
-  guint (*timer_add) (CairnPlugin *self, uint32_t interval_ms,
-                      CairnTimerFn fn, void *user_data);
+  guint (*timer_add) (CairnPlugin *self, uint32_t interval_ms, CairnTimerFn fn,
+                      void *user_data);
   void (*timer_remove) (CairnPlugin *self, guint id);
   /* Wall clock; never call it from tx handlers (use tx_info()->time_ms). */
   int64_t (*now_ms) (CairnPlugin *self);
@@ -172,9 +172,8 @@ struct CairnHost {
   /* The node's own key (the key never leaves the core). */
   const char *(*node_address) (CairnPlugin *self);
   void (*node_pubkey) (CairnPlugin *self, uint8_t out[32]);
-  gboolean (*node_sign) (CairnPlugin *self, const char *domain,
-                         const void *msg, size_t len, uint8_t sig[64],
-                         GError **error);
+  gboolean (*node_sign) (CairnPlugin *self, const char *domain, const void *msg,
+                         size_t len, uint8_t sig[64], GError **error);
 
   /* ---- blob store (through the loaded blobstore plugin) ---- */
   gboolean (*blob_put) (CairnPlugin *self, const void *data, size_t len,
@@ -200,8 +199,8 @@ struct CairnHost {
 };
 
 #if UINTPTR_MAX == 0xffffffffffffffffu
-_Static_assert (sizeof (CairnHost) == 8 + 51 * sizeof (void *),
-                "CairnHost is append-only: update the count when adding");
+_Static_assert(sizeof (CairnHost) == 8 + 51 * sizeof (void *),
+               "CairnHost is append-only: update the count when adding");
 #endif
 
 #define CAIRN_MAX_KEY 512
@@ -209,13 +208,13 @@ _Static_assert (sizeof (CairnHost) == 8 + 51 * sizeof (void *),
 
 /* TRUE when the running core's table has `fn` (added after 1.0). */
 #define CAIRN_HOST_HAS(host, fn)                                               \
-  ((host) != NULL &&                                                           \
-   (host)->size >= offsetof (CairnHost, fn) + sizeof ((host)->fn) &&          \
-   (host)->fn != NULL)
+  ((host) != NULL                                                              \
+   && (host)->size >= offsetof (CairnHost, fn) + sizeof ((host)->fn)           \
+   && (host)->fn != NULL)
 
 static inline void G_GNUC_PRINTF (4, 5)
-cairn_log (const CairnHost *host, CairnPlugin *self, GLogLevelFlags level,
-           const char *fmt, ...)
+    cairn_log (const CairnHost *host, CairnPlugin *self, GLogLevelFlags level,
+               const char *fmt, ...)
 {
   va_list ap;
   va_start (ap, fmt);

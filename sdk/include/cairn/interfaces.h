@@ -46,8 +46,8 @@ typedef struct CairnAppIface {
   /* Optional: write the plugin's genesis state (block 0). `genesis` is the
    * whole genesis document; the plugin's own part is
    * genesis["app_state"][plugin id] when present. */
-  gboolean (*genesis) (CairnPlugin *self, CairnTxCtx *tx,
-                       const json_t *genesis, GError **error);
+  gboolean (*genesis) (CairnPlugin *self, CairnTxCtx *tx, const json_t *genesis,
+                       GError **error);
   /* Optional: run before the first / after the last tx of every block, in
    * plugin load order. A failure fails the whole block. */
   gboolean (*begin_block) (CairnPlugin *self, CairnTxCtx *tx, GError **error);
@@ -59,12 +59,12 @@ typedef struct CairnAppIface {
 typedef struct CairnRequest {
   uint32_t size;
   uint32_t reserved;
-  const char *method;     /* "GET", "POST", ... */
-  const char *path;       /* full path, e.g. "/v1/bank/balances/abc" */
-  const char *path_rest;  /* what follows the registered prefix */
-  GHashTable *query;      /* char* -> char*, never NULL */
-  const json_t *body;     /* parsed JSON body, or NULL */
-  const char *remote;     /* client address, "127.0.0.1" */
+  const char *method;    /* "GET", "POST", ... */
+  const char *path;      /* full path, e.g. "/v1/bank/balances/abc" */
+  const char *path_rest; /* what follows the registered prefix */
+  GHashTable *query;     /* char* -> char*, never NULL */
+  const json_t *body;    /* parsed JSON body, or NULL */
+  const char *remote;    /* client address, "127.0.0.1" */
 } CairnRequest;
 
 typedef struct CairnResponse {
@@ -88,8 +88,8 @@ typedef gboolean (*CairnRouteFn) (CairnPlugin *self, const CairnRequest *req,
 
 typedef struct CairnEvent {
   uint32_t size;
-  uint32_t tx_index;   /* index in block, or UINT32_MAX for block events */
-  const char *type;    /* "block", "bank.transfer", ... */
+  uint32_t tx_index; /* index in block, or UINT32_MAX for block events */
+  const char *type;  /* "block", "bank.transfer", ... */
   uint64_t height;
   const char *tx_id;   /* hex, or NULL */
   const json_t *attrs; /* never NULL */
@@ -104,15 +104,15 @@ typedef struct CairnStore CairnStore; /* defined by the backend */
 
 #define CAIRN_WRITE_DELETE 1u
 typedef struct CairnWrite {
-  const char *key;       /* NUL-terminated, "<ns>/<key>" */
-  const uint8_t *value;  /* NULL when deleted */
+  const char *key;      /* NUL-terminated, "<ns>/<key>" */
+  const uint8_t *value; /* NULL when deleted */
   size_t value_len;
-  uint32_t flags;        /* CAIRN_WRITE_DELETE */
+  uint32_t flags; /* CAIRN_WRITE_DELETE */
   uint32_t reserved;
 } CairnWrite;
 
 typedef struct CairnCommitTx {
-  const uint8_t *id; /* 32 bytes */
+  const uint8_t *id;     /* 32 bytes */
   const uint8_t *result; /* canonical JSON result of the tx */
   size_t result_len;
 } CairnCommitTx;
@@ -120,9 +120,9 @@ typedef struct CairnCommitTx {
 typedef struct CairnCommitData {
   uint32_t size;
   uint32_t reserved;
-  uint64_t height;          /* 0 for genesis; else head + 1 */
+  uint64_t height;           /* 0 for genesis; else head + 1 */
   const uint8_t *block_hash; /* 32 bytes */
-  const uint8_t *block;     /* canonical JSON of the block and certificate */
+  const uint8_t *block;      /* canonical JSON of the block and certificate */
   size_t block_len;
   const CairnCommitTx *txs; /* in block order */
   size_t n_txs;
@@ -152,9 +152,8 @@ typedef struct CairnStorageIface {
   GBytes *(*block_get) (CairnStore *store, uint64_t height, GError **error);
   gboolean (*block_find) (CairnStore *store, const uint8_t hash[32],
                           uint64_t *height, GError **error);
-  gboolean (*tx_get) (CairnStore *store, const uint8_t id[32],
-                      uint64_t *height, uint32_t *index, GBytes **result,
-                      GError **error);
+  gboolean (*tx_get) (CairnStore *store, const uint8_t id[32], uint64_t *height,
+                      uint32_t *index, GBytes **result, GError **error);
   /* State at `height` (CAIRN_HEAD for the head). */
   GBytes *(*state_get) (CairnStore *store, const char *key, uint64_t height,
                         GError **error);
@@ -163,8 +162,8 @@ typedef struct CairnStorageIface {
                           uint64_t height, CairnKvFn fn, void *user_data,
                           GError **error);
   GBytes *(*private_get) (CairnStore *store, const char *key, GError **error);
-  gboolean (*private_iter) (CairnStore *store, const char *prefix,
-                            CairnKvFn fn, void *user_data, GError **error);
+  gboolean (*private_iter) (CairnStore *store, const char *prefix, CairnKvFn fn,
+                            void *user_data, GError **error);
 } CairnStorageIface;
 
 /* ---- consensus (kind consensus) ---------------------------------------- */

@@ -37,10 +37,10 @@ typedef struct CairnServiceRef {
 } CairnServiceRef;
 
 typedef struct CairnPluginDescriptor {
-  uint32_t magic;       /* CAIRN_PLUGIN_MAGIC */
-  uint32_t struct_size; /* sizeof(CairnPluginDescriptor) when built */
-  uint16_t abi_major;   /* must equal the host's major */
-  uint16_t abi_min_minor; /* oldest host minor this plugin works with */
+  uint32_t magic;           /* CAIRN_PLUGIN_MAGIC */
+  uint32_t struct_size;     /* sizeof(CairnPluginDescriptor) when built */
+  uint16_t abi_major;       /* must equal the host's major */
+  uint16_t abi_min_minor;   /* oldest host minor this plugin works with */
   uint16_t abi_built_minor; /* the SDK minor it was compiled against */
   uint16_t reserved0;
   uint64_t build_fingerprint; /* CAIRN_BUILD_FINGERPRINT */
@@ -66,8 +66,8 @@ typedef struct CairnPluginDescriptor {
 } CairnPluginDescriptor;
 
 #if UINTPTR_MAX == 0xffffffffffffffffu
-_Static_assert (sizeof (CairnPluginDescriptor) == 120,
-                "CairnPluginDescriptor layout is ABI: append only");
+_Static_assert(sizeof (CairnPluginDescriptor) == 120,
+               "CairnPluginDescriptor layout is ABI: append only");
 #endif
 
 typedef const CairnPluginDescriptor *(*CairnPluginEntry) (void);
@@ -96,14 +96,14 @@ typedef const CairnPluginDescriptor *(*CairnPluginEntry) (void);
 #endif
 
 #define CAIRN_PLUGIN_DEFINE(c_name, ...)                                       \
-  static const CairnPluginDescriptor cairn__descriptor_##c_name = {            \
-    .magic = CAIRN_PLUGIN_MAGIC,                                               \
-    .struct_size = sizeof (CairnPluginDescriptor),                             \
-    .abi_major = CAIRN_ABI_MAJOR,                                              \
-    .abi_min_minor = CAIRN_PLUGIN_MIN_MINOR,                                   \
-    .abi_built_minor = CAIRN_ABI_MINOR,                                        \
-    .build_fingerprint = CAIRN_BUILD_FINGERPRINT,                              \
-    __VA_ARGS__};                                                              \
+  static const CairnPluginDescriptor cairn__descriptor_##c_name                \
+      = { .magic = CAIRN_PLUGIN_MAGIC,                                         \
+          .struct_size = sizeof (CairnPluginDescriptor),                       \
+          .abi_major = CAIRN_ABI_MAJOR,                                        \
+          .abi_min_minor = CAIRN_PLUGIN_MIN_MINOR,                             \
+          .abi_built_minor = CAIRN_ABI_MINOR,                                  \
+          .build_fingerprint = CAIRN_BUILD_FINGERPRINT,                        \
+          __VA_ARGS__ };                                                       \
   const CairnPluginDescriptor *cairn_plugin_descriptor_##c_name (void);        \
   const CairnPluginDescriptor *cairn_plugin_descriptor_##c_name (void)         \
   {                                                                            \

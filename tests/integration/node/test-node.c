@@ -58,10 +58,11 @@ make_home (CairnKey *node_key, CairnKey *admin)
       "s:[{s:s, s:s, s:I, s:s}]}",
       "chain_id", "t", "genesis_time", (json_int_t)1700000000000, "admin",
       "threshold", 1, "members", addr (admin), "accounts", "address",
-      addr (admin), "roles", "admin", "balances", "cairn",
-      (json_int_t)1000000, "validators", "address", addr (node_key), "pubkey",
-      npk, "stake", (json_int_t)100, "name", "n0");
-  g_autofree char *gtext = json_dumps (genesis, JSON_INDENT (2) | JSON_SORT_KEYS);
+      addr (admin), "roles", "admin", "balances", "cairn", (json_int_t)1000000,
+      "validators", "address", addr (node_key), "pubkey", npk, "stake",
+      (json_int_t)100, "name", "n0");
+  g_autofree char *gtext
+      = json_dumps (genesis, JSON_INDENT (2) | JSON_SORT_KEYS);
   write_file (home, "genesis.json", gtext);
   g_autofree char *conf = g_strdup_printf (
       "[node]\nchain_id = t\nlog_level = %s\n"
@@ -134,8 +135,8 @@ static void
 on_reply (GObject *src, GAsyncResult *res, gpointer data)
 {
   Reply *r = data;
-  r->body = soup_session_send_and_read_finish (SOUP_SESSION (src), res,
-                                               &r->error);
+  r->body
+      = soup_session_send_and_read_finish (SOUP_SESSION (src), res, &r->error);
   r->done = TRUE;
 }
 
@@ -168,8 +169,8 @@ http_json (Net *n, const char *method, const char *path, const char *body,
            guint want_status)
 {
   guint status;
-  g_autofree char *text =
-      http (n, method, path, body, body ? strlen (body) : 0, &status);
+  g_autofree char *text
+      = http (n, method, path, body, body ? strlen (body) : 0, &status);
   if (status != want_status)
     g_error ("%s %s: status %u, wanted %u: %s", method, path, status,
              want_status, text);
@@ -220,7 +221,8 @@ submit_and_wait (Net *n, CairnTx *tx)
     g_main_context_iteration (NULL, FALSE);
     g_autoptr (json_t) t = http_json (n, "GET", path, NULL, 200);
     if (g_strcmp0 (json_string_value (json_object_get (t, "status")),
-                   "committed") == 0)
+                   "committed")
+        == 0)
       return json_incref (json_object_get (t, "result"));
     g_usleep (1000);
   }
@@ -230,8 +232,7 @@ submit_and_wait (Net *n, CairnTx *tx)
 static json_int_t
 balance (Net *n, CairnKey *k)
 {
-  g_autofree char *path =
-      g_strdup_printf ("/v1/bank/balances/%s", addr (k));
+  g_autofree char *path = g_strdup_printf ("/v1/bank/balances/%s", addr (k));
   g_autoptr (json_t) j = http_json (n, "GET", path, NULL, 200);
   return json_integer_value (
       json_object_get (json_object_get (j, "balances"), "cairn"));
@@ -244,9 +245,8 @@ test_transfer_and_rollback (void)
 {
   Net n = { 0 };
   net_up (&n);
-  g_autofree char *body =
-      g_strdup_printf ("{\"amount\":100,\"denom\":\"cairn\",\"to\":\"%s\"}",
-                       addr (n.alice));
+  g_autofree char *body = g_strdup_printf (
+      "{\"amount\":100,\"denom\":\"cairn\",\"to\":\"%s\"}", addr (n.alice));
   g_autoptr (CairnTx) t1 = sign (&n, n.admin, "bank.transfer", body);
   g_autoptr (json_t) r1 = submit_and_wait (&n, t1);
   g_assert_true (json_is_true (json_object_get (r1, "ok")));
@@ -255,24 +255,23 @@ test_transfer_and_rollback (void)
 
   /* A handler that writes then fails: no state, no events, nonce used. */
   uint64_t before = next_nonce (&n, n.alice);
-  g_autoptr (CairnTx) t2 =
-      sign (&n, n.alice, "testapp.write_then_fail", "{\"key\":\"k1\"}");
+  g_autoptr (CairnTx) t2
+      = sign (&n, n.alice, "testapp.write_then_fail", "{\"key\":\"k1\"}");
   g_autoptr (json_t) r2 = submit_and_wait (&n, t2);
   g_assert_false (json_is_true (json_object_get (r2, "ok")));
   g_assert_cmpstr (json_string_value (json_object_get (r2, "code")), ==,
                    "invalid");
   g_assert_null (json_object_get (r2, "events"));
   g_autoptr (GError) err = NULL;
-  g_autoptr (GBytes) v =
-      cairn_node_state_get (n.node, "testapp", "k1", CAIRN_HEAD, &err);
+  g_autoptr (GBytes) v
+      = cairn_node_state_get (n.node, "testapp", "k1", CAIRN_HEAD, &err);
   g_assert_null (v);
   g_assert_error (err, CAIRN_ERROR, CAIRN_ERROR_NOT_FOUND);
   g_assert_cmpuint (next_nonce (&n, n.alice), ==, before + 1);
 
   /* Insufficient funds: refused by bank, balances unchanged. */
-  g_autofree char *big =
-      g_strdup_printf ("{\"amount\":1000,\"denom\":\"cairn\",\"to\":\"%s\"}",
-                       addr (n.admin));
+  g_autofree char *big = g_strdup_printf (
+      "{\"amount\":1000,\"denom\":\"cairn\",\"to\":\"%s\"}", addr (n.admin));
   g_autoptr (CairnTx) t3 = sign (&n, n.alice, "bank.transfer", big);
   g_autoptr (json_t) r3 = submit_and_wait (&n, t3);
   g_assert_cmpstr (json_string_value (json_object_get (r3, "code")), ==,
@@ -280,13 +279,13 @@ test_transfer_and_rollback (void)
   g_assert_cmpint (balance (&n, n.alice), ==, 100);
 
   /* A good app tx writes and its event is in the result. */
-  g_autoptr (CairnTx) t4 =
-      sign (&n, n.alice, "testapp.put", "{\"key\":\"k2\",\"value\":\"v2\"}");
+  g_autoptr (CairnTx) t4
+      = sign (&n, n.alice, "testapp.put", "{\"key\":\"k2\",\"value\":\"v2\"}");
   g_autoptr (json_t) r4 = submit_and_wait (&n, t4);
   g_assert_true (json_is_true (json_object_get (r4, "ok")));
   g_assert_cmpuint (json_array_size (json_object_get (r4, "events")), ==, 1);
-  g_autoptr (json_t) st =
-      http_json (&n, "GET", "/v1/state/testapp/k2", NULL, 200);
+  g_autoptr (json_t) st
+      = http_json (&n, "GET", "/v1/state/testapp/k2", NULL, 200);
   g_assert_cmpstr (json_string_value (json_object_get (st, "value_hex")), ==,
                    "7632");
   net_down (&n);
@@ -298,14 +297,13 @@ test_rejections (void)
   Net n = { 0 };
   net_up (&n);
   g_autoptr (json_t) r = NULL;
-  g_autofree char *body =
-      g_strdup_printf ("{\"amount\":1,\"denom\":\"cairn\",\"to\":\"%s\"}",
-                       addr (n.alice));
+  g_autofree char *body = g_strdup_printf (
+      "{\"amount\":1,\"denom\":\"cairn\",\"to\":\"%s\"}", addr (n.alice));
 
   /* Wrong chain id. */
   g_autoptr (json_t) jb = json_loads (body, 0, NULL);
-  g_autoptr (CairnTx) other = cairn_tx_sign (n.admin, "other", "bank.transfer",
-                                             0, jb, NULL);
+  g_autoptr (CairnTx) other
+      = cairn_tx_sign (n.admin, "other", "bank.transfer", 0, jb, NULL);
   r = http_json (&n, "POST", "/v1/txs", other->bytes, 400);
   g_assert_cmpstr (error_code (r), ==, "wrong_chain");
   g_clear_pointer (&r, json_decref);
@@ -322,8 +320,8 @@ test_rejections (void)
   /* Accepted, then replayed. */
   json_decref (http_json (&n, "POST", "/v1/txs", good->bytes, 202));
   r = http_json (&n, "POST", "/v1/txs", good->bytes, 409);
-  g_assert_true (g_str_equal (error_code (r), "duplicate") ||
-                 g_str_equal (error_code (r), "nonce_too_low"));
+  g_assert_true (g_str_equal (error_code (r), "duplicate")
+                 || g_str_equal (error_code (r), "nonce_too_low"));
   g_clear_pointer (&r, json_decref);
 
   /* Unknown type, invalid body, non-canonical, malformed. */
@@ -331,9 +329,9 @@ test_rejections (void)
   r = http_json (&n, "POST", "/v1/txs", unk->bytes, 400);
   g_assert_cmpstr (error_code (r), ==, "unknown_type");
   g_clear_pointer (&r, json_decref);
-  g_autoptr (CairnTx) neg =
-      sign (&n, n.alice, "bank.transfer",
-            "{\"amount\":-5,\"denom\":\"cairn\",\"to\":\"00\"}");
+  g_autoptr (CairnTx) neg
+      = sign (&n, n.alice, "bank.transfer",
+              "{\"amount\":-5,\"denom\":\"cairn\",\"to\":\"00\"}");
   r = http_json (&n, "POST", "/v1/txs", neg->bytes, 400);
   g_assert_cmpstr (error_code (r), ==, "invalid_body");
   g_clear_pointer (&r, json_decref);
@@ -368,7 +366,8 @@ test_rejections (void)
   g_autofree char *m = http (&n, "GET", "/metrics", NULL, 0, &status);
   g_assert_cmpuint (status, ==, 200);
   g_assert_nonnull (strstr (m, "cairn_block_height"));
-  g_assert_nonnull (strstr (m, "cairn_txs_rejected_total{reason=\"bad_signature\"} 1"));
+  g_assert_nonnull (
+      strstr (m, "cairn_txs_rejected_total{reason=\"bad_signature\"} 1"));
   net_down (&n);
 }
 
@@ -380,12 +379,12 @@ test_batch_and_events (void)
   /* Event stream: subscribe through the node API (same path as SSE). */
   g_autoptr (GString) batch = g_string_new ("[");
   for (int i = 0; i < 50; i++) {
-    g_autofree char *body = g_strdup_printf (
-        "{\"amount\":%d,\"denom\":\"cairn\",\"to\":\"%s\"}", i + 1,
-        addr (n.alice));
+    g_autofree char *body
+        = g_strdup_printf ("{\"amount\":%d,\"denom\":\"cairn\",\"to\":\"%s\"}",
+                           i + 1, addr (n.alice));
     g_autoptr (json_t) jb = json_loads (body, 0, NULL);
-    g_autoptr (CairnTx) tx =
-        cairn_tx_sign (n.admin, "t", "bank.transfer", i, jb, NULL);
+    g_autoptr (CairnTx) tx
+        = cairn_tx_sign (n.admin, "t", "bank.transfer", i, jb, NULL);
     g_string_append_printf (batch, "%s%s", i ? "," : "", tx->bytes);
   }
   g_string_append (batch, "]");
@@ -393,8 +392,8 @@ test_batch_and_events (void)
   g_assert_cmpint (json_integer_value (json_object_get (r, "accepted")), ==,
                    50);
   int64_t deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-  while (balance (&n, n.alice) < 50 * 51 / 2 &&
-         g_get_monotonic_time () < deadline)
+  while (balance (&n, n.alice) < 50 * 51 / 2
+         && g_get_monotonic_time () < deadline)
     g_main_context_iteration (NULL, FALSE);
   g_assert_cmpint (balance (&n, n.alice), ==, 50 * 51 / 2);
   net_down (&n);
@@ -430,8 +429,8 @@ test_event_stream (void)
 {
   Net n = { 0 };
   net_up (&n);
-  g_autofree char *uri = g_strconcat (n.url, "/v1/events?types=block,testapp",
-                                      NULL);
+  g_autofree char *uri
+      = g_strconcat (n.url, "/v1/events?types=block,testapp", NULL);
   g_autoptr (SoupMessage) msg = soup_message_new ("GET", uri);
   Stream s = { 0 };
   soup_session_send_async (n.http, msg, G_PRIORITY_DEFAULT, NULL, on_stream,
@@ -440,14 +439,14 @@ test_event_stream (void)
     g_main_context_iteration (NULL, TRUE);
   g_assert_no_error (s.error);
   g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
-  g_autoptr (CairnTx) tx =
-      sign (&n, n.admin, "testapp.put", "{\"key\":\"e\",\"value\":\"1\"}");
+  g_autoptr (CairnTx) tx
+      = sign (&n, n.admin, "testapp.put", "{\"key\":\"e\",\"value\":\"1\"}");
   json_decref (http_json (&n, "POST", "/v1/txs", tx->bytes, 202));
   g_autoptr (GString) seen = g_string_new (NULL);
   int64_t deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-  while (!(strstr (seen->str, "event: testapp.put") &&
-           strstr (seen->str, "event: block")) &&
-         g_get_monotonic_time () < deadline) {
+  while (!(strstr (seen->str, "event: testapp.put")
+           && strstr (seen->str, "event: block"))
+         && g_get_monotonic_time () < deadline) {
     s.done = FALSE;
     g_input_stream_read_async (s.in, s.buf, sizeof s.buf, G_PRIORITY_DEFAULT,
                                NULL, on_read, &s);
@@ -492,7 +491,8 @@ test_restart_and_replay (void)
   g_autoptr (CairnNode) other = start_node (home2, FALSE);
   for (uint64_t hh = 1; hh <= height; hh++) {
     g_autoptr (GError) err = NULL;
-    g_autoptr (GBytes) raw = n.node->storage.block_get (n.node->store, hh, &err);
+    g_autoptr (GBytes) raw
+        = n.node->storage.block_get (n.node->store, hh, &err);
     g_assert_no_error (err);
     gsize len;
     const char *p = g_bytes_get_data (raw, &len);
@@ -507,10 +507,10 @@ test_restart_and_replay (void)
 
   /* A tampered block is refused by validation. */
   g_autoptr (GError) err = NULL;
-  g_autoptr (GBytes) raw =
-      n.node->storage.block_get (n.node->store, height, &err);
-  g_autofree char *bad = g_strndup (g_bytes_get_data (raw, NULL),
-                                    g_bytes_get_size (raw));
+  g_autoptr (GBytes) raw
+      = n.node->storage.block_get (n.node->store, height, &err);
+  g_autofree char *bad
+      = g_strndup (g_bytes_get_data (raw, NULL), g_bytes_get_size (raw));
   char *amt = strstr (bad, "\"amount\":7");
   g_assert_nonnull (amt);
   amt[9] = '8';
@@ -521,8 +521,8 @@ test_restart_and_replay (void)
   other = start_node (home2, FALSE);
   for (uint64_t hh = 1; hh < height; hh++) {
     g_autoptr (GBytes) rb = n.node->storage.block_get (n.node->store, hh, NULL);
-    g_autoptr (json_t) stored =
-        json_loadb (g_bytes_get_data (rb, NULL), g_bytes_get_size (rb), 0, NULL);
+    g_autoptr (json_t) stored = json_loadb (g_bytes_get_data (rb, NULL),
+                                            g_bytes_get_size (rb), 0, NULL);
     CairnBlock *b = cairn_chain_validate (other, g_bytes_get_data (rb, NULL),
                                           g_bytes_get_size (rb), NULL);
     g_assert_nonnull (b);
@@ -544,9 +544,9 @@ has_role (Net *n, CairnKey *k, const char *role)
   g_assert_no_error (err);
   size_t i;
   json_t *r;
-  json_array_foreach (json_object_get (a, "roles"), i, r)
-    if (g_strcmp0 (json_string_value (r), role) == 0)
-      return TRUE;
+  json_array_foreach (json_object_get (a, "roles"), i,
+                      r) if (g_strcmp0 (json_string_value (r), role)
+                             == 0) return TRUE;
   return FALSE;
 }
 

@@ -68,10 +68,10 @@ testapp_init (CairnPlugin *self, const CairnHost *h, GError **error)
 {
   host = h;
   return host->register_tx_type (self, "testapp.put", &put_handler,
-                                 sizeof put_handler, error) &&
-         host->register_tx_type (self, "testapp.write_then_fail",
-                                 &fail_handler, sizeof fail_handler, error) &&
-         host->register_app (self, &app, sizeof app, error);
+                                 sizeof put_handler, error)
+         && host->register_tx_type (self, "testapp.write_then_fail",
+                                    &fail_handler, sizeof fail_handler, error)
+         && host->register_app (self, &app, sizeof app, error);
 }
 
 CAIRN_PLUGIN_DEFINE (testapp, .id = "testapp", .version = "0.0.1",

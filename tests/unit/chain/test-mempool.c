@@ -21,8 +21,10 @@ mk (CairnKey *k, uint64_t nonce, int amount)
 static CairnMempool *
 pool (guint max_txs, guint64 max_bytes)
 {
-  CairnMempoolLimits l = { .max_txs = max_txs, .max_bytes = max_bytes,
-                           .max_nonce_gap = 4, .ttl_ms = 1000 };
+  CairnMempoolLimits l = { .max_txs = max_txs,
+                           .max_bytes = max_bytes,
+                           .max_nonce_gap = 4,
+                           .ttl_ms = 1000 };
   return cairn_mempool_new (&l);
 }
 
@@ -43,8 +45,8 @@ test_order_and_gaps (void)
   g_assert_cmpuint (cairn_mempool_next_nonce (mp, t0->from, 0), ==, 1);
   g_assert_true (cairn_mempool_add (mp, t1, 0, 0, &err));
   g_assert_cmpuint (cairn_mempool_executable (mp), ==, 4);
-  g_autoptr (GPtrArray) out =
-      g_ptr_array_new_with_free_func ((GDestroyNotify)cairn_tx_unref);
+  g_autoptr (GPtrArray) out
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)cairn_tx_unref);
   cairn_mempool_collect (mp, 100, 1 << 20, out);
   g_assert_cmpuint (out->len, ==, 4);
   for (guint i = 0; i < 4; i++)
@@ -130,16 +132,16 @@ test_fair_senders (void)
     g_assert_true (cairn_mempool_add (mp, a, 0, 0, &err));
     g_assert_true (cairn_mempool_add (mp, b, 0, 0, &err));
   }
-  g_autoptr (GPtrArray) out =
-      g_ptr_array_new_with_free_func ((GDestroyNotify)cairn_tx_unref);
+  g_autoptr (GPtrArray) out
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)cairn_tx_unref);
   cairn_mempool_collect (mp, 100, 1 << 20, out);
   g_assert_cmpuint (out->len, ==, 6);
   /* Per sender, nonces stay in order. */
   uint64_t next_a = 0, next_b = 0;
   for (guint i = 0; i < out->len; i++) {
     CairnTx *t = out->pdata[i];
-    uint64_t *next = g_str_equal (t->from, cairn_key_address (alice)) ? &next_a
-                                                                       : &next_b;
+    uint64_t *next
+        = g_str_equal (t->from, cairn_key_address (alice)) ? &next_a : &next_b;
     g_assert_cmpuint (t->nonce, ==, *next);
     (*next)++;
   }

@@ -654,8 +654,8 @@ test_shipped_config (void)
                                    G_MAXINT32, &i, &error));
   g_assert_true (cairn_config_int (cfg, "solo", "max_block_txs", 0, 0,
                                    G_MAXINT32, &i, &error));
-  g_assert_true (cairn_config_bool (cfg, "store-lmdb", "sync", FALSE, &b,
-                                    &error));
+  g_assert_true (
+      cairn_config_bool (cfg, "store-lmdb", "sync", FALSE, &b, &error));
   g_assert_true (b);
   g_assert_true (cairn_config_check_unknown (cfg, &error));
   g_assert_no_error (error);
