@@ -3,6 +3,7 @@
  * rejections, executor rollback, events, restart, and two nodes applying
  * the same blocks to the same state root. */
 #include <string.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
@@ -481,6 +482,27 @@ test_restart_and_replay (void)
 
   /* Restart on the same data: same head, same root. */
   g_clear_pointer (&n.node, cairn_node_free);
+  n.node = start_node (n.home, FALSE);
+  g_assert_cmpuint (cairn_node_head (n.node)->height, ==, height);
+  g_assert_cmpstr (cairn_node_head (n.node)->state_root, ==, root);
+
+  /* A damaged store stops the node with a message naming the file, and
+   * leaves the data alone: with the original file back, all is there. */
+  g_clear_pointer (&n.node, cairn_node_free);
+  g_autofree char *mdb =
+      g_build_filename (n.home, "data", "store-lmdb", "data.mdb", NULL);
+  g_autofree char *saved = NULL;
+  gsize saved_len = 0;
+  g_assert_true (g_file_get_contents (mdb, &saved, &saved_len, NULL));
+  g_assert_cmpint (truncate (mdb, 8192), ==, 0);
+  {
+    g_autoptr (GError) terr = NULL;
+    CairnNodeOptions o = { .home = n.home };
+    g_assert_null (cairn_node_new (&o, &terr));
+    g_assert_nonnull (terr);
+    g_assert_nonnull (strstr (terr->message, "data.mdb"));
+    g_assert_true (g_file_set_contents (mdb, saved, saved_len, NULL));
+  }
   n.node = start_node (n.home, FALSE);
   g_assert_cmpuint (cairn_node_head (n.node)->height, ==, height);
   g_assert_cmpstr (cairn_node_head (n.node)->state_root, ==, root);
