@@ -8,6 +8,7 @@
 
 #include "block.h"
 #include "cjson.h"
+#include "fixed-key.h"
 
 #define ZEROS "0000000000000000000000000000000000000000000000000000000000000000"
 #define ROOT1 "1111111111111111111111111111111111111111111111111111111111111111"
@@ -17,33 +18,10 @@
 #define ROOT_NOT_HEX                                                           \
   "zz11111111111111111111111111111111111111111111111111111111111111"
 
-/* The same fixed key as test-tx.c: deterministic txs, pinned hashes. */
-static const char fixed_pem[] = "-----BEGIN PRIVATE KEY-----\n"
-                                "MC4CAQAwBQYDK2VwBCIEID7dlcMVG1kVTvo4G5IEcJD9"
-                                "DdDrq2qCU6nFX/EePu07\n"
-                                "-----END PRIVATE KEY-----\n";
-
+/* The fixed key (fixed-key.c): deterministic txs, pinned hashes. */
 static CairnKey *key;
 static CairnTx *txs[3];  /* chain "dev", nonces 0..2 */
 static CairnTx *foreign; /* chain "prod" */
-
-static CairnKey *
-load_fixed_key (void)
-{
-  g_autoptr (GError) error = NULL;
-  g_autofree char *dir = g_dir_make_tmp ("cairn-test-block-XXXXXX", &error);
-  g_autofree char *path = g_build_filename (dir, "k.pem", NULL);
-  CairnKey *k;
-
-  g_assert_no_error (error);
-  g_file_set_contents (path, fixed_pem, -1, &error);
-  g_assert_no_error (error);
-  k = cairn_key_load (path, &error);
-  g_assert_no_error (error);
-  g_unlink (path);
-  g_rmdir (dir);
-  return k;
-}
 
 static CairnBlockData *
 block_ok (uint64_t height, const char *prev, const char *proposer,
@@ -549,7 +527,7 @@ main (int argc, char **argv)
   g_autoptr (json_t) body = NULL;
 
   g_test_init (&argc, &argv, NULL);
-  key = load_fixed_key ();
+  key = test_load_fixed_key ();
   for (int i = 0; i < 3; i++) {
     g_autoptr (GError) error = NULL;
     body = json_pack ("{s:s, s:i}", "to",

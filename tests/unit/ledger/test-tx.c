@@ -7,33 +7,11 @@
 #include <cairn/util.h>
 
 #include "cjson.h"
+#include "fixed-key.h"
 #include "tx.h"
 
 /* A fixed key (Ed25519 signatures are deterministic: known answers). */
-static const char fixed_pem[] = "-----BEGIN PRIVATE KEY-----\n"
-                                "MC4CAQAwBQYDK2VwBCIEID7dlcMVG1kVTvo4G5IEcJD9"
-                                "DdDrq2qCU6nFX/EePu07\n"
-                                "-----END PRIVATE KEY-----\n";
-
 static CairnKey *key, *other;
-
-static CairnKey *
-load_fixed_key (void)
-{
-  g_autoptr (GError) error = NULL;
-  g_autofree char *dir = g_dir_make_tmp ("cairn-test-tx-XXXXXX", &error);
-  g_autofree char *path = g_build_filename (dir, "k.pem", NULL);
-  CairnKey *k;
-
-  g_assert_no_error (error);
-  g_file_set_contents (path, fixed_pem, -1, &error);
-  g_assert_no_error (error);
-  k = cairn_key_load (path, &error);
-  g_assert_no_error (error);
-  g_unlink (path);
-  g_rmdir (dir);
-  return k;
-}
 
 static json_t *
 transfer_body (void)
@@ -584,7 +562,7 @@ main (int argc, char **argv)
   int rc;
 
   g_test_init (&argc, &argv, NULL);
-  key = load_fixed_key ();
+  key = test_load_fixed_key ();
   other = cairn_key_generate (NULL);
   g_test_add_func ("/tx/sign-decode-verify", test_sign_decode_verify);
   g_test_add_func ("/tx/from-json", test_from_json);
