@@ -781,6 +781,39 @@ h_block_get (CairnPlugin *self, uint64_t height, GError **error)
   return cairn_node_block_json (NODE (self), height, error);
 }
 
+/* ---- peers: not yet (single-node release) ------------------------------ */
+
+static gboolean
+no_transport (CairnPlugin *self, GError **error)
+{
+  g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_NOT_IMPLEMENTED,
+               "plugin %s: this node has no P2P transport yet (it runs a "
+               "single-node chain); peer messaging comes with multi-node "
+               "networking",
+               self->desc.id);
+  return FALSE;
+}
+
+static gboolean
+h_peer_broadcast (CairnPlugin *self, const void *data, size_t len,
+                  GError **error)
+{
+  return no_transport (self, error);
+}
+
+static gboolean
+h_peer_send (CairnPlugin *self, const char *peer_id, const void *data,
+             size_t len, GError **error)
+{
+  return no_transport (self, error);
+}
+
+static char **
+h_peer_list (CairnPlugin *self)
+{
+  return g_new0 (char *, 1);
+}
+
 /* One table for the whole process: it never dangles, whichever node a
  * plugin was initialised for (tests run several nodes in one process). */
 static const CairnHost host_table = {
@@ -838,6 +871,9 @@ static const CairnHost host_table = {
   .block_commit = h_block_commit,
   .block_discard = h_block_discard,
   .block_get = h_block_get,
+  .peer_broadcast = h_peer_broadcast,
+  .peer_send = h_peer_send,
+  .peer_list = h_peer_list,
 };
 
 const CairnHost *

@@ -196,10 +196,22 @@ struct CairnHost {
   void (*block_discard) (CairnPlugin *self, CairnBlock *block);
   /* Committed blocks: the block JSON with its certificate. */
   json_t *(*block_get) (CairnPlugin *self, uint64_t height, GError **error);
+
+  /* ---- peers (consensus engines) ----
+   * A message reaches the same plugin on other nodes through its
+   * on_peer_message; peer ids are node addresses. On a node without a P2P
+   * transport (this release runs single-node) sends fail with
+   * CAIRN_ERROR_NOT_IMPLEMENTED and the list is empty. */
+  gboolean (*peer_broadcast) (CairnPlugin *self, const void *data, size_t len,
+                              GError **error);
+  gboolean (*peer_send) (CairnPlugin *self, const char *peer_id,
+                         const void *data, size_t len, GError **error);
+  /* NULL-terminated ids of connected peers; g_strfreev. */
+  char **(*peer_list) (CairnPlugin *self);
 };
 
 #if UINTPTR_MAX == 0xffffffffffffffffu
-_Static_assert(sizeof (CairnHost) == 8 + 51 * sizeof (void *),
+_Static_assert(sizeof (CairnHost) == 8 + 54 * sizeof (void *),
                "CairnHost is append-only: update the count when adding");
 #endif
 

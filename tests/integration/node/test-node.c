@@ -289,6 +289,16 @@ test_transfer_and_rollback (void)
       = http_json (&n, "GET", "/v1/state/testapp/k2", NULL, 200);
   g_assert_cmpstr (json_string_value (json_object_get (st, "value_hex")), ==,
                    "7632");
+
+  /* Peer messaging is declared in the SDK but this node has no transport:
+   * a clear "not yet", never a fake success. */
+  const CairnHost *host = cairn_host_table ();
+  CairnPlugin *core = &n.node->core_plugin;
+  g_autoptr (GError) perr = NULL;
+  g_assert_false (host->peer_broadcast (core, "x", 1, &perr));
+  g_assert_error (perr, CAIRN_ERROR, CAIRN_ERROR_NOT_IMPLEMENTED);
+  g_auto (GStrv) peers = host->peer_list (core);
+  g_assert_cmpuint (g_strv_length (peers), ==, 0);
   net_down (&n);
 }
 
@@ -489,8 +499,8 @@ test_restart_and_replay (void)
   /* A damaged store stops the node with a message naming the file, and
    * leaves the data alone: with the original file back, all is there. */
   g_clear_pointer (&n.node, cairn_node_free);
-  g_autofree char *mdb =
-      g_build_filename (n.home, "data", "store-lmdb", "data.mdb", NULL);
+  g_autofree char *mdb
+      = g_build_filename (n.home, "data", "store-lmdb", "data.mdb", NULL);
   g_autofree char *saved = NULL;
   gsize saved_len = 0;
   g_assert_true (g_file_get_contents (mdb, &saved, &saved_len, NULL));
