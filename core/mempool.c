@@ -14,6 +14,7 @@ typedef struct {
   GTree *by_nonce;        /* uint64 nonce (boxed) -> Entry* */
   uint64_t first_seq;     /* arrival order of the sender, for fairness */
   GList *link;            /* in CairnMempool.order */
+  guint ready;            /* length of the run starting at account_nonce */
 } Sender;
 
 struct CairnMempool {
@@ -23,6 +24,7 @@ struct CairnMempool {
   GQueue order;        /* Sender* by first arrival */
   guint64 bytes;
   uint64_t seq;
+  guint ready; /* sum of Sender.ready: executable txs */
 };
 
 static int
@@ -88,6 +90,20 @@ sender_get (CairnMempool *mp, const char *addr, gboolean create)
   return s;
 }
 
+/* Recount the sender's executable run (after its nonce or txs changed). */
+static void
+sender_recount (CairnMempool *mp, Sender *s)
+{
+  guint n = 0;
+  uint64_t k = s->account_nonce;
+  while (g_tree_lookup (s->by_nonce, &k)) {
+    n++;
+    k++;
+  }
+  mp->ready = mp->ready - s->ready + n;
+  s->ready = n;
+}
+
 static void
 sender_drop_if_empty (CairnMempool *mp, Sender *s)
 {
@@ -140,7 +156,10 @@ cairn_mempool_add (CairnMempool *mp, CairnTx *tx, uint64_t account_nonce,
     return FALSE;
   }
   Sender *s = sender_get (mp, tx->from, TRUE);
-  s->account_nonce = MAX (s->account_nonce, account_nonce);
+  if (account_nonce > s->account_nonce) {
+    s->account_nonce = account_nonce;
+    sender_recount (mp, s);
+  }
   Entry *other = g_tree_lookup (s->by_nonce, &tx->nonce);
   if (other) {
     g_set_error (error, CAIRN_REJECT, CAIRN_REJECT_DUPLICATE,
@@ -157,6 +176,15 @@ cairn_mempool_add (CairnMempool *mp, CairnTx *tx, uint64_t account_nonce,
   g_tree_insert (s->by_nonce, key, e);
   g_hash_table_insert (mp->by_id, e->tx->id_hex, e);
   mp->bytes += tx->len;
+  /* Extends the executable run only when it lands right after it. */
+  if (tx->nonce == s->account_nonce + s->ready) {
+    uint64_t k = tx->nonce;
+    while (g_tree_lookup (s->by_nonce, &k)) {
+      s->ready++;
+      mp->ready++;
+      k++;
+    }
+  }
   return TRUE;
 }
 
@@ -207,6 +235,7 @@ cairn_mempool_set_nonce (CairnMempool *mp, const char *sender,
   g_tree_foreach (s->by_nonce, collect_below, &c);
   for (guint i = 0; i < victims->len; i++)
     remove_entry (mp, s, victims->pdata[i]);
+  sender_recount (mp, s);
   sender_drop_if_empty (mp, s);
 }
 
@@ -225,6 +254,7 @@ cairn_mempool_expire (CairnMempool *mp, int64_t now_ms)
     Entry *e = victims->pdata[i];
     Sender *s = sender_get (mp, e->tx->from, FALSE);
     remove_entry (mp, s, e);
+    sender_recount (mp, s);
     sender_drop_if_empty (mp, s);
   }
   return victims->len;
@@ -259,16 +289,7 @@ cairn_mempool_count (CairnMempool *mp)
 guint
 cairn_mempool_executable (CairnMempool *mp)
 {
-  guint n = 0;
-  for (GList *l = mp->order.head; l; l = l->next) {
-    Sender *s = l->data;
-    uint64_t k = s->account_nonce;
-    while (g_tree_lookup (s->by_nonce, &k)) {
-      n++;
-      k++;
-    }
-  }
-  return n;
+  return mp->ready;
 }
 
 guint64

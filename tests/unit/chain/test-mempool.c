@@ -58,10 +58,12 @@ test_order_and_gaps (void)
   /* Commit of nonces 0..1: they and nothing else leave. */
   cairn_mempool_set_nonce (mp, t0->from, 2);
   g_assert_cmpuint (cairn_mempool_count (mp), ==, 2);
+  g_assert_cmpuint (cairn_mempool_executable (mp), ==, 2);
   g_assert_null (cairn_mempool_lookup (mp, t0->id_hex));
   g_assert_nonnull (cairn_mempool_lookup (mp, t2->id_hex));
   cairn_mempool_set_nonce (mp, t0->from, 4);
   g_assert_cmpuint (cairn_mempool_count (mp), ==, 0);
+  g_assert_cmpuint (cairn_mempool_executable (mp), ==, 0);
   g_assert_cmpuint (cairn_mempool_bytes (mp), ==, 0);
 }
 
@@ -121,6 +123,35 @@ test_byte_bound_and_ttl (void)
   g_assert_true (cairn_mempool_add (mp, a1, 1, 2000, &err));
 }
 
+/* Expiry of a tx in the middle of a run leaves only the part before it
+ * executable; a later account nonce from admission recounts the run. */
+static void
+test_executable_count (void)
+{
+  CairnMempoolLimits l = {
+    .max_txs = 100, .max_bytes = 1 << 20, .max_nonce_gap = 8, .ttl_ms = 1000
+  };
+  g_autoptr (CairnMempool) mp = cairn_mempool_new (&l);
+  GError *err = NULL;
+  g_autoptr (CairnTx) a0 = mk (alice, 0, 1);
+  g_autoptr (CairnTx) a1 = mk (alice, 1, 1);
+  g_autoptr (CairnTx) a2 = mk (alice, 2, 1);
+  g_autoptr (CairnTx) a3 = mk (alice, 3, 1);
+  g_assert_true (cairn_mempool_add (mp, a0, 0, 0, &err));
+  g_assert_true (cairn_mempool_add (mp, a1, 0, 500, &err));
+  g_assert_true (cairn_mempool_add (mp, a2, 0, 0, &err));
+  g_assert_cmpuint (cairn_mempool_executable (mp), ==, 3);
+  /* At 1200 ms, a0 and a2 (arrived at 0) expire; a1 stays, not runnable. */
+  g_assert_cmpuint (cairn_mempool_expire (mp, 1200), ==, 2);
+  g_assert_cmpuint (cairn_mempool_count (mp), ==, 1);
+  g_assert_cmpuint (cairn_mempool_executable (mp), ==, 0);
+  /* The chain moved to nonce 1 meanwhile: a3's admission says so. */
+  g_assert_true (cairn_mempool_add (mp, a3, 1, 1200, &err));
+  g_assert_cmpuint (cairn_mempool_executable (mp), ==, 1);
+  g_assert_true (cairn_mempool_add (mp, a2, 1, 1200, &err));
+  g_assert_cmpuint (cairn_mempool_executable (mp), ==, 3);
+}
+
 static void
 test_fair_senders (void)
 {
@@ -157,6 +188,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mempool/rejections", test_rejections);
   g_test_add_func ("/mempool/bytes-and-ttl", test_byte_bound_and_ttl);
   g_test_add_func ("/mempool/fair-senders", test_fair_senders);
+  g_test_add_func ("/mempool/executable-count", test_executable_count);
   int rc = g_test_run ();
   cairn_key_free (alice);
   cairn_key_free (bob);
