@@ -440,3 +440,68 @@ cairn_block_unref (CairnBlockData *b)
   if (b != NULL && g_atomic_int_dec_and_test (&b->ref))
     block_free (b);
 }
+
+/* A scanner over canonical JSON: strings are skipped (with escapes), and
+ * depth counts brackets outside strings. Canonical text has no spaces. */
+gboolean
+cairn_block_tx_slice (const char *bytes, size_t len, guint index, size_t *start,
+                      size_t *tx_len)
+{
+  static const char key[] = "\"txs\":[";
+  int depth = 0;
+  size_t i = 0, txs = 0;
+  /* Find "txs":[ as a key of the top-level object. */
+  while (i < len && txs == 0) {
+    char c = bytes[i];
+    if (c == '"') {
+      if (depth == 1 && len - i >= sizeof key - 1
+          && memcmp (bytes + i, key, sizeof key - 1) == 0) {
+        txs = i + sizeof key - 1;
+        break;
+      }
+      for (i++; i < len && bytes[i] != '"'; i++)
+        if (bytes[i] == '\\')
+          i++;
+    } else if (c == '{' || c == '[') {
+      depth++;
+    } else if (c == '}' || c == ']') {
+      depth--;
+    }
+    i++;
+  }
+  if (txs == 0)
+    return FALSE;
+  /* Walk the array's elements at depth 0 relative to it. */
+  guint n = 0;
+  size_t elem = txs;
+  depth = 0;
+  for (i = txs; i < len; i++) {
+    char c = bytes[i];
+    if (c == '"') {
+      for (i++; i < len && bytes[i] != '"'; i++)
+        if (bytes[i] == '\\')
+          i++;
+    } else if (c == '{' || c == '[') {
+      depth++;
+    } else if (c == '}' || c == ']') {
+      if (depth == 0) { /* end of the txs array */
+        if (n == index && i > elem) {
+          *start = elem;
+          *tx_len = i - elem;
+          return TRUE;
+        }
+        return FALSE;
+      }
+      depth--;
+    } else if (c == ',' && depth == 0) {
+      if (n == index) {
+        *start = elem;
+        *tx_len = i - elem;
+        return TRUE;
+      }
+      n++;
+      elem = i + 1;
+    }
+  }
+  return FALSE;
+}

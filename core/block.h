@@ -51,3 +51,9 @@ CairnBlockData *cairn_block_decode (const char *bytes, size_t len,
 CairnBlockData *cairn_block_ref (CairnBlockData *b);
 void cairn_block_unref (CairnBlockData *b);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CairnBlockData, cairn_block_unref)
+
+/* Locate tx `index` in the stored bytes of a block (either form) without
+ * parsing the block: the tx's canonical bytes are bytes[*start, +*tx_len).
+ * FALSE when the index is out of range or the bytes are not a block. */
+gboolean cairn_block_tx_slice (const char *bytes, size_t len, guint index,
+                               size_t *start, size_t *tx_len);

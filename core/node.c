@@ -634,15 +634,33 @@ cairn_node_tx_json (CairnNode *node, const char *id_hex, GError **error)
   g_autoptr (GBytes) res = NULL;
   if (!node->storage.tx_get (node->store, id, &height, &index, &res, error))
     return NULL;
-  g_autoptr (json_t) block = load_block_json (node, height, error);
-  if (block == NULL)
+  /* Slice the tx out of the stored block instead of parsing all of it,
+   * and check the slice hashes to the id asked for. */
+  g_autoptr (GBytes) raw = node->storage.block_get (node->store, height, error);
+  if (raw == NULL)
     return NULL;
-  json_t *tx = json_array_get (json_object_get (block, "txs"), index);
+  gsize blen;
+  const char *bp = g_bytes_get_data (raw, &blen);
+  size_t off, tlen;
+  uint8_t check[32];
+  json_t *tx = NULL;
+  if (cairn_block_tx_slice (bp, blen, index, &off, &tlen)) {
+    cairn_sha256 (bp + off, tlen, check);
+    if (memcmp (check, id, 32) == 0)
+      tx = json_loadb (bp + off, tlen, 0, NULL);
+  }
+  if (tx == NULL) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_CORRUPT,
+                 "the tx index says %s is tx %u of block %" G_GUINT64_FORMAT
+                 ", but that block does not hold it",
+                 lower, index, height);
+    return NULL;
+  }
   gsize rl;
   const uint8_t *rp = g_bytes_get_data (res, &rl);
-  return json_pack ("{s:s, s:s, s:I, s:I, s:O, s:o}", "id", lower, "status",
+  return json_pack ("{s:s, s:s, s:I, s:I, s:o, s:o}", "id", lower, "status",
                     "committed", "height", (json_int_t)height, "index",
-                    (json_int_t)index, "tx", tx ? tx : json_null (), "result",
+                    (json_int_t)index, "tx", tx, "result",
                     result_json (rp, rl));
 }
 

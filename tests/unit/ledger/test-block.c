@@ -520,6 +520,38 @@ test_decode_non_canonical (void)
   assert_error_has (error, CAIRN_ERROR_INVALID, "real number");
 }
 
+/* Slicing a tx out of the stored bytes finds exactly its canonical bytes,
+ * even when the certificate and header hold look-alike text. */
+static void
+test_tx_slice (void)
+{
+  g_autoptr (json_t) consensus
+      = json_pack ("{s:s, s:[s]}", "note", "\"txs\":[ ] } ,", "x", "[{");
+  g_autoptr (CairnBlockData) b
+      = block_ok (1, PREV1, cairn_key_address (key), consensus, txs, 3);
+  b->certificate = json_pack ("{s:s}", "sig", "\"txs\":[\"a\",\"b\"]");
+  for (int with_cert = 0; with_cert < 2; with_cert++) {
+    size_t len;
+    g_autoptr (GError) error = NULL;
+    g_autofree char *enc = cairn_block_encode (b, with_cert, &len, &error);
+    g_assert_no_error (error);
+    for (guint i = 0; i < 3; i++) {
+      size_t off, tlen;
+      g_assert_true (cairn_block_tx_slice (enc, len, i, &off, &tlen));
+      g_assert_cmpmem (enc + off, tlen, txs[i]->bytes, txs[i]->len);
+    }
+    size_t off, tlen;
+    g_assert_false (cairn_block_tx_slice (enc, len, 3, &off, &tlen));
+    g_assert_false (cairn_block_tx_slice (enc, len / 2, 2, &off, &tlen));
+  }
+  g_autoptr (CairnBlockData) empty
+      = block_ok (1, PREV1, cairn_key_address (key), NULL, NULL, 0);
+  size_t len, off, tlen;
+  g_autofree char *enc = cairn_block_encode (empty, FALSE, &len, NULL);
+  g_assert_false (cairn_block_tx_slice (enc, len, 0, &off, &tlen));
+  g_assert_false (cairn_block_tx_slice ("{}", 2, 0, &off, &tlen));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -543,6 +575,7 @@ main (int argc, char **argv)
   g_assert_nonnull (foreign);
 
   g_test_add_func ("/block/new", test_new);
+  g_test_add_func ("/block/tx-slice", test_tx_slice);
   g_test_add_func ("/block/encode-is-canonical", test_encode_is_canonical);
   g_test_add_func ("/block/roundtrip", test_roundtrip);
   g_test_add_func ("/block/hash-known-answers", test_hash_known_answers);
