@@ -1,5 +1,9 @@
-/* LtHash16 over SHAKE256 (see lthash.h). Lane i of a pair's hash is the
- * little-endian uint16 at bytes 2i, 2i+1 of its 2048-byte SHAKE256 output. */
+/* LtHash16 (see lthash.h). A pair's 1024 lanes are the 2048-byte ChaCha20
+ * keystream (zero counter and nonce) under the key SHA-256("cairn/state/v1"
+ * NUL || u32be(len key) || key || value), read as little-endian uint16.
+ * A hash seed plus a stream cipher is a standard extendable-output
+ * function, and about three times faster here than SHAKE256 for 2 KiB:
+ * it runs for every key a block writes, on the node's main thread. */
 #include "lthash.h"
 
 #include <string.h>
@@ -10,41 +14,54 @@
 
 #define LTHASH_DOMAIN "cairn/state/v1" /* followed by its NUL */
 
-static EVP_MD *
-shake256_md (void)
+static EVP_CIPHER *
+chacha20 (void)
 {
-  static EVP_MD *md;
+  static EVP_CIPHER *cipher;
 
-  if (g_once_init_enter (&md)) {
-    EVP_MD *m = EVP_MD_fetch (NULL, "SHAKE256", NULL);
-    if (m == NULL)
-      g_error ("OpenSSL: SHAKE256 is not available");
-    g_once_init_leave (&md, m);
+  if (g_once_init_enter (&cipher)) {
+    EVP_CIPHER *c = EVP_CIPHER_fetch (NULL, "ChaCha20", NULL);
+    if (c == NULL)
+      g_error ("OpenSSL: ChaCha20 is not available");
+    g_once_init_leave (&cipher, c);
   }
-  return md;
+  return cipher;
 }
 
 static void
 pair_lanes (const char *key, const void *value, size_t len,
             uint8_t out[CAIRN_LTHASH_BYTES])
 {
+  static const uint8_t zeros[CAIRN_LTHASH_BYTES];
+  static const uint8_t iv[16];
   size_t klen = strlen (key);
-  uint8_t klen_be[4];
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new ();
-
   g_assert (klen <= G_MAXUINT32);
-  klen_be[0] = (uint8_t)(klen >> 24);
-  klen_be[1] = (uint8_t)(klen >> 16);
-  klen_be[2] = (uint8_t)(klen >> 8);
-  klen_be[3] = (uint8_t)klen;
-  if (ctx == NULL || EVP_DigestInit_ex2 (ctx, shake256_md (), NULL) != 1
-      || EVP_DigestUpdate (ctx, LTHASH_DOMAIN, sizeof LTHASH_DOMAIN) != 1
-      || EVP_DigestUpdate (ctx, klen_be, 4) != 1
-      || EVP_DigestUpdate (ctx, key, klen) != 1
-      || (len > 0 && EVP_DigestUpdate (ctx, value, len) != 1)
-      || EVP_DigestFinalXOF (ctx, out, CAIRN_LTHASH_BYTES) != 1)
-    g_error ("OpenSSL: SHAKE256 failed");
-  EVP_MD_CTX_free (ctx);
+
+  /* Seed: one SHA-256 over the domain, the key's length, key and value. */
+  gsize head = sizeof LTHASH_DOMAIN + 4 + klen;
+  uint8_t stack[512];
+  uint8_t *buf = head + len <= sizeof stack ? stack : g_malloc (head + len);
+  memcpy (buf, LTHASH_DOMAIN, sizeof LTHASH_DOMAIN);
+  uint8_t *p = buf + sizeof LTHASH_DOMAIN;
+  p[0] = (uint8_t)(klen >> 24);
+  p[1] = (uint8_t)(klen >> 16);
+  p[2] = (uint8_t)(klen >> 8);
+  p[3] = (uint8_t)klen;
+  memcpy (p + 4, key, klen);
+  if (len > 0)
+    memcpy (buf + head, value, len);
+  uint8_t seed[32];
+  cairn_sha256 (buf, head + len, seed);
+  if (buf != stack)
+    g_free (buf);
+
+  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new ();
+  int outl = 0;
+  if (ctx == NULL || EVP_EncryptInit_ex2 (ctx, chacha20 (), seed, iv, NULL) != 1
+      || EVP_EncryptUpdate (ctx, out, &outl, zeros, sizeof zeros) != 1
+      || outl != CAIRN_LTHASH_BYTES)
+    g_error ("OpenSSL: ChaCha20 failed");
+  EVP_CIPHER_CTX_free (ctx);
 }
 
 void

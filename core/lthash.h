@@ -2,8 +2,9 @@
  * Meta's "Securing update propagation with homomorphic hashing").
  *
  * The state is a set of (key, value) pairs; each pair maps to 1024 uint16
- * lanes from SHAKE256("cairn/state/v1\0" || u32be(len key) || key || value)
- * and the accumulator is the lane-wise sum mod 2^16. Adding or removing a
+ * lanes: the 2048-byte ChaCha20 keystream (zero counter and nonce) keyed by
+ * SHA-256("cairn/state/v1\0" || u32be(len key) || key || value), read as
+ * little-endian uint16; the accumulator is the lane-wise sum mod 2^16. Adding or removing a
  * pair is O(1) in the state size, so a block's state root costs only its
  * write-set. state root = SHA-256(accumulator as 2048 little-endian bytes). */
 #pragma once
