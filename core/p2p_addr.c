@@ -1,0 +1,1 @@
+/* p2p_addr.c: not yet written */
