@@ -455,3 +455,12 @@ cairn_merkle_root (const uint8_t (*leaves)[32], size_t n, uint8_t out[32])
   if (level != stack)
     g_free (level);
 }
+
+/* Internal accessor for the TLS transport: borrowed. */
+#include "crypto_openssl.h"
+
+EVP_PKEY *
+cairn_key_evp (const CairnKey *key)
+{
+  return key->pkey;
+}

@@ -11,7 +11,11 @@
  * connection is mutually authenticated; a peer whose id is not in the
  * allowed set is refused.
  *
- * All callbacks run on the main loop thread. The transport is an interface
+ * All callbacks run on the main loop thread; stop() may be called from a
+ * callback, free() may not. stop() closes everything without peer_down
+ * events. The transport copies what it needs from its arguments.
+ *
+ * The transport is an interface
  * so that tests can run many nodes in one process on a simulated network
  * (p2p_sim, later) with the same node code. */
 #pragma once
@@ -49,16 +53,18 @@ typedef struct CairnTransportEvents {
 /* Counters for /metrics. */
 typedef struct CairnTransportStats {
   guint64 frames_in, frames_out, bytes_in, bytes_out;
-  guint64 handshakes_refused; /* unknown id, bad cert, plaintext, ... */
+  guint64 handshakes_refused; /* unknown id, bad cert, plaintext, timeout */
   guint64 frames_refused;     /* oversized, empty, unknown channel */
   guint64 sends_refused;      /* queue full */
-  guint64 reconnects;
+  guint64 reconnects;         /* successful re-connections to dial peers */
 } CairnTransportStats;
 
 typedef struct CairnTransportOps {
   gboolean (*start) (CairnTransport *t, GError **error);
   void (*stop) (CairnTransport *t);
-  /* Queue a frame for one connected peer. */
+  /* Queue a frame for one connected peer. Errors: NOT_FOUND (peer not
+   * connected), INVALID (bad channel, payload over MAX_FRAME - 1),
+   * CONFLICT (the peer's queue is full). */
   gboolean (*send) (CairnTransport *t, const char *peer_id, uint8_t channel,
                     GBytes *payload, GError **error);
   /* Ids of the peers connected now; g_strfreev. */
@@ -96,5 +102,5 @@ CairnTransport *cairn_tls_transport_new (const CairnKey *node_key,
                                          const char *const *allowed,
                                          const CairnTransportEvents *events,
                                          void *user_data, GError **error);
-/* The port actually bound (after start). */
+/* The port actually bound (after start; 0 before). */
 guint16 cairn_tls_transport_port (CairnTransport *t);
