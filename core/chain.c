@@ -96,9 +96,10 @@ set_head (CairnNode *node, const CairnBlockData *d, const CairnLtHash *lt)
 
 /* ---- commit ------------------------------------------------------------- */
 
+/* On success *stored_out (may be NULL) receives the stored block bytes. */
 static gboolean
 store_commit (CairnNode *node, CairnBlock *b, const CairnLtHash *new_hash,
-              GError **error)
+              GBytes **stored_out, GError **error)
 {
   CairnBlockData *d = b->data;
   g_autoptr (GArray) ws
@@ -143,6 +144,8 @@ store_commit (CairnNode *node, CairnBlock *b, const CairnLtHash *new_hash,
                     d->height);
     return FALSE;
   }
+  if (stored_out)
+    *stored_out = g_bytes_new_take (g_steal_pointer (&stored), blen);
   return TRUE;
 }
 
@@ -203,7 +206,8 @@ commit_block (CairnNode *node, CairnBlock *b, const json_t *cert,
     d->certificate = json_deep_copy (cert);
   }
   CairnLtHash new_hash = b->lthash;
-  if (!store_commit (node, b, &new_hash, error))
+  g_autoptr (GBytes) stored = NULL;
+  if (!store_commit (node, b, &new_hash, &stored, error))
     return FALSE;
 
   /* Senders' committed nonces, read from the block's writes. */
@@ -223,6 +227,8 @@ commit_block (CairnNode *node, CairnBlock *b, const json_t *cert,
       node->metrics.txs_failed++;
   node->metrics.commit_seconds_sum += (g_get_monotonic_time () - t0) / 1e6;
   publish (node, b);
+  cairn_gossip_block (node, g_bytes_get_data (stored, NULL),
+                      g_bytes_get_size (stored));
   if (node->consensus.on_block_committed)
     node->consensus.on_block_committed (node->consensus_plugin, &b->info);
   return TRUE;
@@ -392,7 +398,7 @@ execute_genesis (CairnNode *node, CairnBlock *b, GError **error)
   g_autofree char *gh = cairn_hex_encode (node->genesis->hash, 32);
   b->data->certificate
       = json_pack ("{s:s, s:s}", "type", "genesis", "genesis_hash", gh);
-  if (!store_commit (node, b, &new_hash, error))
+  if (!store_commit (node, b, &new_hash, NULL, error))
     return FALSE;
   set_head (node, b->data, &new_hash);
   g_info ("committed genesis of chain %s (state root %s)",

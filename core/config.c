@@ -42,6 +42,7 @@ static const struct {
   { "http", { "listen", "enabled" } },
   { "mempool", { "max_txs", "max_bytes", "max_nonce_gap", "ttl_seconds" } },
   { "block", { "max_txs", "max_bytes" } },
+  { "p2p", { "enabled", "listen", "persistent_peers", "allow" } },
 };
 
 static int

@@ -12,6 +12,10 @@
  *   [http]    listen (host:port, default 127.0.0.1:7700), enabled (bool)
  *   [mempool] max_txs, max_bytes, max_nonce_gap, ttl_seconds
  *   [block]   max_txs, max_bytes
+ *   [p2p]     enabled (bool, default false), listen (host:port, default
+ *             127.0.0.1:7710), persistent_peers (';' list of id@host:port
+ *             to dial), allow (';' list of extra node ids allowed to
+ *             connect; genesis validators and persistent peers always are)
  *   [<plugin id>]  the plugin's own keys, read through the host table.
  * Any other group or key is an error naming file, group and key. A later
  * file's value for the same core key wins (lists append). */

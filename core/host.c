@@ -4,6 +4,7 @@
 
 #include "cjson.h"
 #include "node_private.h"
+#include "p2p.h"
 
 CairnNode *
 cairn_plugin_node (CairnPlugin *p)
@@ -781,37 +782,54 @@ h_block_get (CairnPlugin *self, uint64_t height, GError **error)
   return cairn_node_block_json (NODE (self), height, error);
 }
 
-/* ---- peers: not yet (single-node release) ------------------------------ */
+/* ---- peers ------------------------------------------------------------- */
 
 static gboolean
-no_transport (CairnPlugin *self, GError **error)
+have_transport (CairnPlugin *self, GError **error)
 {
+  if (NODE (self)->p2p)
+    return TRUE;
   g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_NOT_IMPLEMENTED,
-               "plugin %s: this node has no P2P transport yet (it runs a "
-               "single-node chain); peer messaging comes with multi-node "
-               "networking",
+               "plugin %s: this node runs without P2P ([p2p] enabled = "
+               "false), so there is no peer to message",
                self->desc.id);
   return FALSE;
-}
-
-static gboolean
-h_peer_broadcast (CairnPlugin *self, const void *data, size_t len,
-                  GError **error)
-{
-  return no_transport (self, error);
 }
 
 static gboolean
 h_peer_send (CairnPlugin *self, const char *peer_id, const void *data,
              size_t len, GError **error)
 {
-  return no_transport (self, error);
+  if (!have_transport (self, error))
+    return FALSE;
+  struct CairnTransport *t = NODE (self)->p2p;
+  g_autoptr (GBytes) b = g_bytes_new (data, len);
+  return t->ops->send (t, peer_id, CAIRN_P2P_CH_CONSENSUS, b, error);
+}
+
+static gboolean
+h_peer_broadcast (CairnPlugin *self, const void *data, size_t len,
+                  GError **error)
+{
+  if (!have_transport (self, error))
+    return FALSE;
+  struct CairnTransport *t = NODE (self)->p2p;
+  g_autoptr (GBytes) b = g_bytes_new (data, len);
+  g_auto (GStrv) peers = t->ops->peers (t);
+  for (guint i = 0; peers[i]; i++) {
+    g_autoptr (GError) err = NULL;
+    if (!t->ops->send (t, peers[i], CAIRN_P2P_CH_CONSENSUS, b, &err))
+      g_debug ("plugin %s: message to %s dropped: %s", self->desc.id, peers[i],
+               err->message);
+  }
+  return TRUE;
 }
 
 static char **
 h_peer_list (CairnPlugin *self)
 {
-  return g_new0 (char *, 1);
+  struct CairnTransport *t = NODE (self)->p2p;
+  return t ? t->ops->peers (t) : g_new0 (char *, 1);
 }
 
 /* One table for the whole process: it never dangles, whichever node a

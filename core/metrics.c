@@ -1,5 +1,6 @@
 /* Prometheus text exposition of the node's counters and gauges. */
 #include "node_private.h"
+#include "p2p.h"
 
 static void
 metric (GString *out, const char *name, const char *type, const char *help,
@@ -46,6 +47,25 @@ cairn_node_metrics (CairnNode *node, GString *out)
           "Time spent committing blocks to storage.", m->commit_seconds_sum);
   metric (out, "cairn_http_requests_total", "counter", "HTTP requests served.",
           m->http_requests);
+  metric (out, "cairn_p2p_bad_messages_total", "counter",
+          "Peer messages refused (undecodable, invalid blocks or txs).",
+          m->p2p_bad_messages);
+  metric (out, "cairn_blocks_synced_total", "counter",
+          "Blocks committed from peers.", m->blocks_synced);
+  if (node->p2p) {
+    CairnTransportStats st = { 0 };
+    node->p2p->ops->stats (node->p2p, &st);
+    g_auto (GStrv) peers = node->p2p->ops->peers (node->p2p);
+    metric (out, "cairn_p2p_peers", "gauge", "Connected peers.",
+            g_strv_length (peers));
+    metric (out, "cairn_p2p_handshakes_refused_total", "counter",
+            "Connections refused at the TLS handshake.", st.handshakes_refused);
+    metric (out, "cairn_p2p_frames_refused_total", "counter",
+            "Malformed frames (peer disconnected).", st.frames_refused);
+    metric (out, "cairn_p2p_sends_refused_total", "counter",
+            "Frames not queued because a peer's queue was full.",
+            st.sends_refused);
+  }
   metric (out, "cairn_events_dropped_total", "counter",
           "Event streams ended because the client fell behind.",
           m->events_dropped);

@@ -9,6 +9,7 @@
 #include "cjson.h"
 #include "http.h"
 #include "node_private.h"
+#include "p2p.h"
 
 #ifndef CAIRN_PLUGINSDIR
 #define CAIRN_PLUGINSDIR "/usr/local/lib/cairn/plugins"
@@ -192,12 +193,20 @@ guint
 cairn_node_submit_many (CairnNode *node, CairnTx **txs, guint n,
                         GError **errors)
 {
+  return cairn_node_admit (node, txs, n, errors, NULL);
+}
+
+guint
+cairn_node_admit (CairnNode *node, CairnTx **txs, guint n, GError **errors,
+                  const char *peer)
+{
   node->metrics.txs_received += n;
   cairn_node_verify_txs (node, txs, n, errors);
   guint accepted = 0;
+  g_autofree CairnTx **fresh = g_new (CairnTx *, MAX (n, 1));
   for (guint i = 0; i < n; i++) {
     if (errors[i] == NULL && admit (node, txs[i], &errors[i]))
-      accepted++;
+      fresh[accepted++] = txs[i];
     if (errors[i]) {
       int code = errors[i]->domain == CAIRN_REJECT ? errors[i]->code : 0;
       if (code < 0 || code >= (int)G_N_ELEMENTS (node->metrics.txs_rejected))
@@ -206,8 +215,10 @@ cairn_node_submit_many (CairnNode *node, CairnTx **txs, guint n,
     }
   }
   node->metrics.txs_accepted += accepted;
-  if (accepted)
+  if (accepted) {
     cairn_node_txs_available (node);
+    cairn_gossip_txs (node, fresh, accepted, peer);
+  }
   return accepted;
 }
 
@@ -236,6 +247,45 @@ route_free (gpointer p)
   g_free (r->method);
   g_free (r->path);
   g_free (r);
+}
+
+static void
+peer_addr_clear (gpointer p)
+{
+  cairn_peer_addr_clear (p);
+}
+
+static gboolean
+read_p2p_config (CairnNode *node, GError **error)
+{
+  CairnConfig *cfg = node->cfg;
+  g_auto (GStrv) peers = NULL;
+  node->p2p_peers = g_array_new (FALSE, TRUE, sizeof (CairnPeerAddr));
+  g_array_set_clear_func (node->p2p_peers, peer_addr_clear);
+  if (!cairn_config_bool (cfg, "p2p", "enabled", FALSE, &node->p2p_enabled,
+                          error)
+      || !cairn_config_string (cfg, "p2p", "listen", "127.0.0.1:7710",
+                               &node->p2p_listen, error)
+      || !cairn_config_strv (cfg, "p2p", "persistent_peers", &peers, error)
+      || !cairn_config_strv (cfg, "p2p", "allow", &node->p2p_allow, error))
+    return FALSE;
+  for (guint i = 0; peers[i]; i++) {
+    CairnPeerAddr a = { 0 };
+    if (!cairn_peer_addr_parse (peers[i], &a, error)) {
+      g_prefix_error (error, "[p2p] persistent_peers: ");
+      return FALSE;
+    }
+    g_array_append_val (node->p2p_peers, a);
+  }
+  for (guint i = 0; node->p2p_allow[i]; i++)
+    if (!cairn_address_valid (node->p2p_allow[i])) {
+      g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFIG,
+                   "[p2p] allow: '%s' is not a node id (40 lowercase hex "
+                   "characters)",
+                   node->p2p_allow[i]);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static gboolean
@@ -272,7 +322,8 @@ read_core_config (CairnNode *node, const CairnNodeOptions *opts,
       || !cairn_config_int (cfg, "block", "max_txs", 10000, 1, 1000000, &bmax,
                             error)
       || !cairn_config_size (cfg, "block", "max_bytes", 8u << 20, 1 << 16,
-                             1u << 30, &bbytes, error))
+                             1u << 30, &bbytes, error)
+      || !read_p2p_config (node, error))
     return FALSE;
   if (!set_log_level (log_level, error))
     return FALSE;
@@ -417,6 +468,10 @@ cairn_node_start (CairnNode *node, GError **error)
   if (!cairn_plugin_host_start_all (node->plugins, error))
     return FALSE;
   node->started = TRUE;
+  if (node->p2p_enabled && !cairn_gossip_start (node, error)) {
+    cairn_node_stop (node);
+    return FALSE;
+  }
   if (node->http_enabled) {
     node->http = cairn_http_new (node, node->http_listen, error);
     if (node->http == NULL) {
@@ -437,6 +492,7 @@ cairn_node_stop (CairnNode *node)
     return;
   node->started = FALSE;
   g_clear_pointer (&node->http, cairn_http_free);
+  cairn_gossip_stop (node);
   g_clear_handle_id (&node->expire_source, g_source_remove);
   g_clear_handle_id (&node->notify_source, g_source_remove);
   cairn_plugin_host_stop_all (node->plugins);
@@ -466,6 +522,10 @@ cairn_node_free (CairnNode *node)
   g_clear_pointer (&node->cfg, cairn_config_free);
   g_free (node->data_dir);
   g_free (node->http_listen);
+  g_free (node->p2p_listen);
+  g_strfreev (node->p2p_allow);
+  if (node->p2p_peers)
+    g_array_unref (node->p2p_peers);
   g_free (node->home);
   g_free (node);
 }

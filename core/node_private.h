@@ -61,6 +61,8 @@ typedef struct {
   guint64 http_requests;
   guint64 http_errors;
   guint64 events_dropped;
+  guint64 p2p_bad_messages; /* undecodable or refused peer messages */
+  guint64 blocks_synced;    /* blocks committed from peers */
 } CairnMetricsCounters;
 
 /* Execution of one tx or hook. */
@@ -123,6 +125,15 @@ struct CairnNode {
   guint notify_source; /* idle that tells consensus about new txs */
   guint expire_source;
 
+  /* P2P (core/gossip.c) */
+  struct CairnTransport *p2p;
+  gboolean p2p_enabled;
+  char *p2p_listen;
+  GArray *p2p_peers; /* CairnPeerAddr */
+  char **p2p_allow;
+  uint64_t sync_requested;   /* last height asked for in a catch-up */
+  uint64_t best_peer_height; /* highest head a peer told us */
+
   CairnHttp *http;
   char *http_listen;
   gboolean http_enabled;
@@ -166,6 +177,17 @@ void cairn_events_free_all (CairnNode *node);
 
 /* node.c */
 void cairn_node_txs_available (CairnNode *node);
+/* Admission of txs from HTTP (peer NULL) or a peer; accepted ones are
+ * gossiped to the other peers. Returns how many were accepted. */
+guint cairn_node_admit (CairnNode *node, CairnTx **txs, guint n,
+                        GError **errors, const char *peer);
+
+/* gossip.c */
+gboolean cairn_gossip_start (CairnNode *node, GError **error);
+void cairn_gossip_stop (CairnNode *node);
+void cairn_gossip_txs (CairnNode *node, CairnTx **txs, guint n,
+                       const char *except_peer);
+void cairn_gossip_block (CairnNode *node, const char *bytes, size_t len);
 /* Verify signatures in parallel; errors[i] set for each bad tx. */
 gboolean cairn_node_verify_txs (CairnNode *node, CairnTx **txs, guint n,
                                 GError **errors);

@@ -34,7 +34,7 @@ struct CairnPluginHost {
 #define MAX_SERVICES 64
 
 static const char *const reserved_ids[] = {
-  "node", "plugins", "http", "mempool", "block", "core",
+  "node", "plugins", "http", "mempool", "block", "core", "p2p",
 };
 
 static const char *const kind_names[] = {
@@ -211,7 +211,7 @@ cairn_plugin_check_descriptor (const char *file,
   if (id_reserved (d.id)) {
     g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_ABI,
                  "%s: plugin id '%s' is reserved for a core config group "
-                 "(field id: plugin '%s', reserved: node, plugins, http, "
+                 "(field id: plugin '%s', reserved: node, plugins, http, p2p, "
                  "mempool, block, core); choose another .id",
                  file, d.id, d.id);
     return FALSE;

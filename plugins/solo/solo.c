@@ -21,6 +21,7 @@ typedef struct Solo {
   int64_t empty_interval_ms; /* 0 = never */
   int64_t batch_delay_ms;
   int64_t max_block_txs; /* 0 = core default */
+  gboolean follow;       /* a follower: verifies and syncs, never builds */
   char validator[41];    /* the genesis validator */
   uint8_t pubkey[32];
   char pubkey_hex[65];
@@ -330,6 +331,7 @@ solo_init (CairnPlugin *self, const CairnHost *h, GError **error)
                             &s->batch_delay_ms, error)
       || !host->config_int (self, "max_block_txs", 0, 0, 10000000,
                             &s->max_block_txs, error)
+      || !host->config_bool (self, "follow", FALSE, &s->follow, error)
       || !read_validator (s, host->genesis (self), error)
       || !host->register_consensus (self, &solo_iface, sizeof solo_iface,
                                     error))
@@ -343,11 +345,19 @@ solo_start (CairnPlugin *self, GError **error)
 {
   Solo *s = host->get_data (self);
   const char *me = host->node_address (self);
+  if (s->follow) {
+    /* Blocks come from the validator over P2P; the core checks each with
+     * verify_certificate. This node only serves and relays. */
+    cairn_log (host, self, G_LOG_LEVEL_INFO,
+               "solo follower: blocks come from validator %s", s->validator);
+    return TRUE;
+  }
   if (me == NULL || strcmp (me, s->validator) != 0) {
     g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFIG,
                  "solo: this node's key has address %s, but the only "
                  "genesis validator is %s; run solo with the validator's "
-                 "node key or a genesis made for this key",
+                 "node key or a genesis made for this key, or set [solo] "
+                 "follow = true to follow the validator over P2P",
                  me != NULL ? me : "(none)", s->validator);
     return FALSE;
   }

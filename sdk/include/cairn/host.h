@@ -199,8 +199,8 @@ struct CairnHost {
 
   /* ---- peers (consensus engines) ----
    * A message reaches the same plugin on other nodes through its
-   * on_peer_message; peer ids are node addresses. On a node without a P2P
-   * transport (this release runs single-node) sends fail with
+   * on_peer_message; peer ids are node addresses. On a node running
+   * without P2P ([p2p] enabled = false) sends fail with
    * CAIRN_ERROR_NOT_IMPLEMENTED and the list is empty. */
   gboolean (*peer_broadcast) (CairnPlugin *self, const void *data, size_t len,
                               GError **error);

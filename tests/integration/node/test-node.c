@@ -11,6 +11,7 @@
 #include "cjson.h"
 #include "crypto.h"
 #include "http.h"
+#include "p2p.h"
 #include "node_private.h"
 #include "tx.h"
 
@@ -659,6 +660,87 @@ test_roles_threshold (void)
   net_down (&n);
 }
 
+/* Wait (running the main loop) until cond (node) holds or 15 s pass. */
+static gboolean
+wait_for (gboolean (*cond) (CairnNode *a, CairnNode *b), CairnNode *a,
+          CairnNode *b)
+{
+  int64_t deadline = g_get_monotonic_time () + 15 * G_USEC_PER_SEC;
+  while (!cond (a, b) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE) || (g_usleep (500), TRUE);
+  return cond (a, b);
+}
+
+static gboolean
+same_head (CairnNode *a, CairnNode *b)
+{
+  return cairn_node_head (a)->height == cairn_node_head (b)->height
+         && g_strcmp0 (cairn_node_head (a)->hash, cairn_node_head (b)->hash)
+                == 0;
+}
+
+/* A solo validator and a follower over real TLS on loopback: the follower
+ * catches up from genesis, relays a tx it receives to the validator, and
+ * both hold the same chain and state root. */
+static void
+test_p2p_follower (void)
+{
+  Net v = { 0 };
+  g_autoptr (CairnKey) fkey = cairn_key_generate (NULL);
+  v.node_key = cairn_key_generate (NULL);
+  v.admin = cairn_key_generate (NULL);
+  v.alice = cairn_key_generate (NULL);
+  v.home = make_home (v.node_key, v.admin);
+  g_autofree char *vconf = g_strdup_printf (
+      "[p2p]\nenabled = true\nlisten = 127.0.0.1:0\nallow = %s\n", addr (fkey));
+  write_file (v.home, "conf.d/60-p2p.conf", vconf);
+  v.node = start_node (v.home, TRUE);
+  v.url = g_strdup (cairn_node_http_url (v.node));
+  v.http = soup_session_new ();
+  g_autofree char *body = g_strdup_printf (
+      "{\"amount\":9,\"denom\":\"cairn\",\"to\":\"%s\"}", addr (v.alice));
+  for (int i = 0; i < 3; i++) {
+    g_autoptr (CairnTx) tx = sign (&v, v.admin, "bank.transfer", body);
+    json_decref (submit_and_wait (&v, tx));
+  }
+
+  /* The follower: same genesis, its own key, dials the validator. */
+  Net f = { 0 };
+  f.home = make_home (v.node_key, v.admin);
+  g_autofree char *fkp = g_build_filename (f.home, "keys", "node.pem", NULL);
+  g_unlink (fkp);
+  g_assert_true (cairn_key_save (fkey, fkp, NULL));
+  g_autofree char *fconf = g_strdup_printf (
+      "[p2p]\nenabled = true\nlisten = 127.0.0.1:0\n"
+      "persistent_peers = %s@127.0.0.1:%u\n[solo]\nfollow = true\n",
+      addr (v.node_key), cairn_tls_transport_port (v.node->p2p));
+  write_file (f.home, "conf.d/60-p2p.conf", fconf);
+  f.node = start_node (f.home, TRUE);
+  f.url = g_strdup (cairn_node_http_url (f.node));
+  f.http = soup_session_new ();
+  f.admin = v.admin;
+  g_assert_true (wait_for (same_head, v.node, f.node));
+  g_assert_cmpuint (cairn_node_head (f.node)->height, >=, 3);
+  g_assert_cmpstr (cairn_node_head (f.node)->state_root, ==,
+                   cairn_node_head (v.node)->state_root);
+
+  /* A tx sent to the follower reaches the validator and comes back in a
+   * block. */
+  g_autoptr (CairnTx) tx = sign (&v, v.admin, "bank.transfer", body);
+  g_autoptr (json_t) r = submit_and_wait (&f, tx);
+  g_assert_true (json_is_true (json_object_get (r, "ok")));
+  g_assert_true (wait_for (same_head, v.node, f.node));
+  g_assert_cmpint (balance (&f, v.alice), ==, 4 * 9);
+
+  f.admin = NULL;
+  g_clear_object (&f.http);
+  g_clear_pointer (&f.node, cairn_node_free);
+  rm_rf (f.home);
+  g_free (f.home);
+  g_free (f.url);
+  net_down (&v);
+}
+
 static void
 test_bad_config (void)
 {
@@ -706,6 +788,7 @@ main (int argc, char **argv)
   g_test_add_func ("/node/restart-and-replay", test_restart_and_replay);
   g_test_add_func ("/node/bad-config", test_bad_config);
   g_test_add_func ("/node/roles", test_roles);
+  g_test_add_func ("/node/p2p-follower", test_p2p_follower);
   g_test_add_func ("/node/roles-threshold", test_roles_threshold);
   int rc = g_test_run ();
   g_free (plugins_dir);

@@ -1,0 +1,305 @@
+/* Gossip and catch-up over the P2P transport.
+ *
+ * - CH_TXS: a canonical JSON array of signed txs. Admitted ones are passed
+ *   on to every other peer; the mempool's duplicate check ends the echo.
+ * - CH_BLOCKS: a committed block in its stored form (with certificate).
+ *   The next height is validated (re-executed), its certificate checked by
+ *   the consensus plugin, and committed; a later height starts a catch-up.
+ * - CH_SYNC: {"type":"get","from":N} asks for blocks from N;
+ *   {"type":"head","height":H} tells a peer how far this node is.
+ * - CH_CONSENSUS: opaque messages for the consensus plugin. */
+#include <string.h>
+
+#include "cjson.h"
+#include "node_private.h"
+#include "p2p.h"
+
+#define SYNC_BATCH 256
+
+static void
+send_json (CairnNode *node, const char *peer, uint8_t channel, json_t *obj)
+{
+  char *text = json_dumps (obj, JSON_COMPACT | JSON_SORT_KEYS);
+  json_decref (obj);
+  if (text == NULL)
+    return;
+  gsize len = strlen (text);
+  g_autoptr (GBytes) b = g_bytes_new_take (text, len);
+  g_autoptr (GError) err = NULL;
+  if (!node->p2p->ops->send (node->p2p, peer, channel, b, &err))
+    g_debug ("p2p: send to %s: %s", peer, err->message);
+}
+
+static void
+broadcast (CairnNode *node, uint8_t channel, GBytes *payload,
+           const char *except)
+{
+  if (node->p2p == NULL)
+    return;
+  g_auto (GStrv) peers = node->p2p->ops->peers (node->p2p);
+  for (guint i = 0; peers[i]; i++) {
+    if (except && strcmp (peers[i], except) == 0)
+      continue;
+    g_autoptr (GError) err = NULL;
+    if (!node->p2p->ops->send (node->p2p, peers[i], channel, payload, &err))
+      g_debug ("p2p: send to %s: %s", peers[i], err->message);
+  }
+}
+
+void
+cairn_gossip_txs (CairnNode *node, CairnTx **txs, guint n, const char *except)
+{
+  if (node->p2p == NULL || n == 0)
+    return;
+  g_autoptr (GString) s = g_string_new ("[");
+  for (guint i = 0; i < n; i++) {
+    if (i)
+      g_string_append_c (s, ',');
+    g_string_append_len (s, txs[i]->bytes, txs[i]->len);
+  }
+  g_string_append_c (s, ']');
+  gsize len = s->len;
+  g_autoptr (GBytes) b
+      = g_bytes_new_take (g_string_free (g_steal_pointer (&s), FALSE), len);
+  broadcast (node, CAIRN_P2P_CH_TXS, b, except);
+}
+
+void
+cairn_gossip_block (CairnNode *node, const char *bytes, size_t len)
+{
+  if (node->p2p == NULL)
+    return;
+  g_autoptr (GBytes) b = g_bytes_new (bytes, len);
+  broadcast (node, CAIRN_P2P_CH_BLOCKS, b, NULL);
+}
+
+static void
+request_blocks (CairnNode *node, const char *peer)
+{
+  node->sync_requested = node->head.height + SYNC_BATCH;
+  send_json (node, peer, CAIRN_P2P_CH_SYNC,
+             json_pack ("{s:s, s:I}", "type", "get", "from",
+                        (json_int_t)(node->head.height + 1)));
+}
+
+/* ---- receiving ---------------------------------------------------------- */
+
+static void
+on_txs (CairnNode *node, const char *peer, GBytes *payload)
+{
+  gsize len;
+  const char *data = g_bytes_get_data (payload, &len);
+  g_autoptr (GError) err = NULL;
+  g_autoptr (json_t) arr = cairn_cjson_parse (data, len, TRUE, &err);
+  if (arr == NULL || !json_is_array (arr)) {
+    node->metrics.p2p_bad_messages++;
+    g_info ("p2p: txs from %s refused: %s", peer,
+            err ? err->message : "not an array");
+    return;
+  }
+  guint n = json_array_size (arr);
+  g_autoptr (GPtrArray) txs
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)cairn_tx_unref);
+  for (guint i = 0; i < n; i++) {
+    CairnTx *tx = cairn_tx_from_json (json_array_get (arr, i),
+                                      node->genesis->chain_id, NULL);
+    if (tx)
+      g_ptr_array_add (txs, tx);
+    else
+      node->metrics.p2p_bad_messages++;
+  }
+  g_autofree GError **errs = g_new0 (GError *, MAX (txs->len, 1));
+  cairn_node_admit (node, (CairnTx **)txs->pdata, txs->len, errs, peer);
+  for (guint i = 0; i < txs->len; i++)
+    g_clear_error (&errs[i]);
+}
+
+static gboolean
+apply_block (CairnNode *node, const char *peer, const char *data, gsize len,
+             GError **error)
+{
+  g_autoptr (json_t) stored = cairn_cjson_parse (data, len, TRUE, error);
+  if (stored == NULL)
+    return FALSE;
+  const json_t *cert = json_object_get (stored, "certificate");
+  if (cert == NULL) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+                 "block without a certificate");
+    return FALSE;
+  }
+  CairnBlock *b = cairn_chain_validate (node, data, len, error);
+  if (b == NULL)
+    return FALSE;
+  if (!node->consensus.verify_certificate (node->consensus_plugin, &b->info,
+                                           cert, error)) {
+    cairn_block_discard (b);
+    return FALSE;
+  }
+  return cairn_chain_commit (node, b, cert, error);
+}
+
+static void
+on_block (CairnNode *node, const char *peer, GBytes *payload)
+{
+  gsize len;
+  const char *data = g_bytes_get_data (payload, &len);
+  /* Peek at the height without executing anything. */
+  g_autoptr (json_t) obj = json_loadb (data, len, 0, NULL);
+  json_t *h = json_object_get (json_object_get (obj, "header"), "height");
+  if (!json_is_integer (h) || json_integer_value (h) < 0) {
+    node->metrics.p2p_bad_messages++;
+    return;
+  }
+  uint64_t height = json_integer_value (h);
+  if (height <= node->head.height)
+    return; /* already have it */
+  if (height > node->head.height + 1) {
+    if (node->sync_requested <= node->head.height)
+      request_blocks (node, peer);
+    return;
+  }
+  g_autoptr (GError) err = NULL;
+  if (!apply_block (node, peer, data, len, &err)) {
+    node->metrics.p2p_bad_messages++;
+    g_warning ("p2p: block %" G_GUINT64_FORMAT " from %s refused: %s", height,
+               peer, err->message);
+    return;
+  }
+  node->metrics.blocks_synced++;
+  /* The end of a catch-up batch: ask for more if the peer is ahead. */
+  if (node->head.height >= node->sync_requested
+      && node->best_peer_height > node->head.height)
+    request_blocks (node, peer);
+}
+
+static void
+serve_blocks (CairnNode *node, const char *peer, uint64_t from)
+{
+  send_json (node, peer, CAIRN_P2P_CH_SYNC,
+             json_pack ("{s:s, s:I}", "type", "head", "height",
+                        (json_int_t)node->head.height));
+  for (uint64_t h = from; h <= node->head.height && h < from + SYNC_BATCH;
+       h++) {
+    g_autoptr (GError) err = NULL;
+    g_autoptr (GBytes) raw = node->storage.block_get (node->store, h, &err);
+    if (raw == NULL)
+      return;
+    if (!node->p2p->ops->send (node->p2p, peer, CAIRN_P2P_CH_BLOCKS, raw, &err))
+      return; /* queue full: the peer asks again */
+  }
+}
+
+static void
+on_sync (CairnNode *node, const char *peer, GBytes *payload)
+{
+  gsize len;
+  const char *data = g_bytes_get_data (payload, &len);
+  g_autoptr (json_t) msg = json_loadb (data, len, JSON_REJECT_DUPLICATES, NULL);
+  const char *type = json_string_value (json_object_get (msg, "type"));
+  if (g_strcmp0 (type, "get") == 0
+      && json_is_integer (json_object_get (msg, "from"))
+      && json_integer_value (json_object_get (msg, "from")) > 0) {
+    serve_blocks (node, peer,
+                  json_integer_value (json_object_get (msg, "from")));
+  } else if (g_strcmp0 (type, "head") == 0
+             && json_is_integer (json_object_get (msg, "height"))) {
+    uint64_t h = json_integer_value (json_object_get (msg, "height"));
+    node->best_peer_height = MAX (node->best_peer_height, h);
+  } else {
+    node->metrics.p2p_bad_messages++;
+  }
+}
+
+static void
+on_message (void *user_data, const char *peer, uint8_t channel, GBytes *payload)
+{
+  CairnNode *node = user_data;
+  switch (channel) {
+  case CAIRN_P2P_CH_TXS:
+    on_txs (node, peer, payload);
+    break;
+  case CAIRN_P2P_CH_BLOCKS:
+    on_block (node, peer, payload);
+    break;
+  case CAIRN_P2P_CH_SYNC:
+    on_sync (node, peer, payload);
+    break;
+  case CAIRN_P2P_CH_CONSENSUS:
+    if (node->consensus.on_peer_message)
+      node->consensus.on_peer_message (node->consensus_plugin, peer,
+                                       g_bytes_get_data (payload, NULL),
+                                       g_bytes_get_size (payload));
+    break;
+  default:
+    node->metrics.p2p_bad_messages++;
+  }
+}
+
+static void
+on_peer_up (void *user_data, const char *peer)
+{
+  CairnNode *node = user_data;
+  g_info ("p2p: peer %s connected", peer);
+  /* Tell it how far we are, and ask what we miss. */
+  send_json (node, peer, CAIRN_P2P_CH_SYNC,
+             json_pack ("{s:s, s:I}", "type", "head", "height",
+                        (json_int_t)node->head.height));
+  request_blocks (node, peer);
+  if (node->consensus.on_peer_connected)
+    node->consensus.on_peer_connected (node->consensus_plugin, peer);
+}
+
+static void
+on_peer_down (void *user_data, const char *peer)
+{
+  CairnNode *node = user_data;
+  g_info ("p2p: peer %s disconnected", peer);
+  if (node->consensus.on_peer_disconnected)
+    node->consensus.on_peer_disconnected (node->consensus_plugin, peer);
+}
+
+gboolean
+cairn_gossip_start (CairnNode *node, GError **error)
+{
+  static const CairnTransportEvents events = {
+    .peer_up = on_peer_up,
+    .peer_down = on_peer_down,
+    .message = on_message,
+  };
+  /* Allowed: genesis validators, persistent peers, [p2p] allow. */
+  g_autoptr (GPtrArray) allowed = g_ptr_array_new_with_free_func (g_free);
+  size_t i;
+  json_t *v;
+  json_array_foreach (json_object_get (node->genesis->doc, "validators"), i, v)
+      g_ptr_array_add (allowed, g_strdup (json_string_value (
+                                    json_object_get (v, "address"))));
+  for (guint k = 0; node->p2p_allow && node->p2p_allow[k]; k++)
+    g_ptr_array_add (allowed, g_strdup (node->p2p_allow[k]));
+  g_ptr_array_add (allowed, NULL);
+  node->p2p = cairn_tls_transport_new (
+      node->key, node->p2p_listen,
+      (CairnPeerAddr *)(void *)node->p2p_peers->data, node->p2p_peers->len,
+      (const char *const *)allowed->pdata, &events, node, error);
+  if (node->p2p == NULL)
+    return FALSE;
+  if (!node->p2p->ops->start (node->p2p, error)) {
+    node->p2p->ops->free (node->p2p);
+    node->p2p = NULL;
+    g_prefix_error (error, "[p2p] listen %s: ", node->p2p_listen);
+    return FALSE;
+  }
+  g_message ("p2p: node id %s listening on port %u, %u persistent peers",
+             cairn_key_address (node->key),
+             cairn_tls_transport_port (node->p2p), node->p2p_peers->len);
+  return TRUE;
+}
+
+void
+cairn_gossip_stop (CairnNode *node)
+{
+  if (node->p2p == NULL)
+    return;
+  node->p2p->ops->stop (node->p2p);
+  node->p2p->ops->free (node->p2p);
+  node->p2p = NULL;
+}
