@@ -601,7 +601,7 @@ cairn_node_status_json (CairnNode *node)
                                                p->desc.id, "kind", kinds,
                                                "version", p->desc.version));
   }
-  return json_pack (
+  json_t *st = json_pack (
       "{s:s, s:I, s:s, s:I, s:s, s:s, s:{s:I, s:I}, s:o, s:s, s:s, s:I}",
       "chain_id", node->genesis->chain_id, "height",
       (json_int_t)node->head.height, "hash", node->head_hash, "time",
@@ -612,6 +612,18 @@ cairn_node_status_json (CairnNode *node)
       "version", CAIRN_VERSION, "abi",
       G_STRINGIFY (CAIRN_ABI_MAJOR) "." G_STRINGIFY (CAIRN_ABI_MINOR),
       "uptime_ms", (json_int_t)(g_get_real_time () / 1000 - node->started_ms));
+  if (node->p2p) {
+    g_auto (GStrv) peers = node->p2p->ops->peers (node->p2p);
+    json_t *ids = json_array ();
+    for (guint i = 0; peers[i]; i++)
+      json_array_append_new (ids, json_string (peers[i]));
+    json_object_set_new (
+        st, "p2p",
+        json_pack ("{s:I, s:o}", "port",
+                   (json_int_t)cairn_tls_transport_port (node->p2p), "peers",
+                   ids));
+  }
+  return st;
 }
 
 static json_t *

@@ -44,6 +44,7 @@ int cairn_cmd_tx (int argc, char **argv);
 int cairn_cmd_query (int argc, char **argv);
 int cairn_cmd_plugin (int argc, char **argv);
 int cairn_cmd_bench (int argc, char **argv);
+int cairn_cmd_testnet (int argc, char **argv);
 
 /* ---- output.c: messages, exit codes, option parsing, JSON/human ---- */
 void cairn_cli_printerr (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
@@ -82,6 +83,9 @@ json_t *cairn_cli_json_find (const json_t *obj, const char *key);
 /* Dump with the path and a short description of the first real (float) in
  * value, e.g. "body.amount (1.5)"; NULL when there is none. g_free. */
 char *cairn_cli_find_real (const json_t *value, const char *root);
+
+/* A free TCP port on 127.0.0.1 (another process may take it before use). */
+gboolean cairn_cli_free_port (guint16 *port, GError **error);
 
 /* ---- client.c: the only HTTP client code (libsoup 3, sync API) ---- */
 typedef struct CairnClient CairnClient;

@@ -328,25 +328,6 @@ measure_verify (Bench *b, GError **error)
 
 /* ---- the child node ---- */
 
-static gboolean
-free_port (guint16 *port, GError **error)
-{
-  g_autoptr (GSocket) sock = g_socket_new (
-      G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, error);
-  if (sock == NULL)
-    return FALSE;
-  g_autoptr (GInetAddress) lo
-      = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
-  if (!g_socket_bind (sock, any, FALSE, error))
-    return FALSE;
-  g_autoptr (GSocketAddress) bound = g_socket_get_local_address (sock, error);
-  if (bound == NULL)
-    return FALSE;
-  *port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-  return g_socket_close (sock, error);
-}
-
 static void
 child_setup (gpointer unused)
 {
@@ -528,7 +509,7 @@ start_local_node (Bench *b, GError **error)
 
   for (guint attempt = 0;; attempt++) {
     guint16 port = 0;
-    if (!free_port (&port, error))
+    if (!cairn_cli_free_port (&port, error))
       return FALSE;
     g_autofree char *listen = g_strdup_printf ("127.0.0.1:%u", port);
     g_free (b->url);

@@ -232,3 +232,23 @@ cairn_cli_find_real (const json_t *value, const char *root)
     return NULL;
   return g_string_free (g_steal_pointer (&path), FALSE);
 }
+
+/* A free TCP port on 127.0.0.1 (bound, read, released). */
+gboolean
+cairn_cli_free_port (guint16 *port, GError **error)
+{
+  g_autoptr (GSocket) sock = g_socket_new (
+      G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, error);
+  if (sock == NULL)
+    return FALSE;
+  g_autoptr (GInetAddress) lo
+      = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+  if (!g_socket_bind (sock, any, FALSE, error))
+    return FALSE;
+  g_autoptr (GSocketAddress) bound = g_socket_get_local_address (sock, error);
+  if (bound == NULL)
+    return FALSE;
+  *port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  return g_socket_close (sock, error);
+}

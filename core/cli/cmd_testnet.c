@@ -1,0 +1,409 @@
+/* cairn testnet: a local network of nodes on loopback.
+ *
+ * init writes DIR/node0..node{N-1}: one shared genesis, a key per node, and
+ * conf.d/90-testnet.conf with free loopback ports for HTTP and P2P, every
+ * other node as a persistent peer, and every node id allowed. Until the
+ * proof-of-stake plugin lands, node0 is the single (solo) validator and the
+ * others are followers that gossip txs to it and take its blocks.
+ * start runs the nodes in the background (DIR/nodeI/node.log, node.pid),
+ * stop ends them, status asks each one for its head and peers. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "cli.h"
+
+#define MAX_NODES 64
+
+static char *
+node_dir (const char *dir, guint i)
+{
+  g_autofree char *name = g_strdup_printf ("node%u", i);
+  return g_build_filename (dir, name, NULL);
+}
+
+/* The node homes in DIR, in order. */
+static GPtrArray *
+list_nodes (const char *dir, GError **error)
+{
+  GPtrArray *homes = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < MAX_NODES; i++) {
+    char *home = node_dir (dir, i);
+    g_autofree char *conf = g_build_filename (home, "cairn.conf", NULL);
+    if (!g_file_test (conf, G_FILE_TEST_EXISTS)) {
+      g_free (home);
+      break;
+    }
+    g_ptr_array_add (homes, home);
+  }
+  if (homes->len == 0) {
+    g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_NOT_FOUND,
+                 "%s holds no testnet (create one with 'cairn testnet init "
+                 "--dir %s')",
+                 dir, dir);
+    g_ptr_array_unref (homes);
+    return NULL;
+  }
+  return homes;
+}
+
+static gboolean
+copy_file (const char *from, const char *to, int mode, GError **error)
+{
+  g_autofree char *text = NULL;
+  gsize len;
+  if (!g_file_get_contents (from, &text, &len, error))
+    return FALSE;
+  if (!g_file_set_contents_full (to, text, len, G_FILE_SET_CONTENTS_CONSISTENT,
+                                 mode, error))
+    return FALSE;
+  return TRUE;
+}
+
+/* ---- init ---------------------------------------------------------------- */
+
+static gboolean
+testnet_init (const char *dir, guint n, const char *chain_id, gboolean force,
+              GError **error)
+{
+  if (g_file_test (dir, G_FILE_TEST_EXISTS)) {
+    if (!force) {
+      g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_FAILED,
+                   "%s exists; pick another --dir or add --force to replace "
+                   "it",
+                   dir);
+      return FALSE;
+    }
+    if (!cairn_cli_remove_tree (dir, error))
+      return FALSE;
+  }
+  if (g_mkdir_with_parents (dir, 0700) != 0) {
+    g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_FAILED,
+                 "cannot create %s: %s", dir, g_strerror (errno));
+    return FALSE;
+  }
+  /* node0 is a normal home; the others copy its genesis and admin key. */
+  g_autofree char *home0 = node_dir (dir, 0);
+  CairnInitSpec spec
+      = { .home = home0, .chain_id = chain_id, .profile = "dev" };
+  if (!cairn_cli_init_home (&spec, NULL, NULL, error))
+    return FALSE;
+  g_autofree char *genesis0 = g_build_filename (home0, "genesis.json", NULL);
+  g_autofree char *admin0 = g_build_filename (home0, "keys", "admin.pem", NULL);
+  g_autoptr (GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  guint16 http_port[MAX_NODES], p2p_port[MAX_NODES];
+  for (guint i = 0; i < n; i++) {
+    g_autofree char *home = node_dir (dir, i);
+    if (i > 0) {
+      CairnInitSpec s
+          = { .home = home, .chain_id = chain_id, .profile = "dev" };
+      g_autofree char *g = g_build_filename (home, "genesis.json", NULL);
+      g_autofree char *a = g_build_filename (home, "keys", "admin.pem", NULL);
+      if (!cairn_cli_init_home (&s, NULL, NULL, error)
+          || !copy_file (genesis0, g, 0644, error)
+          || !copy_file (admin0, a, 0600, error))
+        return FALSE;
+    }
+    g_autofree char *kp = g_build_filename (home, "keys", "node.pem", NULL);
+    g_autoptr (CairnKey) key = cairn_key_load (kp, error);
+    if (key == NULL)
+      return FALSE;
+    g_ptr_array_add (ids, g_strdup (cairn_key_address (key)));
+    if (!cairn_cli_free_port (&http_port[i], error)
+        || !cairn_cli_free_port (&p2p_port[i], error))
+      return FALSE;
+  }
+  for (guint i = 0; i < n; i++) {
+    g_autofree char *home = node_dir (dir, i);
+    g_autoptr (GString) peers = g_string_new (NULL);
+    g_autoptr (GString) allow = g_string_new (NULL);
+    for (guint j = 0; j < n; j++) {
+      if (j == i)
+        continue;
+      g_string_append_printf (peers, "%s%s@127.0.0.1:%u", peers->len ? ";" : "",
+                              (char *)ids->pdata[j], p2p_port[j]);
+      g_string_append_printf (allow, "%s%s", allow->len ? ";" : "",
+                              (char *)ids->pdata[j]);
+    }
+    g_autofree char *conf = g_strdup_printf (
+        "# Written by cairn testnet init: node%u of %u.\n"
+        "[http]\nlisten = 127.0.0.1:%u\n\n"
+        "[p2p]\nenabled = true\nlisten = 127.0.0.1:%u\n"
+        "persistent_peers = %s\nallow = %s\n%s",
+        i, n, http_port[i], p2p_port[i], peers->str, allow->str,
+        i == 0 ? ""
+               : "\n# Until PoS lands, node0 is the only validator.\n"
+                 "[solo]\nfollow = true\n");
+    g_autofree char *path
+        = g_build_filename (home, "conf.d", "90-testnet.conf", NULL);
+    if (!g_file_set_contents (path, conf, -1, error))
+      return FALSE;
+  }
+  g_print ("testnet of %u nodes in %s (chain '%s')\n", n, dir, chain_id);
+  for (guint i = 0; i < n; i++)
+    g_print ("  node%u  %s  api http://127.0.0.1:%u  p2p %u%s\n", i,
+             (char *)ids->pdata[i], http_port[i], p2p_port[i],
+             i == 0 ? "  (validator)" : "  (follower)");
+  g_print ("start it with: cairn testnet start --dir %s\n", dir);
+  return TRUE;
+}
+
+/* ---- start / stop ------------------------------------------------------- */
+
+static GPid
+read_pid (const char *home)
+{
+  g_autofree char *path = g_build_filename (home, "node.pid", NULL);
+  g_autofree char *text = NULL;
+  guint64 pid;
+  if (!g_file_get_contents (path, &text, NULL, NULL)
+      || !g_ascii_string_to_unsigned (g_strstrip (text), 10, 1, G_MAXINT32,
+                                      &pid, NULL))
+    return 0;
+  /* Alive and a cairn process (pids are reused). */
+  g_autofree char *exe_link = g_strdup_printf ("/proc/%d/exe", (int)pid);
+  g_autofree char *exe = g_file_read_link (exe_link, NULL);
+  if (kill ((pid_t)pid, 0) != 0 || exe == NULL || strstr (exe, "cairn") == NULL)
+    return 0;
+  return (GPid)pid;
+}
+
+static void
+detach (gpointer unused)
+{
+  setsid ();
+}
+
+static gboolean
+start_node (const char *home, GError **error)
+{
+  g_autofree char *exe = g_file_read_link ("/proc/self/exe", error);
+  if (exe == NULL)
+    return FALSE;
+  g_autofree char *log = g_build_filename (home, "node.log", NULL);
+  int fd = g_open (log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+  if (fd < 0) {
+    g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_FAILED, "%s: %s", log,
+                 g_strerror (errno));
+    return FALSE;
+  }
+  const char *argv[] = { exe, "node", "--home", home, NULL };
+  GPid pid = 0;
+  gboolean ok = g_spawn_async_with_fds (NULL, (char **)argv, NULL,
+                                        G_SPAWN_DO_NOT_REAP_CHILD
+                                            | G_SPAWN_STDIN_FROM_DEV_NULL,
+                                        detach, NULL, &pid, -1, fd, fd, error);
+  close (fd);
+  if (!ok)
+    return FALSE;
+  g_autofree char *pidfile = g_build_filename (home, "node.pid", NULL);
+  g_autofree char *text = g_strdup_printf ("%d\n", (int)pid);
+  return g_file_set_contents (pidfile, text, -1, error);
+}
+
+static json_t *
+node_status (const char *home, GPid pid)
+{
+  json_t *st = json_pack ("{s:s, s:b}", "home", home, "running", pid != 0);
+  if (pid)
+    json_object_set_new (st, "pid", json_integer (pid));
+  g_autofree char *url = cairn_client_url_for (home, NULL, NULL);
+  if (url)
+    json_object_set_new (st, "api", json_string (url));
+  if (pid == 0 || url == NULL)
+    return st;
+  g_autoptr (CairnClient) c = cairn_client_new (url, 2, NULL);
+  g_autoptr (json_t) s = c ? cairn_client_get (c, "/v1/status", NULL) : NULL;
+  if (s == NULL)
+    return st;
+  json_object_set (st, "height", json_object_get (s, "height"));
+  json_object_set (st, "hash", json_object_get (s, "hash"));
+  json_object_set (st, "node", json_object_get (s, "node"));
+  json_t *p2p = json_object_get (s, "p2p");
+  if (p2p)
+    json_object_set (st, "peers", json_object_get (p2p, "peers"));
+  return st;
+}
+
+static gboolean
+wait_ready (const char *home, GError **error)
+{
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  while (g_get_monotonic_time () < deadline) {
+    GPid pid = read_pid (home);
+    if (pid == 0) {
+      g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_FAILED,
+                   "the node of %s exited; see %s/node.log", home, home);
+      return FALSE;
+    }
+    g_autoptr (json_t) st = node_status (home, pid);
+    if (json_object_get (st, "height"))
+      return TRUE;
+    g_usleep (50000);
+  }
+  g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_FAILED,
+               "the node of %s did not answer in 20 s; see %s/node.log", home,
+               home);
+  return FALSE;
+}
+
+static gboolean
+testnet_start (const char *dir, GError **error)
+{
+  g_autoptr (GPtrArray) homes = list_nodes (dir, error);
+  if (homes == NULL)
+    return FALSE;
+  for (guint i = 0; i < homes->len; i++) {
+    const char *home = homes->pdata[i];
+    if (read_pid (home)) {
+      g_print ("node%u already running\n", i);
+      continue;
+    }
+    if (!start_node (home, error))
+      return FALSE;
+  }
+  for (guint i = 0; i < homes->len; i++)
+    if (!wait_ready (homes->pdata[i], error))
+      return FALSE;
+  for (guint i = 0; i < homes->len; i++) {
+    g_autoptr (json_t) st
+        = node_status (homes->pdata[i], read_pid (homes->pdata[i]));
+    g_print ("node%u  %s  height %" JSON_INTEGER_FORMAT "\n", i,
+             json_string_value (json_object_get (st, "api")),
+             json_integer_value (json_object_get (st, "height")));
+  }
+  return TRUE;
+}
+
+static gboolean
+testnet_stop (const char *dir, GError **error)
+{
+  g_autoptr (GPtrArray) homes = list_nodes (dir, error);
+  if (homes == NULL)
+    return FALSE;
+  GPid pids[MAX_NODES] = { 0 };
+  for (guint i = 0; i < homes->len; i++)
+    if ((pids[i] = read_pid (homes->pdata[i])))
+      kill (pids[i], SIGTERM);
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  for (guint i = 0; i < homes->len; i++) {
+    while (pids[i] && kill (pids[i], 0) == 0
+           && g_get_monotonic_time () < deadline)
+      g_usleep (20000);
+    if (pids[i] && kill (pids[i], 0) == 0) {
+      g_printerr ("node%u did not stop in 10 s: killing it\n", i);
+      kill (pids[i], SIGKILL);
+    }
+    g_autofree char *pidfile
+        = g_build_filename (homes->pdata[i], "node.pid", NULL);
+    g_unlink (pidfile);
+    if (pids[i])
+      g_print ("node%u stopped\n", i);
+  }
+  return TRUE;
+}
+
+static int
+testnet_status (const char *dir, gboolean json)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) homes = list_nodes (dir, &error);
+  if (homes == NULL)
+    return cairn_cli_fail (g_steal_pointer (&error));
+  g_autoptr (json_t) all = json_array ();
+  for (guint i = 0; i < homes->len; i++)
+    json_array_append_new (
+        all, node_status (homes->pdata[i], read_pid (homes->pdata[i])));
+  if (json) {
+    cairn_cli_print_json (all);
+    return CAIRN_EXIT_OK;
+  }
+  size_t i;
+  json_t *st;
+  json_array_foreach (all, i, st)
+  {
+    json_t *h = json_object_get (st, "height");
+    char height[24] = "-";
+    if (h)
+      g_snprintf (height, sizeof height, "%" JSON_INTEGER_FORMAT,
+                  json_integer_value (h));
+    g_print ("node%zu  %-8s  %-26s  height %-8s  peers %zu  %s\n", i,
+             json_is_true (json_object_get (st, "running")) ? "running"
+                                                            : "stopped",
+             json_string_value (json_object_get (st, "api")), height,
+             json_array_size (json_object_get (st, "peers")),
+             json_string_value (json_object_get (st, "hash"))
+                 ? json_string_value (json_object_get (st, "hash"))
+                 : "");
+  }
+  return CAIRN_EXIT_OK;
+}
+
+int
+cairn_cmd_testnet (int argc, char **argv)
+{
+  g_autofree char *dir = NULL, *chain_id = NULL;
+  int nodes = 4, validators = 0;
+  gboolean force = FALSE, json = FALSE;
+  const GOptionEntry entries[] = {
+    { "dir", 0, 0, G_OPTION_ARG_FILENAME, &dir, "The testnet's folder", "D" },
+    { "nodes", 0, 0, G_OPTION_ARG_INT, &nodes,
+      "init: how many nodes (default 4)", "N" },
+    { "validators", 0, 0, G_OPTION_ARG_INT, &validators,
+      "init: validators (only 1 until the PoS plugin lands)", "N" },
+    { "chain-id", 0, 0, G_OPTION_ARG_STRING, &chain_id,
+      "init: chain id (default testnet)", "ID" },
+    { "force", 0, 0, G_OPTION_ARG_NONE, &force, "init: replace D", NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "status: JSON output", NULL },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) ctx = cairn_cli_context_new (
+      "init|start|stop|status", "A local network of nodes on loopback.",
+      "init writes D/node0..node{N-1} (shared genesis, own keys, free ports,\n"
+      "full-mesh peers); start runs them in the background (node.log,\n"
+      "node.pid in each home); stop ends them; status shows each node's\n"
+      "height, head hash, peers and API URL. node0 is the only validator\n"
+      "until the proof-of-stake plugin lands; the others follow it.",
+      entries);
+  int rc;
+  if (!cairn_cli_parse (ctx, &argc, &argv, &rc))
+    return rc;
+  if (argc != 2)
+    return cairn_cli_usage ("expected one of init, start, stop, status");
+  if (dir == NULL)
+    return cairn_cli_usage ("--dir is required");
+  const char *what = argv[1];
+  g_autoptr (GError) error = NULL;
+  if (strcmp (what, "init") == 0) {
+    if (validators > 1) {
+      g_set_error (&error, CAIRN_CLI_ERROR, CAIRN_EXIT_FAILED,
+                   "not yet: a testnet with %d validators needs the "
+                   "proof-of-stake plugin (issue 3); this release runs one "
+                   "solo validator and --nodes followers",
+                   validators);
+      return cairn_cli_fail (g_steal_pointer (&error));
+    }
+    if (nodes < 1 || nodes > MAX_NODES)
+      return cairn_cli_usage ("--nodes must be 1..%d", MAX_NODES);
+    if (!testnet_init (dir, nodes, chain_id ? chain_id : "testnet", force,
+                       &error))
+      return cairn_cli_fail (g_steal_pointer (&error));
+    return CAIRN_EXIT_OK;
+  }
+  if (strcmp (what, "start") == 0)
+    return testnet_start (dir, &error)
+               ? CAIRN_EXIT_OK
+               : cairn_cli_fail (g_steal_pointer (&error));
+  if (strcmp (what, "stop") == 0)
+    return testnet_stop (dir, &error)
+               ? CAIRN_EXIT_OK
+               : cairn_cli_fail (g_steal_pointer (&error));
+  if (strcmp (what, "status") == 0)
+    return testnet_status (dir, json);
+  return cairn_cli_usage ("unknown testnet command '%s'", what);
+}
