@@ -8,6 +8,8 @@
 #include <glib.h>
 #include <jansson.h>
 
+#include <cairn/util.h> /* g_autoptr (json_t) */
+
 /* Parse text strictly: valid UTF-8, no duplicate keys, no reals, no NUL in
  * strings, nesting at most 64 deep. With require_canonical, the text must
  * also be byte-for-byte the canonical dump of what it parses to.
@@ -22,4 +24,3 @@ char *cairn_cjson_dump (const json_t *value, size_t *len, GError **error);
 /* TRUE when value contains no reals (recursively). */
 gboolean cairn_cjson_is_integral (const json_t *value);
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (json_t, json_decref)

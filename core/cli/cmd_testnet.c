@@ -2,9 +2,10 @@
  *
  * init writes DIR/node0..node{N-1}: one shared genesis, a key per node, and
  * conf.d/90-testnet.conf with free loopback ports for HTTP and P2P, every
- * other node as a persistent peer, and every node id allowed. Until the
- * proof-of-stake plugin lands, node0 is the single (solo) validator and the
- * others are followers that gossip txs to it and take its blocks.
+ * other node as a persistent peer, and every node id allowed. With one
+ * validator, node0 runs solo and the others follow it (they gossip txs to
+ * it and take its blocks); with more, every node runs pos and the first N
+ * nodes are the genesis validators.
  * start runs the nodes in the background (DIR/nodeI/node.log, node.pid),
  * stop ends them, status asks each one for its head and peers. */
 #include <errno.h>
@@ -67,9 +68,62 @@ copy_file (const char *from, const char *to, int mode, GError **error)
 
 /* ---- init ---------------------------------------------------------------- */
 
+/* PoS: the first n_val nodes are the genesis validators (stake 100 each);
+ * every node runs pos instead of solo. */
 static gboolean
-testnet_init (const char *dir, guint n, const char *chain_id, gboolean force,
-              GError **error)
+use_pos (const char *dir, guint n, guint n_val, GError **error)
+{
+  g_autoptr (json_t) vals = json_array ();
+  for (guint i = 0; i < n_val; i++) {
+    g_autofree char *home = node_dir (dir, i);
+    g_autofree char *kp = g_build_filename (home, "keys", "node.pem", NULL);
+    g_autoptr (CairnKey) key = cairn_key_load (kp, error);
+    if (key == NULL)
+      return FALSE;
+    g_autofree char *pk = cairn_hex_encode (cairn_key_pubkey (key), 32);
+    g_autofree char *name = g_strdup_printf ("node%u", i);
+    json_array_append_new (vals, json_pack ("{s:s, s:s, s:i, s:s}", "address",
+                                            cairn_key_address (key), "pubkey",
+                                            pk, "stake", 100, "name", name));
+  }
+  g_autofree char *g0 = node_dir (dir, 0);
+  g_autofree char *gpath = g_build_filename (g0, "genesis.json", NULL);
+  json_error_t jerr;
+  g_autoptr (json_t) genesis = json_load_file (gpath, 0, &jerr);
+  if (genesis == NULL) {
+    g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_FAILED, "%s: %s", gpath,
+                 jerr.text);
+    return FALSE;
+  }
+  json_object_set (genesis, "validators", vals);
+  g_autofree char *text
+      = json_dumps (genesis, JSON_INDENT (2) | JSON_SORT_KEYS);
+  for (guint i = 0; i < n; i++) {
+    g_autofree char *home = node_dir (dir, i);
+    g_autofree char *g = g_build_filename (home, "genesis.json", NULL);
+    g_autofree char *solo
+        = g_build_filename (home, "conf.d", "30-solo.conf", NULL);
+    g_autofree char *pos
+        = g_build_filename (home, "conf.d", "30-pos.conf", NULL);
+    g_unlink (solo);
+    if (!g_file_set_contents (g, text, -1, error)
+        || !g_file_set_contents (
+            pos,
+            "# Proof-of-stake BFT consensus (written by cairn testnet init).\n"
+            "[plugins]\nload = pos\n\n[pos]\n"
+            "# Pause between blocks when no tx waits.\n"
+            "block_interval_ms = 200\n"
+            "timeout_propose_ms = 1000\ntimeout_prevote_ms = 500\n"
+            "timeout_precommit_ms = 500\nrebroadcast_ms = 1000\n",
+            -1, error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+testnet_init (const char *dir, guint n, guint n_val, const char *chain_id,
+              gboolean force, GError **error)
 {
   if (g_file_test (dir, G_FILE_TEST_EXISTS)) {
     if (!force) {
@@ -136,19 +190,22 @@ testnet_init (const char *dir, guint n, const char *chain_id, gboolean force,
         "[p2p]\nenabled = true\nlisten = 127.0.0.1:%u\n"
         "persistent_peers = %s\nallow = %s\n%s",
         i, n, http_port[i], p2p_port[i], peers->str, allow->str,
-        i == 0 ? ""
-               : "\n# Until PoS lands, node0 is the only validator.\n"
-                 "[solo]\nfollow = true\n");
+        i == 0 || n_val > 1 ? ""
+                            : "\n# With one validator, the others follow it.\n"
+                              "[solo]\nfollow = true\n");
     g_autofree char *path
         = g_build_filename (home, "conf.d", "90-testnet.conf", NULL);
     if (!g_file_set_contents (path, conf, -1, error))
       return FALSE;
   }
-  g_print ("testnet of %u nodes in %s (chain '%s')\n", n, dir, chain_id);
+  if (n_val > 1 && !use_pos (dir, n, n_val, error))
+    return FALSE;
+  g_print ("testnet of %u nodes in %s (chain '%s', %s)\n", n, dir, chain_id,
+           n_val > 1 ? "pos" : "solo");
   for (guint i = 0; i < n; i++)
     g_print ("  node%u  %s  api http://127.0.0.1:%u  p2p %u%s\n", i,
              (char *)ids->pdata[i], http_port[i], p2p_port[i],
-             i == 0 ? "  (validator)" : "  (follower)");
+             i < n_val ? "  (validator)" : "  (follower)");
   g_print ("start it with: cairn testnet start --dir %s\n", dir);
   return TRUE;
 }
@@ -348,14 +405,15 @@ int
 cairn_cmd_testnet (int argc, char **argv)
 {
   g_autofree char *dir = NULL, *chain_id = NULL;
-  int nodes = 4, validators = 0;
+  int nodes = 0, validators = 1;
   gboolean force = FALSE, json = FALSE;
   const GOptionEntry entries[] = {
     { "dir", 0, 0, G_OPTION_ARG_FILENAME, &dir, "The testnet's folder", "D" },
     { "nodes", 0, 0, G_OPTION_ARG_INT, &nodes,
-      "init: how many nodes (default 4)", "N" },
+      "init: how many nodes (default: the validators, at least 4)", "N" },
     { "validators", 0, 0, G_OPTION_ARG_INT, &validators,
-      "init: validators (only 1 until the PoS plugin lands)", "N" },
+      "init: validators among them (default 1: solo + followers; more: pos)",
+      "N" },
     { "chain-id", 0, 0, G_OPTION_ARG_STRING, &chain_id,
       "init: chain id (default testnet)", "ID" },
     { "force", 0, 0, G_OPTION_ARG_NONE, &force, "init: replace D", NULL },
@@ -367,8 +425,9 @@ cairn_cmd_testnet (int argc, char **argv)
       "init writes D/node0..node{N-1} (shared genesis, own keys, free ports,\n"
       "full-mesh peers); start runs them in the background (node.log,\n"
       "node.pid in each home); stop ends them; status shows each node's\n"
-      "height, head hash, peers and API URL. node0 is the only validator\n"
-      "until the proof-of-stake plugin lands; the others follow it.",
+      "height, head hash, peers and API URL. With --validators 1 node0 runs\n"
+      "solo and the others follow it; with more, every node runs pos and the\n"
+      "first N nodes are the genesis validators (stake 100 each).",
       entries);
   int rc;
   if (!cairn_cli_parse (ctx, &argc, &argv, &rc))
@@ -380,18 +439,14 @@ cairn_cmd_testnet (int argc, char **argv)
   const char *what = argv[1];
   g_autoptr (GError) error = NULL;
   if (strcmp (what, "init") == 0) {
-    if (validators > 1) {
-      g_set_error (&error, CAIRN_CLI_ERROR, CAIRN_EXIT_FAILED,
-                   "not yet: a testnet with %d validators needs the "
-                   "proof-of-stake plugin (issue 3); this release runs one "
-                   "solo validator and --nodes followers",
-                   validators);
-      return cairn_cli_fail (g_steal_pointer (&error));
-    }
+    if (nodes == 0)
+      nodes = MAX (validators, 4);
     if (nodes < 1 || nodes > MAX_NODES)
       return cairn_cli_usage ("--nodes must be 1..%d", MAX_NODES);
-    if (!testnet_init (dir, nodes, chain_id ? chain_id : "testnet", force,
-                       &error))
+    if (validators < 1 || validators > nodes)
+      return cairn_cli_usage ("--validators must be 1..--nodes (%d)", nodes);
+    if (!testnet_init (dir, nodes, validators, chain_id ? chain_id : "testnet",
+                       force, &error))
       return cairn_cli_fail (g_steal_pointer (&error));
     return CAIRN_EXIT_OK;
   }

@@ -7,6 +7,10 @@
 #include <string.h>
 
 #include <glib.h>
+#include <jansson.h>
+
+/* g_autoptr (json_t) in plugins and in the core. */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (json_t, json_decref)
 
 /* Lowercase hex of len bytes; g_free the result. */
 static inline char *

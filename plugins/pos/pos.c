@@ -1,0 +1,585 @@
+/* pos: the proof-of-stake BFT consensus plugin. It wraps the pure engine
+ * (engine.h) in the host: blocks are built, validated and committed
+ * through the host's block_* calls, messages travel with peer_broadcast,
+ * timeouts are host timers, and the node key signs.
+ *
+ * This first version takes the validator set and stakes from genesis;
+ * staking txs, slashing and rewards are not there yet (see README.md).
+ *
+ * Certificate stored with each block: {"type":"pos","height":H,
+ * "precommits":"<hex of the engine's certificate encoding>"}. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cairn/cairn.h>
+
+#include "engine.h"
+
+static const CairnHost *host;
+
+typedef struct {
+  CairnPlugin *self;
+  PosConfig config;
+  char *chain_id;
+  PosValidatorSet *set;
+  PosEngine *engine;
+  GHashTable *pending; /* block id hex -> CairnBlock* (built or validated) */
+  int wal_fd;
+  char *wal_path;
+  gboolean running;
+  guint start_timer;          /* deferred start of the next height */
+  uint32_t block_interval_ms; /* pause between blocks when no tx waits */
+  GHashTable *timers;         /* timer id -> Timeout*, freed on fire or stop */
+} Pos;
+
+typedef struct {
+  Pos *pos;
+  guint id;
+  uint64_t height;
+  uint32_t round;
+  PosStep step;
+} Timeout;
+
+/* ---- helpers --------------------------------------------------------------
+ */
+
+static void
+discard_pending (Pos *p)
+{
+  GHashTableIter it;
+  gpointer v;
+  g_hash_table_iter_init (&it, p->pending);
+  while (g_hash_table_iter_next (&it, NULL, &v)) {
+    host->block_discard (p->self, v);
+    g_hash_table_iter_remove (&it);
+  }
+}
+
+static gboolean
+id_from_info (const CairnBlockInfo *info, uint8_t id[32])
+{
+  return cairn_hex_decode (info->hash, id, 32);
+}
+
+static void
+keep_pending (Pos *p, CairnBlock *b, const uint8_t id[32])
+{
+  g_autofree char *hex = cairn_hex_encode (id, 32);
+  CairnBlock *old = g_hash_table_lookup (p->pending, hex);
+  if (old)
+    host->block_discard (p->self, old);
+  g_hash_table_replace (p->pending, g_steal_pointer (&hex), b);
+}
+
+/* ---- WAL: own messages, length-prefixed, fsync'd before they leave ------ */
+
+static gboolean
+wal_open (Pos *p, GError **error)
+{
+  p->wal_path = g_build_filename (host->data_dir (p->self), "wal", NULL);
+  p->wal_fd = open (p->wal_path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (p->wal_fd < 0) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_IO, "pos: %s: %s", p->wal_path,
+                 g_strerror (errno));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Feed every whole record to the engine; a torn tail (crash mid-write) is
+ * cut off. */
+static void
+wal_replay (Pos *p)
+{
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  if (!g_file_get_contents (p->wal_path, &data, &len, NULL))
+    return;
+  gsize off = 0;
+  while (off + 4 <= len) {
+    const uint8_t *q = (const uint8_t *)data + off;
+    uint32_t n = (uint32_t)q[0] << 24 | q[1] << 16 | q[2] << 8 | q[3];
+    if (n == 0 || off + 4 + n > len)
+      break;
+    g_autoptr (GError) err = NULL;
+    if (!pos_engine_replay_wal (p->engine, q + 4, n, &err))
+      cairn_log (host, p->self, G_LOG_LEVEL_WARNING, "pos: wal record: %s",
+                 err->message);
+    off += 4 + n;
+  }
+  if (off < len && ftruncate (p->wal_fd, off) != 0)
+    cairn_log (host, p->self, G_LOG_LEVEL_WARNING, "pos: %s: %s", p->wal_path,
+               g_strerror (errno));
+}
+
+static void
+wal_reset (Pos *p)
+{
+  if (p->wal_fd >= 0 && ftruncate (p->wal_fd, 0) != 0)
+    cairn_log (host, p->self, G_LOG_LEVEL_WARNING, "pos: %s: %s", p->wal_path,
+               g_strerror (errno));
+}
+
+static gboolean
+env_wal_append (void *ud, const uint8_t *msg, size_t len)
+{
+  Pos *p = ud;
+  uint8_t hdr[4] = { len >> 24, len >> 16, len >> 8, len };
+  if (write (p->wal_fd, hdr, 4) != 4
+      || write (p->wal_fd, msg, len) != (ssize_t)len
+      || fdatasync (p->wal_fd) != 0) {
+    cairn_log (host, p->self, G_LOG_LEVEL_CRITICAL,
+               "pos: cannot write %s (%s): not signing", p->wal_path,
+               g_strerror (errno));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* ---- the engine's environment ----------------------------------------------
+ */
+
+static gboolean
+env_sign (void *ud, const uint8_t *msg, size_t len, uint8_t sig[64])
+{
+  Pos *p = ud;
+  g_autoptr (GError) err = NULL;
+  if (!host->node_sign (p->self, POS_SIGN_DOMAIN, msg, len, sig, &err)) {
+    cairn_log (host, p->self, G_LOG_LEVEL_WARNING, "pos: sign: %s",
+               err->message);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+env_verify (void *ud, const uint8_t pubkey[32], const uint8_t *msg, size_t len,
+            const uint8_t sig[64])
+{
+  return host->ed25519_verify (pubkey, POS_SIGN_DOMAIN, msg, len, sig);
+}
+
+static GBytes *
+env_get_proposal (void *ud, uint64_t height, uint8_t id[32])
+{
+  Pos *p = ud;
+  if (host->chain_head (p->self)->height + 1 != height)
+    return NULL;
+  CairnBuildOpts opts = { .size = sizeof opts, .allow_empty = TRUE };
+  g_autoptr (GError) err = NULL;
+  CairnBlock *b = host->block_build (p->self, &opts, &err);
+  if (b == NULL) {
+    cairn_log (host, p->self, G_LOG_LEVEL_WARNING,
+               "pos: cannot build block %" G_GUINT64_FORMAT ": %s", height,
+               err ? err->message : "nothing to build");
+    return NULL;
+  }
+  const CairnBlockInfo *info = host->block_info (b);
+  id_from_info (info, id);
+  GBytes *bytes = g_bytes_new (info->bytes, info->len);
+  keep_pending (p, b, id);
+  return bytes;
+}
+
+static gboolean
+env_validate (void *ud, uint64_t height, const uint8_t *block, size_t len,
+              uint8_t id[32])
+{
+  Pos *p = ud;
+  if (host->chain_head (p->self)->height + 1 != height)
+    return FALSE;
+  g_autoptr (GError) err = NULL;
+  CairnBlock *b = host->block_validate (p->self, block, len, &err);
+  if (b == NULL) {
+    cairn_log (host, p->self, G_LOG_LEVEL_INFO,
+               "pos: proposed block %" G_GUINT64_FORMAT " refused: %s", height,
+               err->message);
+    return FALSE;
+  }
+  id_from_info (host->block_info (b), id);
+  keep_pending (p, b, id);
+  return TRUE;
+}
+
+static void
+env_broadcast (void *ud, const uint8_t *msg, size_t len)
+{
+  Pos *p = ud;
+  g_autoptr (GError) err = NULL;
+  if (!host->peer_broadcast (p->self, msg, len, &err))
+    cairn_log (host, p->self, G_LOG_LEVEL_DEBUG, "pos: broadcast: %s",
+               err->message);
+}
+
+static gboolean
+timeout_fire (CairnPlugin *self, void *ud)
+{
+  Timeout *t = ud;
+  Pos *p = t->pos;
+  Timeout copy = *t;
+  g_hash_table_remove (p->timers, GUINT_TO_POINTER (t->id)); /* frees t */
+  if (p->running)
+    pos_engine_on_timeout (p->engine, copy.height, copy.round, copy.step);
+  return FALSE;
+}
+
+static void
+env_schedule_timeout (void *ud, uint64_t delay_ms, uint64_t height,
+                      uint32_t round, PosStep step)
+{
+  Pos *p = ud;
+  Timeout *t = g_new (Timeout, 1);
+  *t = (Timeout){ p, 0, height, round, step };
+  t->id = host->timer_add (p->self, (uint32_t)MIN (delay_ms, G_MAXUINT32),
+                           timeout_fire, t);
+  g_hash_table_insert (p->timers, GUINT_TO_POINTER (t->id), t);
+}
+
+static gboolean start_next_height (CairnPlugin *self, void *ud);
+
+/* Right away when txs wait, else after block_interval_ms (empty blocks). */
+static void
+schedule_next_height (Pos *p, gboolean now)
+{
+  if (!p->running)
+    return;
+  if (p->start_timer) {
+    if (!now)
+      return;
+    host->timer_remove (p->self, p->start_timer);
+  }
+  uint32_t delay
+      = now || host->mempool_size (p->self) > 0 ? 0 : p->block_interval_ms;
+  p->start_timer = host->timer_add (p->self, delay, start_next_height, p);
+}
+
+static void
+env_commit (void *ud, uint64_t height, const uint8_t id[32],
+            const uint8_t *block, size_t len, const uint8_t *cert,
+            size_t cert_len)
+{
+  Pos *p = ud;
+  if (host->chain_head (p->self)->height >= height)
+    return; /* already committed (e.g. the block arrived by gossip) */
+  g_autofree char *hex = cairn_hex_encode (id, 32);
+  CairnBlock *b = NULL;
+  g_hash_table_steal_extended (p->pending, hex, NULL, (gpointer *)&b);
+  g_autoptr (GError) err = NULL;
+  if (b == NULL)
+    b = host->block_validate (p->self, block, len, &err);
+  if (b == NULL) {
+    cairn_log (host, p->self, G_LOG_LEVEL_WARNING,
+               "pos: decided block %" G_GUINT64_FORMAT " does not validate: %s",
+               height, err->message);
+    return;
+  }
+  g_autofree char *cert_hex = cairn_hex_encode (cert, cert_len);
+  g_autoptr (json_t) certificate
+      = json_pack ("{s:s, s:I, s:s}", "type", "pos", "height",
+                   (json_int_t)height, "precommits", cert_hex);
+  if (!host->block_commit (p->self, b, certificate, &err))
+    cairn_log (host, p->self, G_LOG_LEVEL_WARNING,
+               "pos: commit of block %" G_GUINT64_FORMAT " failed: %s", height,
+               err->message);
+  /* on_block_committed starts the next height. */
+}
+
+static void
+env_evidence (void *ud, const uint8_t *ev, size_t len)
+{
+  Pos *p = ud;
+  uint8_t addr[20];
+  g_autoptr (GError) err = NULL;
+  if (pos_evidence_verify (p->set, p->chain_id, ev, len, env_verify, p, addr,
+                           &err)) {
+    g_autofree char *who = cairn_hex_encode (addr, 20);
+    cairn_log (host, p->self, G_LOG_LEVEL_WARNING,
+               "pos: validator %s signed two different votes (evidence of %zu "
+               "bytes; slashing is not implemented yet)",
+               who, len);
+  }
+}
+
+static gboolean
+env_get_commit (void *ud, uint64_t height, GBytes **block, GBytes **cert)
+{
+  Pos *p = ud;
+  g_autoptr (json_t) stored = host->block_get (p->self, height, NULL);
+  if (stored == NULL)
+    return FALSE;
+  const char *hex = json_string_value (
+      json_object_get (json_object_get (stored, "certificate"), "precommits"));
+  if (hex == NULL || strlen (hex) % 2)
+    return FALSE;
+  gsize n = strlen (hex) / 2;
+  g_autofree uint8_t *raw = g_malloc (MAX (n, 1));
+  if (!cairn_hex_decode (hex, raw, n))
+    return FALSE;
+  /* The block as proposed: the stored object without the certificate and
+   * the reader-only fields the node adds. */
+  json_object_del (stored, "certificate");
+  json_object_del (stored, "hash");
+  json_object_del (stored, "results");
+  size_t len;
+  char *text = host->json_canonical (stored, &len, NULL);
+  if (text == NULL)
+    return FALSE;
+  *block = g_bytes_new_take (text, len);
+  *cert = g_bytes_new_take (g_steal_pointer (&raw), n);
+  return TRUE;
+}
+
+/* ---- consensus interface ------------------------------------------------- */
+
+static gboolean
+start_next_height (CairnPlugin *self, void *ud)
+{
+  Pos *p = ud;
+  p->start_timer = 0;
+  if (!p->running)
+    return FALSE;
+  uint64_t next = host->chain_head (self)->height + 1;
+  if (pos_engine_height (p->engine) == next)
+    return FALSE;
+  discard_pending (p);
+  wal_reset (p);
+  pos_engine_start_height (p->engine, next, p->set);
+  return FALSE;
+}
+
+static void
+pos_on_block_committed (CairnPlugin *self, const CairnBlockInfo *block)
+{
+  Pos *p = host->get_data (self);
+  if (p && p->running)
+    schedule_next_height (p, FALSE);
+}
+
+static void
+pos_on_txs_available (CairnPlugin *self)
+{
+  Pos *p = host->get_data (self);
+  if (p && p->running && p->start_timer)
+    schedule_next_height (p, TRUE);
+}
+
+static void
+pos_on_peer_message (CairnPlugin *self, const char *peer, const void *data,
+                     size_t len)
+{
+  Pos *p = host->get_data (self);
+  if (p == NULL || !p->running)
+    return;
+  g_autoptr (GError) err = NULL;
+  if (!pos_engine_receive (p->engine, data, len, &err))
+    cairn_log (host, self, G_LOG_LEVEL_DEBUG, "pos: message from %s: %s", peer,
+               err->message);
+}
+
+static gboolean
+pos_verify_certificate (CairnPlugin *self, const CairnBlockInfo *block,
+                        const json_t *cert, GError **error)
+{
+  Pos *p = host->get_data (self);
+  const char *type = json_string_value (json_object_get (cert, "type"));
+  const char *hex = json_string_value (json_object_get (cert, "precommits"));
+  if (g_strcmp0 (type, "pos") != 0 || hex == NULL || strlen (hex) % 2) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+                 "pos: block %" G_GUINT64_FORMAT ": certificate.%s is missing "
+                 "or malformed",
+                 block->height,
+                 g_strcmp0 (type, "pos") ? "type" : "precommits");
+    return FALSE;
+  }
+  gsize n = strlen (hex) / 2;
+  g_autofree uint8_t *raw = g_malloc (MAX (n, 1));
+  uint8_t id[32];
+  if (!cairn_hex_decode (hex, raw, n) || !id_from_info (block, id)) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+                 "pos: block %" G_GUINT64_FORMAT
+                 ": certificate.precommits is not hex",
+                 block->height);
+    return FALSE;
+  }
+  return pos_certificate_verify (p->set, p->chain_id, block->height, id, raw, n,
+                                 env_verify, p, error);
+}
+
+static const CairnConsensusIface pos_iface = {
+  .iface_version = CAIRN_CONSENSUS_IFACE_VERSION,
+  .on_txs_available = pos_on_txs_available,
+  .on_block_committed = pos_on_block_committed,
+  .on_peer_message = pos_on_peer_message,
+  .verify_certificate = pos_verify_certificate,
+};
+
+/* ---- lifecycle -------------------------------------------------------------
+ */
+
+static gboolean
+read_validators (Pos *p, const json_t *genesis, GError **error)
+{
+  const json_t *vals = json_object_get (genesis, "validators");
+  size_t n = json_array_size (vals);
+  if (n == 0 || n > POS_MAX_VALIDATORS) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFIG,
+                 "pos: genesis.json: validators: need 1..%d, found %zu",
+                 POS_MAX_VALIDATORS, n);
+    return FALSE;
+  }
+  g_autofree PosValidator *list = g_new0 (PosValidator, n);
+  for (size_t i = 0; i < n; i++) {
+    const json_t *v = json_array_get (vals, i);
+    const char *addr = json_string_value (json_object_get (v, "address"));
+    const char *pk = json_string_value (json_object_get (v, "pubkey"));
+    json_int_t stake = json_integer_value (json_object_get (v, "stake"));
+    if (addr == NULL || pk == NULL || !cairn_hex_decode (pk, list[i].pubkey, 32)
+        || stake <= 0) {
+      g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFIG,
+                   "pos: genesis.json: validators[%zu]: needs address, a "
+                   "64-hex pubkey and a positive stake",
+                   i);
+      return FALSE;
+    }
+    g_strlcpy (list[i].address, addr, sizeof list[i].address);
+    list[i].power = (uint64_t)stake;
+  }
+  p->set = pos_validator_set_new (list, n, error);
+  if (p->set == NULL)
+    g_prefix_error (error, "pos: genesis.json: validators: ");
+  return p->set != NULL;
+}
+
+static gboolean
+config_ms (CairnPlugin *self, const char *key, uint32_t def, uint32_t *out,
+           GError **error)
+{
+  int64_t v;
+  if (!host->config_int (self, key, def, 0, 600000, &v, error))
+    return FALSE;
+  *out = (uint32_t)v;
+  return TRUE;
+}
+
+static gboolean
+pos_init (CairnPlugin *self, const CairnHost *h, GError **error)
+{
+  host = h;
+  Pos *p = g_new0 (Pos, 1);
+  p->self = self;
+  p->wal_fd = -1;
+  p->pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  p->timers = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  const json_t *genesis = host->genesis (self);
+  p->chain_id
+      = g_strdup (json_string_value (json_object_get (genesis, "chain_id")));
+  host->set_data (self, p);
+  pos_config_init (&p->config, p->chain_id);
+  PosConfig *c = &p->config;
+  return config_ms (self, "timeout_propose_ms", c->timeout_propose_ms,
+                    &c->timeout_propose_ms, error)
+         && config_ms (self, "timeout_propose_delta_ms",
+                       c->timeout_propose_delta_ms,
+                       &c->timeout_propose_delta_ms, error)
+         && config_ms (self, "timeout_prevote_ms", c->timeout_prevote_ms,
+                       &c->timeout_prevote_ms, error)
+         && config_ms (self, "timeout_precommit_ms", c->timeout_precommit_ms,
+                       &c->timeout_precommit_ms, error)
+         && config_ms (self, "rebroadcast_ms", c->rebroadcast_ms,
+                       &c->rebroadcast_ms, error)
+         && config_ms (self, "block_interval_ms", 1000, &p->block_interval_ms,
+                       error)
+         && read_validators (p, genesis, error)
+         && host->register_consensus (self, &pos_iface, sizeof pos_iface,
+                                      error);
+}
+
+static gboolean
+pos_start (CairnPlugin *self, GError **error)
+{
+  Pos *p = host->get_data (self);
+  static const PosEnv env_template = {
+    .sign = env_sign,
+    .verify = env_verify,
+    .get_proposal = env_get_proposal,
+    .validate = env_validate,
+    .broadcast = env_broadcast,
+    .schedule_timeout = env_schedule_timeout,
+    .wal_append = env_wal_append,
+    .commit = env_commit,
+    .evidence = env_evidence,
+    .get_commit = env_get_commit,
+  };
+  PosEnv env = env_template;
+  env.user_data = p;
+  if (!wal_open (p, error))
+    return FALSE;
+  const char *me = host->node_address (self);
+  p->engine = pos_engine_new (
+      &p->config, &env, pos_validator_set_find (p->set, me) >= 0 ? me : NULL,
+      error);
+  if (p->engine == NULL)
+    return FALSE;
+  p->running = TRUE;
+  uint64_t next = host->chain_head (self)->height + 1;
+  pos_engine_prepare_height (p->engine, next, p->set);
+  wal_replay (p);
+  pos_engine_start_height (p->engine, next, NULL);
+  cairn_log (
+      host, self, G_LOG_LEVEL_INFO,
+      "pos: %s at height %" G_GUINT64_FORMAT ", %zu validators, total "
+      "stake %" G_GUINT64_FORMAT,
+      pos_validator_set_find (p->set, me) >= 0 ? "validator" : "observer", next,
+      pos_validator_set_size (p->set), pos_validator_set_total (p->set));
+  return TRUE;
+}
+
+static void
+pos_stop (CairnPlugin *self)
+{
+  Pos *p = host->get_data (self);
+  if (p == NULL)
+    return;
+  p->running = FALSE;
+  if (p->start_timer)
+    host->timer_remove (self, p->start_timer);
+  p->start_timer = 0;
+  GHashTableIter it;
+  gpointer k;
+  g_hash_table_iter_init (&it, p->timers);
+  while (g_hash_table_iter_next (&it, &k, NULL)) {
+    host->timer_remove (self, GPOINTER_TO_UINT (k));
+    g_hash_table_iter_remove (&it);
+  }
+}
+
+static void
+pos_fini (CairnPlugin *self)
+{
+  Pos *p = host->get_data (self);
+  if (p == NULL)
+    return;
+  pos_stop (self);
+  discard_pending (p);
+  g_hash_table_destroy (p->pending);
+  g_hash_table_destroy (p->timers);
+  if (p->engine)
+    pos_engine_free (p->engine);
+  if (p->set)
+    pos_validator_set_unref (p->set);
+  if (p->wal_fd >= 0)
+    close (p->wal_fd);
+  g_free (p->wal_path);
+  g_free (p->chain_id);
+  g_free (p);
+  host->set_data (self, NULL);
+}
+
+CAIRN_PLUGIN_DEFINE (pos, .id = "pos", .version = "0.1.0", .vendor = "Cairn",
+                     .license = "Apache-2.0",
+                     .description = "Proof-of-stake BFT consensus (validators "
+                                    "and stakes from genesis)",
+                     .kinds = CAIRN_KIND_CONSENSUS, .init = pos_init,
+                     .start = pos_start, .stop = pos_stop, .fini = pos_fini)
