@@ -339,6 +339,14 @@ cairn_chain_validate (CairnNode *node, const void *bytes, size_t len,
                    d->height, ((CairnTx *)d->txs->pdata[i])->id_hex);
       return NULL;
     }
+  /* A tx this node already admitted has the same bytes (same id), so its
+   * signature was checked then: verify only the ones it has not seen. */
+  for (guint i = 0; i < n; i++) {
+    CairnTx *tx = d->txs->pdata[i];
+    CairnTx *known = cairn_mempool_lookup (node->mempool, tx->id_hex);
+    if (known && known->sig_checked)
+      tx->sig_checked = TRUE;
+  }
   g_autofree GError **errs = g_new0 (GError *, MAX (n, 1));
   if (!cairn_node_verify_txs (node, (CairnTx **)d->txs->pdata, n, errs)) {
     for (guint i = 0; i < n; i++)
