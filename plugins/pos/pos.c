@@ -415,6 +415,49 @@ static const CairnConsensusIface pos_iface = {
   .verify_certificate = pos_verify_certificate,
 };
 
+/* ---- route: GET /v1/pos/status ------------------------------------------ */
+
+static gboolean
+route_status (CairnPlugin *self, const CairnRequest *req, CairnResponse *resp,
+              void *user_data, GError **error)
+{
+  Pos *p = host->get_data (self);
+  json_t *vals = json_array ();
+  for (size_t i = 0; i < pos_validator_set_size (p->set); i++) {
+    const PosValidator *v = pos_validator_set_get (p->set, i);
+    json_array_append_new (vals, json_pack ("{s:s, s:I}", "address", v->address,
+                                            "power", (json_int_t)v->power));
+  }
+  json_t *out = json_pack ("{s:o, s:I}", "validators", vals, "total_power",
+                           (json_int_t)pos_validator_set_total (p->set));
+  if (p->engine) {
+    static const char *const steps[]
+        = { "propose", "prevote", "precommit", "rebroadcast" };
+    const PosStats *st = pos_engine_stats (p->engine);
+    PosStep step = pos_engine_step (p->engine);
+    json_object_set_new (
+        out, "engine",
+        json_pack ("{s:I, s:I, s:s}", "height",
+                   (json_int_t)pos_engine_height (p->engine), "round",
+                   (json_int_t)pos_engine_round (p->engine), "step",
+                   step <= POS_STEP_REBROADCAST ? steps[step] : "?"));
+    /* Bad input never stalls the engine; it is counted here. */
+    json_object_set_new (
+        out, "messages",
+        json_pack (
+            "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "received",
+            (json_int_t)st->received, "accepted", (json_int_t)st->accepted,
+            "duplicates", (json_int_t)st->duplicates, "bad_signature",
+            (json_int_t)st->bad_sig, "non_validator",
+            (json_int_t)st->non_validator, "bad_height",
+            (json_int_t)st->bad_height, "malformed", (json_int_t)st->malformed,
+            "refused_conflict", (json_int_t)st->refused_conflict, "evidence",
+            (json_int_t)st->evidence));
+  }
+  resp->json = out;
+  return TRUE;
+}
+
 /* ---- lifecycle -------------------------------------------------------------
  */
 
@@ -492,8 +535,9 @@ pos_init (CairnPlugin *self, const CairnHost *h, GError **error)
          && config_ms (self, "block_interval_ms", 1000, &p->block_interval_ms,
                        error)
          && read_validators (p, genesis, error)
-         && host->register_consensus (self, &pos_iface, sizeof pos_iface,
-                                      error);
+         && host->register_consensus (self, &pos_iface, sizeof pos_iface, error)
+         && host->register_route (self, "GET", "/v1/pos/status", route_status,
+                                  NULL, error);
 }
 
 static gboolean

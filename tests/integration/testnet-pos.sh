@@ -45,6 +45,11 @@ agree() {
 "$cairn" testnet init --dir "$net" --validators 4 >/dev/null || fail "init"
 "$cairn" testnet start --dir "$net" >/dev/null || fail "start"
 agree 4 3 || fail "4 validators did not reach height 3 together"
+api=$("$cairn" testnet status --dir "$net" --json | jq -r '.[0].api')
+n=$(curl -fsS "$api/v1/pos/status" | jq '.validators | length')
+[ "$n" -eq 4 ] || fail "/v1/pos/status lists $n validators, want 4"
+curl -fsS "$api/v1/pos/status" | jq -e '.messages.accepted > 0' >/dev/null ||
+  fail "/v1/pos/status shows no accepted consensus messages"
 pass "4 PoS validators make blocks"
 
 "$cairn" keys new bob --home "$net/node3" >/dev/null
