@@ -36,6 +36,8 @@ cairn_block_discard (CairnBlock *b)
     return;
   if (b->results)
     g_ptr_array_unref (b->results);
+  if (b->writes)
+    g_array_unref (b->writes);
   cairn_overlay_free (b->overlay);
   cairn_block_unref (b->data);
   g_free (b->bytes);
@@ -68,9 +70,9 @@ execute (CairnNode *node, CairnBlock *b, CairnTx **txs, guint n,
   }
   if (!cairn_exec_hooks (node, b->overlay, FALSE, height, time_ms, error))
     return FALSE;
-  g_autoptr (GArray) ws
+  b->writes
       = cairn_overlay_write_set (b->overlay, &node->lthash, new_hash, error);
-  if (ws == NULL)
+  if (b->writes == NULL)
     return FALSE;
   b->lthash = *new_hash;
   uint8_t root[32];
@@ -102,10 +104,7 @@ store_commit (CairnNode *node, CairnBlock *b, const CairnLtHash *new_hash,
               GBytes **stored_out, GError **error)
 {
   CairnBlockData *d = b->data;
-  g_autoptr (GArray) ws
-      = cairn_overlay_write_set (b->overlay, NULL, NULL, error);
-  if (ws == NULL)
-    return FALSE;
+  GArray *ws = b->writes; /* computed when the block was executed */
   size_t blen;
   g_autofree char *stored = cairn_block_encode (d, TRUE, &blen, error);
   if (stored == NULL)
@@ -300,10 +299,16 @@ CairnBlock *
 cairn_chain_validate (CairnNode *node, const void *bytes, size_t len,
                       GError **error)
 {
-  g_autoptr (CairnBlockData) d
+  CairnBlockData *d
       = cairn_block_decode (bytes, len, node->genesis->chain_id, error);
-  if (d == NULL)
-    return NULL;
+  return d ? cairn_chain_validate_decoded (node, d, error) : NULL;
+}
+
+CairnBlock *
+cairn_chain_validate_decoded (CairnNode *node, CairnBlockData *decoded,
+                              GError **error)
+{
+  g_autoptr (CairnBlockData) d = decoded;
   if (d->height != node->head.height + 1) {
     g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFLICT,
                  "block height %" G_GUINT64_FORMAT
@@ -391,9 +396,8 @@ execute_genesis (CairnNode *node, CairnBlock *b, GError **error)
   node->lthash = empty;
   if (!cairn_exec_genesis (node, b->overlay, error))
     return FALSE;
-  g_autoptr (GArray) ws
-      = cairn_overlay_write_set (b->overlay, &empty, &new_hash, error);
-  if (ws == NULL)
+  b->writes = cairn_overlay_write_set (b->overlay, &empty, &new_hash, error);
+  if (b->writes == NULL)
     return FALSE;
   uint8_t root[32];
   cairn_lthash_root (&new_hash, root);

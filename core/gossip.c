@@ -30,9 +30,9 @@ send_json (CairnNode *node, const char *peer, uint8_t channel, json_t *obj)
     g_debug ("p2p: send to %s: %s", peer, err->message);
 }
 
-static void
-broadcast (CairnNode *node, uint8_t channel, GBytes *payload,
-           const char *except)
+void
+cairn_gossip_broadcast (CairnNode *node, uint8_t channel, GBytes *payload,
+                        const char *except)
 {
   if (node->p2p == NULL)
     return;
@@ -61,7 +61,7 @@ cairn_gossip_txs (CairnNode *node, CairnTx **txs, guint n, const char *except)
   gsize len = s->len;
   g_autoptr (GBytes) b
       = g_bytes_new_take (g_string_free (g_steal_pointer (&s), FALSE), len);
-  broadcast (node, CAIRN_P2P_CH_TXS, b, except);
+  cairn_gossip_broadcast (node, CAIRN_P2P_CH_TXS, b, except);
 }
 
 void
@@ -70,7 +70,7 @@ cairn_gossip_block (CairnNode *node, const char *bytes, size_t len)
   if (node->p2p == NULL)
     return;
   g_autoptr (GBytes) b = g_bytes_new (bytes, len);
-  broadcast (node, CAIRN_P2P_CH_BLOCKS, b, NULL);
+  cairn_gossip_broadcast (node, CAIRN_P2P_CH_BLOCKS, b, NULL);
 }
 
 static void
@@ -118,16 +118,18 @@ static gboolean
 apply_block (CairnNode *node, const char *peer, const char *data, gsize len,
              GError **error)
 {
-  g_autoptr (json_t) stored = cairn_cjson_parse (data, len, TRUE, error);
-  if (stored == NULL)
+  CairnBlockData *d
+      = cairn_block_decode (data, len, node->genesis->chain_id, error);
+  if (d == NULL)
     return FALSE;
-  const json_t *cert = json_object_get (stored, "certificate");
-  if (cert == NULL) {
+  if (d->certificate == NULL) {
+    cairn_block_unref (d);
     g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
                  "block without a certificate");
     return FALSE;
   }
-  CairnBlock *b = cairn_chain_validate (node, data, len, error);
+  g_autoptr (json_t) cert = json_incref (d->certificate);
+  CairnBlock *b = cairn_chain_validate_decoded (node, d, error);
   if (b == NULL)
     return FALSE;
   if (!node->consensus.verify_certificate (node->consensus_plugin, &b->info,

@@ -779,7 +779,9 @@ h_block_discard (CairnPlugin *self, CairnBlock *block)
 static json_t *
 h_block_get (CairnPlugin *self, uint64_t height, GError **error)
 {
-  return cairn_node_block_json (NODE (self), height, error);
+  if (height == CAIRN_HEAD)
+    height = NODE (self)->head.height;
+  return cairn_node_stored_block (NODE (self), height, error);
 }
 
 /* ---- peers ------------------------------------------------------------- */
@@ -813,15 +815,8 @@ h_peer_broadcast (CairnPlugin *self, const void *data, size_t len,
 {
   if (!have_transport (self, error))
     return FALSE;
-  struct CairnTransport *t = NODE (self)->p2p;
   g_autoptr (GBytes) b = g_bytes_new (data, len);
-  g_auto (GStrv) peers = t->ops->peers (t);
-  for (guint i = 0; peers[i]; i++) {
-    g_autoptr (GError) err = NULL;
-    if (!t->ops->send (t, peers[i], CAIRN_P2P_CH_CONSENSUS, b, &err))
-      g_debug ("plugin %s: message to %s dropped: %s", self->desc.id, peers[i],
-               err->message);
-  }
+  cairn_gossip_broadcast (NODE (self), CAIRN_P2P_CH_CONSENSUS, b, NULL);
   return TRUE;
 }
 

@@ -626,8 +626,8 @@ cairn_node_status_json (CairnNode *node)
   return st;
 }
 
-static json_t *
-load_block_json (CairnNode *node, uint64_t height, GError **error)
+json_t *
+cairn_node_stored_block (CairnNode *node, uint64_t height, GError **error)
 {
   g_autoptr (GBytes) raw = node->storage.block_get (node->store, height, error);
   if (raw == NULL)
@@ -649,7 +649,7 @@ cairn_node_block_json (CairnNode *node, uint64_t height, GError **error)
 {
   if (height == CAIRN_HEAD)
     height = node->head.height;
-  json_t *b = load_block_json (node, height, error);
+  json_t *b = cairn_node_stored_block (node, height, error);
   if (b == NULL)
     return NULL;
   /* The header hash and each tx's id and result, for readers. */

@@ -82,6 +82,7 @@ struct CairnBlock {
   char base_hash[65];
   CairnBlockInfo info;
   CairnLtHash lthash; /* state accumulator after this block */
+  GArray *writes;     /* CairnWrite, sorted; points into the overlay */
   char *bytes;        /* canonical, without certificate */
   size_t len;
 };
@@ -163,6 +164,9 @@ CairnBlock *cairn_chain_build (CairnNode *node, const CairnBuildOpts *opts,
                                GError **error);
 CairnBlock *cairn_chain_validate (CairnNode *node, const void *bytes,
                                   size_t len, GError **error);
+/* The same for a block already decoded (consumed). */
+CairnBlock *cairn_chain_validate_decoded (CairnNode *node, CairnBlockData *d,
+                                          GError **error);
 gboolean cairn_chain_commit (CairnNode *node, CairnBlock *block,
                              const json_t *certificate, GError **error);
 void cairn_block_discard (CairnBlock *block);
@@ -182,12 +186,19 @@ void cairn_node_txs_available (CairnNode *node);
 guint cairn_node_admit (CairnNode *node, CairnTx **txs, guint n,
                         GError **errors, const char *peer);
 
+/* The committed block as stored: {"certificate","header","txs"}. */
+json_t *cairn_node_stored_block (CairnNode *node, uint64_t height,
+                                 GError **error);
+
 /* gossip.c */
 gboolean cairn_gossip_start (CairnNode *node, GError **error);
 void cairn_gossip_stop (CairnNode *node);
 void cairn_gossip_txs (CairnNode *node, CairnTx **txs, guint n,
                        const char *except_peer);
 void cairn_gossip_block (CairnNode *node, const char *bytes, size_t len);
+/* Send payload on channel to every connected peer but except_peer. */
+void cairn_gossip_broadcast (CairnNode *node, uint8_t channel, GBytes *payload,
+                             const char *except_peer);
 /* Verify signatures in parallel; errors[i] set for each bad tx. */
 gboolean cairn_node_verify_txs (CairnNode *node, CairnTx **txs, guint n,
                                 GError **errors);

@@ -317,11 +317,8 @@ env_get_commit (void *ud, uint64_t height, GBytes **block, GBytes **cert)
   g_autofree uint8_t *raw = g_malloc (MAX (n, 1));
   if (!cairn_hex_decode (hex, raw, n))
     return FALSE;
-  /* The block as proposed: the stored object without the certificate and
-   * the reader-only fields the node adds. */
+  /* The block as proposed: the stored object without its certificate. */
   json_object_del (stored, "certificate");
-  json_object_del (stored, "hash");
-  json_object_del (stored, "results");
   size_t len;
   char *text = host->json_canonical (stored, &len, NULL);
   if (text == NULL)

@@ -194,7 +194,8 @@ struct CairnHost {
   gboolean (*block_commit) (CairnPlugin *self, CairnBlock *block,
                             const json_t *certificate, GError **error);
   void (*block_discard) (CairnPlugin *self, CairnBlock *block);
-  /* Committed blocks: the block JSON with its certificate. */
+  /* A committed block as stored: {"certificate","header","txs"}
+   * (CAIRN_HEAD = the head). */
   json_t *(*block_get) (CairnPlugin *self, uint64_t height, GError **error);
 
   /* ---- peers (consensus engines) ----
