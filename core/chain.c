@@ -48,15 +48,16 @@ cairn_block_discard (CairnBlock *b)
  * are returned through the block. */
 static gboolean
 execute (CairnNode *node, CairnBlock *b, CairnTx **txs, guint n,
-         uint64_t height, int64_t time_ms, CairnLtHash *new_hash,
-         char state_root[65], GError **error)
+         const CairnExecBlock *blk, CairnLtHash *new_hash, char state_root[65],
+         GError **error)
 {
+  uint64_t height = blk->height;
   b->overlay = cairn_overlay_new (&node->state_base, NULL);
   b->results = g_ptr_array_new_with_free_func ((GDestroyNotify)json_decref);
-  if (!cairn_exec_hooks (node, b->overlay, TRUE, height, time_ms, error))
+  if (!cairn_exec_hooks (node, b->overlay, TRUE, blk, error))
     return FALSE;
   for (guint i = 0; i < n; i++) {
-    json_t *r = cairn_exec_tx (node, b->overlay, txs[i], i, height, time_ms);
+    json_t *r = cairn_exec_tx (node, b->overlay, txs[i], i, blk);
     const char *infra
         = json_string_value (json_object_get (r, "infrastructure_error"));
     if (infra) {
@@ -68,7 +69,7 @@ execute (CairnNode *node, CairnBlock *b, CairnTx **txs, guint n,
     }
     g_ptr_array_add (b->results, r);
   }
-  if (!cairn_exec_hooks (node, b->overlay, FALSE, height, time_ms, error))
+  if (!cairn_exec_hooks (node, b->overlay, FALSE, blk, error))
     return FALSE;
   b->writes
       = cairn_overlay_write_set (b->overlay, &node->lthash, new_hash, error);
@@ -271,15 +272,16 @@ cairn_chain_build (CairnNode *node, const CairnBuildOpts *opts, GError **error)
     return NULL;
 
   int64_t t0 = g_get_monotonic_time ();
-  int64_t now
-      = opts && opts->time_ms ? opts->time_ms : g_get_real_time () / 1000;
+  int64_t now = opts && opts->time_ms ? opts->time_ms
+                                      : node->clock->wall_ms (node->clock);
   int64_t time_ms = MAX (now, node->head.time_ms + 1);
   uint64_t height = node->head.height + 1;
   CairnBlock *b = g_new0 (CairnBlock, 1);
   CairnLtHash new_hash;
   char root[65];
-  if (!execute (node, b, (CairnTx **)txs->pdata, txs->len, height, time_ms,
-                &new_hash, root, error)) {
+  CairnExecBlock blk = { height, time_ms, cairn_key_address (node->key) };
+  if (!execute (node, b, (CairnTx **)txs->pdata, txs->len, &blk, &new_hash,
+                root, error)) {
     cairn_block_discard (b);
     return NULL;
   }
@@ -369,8 +371,9 @@ cairn_chain_validate_decoded (CairnNode *node, CairnBlockData *decoded,
   CairnBlock *b = g_new0 (CairnBlock, 1);
   CairnLtHash new_hash;
   char root[65];
-  if (!execute (node, b, (CairnTx **)d->txs->pdata, n, d->height, d->time_ms,
-                &new_hash, root, error)) {
+  CairnExecBlock blk = { d->height, d->time_ms, d->proposer };
+  if (!execute (node, b, (CairnTx **)d->txs->pdata, n, &blk, &new_hash, root,
+                error)) {
     cairn_block_discard (b);
     return NULL;
   }

@@ -79,7 +79,7 @@ is_infrastructure_error (const GError *e)
 
 json_t *
 cairn_exec_tx (CairnNode *node, CairnOverlay *block_ov, CairnTx *tx,
-               uint32_t index, uint64_t height, int64_t time_ms)
+               uint32_t index, const CairnExecBlock *blk)
 {
   GError *err = NULL;
   uint64_t expected = cairn_account_nonce (node, block_ov, tx->from, &err);
@@ -116,9 +116,10 @@ cairn_exec_tx (CairnNode *node, CairnOverlay *block_ov, CairnTx *tx,
       .sender = tx->from,
       .sender_pubkey = sender_pk,
       .nonce = tx->nonce,
-      .height = height,
-      .time_ms = time_ms,
+      .height = blk->height,
+      .time_ms = blk->time_ms,
       .chain_id = node->head.chain_id,
+      .proposer = blk->proposer,
     },
     .events = json_array (),
   };
@@ -143,7 +144,7 @@ cairn_exec_tx (CairnNode *node, CairnOverlay *block_ov, CairnTx *tx,
 
 gboolean
 cairn_exec_hooks (CairnNode *node, CairnOverlay *block_ov, gboolean begin,
-                  uint64_t height, int64_t time_ms, GError **error)
+                  const CairnExecBlock *blk, GError **error)
 {
   for (guint i = 0; i < node->apps->len; i++) {
     AppEntry *a = node->apps->pdata[i];
@@ -159,16 +160,17 @@ cairn_exec_hooks (CairnNode *node, CairnOverlay *block_ov, gboolean begin,
                 .type = "",
                 .sender = "",
                 .sender_pubkey = "",
-                .height = height,
-                .time_ms = time_ms,
-                .chain_id = node->head.chain_id },
+                .height = blk->height,
+                .time_ms = blk->time_ms,
+                .chain_id = node->head.chain_id,
+                .proposer = blk->proposer },
       .events = json_array (),
     };
     gboolean ok = hook (a->plugin, &ctx, error);
     json_decref (ctx.events);
     if (!ok) {
       g_prefix_error (error, "%s %s_block at height %" G_GUINT64_FORMAT ": ",
-                      a->plugin->desc.id, begin ? "begin" : "end", height);
+                      a->plugin->desc.id, begin ? "begin" : "end", blk->height);
       return FALSE;
     }
   }
@@ -238,7 +240,8 @@ cairn_exec_genesis (CairnNode *node, CairnOverlay *ov, GError **error)
                 .sender_pubkey = "",
                 .height = 0,
                 .time_ms = node->genesis->genesis_time,
-                .chain_id = node->genesis->chain_id },
+                .chain_id = node->genesis->chain_id,
+                .proposer = "" },
       .events = json_array (),
     };
     gboolean ok = app->iface.genesis (app->plugin, &ctx, doc, error);

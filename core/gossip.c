@@ -278,10 +278,16 @@ cairn_gossip_start (CairnNode *node, GError **error)
   for (guint k = 0; node->p2p_allow && node->p2p_allow[k]; k++)
     g_ptr_array_add (allowed, g_strdup (node->p2p_allow[k]));
   g_ptr_array_add (allowed, NULL);
-  node->p2p = cairn_tls_transport_new (
-      node->key, node->p2p_listen,
-      (CairnPeerAddr *)(void *)node->p2p_peers->data, node->p2p_peers->len,
-      (const char *const *)allowed->pdata, &events, node, error);
+  const CairnPeerAddr *dial = (CairnPeerAddr *)(void *)node->p2p_peers->data;
+  if (node->transport_factory)
+    node->p2p = node->transport_factory (
+        node->transport_factory_data, node->key, node->p2p_listen, dial,
+        node->p2p_peers->len, (const char *const *)allowed->pdata, &events,
+        node, error);
+  else
+    node->p2p = cairn_tls_transport_new (
+        node->key, node->p2p_listen, dial, node->p2p_peers->len,
+        (const char *const *)allowed->pdata, &events, node, error);
   if (node->p2p == NULL)
     return FALSE;
   if (!node->p2p->ops->start (node->p2p, error)) {
@@ -290,9 +296,10 @@ cairn_gossip_start (CairnNode *node, GError **error)
     g_prefix_error (error, "[p2p] listen %s: ", node->p2p_listen);
     return FALSE;
   }
-  g_message ("p2p: node id %s listening on port %u, %u persistent peers",
-             cairn_key_address (node->key),
-             cairn_tls_transport_port (node->p2p), node->p2p_peers->len);
+  if (node->transport_factory == NULL)
+    g_message ("p2p: node id %s listening on port %u, %u persistent peers",
+               cairn_key_address (node->key),
+               cairn_tls_transport_port (node->p2p), node->p2p_peers->len);
   return TRUE;
 }
 

@@ -605,21 +605,21 @@ h_timer_add (CairnPlugin *self, uint32_t interval_ms, CairnTimerFn fn,
 {
   Timer *t = g_new (Timer, 1);
   *t = (Timer){ self, fn, user_data };
-  return g_timeout_add_full (G_PRIORITY_DEFAULT, interval_ms, timer_fire, t,
-                             g_free);
+  CairnClock *clock = NODE (self)->clock;
+  return clock->timeout_add (clock, interval_ms, timer_fire, t, g_free);
 }
 
 static void
 h_timer_remove (CairnPlugin *self, guint id)
 {
-  if (id)
-    g_source_remove (id);
+  cairn_clock_clear (NODE (self)->clock, &id);
 }
 
 static int64_t
 h_now_ms (CairnPlugin *self)
 {
-  return g_get_real_time () / 1000;
+  CairnClock *clock = NODE (self)->clock;
+  return clock->wall_ms (clock);
 }
 
 /* ---- crypto ------------------------------------------------------------- */
@@ -827,6 +827,54 @@ h_peer_list (CairnPlugin *self)
   return t ? t->ops->peers (t) : g_new0 (char *, 1);
 }
 
+/* ---- 1.1: txs from the node, plugin metrics ---------------------------- */
+
+static gboolean
+h_submit_tx (CairnPlugin *self, const char *type, const json_t *body, char **id,
+             GError **error)
+{
+  CairnNode *node = NODE (self);
+  size_t plen = strlen (self->desc.id);
+  if (type == NULL || strncmp (type, self->desc.id, plen) != 0
+      || type[plen] != '.') {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+                 "plugin %s: submit_tx of type '%s': the node signs only txs "
+                 "of the plugin's own types (%s.*)",
+                 self->desc.id, type ? type : "(null)", self->desc.id);
+    return FALSE;
+  }
+  const char *me = cairn_key_address (node->key);
+  GError *local = NULL;
+  uint64_t nonce = cairn_account_nonce (node, NULL, me, &local);
+  if (local) {
+    g_propagate_prefixed_error (
+        error, local,
+        "plugin %s: submit_tx: node account nonce: ", self->desc.id);
+    return FALSE;
+  }
+  nonce = cairn_mempool_next_nonce (node->mempool, me, nonce);
+  g_autoptr (CairnTx) tx = cairn_tx_sign (node->key, node->genesis->chain_id,
+                                          type, nonce, body, error);
+  if (tx == NULL)
+    return FALSE;
+  tx->sig_checked = TRUE; /* signed here */
+  if (!cairn_node_submit (node, tx, error)) {
+    g_prefix_error (error, "plugin %s: submit_tx %s: ", self->desc.id, type);
+    return FALSE;
+  }
+  if (id)
+    *id = g_strdup (tx->id_hex);
+  return TRUE;
+}
+
+static gboolean
+h_metric_set (CairnPlugin *self, const char *name, const char *help,
+              int64_t value, GError **error)
+{
+  return cairn_node_metric_set (NODE (self), self->desc.id, name, help, value,
+                                error);
+}
+
 /* One table for the whole process: it never dangles, whichever node a
  * plugin was initialised for (tests run several nodes in one process). */
 static const CairnHost host_table = {
@@ -887,6 +935,8 @@ static const CairnHost host_table = {
   .peer_broadcast = h_peer_broadcast,
   .peer_send = h_peer_send,
   .peer_list = h_peer_list,
+  .submit_tx = h_submit_tx,
+  .metric_set = h_metric_set,
 };
 
 const CairnHost *

@@ -1,6 +1,120 @@
-/* Prometheus text exposition of the node's counters and gauges. */
+/* Prometheus text exposition of the node's counters and gauges, and the
+ * values plugins set with host->metric_set. */
+#include <string.h>
+
 #include "node_private.h"
 #include "p2p.h"
+
+typedef struct {
+  char *help;
+  int64_t value;
+} PluginMetric;
+
+static void
+plugin_metric_free (gpointer p)
+{
+  PluginMetric *m = p;
+  g_free (m->help);
+  g_free (m);
+}
+
+static gint
+compare_keys (gconstpointer a, gconstpointer b, gpointer unused)
+{
+  return strcmp (a, b);
+}
+
+static gboolean
+valid_labels (const char *l)
+{
+  /* {k="v",k2="v2"} */
+  if (*l++ != '{')
+    return FALSE;
+  for (;;) {
+    const char *k = l;
+    while (g_ascii_islower (*l) || *l == '_')
+      l++;
+    if (l == k || *l++ != '=' || *l++ != '"')
+      return FALSE;
+    while (*l && *l != '"' && *l != '\\' && *l != '\n')
+      l++;
+    if (*l++ != '"')
+      return FALSE;
+    if (*l == '}')
+      return l[1] == '\0';
+    if (*l++ != ',')
+      return FALSE;
+  }
+}
+
+gboolean
+cairn_node_metric_set (CairnNode *node, const char *plugin_id, const char *name,
+                       const char *help, int64_t value, GError **error)
+{
+  size_t plen = strlen (plugin_id);
+  const char *p = name ? name + plen + 1 : NULL;
+  const char *labels = p ? strchr (p, '{') : NULL;
+  size_t base_len = labels ? (size_t)(labels - name) : name ? strlen (name) : 0;
+  gboolean ok = name && strncmp (name, plugin_id, plen) == 0
+                && name[plen] == '_' && name + base_len > p
+                && (labels == NULL || valid_labels (labels));
+  for (const char *c = p; ok && c < name + base_len; c++)
+    ok = g_ascii_islower (*c) || g_ascii_isdigit (*c) || *c == '_';
+  for (const char *c = plugin_id; ok && *c; c++)
+    ok = g_ascii_isalnum (*c) || *c == '_';
+  if (!ok) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+                 "plugin %s: metric name '%s' must be %s_<[a-z0-9_]+> with "
+                 "at most one {k=\"v\",...} label set",
+                 plugin_id, name ? name : "(null)", plugin_id);
+    return FALSE;
+  }
+  if (node->plugin_metrics == NULL)
+    node->plugin_metrics
+        = g_tree_new_full (compare_keys, NULL, g_free, plugin_metric_free);
+  /* \001 sorts below every name character, so the label sets of one
+   * name stay together under one HELP/TYPE header. */
+  g_autofree char *key = g_strdup_printf ("%.*s\001%s", (int)base_len, name,
+                                          labels ? labels : "");
+  PluginMetric *m = g_tree_lookup (node->plugin_metrics, key);
+  if (m == NULL) {
+    m = g_new0 (PluginMetric, 1);
+    m->help = g_strdup (help ? help : "Set by a plugin.");
+    g_tree_insert (node->plugin_metrics, g_steal_pointer (&key), m);
+  }
+  m->value = value;
+  return TRUE;
+}
+
+void
+cairn_node_metrics_free (CairnNode *node)
+{
+  g_clear_pointer (&node->plugin_metrics, g_tree_destroy);
+}
+
+typedef struct {
+  GString *out;
+  char *last_base;
+} PluginMetricsOut;
+
+static gboolean
+write_plugin_metric (gpointer key, gpointer value, gpointer data)
+{
+  PluginMetricsOut *o = data;
+  const PluginMetric *m = value;
+  const char *sep = strchr (key, '\001');
+  g_autofree char *base = g_strndup (key, sep - (const char *)key);
+  if (g_strcmp0 (base, o->last_base) != 0) {
+    gboolean counter = g_str_has_suffix (base, "_total");
+    g_string_append_printf (o->out, "# HELP cairn_%s %s\n# TYPE cairn_%s %s\n",
+                            base, m->help, base, counter ? "counter" : "gauge");
+    g_free (o->last_base);
+    o->last_base = g_steal_pointer (&base);
+  }
+  g_string_append_printf (o->out, "cairn_%s%s %" G_GINT64_FORMAT "\n",
+                          o->last_base, sep + 1, m->value);
+  return FALSE;
+}
 
 static void
 metric (GString *out, const char *name, const char *type, const char *help,
@@ -69,4 +183,9 @@ cairn_node_metrics (CairnNode *node, GString *out)
   metric (out, "cairn_events_dropped_total", "counter",
           "Event streams ended because the client fell behind.",
           m->events_dropped);
+  if (node->plugin_metrics) {
+    PluginMetricsOut o = { out, NULL };
+    g_tree_foreach (node->plugin_metrics, write_plugin_metric, &o);
+    g_free (o.last_base);
+  }
 }

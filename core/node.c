@@ -152,10 +152,8 @@ void
 cairn_node_txs_available (CairnNode *node)
 {
   if (node->notify_source == 0 && node->started)
-    /* Default priority, not idle: under steady HTTP load an idle source
-     * would starve and no block would ever be built. */
-    node->notify_source
-        = g_idle_add_full (G_PRIORITY_DEFAULT, notify_consensus, node, NULL);
+    node->notify_source = node->clock->timeout_add (
+        node->clock, 0, notify_consensus, node, NULL);
 }
 
 static gboolean
@@ -186,7 +184,7 @@ admit (CairnNode *node, CairnTx *tx, GError **error)
     return FALSE;
   }
   return cairn_mempool_add (node->mempool, tx, nonce,
-                            g_get_monotonic_time () / 1000, error);
+                            node->clock->mono_ms (node->clock), error);
 }
 
 guint
@@ -347,8 +345,8 @@ static gboolean
 expire_tick (gpointer data)
 {
   CairnNode *node = data;
-  guint n
-      = cairn_mempool_expire (node->mempool, g_get_monotonic_time () / 1000);
+  guint n = cairn_mempool_expire (node->mempool,
+                                  node->clock->mono_ms (node->clock));
   if (n)
     g_info ("dropped %u pending txs older than the mempool ttl", n);
   return G_SOURCE_CONTINUE;
@@ -359,6 +357,9 @@ cairn_node_new (const CairnNodeOptions *opts, GError **error)
 {
   g_autoptr (CairnNode) node = g_new0 (CairnNode, 1);
   node->home = g_strdup (opts->home);
+  node->clock = opts->clock ? opts->clock : cairn_clock_system ();
+  node->transport_factory = opts->transport_factory;
+  node->transport_factory_data = opts->transport_factory_data;
   node->tx_types
       = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, tx_type_free);
   node->apps = g_ptr_array_new_with_free_func (g_free);
@@ -370,7 +371,7 @@ cairn_node_new (const CairnNodeOptions *opts, GError **error)
   node->core_plugin.log_domain = (char *)"cairn";
   node->core_plugin.node = node;
   node->core_plugin.state = CAIRN_PLUGIN_STATE_STARTED;
-  node->started_ms = g_get_real_time () / 1000;
+  node->started_ms = node->clock->wall_ms (node->clock);
 
   node->cfg = cairn_config_load (opts->home, error);
   if (node->cfg == NULL)
@@ -479,7 +480,8 @@ cairn_node_start (CairnNode *node, GError **error)
       return FALSE;
     }
   }
-  node->expire_source = g_timeout_add_seconds (1, expire_tick, node);
+  node->expire_source
+      = node->clock->timeout_add (node->clock, 1000, expire_tick, node, NULL);
   if (cairn_mempool_count (node->mempool) > 0)
     cairn_node_txs_available (node);
   return TRUE;
@@ -493,8 +495,8 @@ cairn_node_stop (CairnNode *node)
   node->started = FALSE;
   g_clear_pointer (&node->http, cairn_http_free);
   cairn_gossip_stop (node);
-  g_clear_handle_id (&node->expire_source, g_source_remove);
-  g_clear_handle_id (&node->notify_source, g_source_remove);
+  cairn_clock_clear (node->clock, &node->expire_source);
+  cairn_clock_clear (node->clock, &node->notify_source);
   cairn_plugin_host_stop_all (node->plugins);
 }
 
@@ -511,6 +513,7 @@ cairn_node_free (CairnNode *node)
   if (node->plugins)
     cairn_plugin_host_fini_all (node->plugins);
   cairn_events_free_all (node);
+  cairn_node_metrics_free (node);
   g_clear_pointer (&node->plugins, cairn_plugin_host_free);
   g_clear_pointer (&node->mempool, cairn_mempool_free);
   g_clear_pointer (&node->tx_types, g_hash_table_unref);
@@ -611,7 +614,8 @@ cairn_node_status_json (CairnNode *node)
       (json_int_t)cairn_mempool_bytes (node->mempool), "plugins", plugins,
       "version", CAIRN_VERSION, "abi",
       G_STRINGIFY (CAIRN_ABI_MAJOR) "." G_STRINGIFY (CAIRN_ABI_MINOR),
-      "uptime_ms", (json_int_t)(g_get_real_time () / 1000 - node->started_ms));
+      "uptime_ms",
+      (json_int_t)(node->clock->wall_ms (node->clock) - node->started_ms));
   if (node->p2p) {
     g_auto (GStrv) peers = node->p2p->ops->peers (node->p2p);
     json_t *ids = json_array ();

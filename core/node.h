@@ -9,9 +9,18 @@
 
 #include <cairn/cairn.h>
 
+#include "clock.h"
+#include "p2p.h"
 #include "tx.h"
 
 typedef struct CairnNode CairnNode;
+
+/* Makes the node's transport when [p2p] enabled = true; the arguments are
+ * those of cairn_tls_transport_new (the default). */
+typedef CairnTransport *(*CairnTransportFactory) (
+    void *factory_data, const CairnKey *node_key, const char *listen,
+    const CairnPeerAddr *dial, guint n_dial, const char *const *allowed,
+    const CairnTransportEvents *events, void *user_data, GError **error);
 
 typedef struct CairnNodeOptions {
   const char *home;
@@ -21,6 +30,11 @@ typedef struct CairnNodeOptions {
   /* Override [http] listen, e.g. "127.0.0.1:0" for an ephemeral port. */
   const char *http_listen;
   gboolean no_http;
+  /* NULL = cairn_clock_system(); must outlive the node. */
+  CairnClock *clock;
+  /* NULL = TLS over TCP. */
+  CairnTransportFactory transport_factory;
+  void *transport_factory_data;
 } CairnNodeOptions;
 
 /* Load config, key, genesis and plugins (init, in dependency order), open

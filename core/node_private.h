@@ -123,7 +123,8 @@ struct CairnNode {
 
   GPtrArray *subscriptions; /* Subscription* */
   guint next_sub_id;
-  guint notify_source; /* idle that tells consensus about new txs */
+  CairnClock *clock;
+  guint notify_source; /* tells consensus about new txs */
   guint expire_source;
 
   /* P2P (core/gossip.c) */
@@ -132,6 +133,8 @@ struct CairnNode {
   char *p2p_listen;
   GArray *p2p_peers; /* CairnPeerAddr */
   char **p2p_allow;
+  CairnTransportFactory transport_factory;
+  void *transport_factory_data;
   uint64_t sync_requested;   /* last height asked for in a catch-up */
   uint64_t best_peer_height; /* highest head a peer told us */
 
@@ -140,6 +143,7 @@ struct CairnNode {
   gboolean http_enabled;
   gboolean started;
   CairnMetricsCounters metrics;
+  GTree *plugin_metrics; /* "<name>\001<labels>" -> PluginMetric (metrics.c) */
   int64_t started_ms;
 };
 
@@ -148,15 +152,26 @@ const CairnHost *cairn_host_table (void);
 CairnNode *cairn_plugin_node (CairnPlugin *p);
 
 /* executor.c: run txs and hooks against an overlay. */
+typedef struct CairnExecBlock {
+  uint64_t height;
+  int64_t time_ms;
+  const char *proposer; /* address from the header */
+} CairnExecBlock;
 json_t *cairn_exec_tx (CairnNode *node, CairnOverlay *block_ov, CairnTx *tx,
-                       uint32_t index, uint64_t height, int64_t time_ms);
+                       uint32_t index, const CairnExecBlock *blk);
 gboolean cairn_exec_hooks (CairnNode *node, CairnOverlay *block_ov,
-                           gboolean begin, uint64_t height, int64_t time_ms,
+                           gboolean begin, const CairnExecBlock *blk,
                            GError **error);
 gboolean cairn_exec_genesis (CairnNode *node, CairnOverlay *ov, GError **error);
 void cairn_core_register_tx_types (CairnNode *node);
 uint64_t cairn_account_nonce (CairnNode *node, CairnOverlay *ov,
                               const char *address, GError **error);
+
+/* metrics.c: a plugin's metric (host->metric_set). */
+gboolean cairn_node_metric_set (CairnNode *node, const char *plugin_id,
+                                const char *name, const char *help,
+                                int64_t value, GError **error);
+void cairn_node_metrics_free (CairnNode *node);
 
 /* chain.c */
 gboolean cairn_chain_open (CairnNode *node, GError **error);

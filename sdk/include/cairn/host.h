@@ -39,6 +39,9 @@ typedef struct CairnTxInfo {
   uint64_t height; /* block being executed */
   int64_t time_ms; /* block time: the only clock handlers may read */
   const char *chain_id;
+  /* Added in 1.1 (check CAIRN_STRUCT_HAS (info, info->size, proposer)):
+   * address of the node that built the block ("" at genesis). */
+  const char *proposer;
 } CairnTxInfo;
 
 typedef struct CairnChainHead {
@@ -209,10 +212,26 @@ struct CairnHost {
                          const void *data, size_t len, GError **error);
   /* NULL-terminated ids of connected peers; g_strfreev. */
   char **(*peer_list) (CairnPlugin *self);
+
+  /* ---- added in 1.1 (test with CAIRN_HOST_HAS) ---- */
+  /* Sign a tx of `type` (which must be "<plugin id>.<name>") and body with
+   * the node's key, at the node account's next free nonce, and admit it
+   * like a submitted one (mempool, then gossip). *id (g_free; may be NULL)
+   * gets the tx id. Errors: the CAIRN_REJECT codes of admission. Main
+   * loop thread, not from tx handlers or block hooks. */
+  gboolean (*submit_tx) (CairnPlugin *self, const char *type,
+                         const json_t *body, char **id, GError **error);
+  /* Set a value shown at GET /metrics as "cairn_<name>". name is
+   * "<plugin id>_<[a-z0-9_]+>", optionally followed by one label set
+   * {k="v",...} (k [a-z_]+, v without '"', '\\' or newline); a name ending
+   * in "_total" is a counter, any other a gauge. help (first call wins)
+   * may be NULL. Errors: INVALID for a bad name. */
+  gboolean (*metric_set) (CairnPlugin *self, const char *name,
+                          const char *help, int64_t value, GError **error);
 };
 
 #if UINTPTR_MAX == 0xffffffffffffffffu
-_Static_assert(sizeof (CairnHost) == 8 + 54 * sizeof (void *),
+_Static_assert(sizeof (CairnHost) == 8 + 56 * sizeof (void *),
                "CairnHost is append-only: update the count when adding");
 #endif
 

@@ -217,15 +217,20 @@ test_refusals (void)
   g_autofree char *plugin_hex = hex64 (plugin_fp);
   g_autofree char *min_size
       = g_strdup_printf ("at least %zu", sizeof (CairnPluginDescriptor));
+  g_autofree char *speaks
+      = g_strdup_printf ("speaks ABI %d.%d", CAIRN_ABI_MAJOR, CAIRN_ABI_MINOR);
+  g_autofree char *newer
+      = g_strdup_printf ("field abi_min_minor: plugin %d, "
+                         "host %d",
+                         CAIRN_ABI_MINOR + 1, CAIRN_ABI_MINOR);
+  g_autofree char *needs = g_strdup_printf (
+      "needs Cairn ABI %d.%d", CAIRN_ABI_MAJOR, CAIRN_ABI_MINOR + 1);
   const Refusal cases[] = {
     { FX ("abi2"),
       CAIRN_ERROR_ABI,
-      { "field abi_major: plugin 2, host 1", "built for Cairn ABI 2.",
-        "speaks ABI 1.0", "rebuild the plugin against cairn-sdk-1" } },
-    { FX ("newminor"),
-      CAIRN_ERROR_ABI,
-      { "field abi_min_minor: plugin 1, host 0", "needs Cairn ABI 1.1",
-        "upgrade the node" } },
+      { "field abi_major: plugin 2, host 1", "built for Cairn ABI 2.", speaks,
+        "rebuild the plugin against cairn-sdk-1" } },
+    { FX ("newminor"), CAIRN_ERROR_ABI, { newer, needs, "upgrade the node" } },
     { FX ("fingerprint"),
       CAIRN_ERROR_ABI,
       { "field build_fingerprint", plugin_hex, host_hex,
