@@ -505,3 +505,48 @@ cairn_block_tx_slice (const char *bytes, size_t len, guint index, size_t *start,
   }
   return FALSE;
 }
+
+gboolean
+cairn_block_peek_height (const char *bytes, size_t len, uint64_t *height)
+{
+  static const char hkey[] = "\"header\":", key[] = "\"height\":";
+  int depth = 0;
+  gboolean in_header = FALSE;
+  for (size_t i = 0; i < len; i++) {
+    char c = bytes[i];
+    if (c == '"') {
+      if (depth == 1 && len - i >= sizeof hkey - 1
+          && memcmp (bytes + i, hkey, sizeof hkey - 1) == 0) {
+        in_header = TRUE;
+        i += sizeof hkey - 2;
+        continue;
+      }
+      if (depth == 2 && in_header && len - i >= sizeof key - 1
+          && memcmp (bytes + i, key, sizeof key - 1) == 0) {
+        size_t p = i + sizeof key - 1;
+        uint64_t h = 0;
+        size_t digits = 0;
+        for (; p < len && g_ascii_isdigit (bytes[p]); p++, digits++) {
+          uint64_t d = (uint64_t)(bytes[p] - '0');
+          if (h > (G_MAXUINT64 - d) / 10)
+            return FALSE;
+          h = h * 10 + d;
+        }
+        if (digits == 0 || (digits > 1 && bytes[i + sizeof key - 1] == '0'))
+          return FALSE;
+        *height = h;
+        return TRUE;
+      }
+      for (i++; i < len && bytes[i] != '"'; i++)
+        if (bytes[i] == '\\')
+          i++;
+    } else if (c == '{' || c == '[') {
+      depth++;
+    } else if (c == '}' || c == ']') {
+      if (depth == 2 && in_header)
+        return FALSE; /* the header ended without a height */
+      depth--;
+    }
+  }
+  return FALSE;
+}

@@ -52,6 +52,11 @@ CairnBlockData *cairn_block_ref (CairnBlockData *b);
 void cairn_block_unref (CairnBlockData *b);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CairnBlockData, cairn_block_unref)
 
+/* The header's height in the bytes of a block (either form) without
+ * parsing it, for cheap filtering of gossip; the block still has to be
+ * decoded before it is trusted. FALSE when not found. */
+gboolean cairn_block_peek_height (const char *bytes, size_t len,
+                                  uint64_t *height);
 /* Locate tx `index` in the stored bytes of a block (either form) without
  * parsing the block: the tx's canonical bytes are bytes[*start, +*tx_len).
  * FALSE when the index is out of range or the bytes are not a block. */

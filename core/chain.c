@@ -102,7 +102,7 @@ set_head (CairnNode *node, const CairnBlockData *d, const CairnLtHash *lt)
 /* On success *stored_out (may be NULL) receives the stored block bytes. */
 static gboolean
 store_commit (CairnNode *node, CairnBlock *b, const CairnLtHash *new_hash,
-              GBytes **stored_out, GError **error)
+              uint32_t flags, GBytes **stored_out, GError **error)
 {
   CairnBlockData *d = b->data;
   GArray *ws = b->writes; /* computed when the block was executed */
@@ -138,6 +138,7 @@ store_commit (CairnNode *node, CairnBlock *b, const CairnLtHash *new_hash,
     .n_writes = ws->len,
     .private_writes = &priv,
     .n_private_writes = 1,
+    .flags = flags,
   };
   if (!node->storage.commit (node->store, &cd, error)) {
     g_prefix_error (error, "committing block %" G_GUINT64_FORMAT ": ",
@@ -186,9 +187,42 @@ publish (CairnNode *node, CairnBlock *b)
   }
 }
 
+/* Deferred commits (catch-up) are made durable here, and only then is the
+ * consensus engine told: it must never act (sign) on a block that a crash
+ * could still take back. */
+gboolean
+cairn_chain_sync (CairnNode *node, gboolean notify, GError **error)
+{
+  cairn_clock_clear (node->clock, &node->sync_source);
+  if (node->deferred_block == NULL)
+    return TRUE;
+  if (!node->storage.sync (node->store, error)) {
+    g_prefix_error (error,
+                    "making blocks up to %" G_GUINT64_FORMAT " durable: ",
+                    node->head.height);
+    return FALSE;
+  }
+  CairnBlock *b = g_steal_pointer (&node->deferred_block);
+  if (notify && node->consensus.on_block_committed)
+    node->consensus.on_block_committed (node->consensus_plugin, &b->info);
+  cairn_block_discard (b);
+  return TRUE;
+}
+
+static gboolean
+sync_due (gpointer data)
+{
+  CairnNode *node = data;
+  node->sync_source = 0;
+  g_autoptr (GError) err = NULL;
+  if (!cairn_chain_sync (node, TRUE, &err))
+    g_critical ("%s", err->message);
+  return G_SOURCE_REMOVE;
+}
+
 static gboolean
 commit_block (CairnNode *node, CairnBlock *b, const json_t *cert,
-              GError **error)
+              gboolean defer, GError **error)
 {
   int64_t t0 = g_get_monotonic_time ();
   CairnBlockData *d = b->data;
@@ -207,7 +241,9 @@ commit_block (CairnNode *node, CairnBlock *b, const json_t *cert,
   }
   CairnLtHash new_hash = b->lthash;
   g_autoptr (GBytes) stored = NULL;
-  if (!store_commit (node, b, &new_hash, &stored, error))
+  defer = defer && node->storage.sync != NULL;
+  if (!store_commit (node, b, &new_hash, defer ? CAIRN_COMMIT_DEFER_SYNC : 0,
+                     &stored, error))
     return FALSE;
 
   /* Senders' committed nonces, read from the block's writes. */
@@ -227,6 +263,11 @@ commit_block (CairnNode *node, CairnBlock *b, const json_t *cert,
       node->metrics.txs_failed++;
   node->metrics.commit_seconds_sum += (g_get_monotonic_time () - t0) / 1e6;
   publish (node, b);
+  if (defer)
+    return TRUE; /* a block from catch-up: the peers have it */
+  /* A synced commit made the deferred ones before it durable too. */
+  g_clear_pointer (&node->deferred_block, cairn_block_discard);
+  cairn_clock_clear (node->clock, &node->sync_source);
   cairn_gossip_block (node, g_bytes_get_data (stored, NULL),
                       g_bytes_get_size (stored));
   if (node->consensus.on_block_committed)
@@ -238,9 +279,31 @@ gboolean
 cairn_chain_commit (CairnNode *node, CairnBlock *b, const json_t *cert,
                     GError **error)
 {
-  gboolean ok = commit_block (node, b, cert, error);
+  gboolean ok = commit_block (node, b, cert, FALSE, error);
   cairn_block_discard (b);
   return ok;
+}
+
+#define DEFERRED_SYNC_MS 100
+
+gboolean
+cairn_chain_commit_deferred (CairnNode *node, CairnBlock *b, const json_t *cert,
+                             GError **error)
+{
+  if (!commit_block (node, b, cert, TRUE, error)) {
+    cairn_block_discard (b);
+    return FALSE;
+  }
+  if (node->storage.sync == NULL) { /* committed durably after all */
+    cairn_block_discard (b);
+    return TRUE;
+  }
+  g_clear_pointer (&node->deferred_block, cairn_block_discard);
+  node->deferred_block = b;
+  if (node->sync_source == 0)
+    node->sync_source = node->clock->timeout_add (node->clock, DEFERRED_SYNC_MS,
+                                                  sync_due, node, NULL);
+  return TRUE;
 }
 
 /* ---- build and validate ------------------------------------------------- */
@@ -413,7 +476,7 @@ execute_genesis (CairnNode *node, CairnBlock *b, GError **error)
   g_autofree char *gh = cairn_hex_encode (node->genesis->hash, 32);
   b->data->certificate
       = json_pack ("{s:s, s:s}", "type", "genesis", "genesis_hash", gh);
-  if (!store_commit (node, b, &new_hash, NULL, error))
+  if (!store_commit (node, b, &new_hash, 0, NULL, error))
     return FALSE;
   set_head (node, b->data, &new_hash);
   g_info ("committed genesis of chain %s (state root %s)",

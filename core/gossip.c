@@ -1,7 +1,9 @@
 /* Gossip and catch-up over the P2P transport.
  *
- * - CH_TXS: a canonical JSON array of signed txs. Admitted ones are passed
- *   on to every other peer; the mempool's duplicate check ends the echo.
+ * - CH_TXS: signed txs, each as u32 big-endian length + its canonical
+ *   bytes. A tx whose id (SHA-256 of those bytes) this node has seen
+ *   lately is dropped before it is parsed or verified; admitted ones are
+ *   passed on to every other peer.
  * - CH_BLOCKS: a committed block in its stored form (with certificate).
  *   The next height is validated (re-executed), its certificate checked by
  *   the consensus plugin, and committed; a later height starts a catch-up.
@@ -46,21 +48,67 @@ cairn_gossip_broadcast (CairnNode *node, uint8_t channel, GBytes *payload,
   }
 }
 
+/* Ids of txs seen lately, in two generations: lookups see both, inserts
+ * go to the young one, which becomes the old one when full. */
+#define SEEN_GENERATION 65536
+
+static gboolean
+seen_has (CairnNode *node, const uint8_t id[32])
+{
+  if (node->txs_seen[0] == NULL)
+    return FALSE;
+  g_autoptr (GBytes) key = g_bytes_new_static (id, 32);
+  return g_hash_table_contains (node->txs_seen[0], key)
+         || g_hash_table_contains (node->txs_seen[1], key);
+}
+
+static void
+seen_add (CairnNode *node, const uint8_t id[32])
+{
+  if (node->txs_seen[0] == NULL) {
+    for (int g = 0; g < 2; g++)
+      node->txs_seen[g] = g_hash_table_new_full (
+          g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref, NULL);
+  }
+  if (g_hash_table_size (node->txs_seen[0]) >= SEEN_GENERATION) {
+    GHashTable *old = node->txs_seen[1];
+    node->txs_seen[1] = node->txs_seen[0];
+    node->txs_seen[0] = old;
+    g_hash_table_remove_all (old);
+  }
+  g_hash_table_add (node->txs_seen[0], g_bytes_new (id, 32));
+}
+
+/* Worth another try later (room, or the missing nonces, may come). */
+static gboolean
+transient (const GError *e)
+{
+  return e && e->domain == CAIRN_REJECT
+         && (e->code == CAIRN_REJECT_MEMPOOL_FULL
+             || e->code == CAIRN_REJECT_NONCE_GAP);
+}
+
+void
+cairn_gossip_free (CairnNode *node)
+{
+  for (int g = 0; g < 2; g++)
+    g_clear_pointer (&node->txs_seen[g], g_hash_table_unref);
+}
+
 void
 cairn_gossip_txs (CairnNode *node, CairnTx **txs, guint n, const char *except)
 {
   if (node->p2p == NULL || n == 0)
     return;
-  g_autoptr (GString) s = g_string_new ("[");
+  g_autoptr (GByteArray) s = g_byte_array_new ();
   for (guint i = 0; i < n; i++) {
-    if (i)
-      g_string_append_c (s, ',');
-    g_string_append_len (s, txs[i]->bytes, txs[i]->len);
+    seen_add (node, txs[i]->id);
+    uint8_t hdr[4] = { txs[i]->len >> 24, txs[i]->len >> 16, txs[i]->len >> 8,
+                       txs[i]->len };
+    g_byte_array_append (s, hdr, 4);
+    g_byte_array_append (s, (const guint8 *)txs[i]->bytes, txs[i]->len);
   }
-  g_string_append_c (s, ']');
-  gsize len = s->len;
-  g_autoptr (GBytes) b
-      = g_bytes_new_take (g_string_free (g_steal_pointer (&s), FALSE), len);
+  g_autoptr (GBytes) b = g_byte_array_free_to_bytes (g_steal_pointer (&s));
   cairn_gossip_broadcast (node, CAIRN_P2P_CH_TXS, b, except);
 }
 
@@ -88,35 +136,50 @@ static void
 on_txs (CairnNode *node, const char *peer, GBytes *payload)
 {
   gsize len;
-  const char *data = g_bytes_get_data (payload, &len);
-  g_autoptr (GError) err = NULL;
-  g_autoptr (json_t) arr = cairn_cjson_parse (data, len, TRUE, &err);
-  if (arr == NULL || !json_is_array (arr)) {
-    node->metrics.p2p_bad_messages++;
-    g_info ("p2p: txs from %s refused: %s", peer,
-            err ? err->message : "not an array");
-    return;
-  }
-  guint n = json_array_size (arr);
+  const uint8_t *data = g_bytes_get_data (payload, &len);
   g_autoptr (GPtrArray) txs
       = g_ptr_array_new_with_free_func ((GDestroyNotify)cairn_tx_unref);
-  for (guint i = 0; i < n; i++) {
-    CairnTx *tx = cairn_tx_from_json (json_array_get (arr, i),
-                                      node->genesis->chain_id, NULL);
-    if (tx)
-      g_ptr_array_add (txs, tx);
-    else
+  for (gsize off = 0; off < len;) {
+    uint32_t n = len - off < 4
+                     ? 0
+                     : (uint32_t)data[off] << 24 | (uint32_t)data[off + 1] << 16
+                           | (uint32_t)data[off + 2] << 8 | data[off + 3];
+    if (n == 0 || n > len - off - 4) {
       node->metrics.p2p_bad_messages++;
+      g_info ("p2p: txs from %s refused: bad length at byte %" G_GSIZE_FORMAT,
+              peer, off);
+      break;
+    }
+    const char *bytes = (const char *)data + off + 4;
+    off += 4 + n;
+    uint8_t id[32];
+    cairn_sha256 (bytes, n, id);
+    if (seen_has (node, id))
+      continue;
+    g_autoptr (GError) err = NULL;
+    CairnTx *tx = cairn_tx_decode (bytes, n, node->genesis->chain_id, &err);
+    if (tx) {
+      g_ptr_array_add (txs, tx);
+    } else {
+      node->metrics.p2p_bad_messages++;
+      g_info ("p2p: tx from %s refused: %s", peer, err->message);
+    }
   }
   g_autofree GError **errs = g_new0 (GError *, MAX (txs->len, 1));
   cairn_node_admit (node, (CairnTx **)txs->pdata, txs->len, errs, peer);
-  for (guint i = 0; i < txs->len; i++)
+  for (guint i = 0; i < txs->len; i++) {
+    CairnTx *tx = txs->pdata[i];
+    if (errs[i] && !transient (errs[i]))
+      seen_add (node, tx->id); /* admitted ones were added by the relay */
     g_clear_error (&errs[i]);
+  }
 }
 
+/* defer: more blocks are known to follow (catch-up), so the commit need
+ * not wait for the disk. */
 static gboolean
 apply_block (CairnNode *node, const char *peer, const char *data, gsize len,
-             GError **error)
+             gboolean defer, GError **error)
 {
   CairnBlockData *d
       = cairn_block_decode (data, len, node->genesis->chain_id, error);
@@ -137,7 +200,8 @@ apply_block (CairnNode *node, const char *peer, const char *data, gsize len,
     cairn_block_discard (b);
     return FALSE;
   }
-  return cairn_chain_commit (node, b, cert, error);
+  return defer ? cairn_chain_commit_deferred (node, b, cert, error)
+               : cairn_chain_commit (node, b, cert, error);
 }
 
 static void
@@ -145,14 +209,12 @@ on_block (CairnNode *node, const char *peer, GBytes *payload)
 {
   gsize len;
   const char *data = g_bytes_get_data (payload, &len);
-  /* Peek at the height without executing anything. */
-  g_autoptr (json_t) obj = json_loadb (data, len, 0, NULL);
-  json_t *h = json_object_get (json_object_get (obj, "header"), "height");
-  if (!json_is_integer (h) || json_integer_value (h) < 0) {
+  /* Peek at the height without parsing: every peer sends each block. */
+  uint64_t height;
+  if (!cairn_block_peek_height (data, len, &height)) {
     node->metrics.p2p_bad_messages++;
     return;
   }
-  uint64_t height = json_integer_value (h);
   if (height <= node->head.height)
     return; /* already have it */
   if (height > node->head.height + 1) {
@@ -161,7 +223,8 @@ on_block (CairnNode *node, const char *peer, GBytes *payload)
     return;
   }
   g_autoptr (GError) err = NULL;
-  if (!apply_block (node, peer, data, len, &err)) {
+  if (!apply_block (node, peer, data, len, node->best_peer_height > height,
+                    &err)) {
     node->metrics.p2p_bad_messages++;
     g_warning ("p2p: block %" G_GUINT64_FORMAT " from %s refused: %s", height,
                peer, err->message);

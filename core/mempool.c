@@ -124,8 +124,8 @@ remove_entry (CairnMempool *mp, Sender *s, Entry *e)
 }
 
 gboolean
-cairn_mempool_add (CairnMempool *mp, CairnTx *tx, uint64_t account_nonce,
-                   int64_t now_ms, GError **error)
+cairn_mempool_precheck (CairnMempool *mp, CairnTx *tx, uint64_t account_nonce,
+                        GError **error)
 {
   if (g_hash_table_contains (mp->by_id, tx->id_hex)) {
     g_set_error (error, CAIRN_REJECT, CAIRN_REJECT_DUPLICATE,
@@ -147,6 +147,24 @@ cairn_mempool_add (CairnMempool *mp, CairnTx *tx, uint64_t account_nonce,
                  tx->nonce, tx->from, mp->limits.max_nonce_gap, account_nonce);
     return FALSE;
   }
+  Sender *s = sender_get (mp, tx->from, FALSE);
+  Entry *other = s ? g_tree_lookup (s->by_nonce, &tx->nonce) : NULL;
+  if (other) {
+    g_set_error (error, CAIRN_REJECT, CAIRN_REJECT_DUPLICATE,
+                 "nonce %" G_GUINT64_FORMAT
+                 " of %s is already pending in tx %s",
+                 tx->nonce, tx->from, other->tx->id_hex);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+cairn_mempool_add (CairnMempool *mp, CairnTx *tx, uint64_t account_nonce,
+                   int64_t now_ms, GError **error)
+{
+  if (!cairn_mempool_precheck (mp, tx, account_nonce, error))
+    return FALSE;
   if (g_hash_table_size (mp->by_id) >= mp->limits.max_txs
       || mp->bytes + tx->len > mp->limits.max_bytes) {
     g_set_error (error, CAIRN_REJECT, CAIRN_REJECT_MEMPOOL_FULL,
@@ -159,14 +177,6 @@ cairn_mempool_add (CairnMempool *mp, CairnTx *tx, uint64_t account_nonce,
   if (account_nonce > s->account_nonce) {
     s->account_nonce = account_nonce;
     sender_recount (mp, s);
-  }
-  Entry *other = g_tree_lookup (s->by_nonce, &tx->nonce);
-  if (other) {
-    g_set_error (error, CAIRN_REJECT, CAIRN_REJECT_DUPLICATE,
-                 "nonce %" G_GUINT64_FORMAT
-                 " of %s is already pending in tx %s",
-                 tx->nonce, tx->from, other->tx->id_hex);
-    return FALSE;
   }
   Entry *e = g_new (Entry, 1);
   e->tx = cairn_tx_ref (tx);

@@ -24,6 +24,11 @@ CairnMempool *cairn_mempool_new (const CairnMempoolLimits *limits);
 void cairn_mempool_free (CairnMempool *mp);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CairnMempool, cairn_mempool_free)
 
+/* The checks of cairn_mempool_add that need no room (duplicate id or
+ * sender+nonce, nonce too low or too far ahead): cheap, so they run before
+ * the signature check. */
+gboolean cairn_mempool_precheck (CairnMempool *mp, CairnTx *tx,
+                                 uint64_t account_nonce, GError **error);
 /* account_nonce: the sender's next nonce in committed state. Errors in
  * CAIRN_REJECT (duplicate, nonce_too_low, nonce_gap, mempool_full). */
 gboolean cairn_mempool_add (CairnMempool *mp, CairnTx *tx,

@@ -199,6 +199,17 @@ cairn_node_admit (CairnNode *node, CairnTx **txs, guint n, GError **errors,
                   const char *peer)
 {
   node->metrics.txs_received += n;
+  /* Cheap refusals first: a tx that gossip brings from several peers, or
+   * one already committed, costs no Ed25519 verification. */
+  for (guint i = 0; i < n; i++) {
+    if (errors[i] != NULL || txs[i]->sig_checked)
+      continue;
+    GError *local = NULL;
+    uint64_t nonce = cairn_account_nonce (node, NULL, txs[i]->from, &local);
+    if (local == NULL)
+      cairn_mempool_precheck (node->mempool, txs[i], nonce, &errors[i]);
+    g_clear_error (&local); /* admit() reports it */
+  }
   cairn_node_verify_txs (node, txs, n, errors);
   guint accepted = 0;
   g_autofree CairnTx **fresh = g_new (CairnTx *, MAX (n, 1));
@@ -495,6 +506,9 @@ cairn_node_stop (CairnNode *node)
   node->started = FALSE;
   g_clear_pointer (&node->http, cairn_http_free);
   cairn_gossip_stop (node);
+  g_autoptr (GError) err = NULL;
+  if (!cairn_chain_sync (node, FALSE, &err))
+    g_critical ("%s", err->message);
   cairn_clock_clear (node->clock, &node->expire_source);
   cairn_clock_clear (node->clock, &node->notify_source);
   cairn_plugin_host_stop_all (node->plugins);
@@ -514,6 +528,7 @@ cairn_node_free (CairnNode *node)
     cairn_plugin_host_fini_all (node->plugins);
   cairn_events_free_all (node);
   cairn_node_metrics_free (node);
+  cairn_gossip_free (node);
   g_clear_pointer (&node->plugins, cairn_plugin_host_free);
   g_clear_pointer (&node->mempool, cairn_mempool_free);
   g_clear_pointer (&node->tx_types, g_hash_table_unref);

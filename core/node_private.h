@@ -137,6 +137,9 @@ struct CairnNode {
   void *transport_factory_data;
   uint64_t sync_requested;   /* last height asked for in a catch-up */
   uint64_t best_peer_height; /* highest head a peer told us */
+  GHashTable *txs_seen[2];   /* tx ids gossiped lately (gossip.c) */
+  struct CairnBlock *deferred_block; /* last commit not yet durable */
+  guint sync_source;                 /* makes it durable soon */
 
   CairnHttp *http;
   char *http_listen;
@@ -184,6 +187,14 @@ CairnBlock *cairn_chain_validate_decoded (CairnNode *node, CairnBlockData *d,
                                           GError **error);
 gboolean cairn_chain_commit (CairnNode *node, CairnBlock *block,
                              const json_t *certificate, GError **error);
+/* Catch-up: commit without waiting for the disk (the store's
+ * CAIRN_COMMIT_DEFER_SYNC) and without telling consensus or peers; the
+ * next normal commit, cairn_chain_sync, or a timer 100 ms later makes it
+ * durable and tells consensus about the head. Consumes block. */
+gboolean cairn_chain_commit_deferred (CairnNode *node, CairnBlock *block,
+                                      const json_t *certificate,
+                                      GError **error);
+gboolean cairn_chain_sync (CairnNode *node, gboolean notify, GError **error);
 void cairn_block_discard (CairnBlock *block);
 
 /* events.c */
@@ -208,6 +219,7 @@ json_t *cairn_node_stored_block (CairnNode *node, uint64_t height,
 /* gossip.c */
 gboolean cairn_gossip_start (CairnNode *node, GError **error);
 void cairn_gossip_stop (CairnNode *node);
+void cairn_gossip_free (CairnNode *node);
 void cairn_gossip_txs (CairnNode *node, CairnTx **txs, guint n,
                        const char *except_peer);
 void cairn_gossip_block (CairnNode *node, const char *bytes, size_t len);

@@ -92,6 +92,7 @@ static const CairnStorageIface storage_iface = {
   .close = store_lmdb_close,
   .head = store_lmdb_head,
   .commit = store_lmdb_commit,
+  .sync = store_lmdb_sync,
   .block_get = store_lmdb_block_get,
   .block_find = store_lmdb_block_find,
   .tx_get = store_lmdb_tx_get,

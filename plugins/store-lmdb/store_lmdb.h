@@ -108,6 +108,8 @@ void store_lmdb_close (CairnStore *store);
 
 gboolean store_lmdb_commit (CairnStore *store, const CairnCommitData *data,
                             GError **error);
+/* fsync everything committed so far (after deferred commits). */
+gboolean store_lmdb_sync (CairnStore *store, GError **error);
 
 /* ---- reads (store_lmdb_read.c) ---- */
 

@@ -367,7 +367,17 @@ store_lmdb_commit (CairnStore *store, const CairnCommitData *data,
     store_lmdb_fail (store, error, rc, "cannot write the head");
     goto fail;
   }
-  if ((rc = mdb_txn_commit (txn)) != 0) {
+  /* A deferred commit skips LMDB's fsyncs; LMDB stays consistent (the
+   * meta page flips last) and store_lmdb_sync makes it durable. */
+  gboolean defer = store->plugin->sync
+                   && CAIRN_STRUCT_HAS (data, data->size, flags)
+                   && (data->flags & CAIRN_COMMIT_DEFER_SYNC);
+  if (defer)
+    mdb_env_set_flags (store->env, MDB_NOSYNC, 1);
+  rc = mdb_txn_commit (txn);
+  if (defer)
+    mdb_env_set_flags (store->env, MDB_NOSYNC, 0);
+  if (rc != 0) {
     g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_IO,
                  "%s: cannot commit height %" G_GUINT64_FORMAT ": %s%s",
                  store->data_path, data->height, mdb_strerror (rc),
@@ -379,4 +389,13 @@ store_lmdb_commit (CairnStore *store, const CairnCommitData *data,
 fail:
   mdb_txn_abort (txn);
   return FALSE;
+}
+
+gboolean
+store_lmdb_sync (CairnStore *store, GError **error)
+{
+  int rc = mdb_env_sync (store->env, 1);
+  if (rc != 0)
+    return store_lmdb_fail (store, error, rc, "cannot sync");
+  return TRUE;
 }

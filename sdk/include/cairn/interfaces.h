@@ -131,7 +131,17 @@ typedef struct CairnCommitData {
   /* private namespaces: never part of the state root, head-only reads */
   const CairnWrite *private_writes;
   size_t n_private_writes;
+  /* Added in 1.1; read it only when `size` covers it. CAIRN_COMMIT_* bits. */
+  uint32_t flags;
+  uint32_t reserved2;
 } CairnCommitData;
+
+/* The store may return before this commit is durable. It must stay
+ * atomic: a crash may lose it (and later deferred commits) whole, never
+ * part of one. The core sets it only for a store with sync(), for blocks
+ * it can fetch again (catch-up), and calls sync() before it relies on
+ * them. */
+#define CAIRN_COMMIT_DEFER_SYNC 1u
 
 /* Return FALSE to stop the iteration. */
 typedef gboolean (*CairnKvFn) (const char *key, const uint8_t *value,
@@ -164,6 +174,8 @@ typedef struct CairnStorageIface {
   GBytes *(*private_get) (CairnStore *store, const char *key, GError **error);
   gboolean (*private_iter) (CairnStore *store, const char *prefix, CairnKvFn fn,
                             void *user_data, GError **error);
+  /* Added in 1.1, optional: make every commit so far durable. */
+  gboolean (*sync) (CairnStore *store, GError **error);
 } CairnStorageIface;
 
 /* ---- consensus (kind consensus) ---------------------------------------- */

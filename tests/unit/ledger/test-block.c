@@ -552,6 +552,45 @@ test_tx_slice (void)
   g_assert_false (cairn_block_tx_slice ("{}", 2, 0, &off, &tlen));
 }
 
+/* The height is found in the header, not in the certificate or the
+ * consensus field that precede or hold look-alike text. */
+static void
+test_peek_height (void)
+{
+  g_autoptr (json_t) consensus
+      = json_pack ("{s:I, s:s}", "height", (json_int_t)99, "x", "\"height\":7");
+  g_autoptr (CairnBlockData) b
+      = block_ok (1, PREV1, cairn_key_address (key), consensus, txs, 2);
+  b->certificate = json_pack ("{s:I}", "height", (json_int_t)42);
+  for (int with_cert = 0; with_cert < 2; with_cert++) {
+    size_t len;
+    g_autofree char *enc = cairn_block_encode (b, with_cert, &len, NULL);
+    uint64_t h = 0;
+    g_assert_true (cairn_block_peek_height (enc, len, &h));
+    g_assert_cmpuint (h, ==, 1);
+    g_assert_false (cairn_block_peek_height (enc, 20, &h));
+  }
+  static const char *const bad[] = {
+    "{}",
+    "{\"header\":{}}",
+    "{\"header\":{\"height\":-1}}",
+    "{\"header\":{\"height\":01}}",
+    "{\"header\":{\"height\":\"1\"}}",
+    "{\"header\":{\"height\":99999999999999999999999}}",
+    "{\"header\":{\"height\":10000000000000000000000000}}",
+    "{\"x\":{\"height\":3}}",
+    "[\"header\",{\"height\":3}]",
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    uint64_t h;
+    g_assert_false (cairn_block_peek_height (bad[i], strlen (bad[i]), &h));
+  }
+  uint64_t h;
+  const char *max = "{\"header\":{\"height\":18446744073709551615}}";
+  g_assert_true (cairn_block_peek_height (max, strlen (max), &h));
+  g_assert_cmpuint (h, ==, G_MAXUINT64);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -585,6 +624,7 @@ main (int argc, char **argv)
   g_test_add_func ("/block/decode-no-signature-check",
                    test_decode_no_signature_check);
   g_test_add_func ("/block/decode-non-canonical", test_decode_non_canonical);
+  g_test_add_func ("/block/peek-height", test_peek_height);
   rc = g_test_run ();
 
   for (int i = 0; i < 3; i++)
