@@ -1039,6 +1039,43 @@ test_empty_value (Fx *fx, gconstpointer data)
   g_assert_cmpstr (l1, ==, "e/full=;");
 }
 
+/* Deferred commits (CAIRN_COMMIT_DEFER_SYNC) are ordinary commits for
+ * every reader; sync() makes them durable; a store without sync() must
+ * ignore the flag. Durability across power loss cannot be tested here. */
+static void
+test_deferred_sync (Fx *fx, gconstpointer data)
+{
+  for (uint64_t h = 0; h < 6; h++) {
+    g_autoptr (TestCommit) c = test_commit_new (h);
+    g_autofree char *v = g_strdup_printf ("%" G_GUINT64_FORMAT, h);
+    test_commit_put (c, "k/counter", v);
+    CairnCommitData cd = *test_commit_data (c);
+    cd.flags = h < 5 ? CAIRN_COMMIT_DEFER_SYNC : 0;
+    g_autoptr (GError) error = NULL;
+    g_assert_true (fx->iface->commit (fx->store, &cd, &error));
+    g_assert_no_error (error);
+    assert_state (fx, "k/counter", CAIRN_HEAD, v);
+    if (h == 2 && fx->iface->sync) {
+      g_assert_true (fx->iface->sync (fx->store, &error));
+      g_assert_no_error (error);
+    }
+  }
+  /* Deferred again, then closed without an explicit sync: close keeps it. */
+  g_autoptr (TestCommit) c = test_commit_new (6);
+  test_commit_put (c, "k/counter", "6");
+  CairnCommitData cd = *test_commit_data (c);
+  cd.flags = CAIRN_COMMIT_DEFER_SYNC;
+  g_assert_true (fx->iface->commit (fx->store, &cd, NULL));
+  if (fx->iface->sync)
+    g_assert_true (fx->iface->sync (fx->store, NULL));
+  fx_reopen (fx);
+  assert_head (fx, 6);
+  for (uint64_t h = 0; h <= 6; h++) {
+    g_autofree char *v = g_strdup_printf ("%" G_GUINT64_FORMAT, h);
+    assert_state (fx, "k/counter", h, v);
+  }
+}
+
 /* ---- registration ------------------------------------------------------- */
 
 typedef void (*CaseFn) (Fx *fx, gconstpointer data);
@@ -1066,6 +1103,7 @@ cairn_storage_conformance_add_tests_with_config (const char *backend_name,
     { "many-keys", test_many_keys },
     { "long-keys", test_long_keys },
     { "empty-value", test_empty_value },
+    { "deferred-sync", test_deferred_sync },
   };
   Backend *be = g_new0 (Backend, 1);
 

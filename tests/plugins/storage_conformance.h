@@ -24,7 +24,9 @@
  *  - keys up to "<32-char ns>/" + CAIRN_MAX_KEY bytes, values up to
  *    CAIRN_MAX_VALUE, empty values (distinct from deleted keys);
  *  - the private namespace is separate from the shared state;
- *  - everything survives close and reopen.
+ *  - everything survives close and reopen;
+ *  - commits with CAIRN_COMMIT_DEFER_SYNC read like any other and survive
+ *    sync() and reopen (a store without sync() ignores the flag).
  */
 #pragma once
 
