@@ -289,6 +289,17 @@ raw_client_new (CairnKey *key, Node *server)
   return r;
 }
 
+/* Everything a client writes on its socket, for the replay test. */
+static long
+record_writes (BIO *bio, int oper, const char *argp, size_t len, int argi,
+               long argl, int ret, size_t *processed)
+{
+  if (oper == (BIO_CB_WRITE | BIO_CB_RETURN) && ret > 0 && processed)
+    g_byte_array_append ((GByteArray *)(void *)BIO_get_callback_arg (bio),
+                         (const guint8 *)argp, *processed);
+  return ret;
+}
+
 static void
 raw_write (RawClient *r, const void *data, gsize len)
 {
@@ -654,6 +665,53 @@ test_silent_client (void)
   node_free (a);
 }
 
+/* The bytes of a real, successful client handshake, replayed on a new
+ * connection, are refused: the server's fresh random and key share make
+ * the recorded Finished (and certificate proof) worthless. */
+static void
+test_replayed_handshake (void)
+{
+  g_autoptr (GError) error = NULL;
+  CairnKey *kr = new_key ();
+  const char *allow[] = { cairn_key_address (kr), NULL };
+  Node *a = node_new (new_key (), 0, NULL, 0, allow);
+  g_autoptr (GByteArray) sent = g_byte_array_new ();
+  RawClient *r = g_new0 (RawClient, 1);
+
+  r->key = kr;
+  r->ctx = cairn_p2p_ssl_ctx_new (kr, accept_any, &error);
+  g_assert_no_error (error);
+  r->fd = tcp_connect (cairn_tls_transport_port (a->t));
+  r->ssl = SSL_new (r->ctx);
+  BIO *bio = BIO_new_socket (r->fd, BIO_NOCLOSE);
+  BIO_set_callback_ex (bio, record_writes);
+  BIO_set_callback_arg (bio, (char *)sent);
+  SSL_set_bio (r->ssl, bio, bio);
+  GThread *th = g_thread_new ("raw-tls", raw_handshake_thread, r);
+  WAIT_FOR (g_atomic_int_get (&r->done), WAIT_MS);
+  g_thread_join (th);
+  g_assert_true (r->ok);
+  WAIT_FOR (g_hash_table_contains (a->up, cairn_key_address (kr)), WAIT_MS);
+  g_assert_cmpuint (sent->len, >, 200);
+  guint ups = a->ups;
+  guint64 refused = stats_of (a).handshakes_refused;
+
+  for (int i = 0; i < 3; i++) {
+    int fd = tcp_connect (cairn_tls_transport_port (a->t));
+    g_assert_cmpint (write (fd, sent->data, sent->len), ==, (ssize_t)sent->len);
+    WAIT_FOR (stats_of (a).handshakes_refused == refused + i + 1, WAIT_MS);
+    WAIT_FOR (closed_by_peer (fd), WAIT_MS);
+    close (fd);
+  }
+  g_assert_cmpuint (a->ups, ==, ups);
+  /* The genuine connection is untouched. */
+  static const guint8 good[] = { 0, 0, 0, 4, CAIRN_P2P_CH_TXS, 'a', 'b', 'c' };
+  raw_write (r, good, sizeof good);
+  WAIT_FOR (a->msgs->len == 1, WAIT_MS);
+  raw_client_free (r);
+  node_free (a);
+}
+
 static void
 bad_frame_case (const guint8 *bytes, gsize len)
 {
@@ -905,6 +963,7 @@ main (int argc, char **argv)
   g_test_add_func ("/p2p/tls/plaintext-refused", test_plaintext_refused);
   g_test_add_func ("/p2p/tls/silent-client", test_silent_client);
   g_test_add_func ("/p2p/tls/bad-frames", test_bad_frames);
+  g_test_add_func ("/p2p/tls/replayed-handshake", test_replayed_handshake);
   g_test_add_func ("/p2p/tls/reconnect", test_reconnect);
   g_test_add_func ("/p2p/tls/backpressure", test_backpressure);
   g_test_add_func ("/p2p/tls/stop-in-callback", test_stop_in_callback);
