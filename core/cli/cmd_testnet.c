@@ -68,23 +68,59 @@ copy_file (const char *from, const char *to, int mode, GError **error)
 
 /* ---- init ---------------------------------------------------------------- */
 
-/* PoS: the first n_val nodes are the genesis validators (stake 100 each);
- * every node runs pos instead of solo. */
+#define POS_STAKE 100
+#define POS_BALANCE 1000
+
+/* A validator's genesis account holds POS_BALANCE, of which pos locks the
+ * stake at genesis. */
+static void
+fund_validator (json_t *accounts, const CairnKey *key)
+{
+  const char *addr = cairn_key_address (key);
+  json_t *acc = NULL;
+  for (size_t i = 0; i < json_array_size (accounts) && acc == NULL; i++) {
+    json_t *a = json_array_get (accounts, i);
+    if (g_strcmp0 (json_string_value (json_object_get (a, "address")), addr)
+        == 0)
+      acc = a;
+  }
+  if (acc == NULL) {
+    g_autofree char *pk = cairn_hex_encode (cairn_key_pubkey (key), 32);
+    acc = json_pack ("{s:s, s:s, s:[], s:{}}", "address", addr, "pubkey", pk,
+                     "roles", "balances");
+    json_array_append_new (accounts, acc);
+  }
+  json_t *bal = json_object_get (acc, "balances");
+  if (bal == NULL) {
+    bal = json_object ();
+    json_object_set_new (acc, "balances", bal);
+  }
+  json_object_set_new (bal, "cairn", json_integer (POS_BALANCE));
+}
+
+/* PoS: the first n_val nodes are the genesis validators (stake POS_STAKE
+ * each, locked by pos from a balance of POS_BALANCE); every node runs pos
+ * instead of solo, and the bank lets pos burn slashed stake and mint
+ * rewards. */
 static gboolean
 use_pos (const char *dir, guint n, guint n_val, GError **error)
 {
   g_autoptr (json_t) vals = json_array ();
+  g_autoptr (GPtrArray) keys
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)cairn_key_free);
   for (guint i = 0; i < n_val; i++) {
     g_autofree char *home = node_dir (dir, i);
     g_autofree char *kp = g_build_filename (home, "keys", "node.pem", NULL);
-    g_autoptr (CairnKey) key = cairn_key_load (kp, error);
+    CairnKey *key = cairn_key_load (kp, error);
     if (key == NULL)
       return FALSE;
+    g_ptr_array_add (keys, key);
     g_autofree char *pk = cairn_hex_encode (cairn_key_pubkey (key), 32);
     g_autofree char *name = g_strdup_printf ("node%u", i);
-    json_array_append_new (vals, json_pack ("{s:s, s:s, s:i, s:s}", "address",
-                                            cairn_key_address (key), "pubkey",
-                                            pk, "stake", 100, "name", name));
+    json_array_append_new (vals,
+                           json_pack ("{s:s, s:s, s:i, s:s}", "address",
+                                      cairn_key_address (key), "pubkey", pk,
+                                      "stake", POS_STAKE, "name", name));
   }
   g_autofree char *g0 = node_dir (dir, 0);
   g_autofree char *gpath = g_build_filename (g0, "genesis.json", NULL);
@@ -96,6 +132,14 @@ use_pos (const char *dir, guint n, guint n_val, GError **error)
     return FALSE;
   }
   json_object_set (genesis, "validators", vals);
+  json_t *accounts = json_object_get (genesis, "accounts");
+  if (!json_is_array (accounts)) {
+    g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_FAILED,
+                 "%s: accounts: must be an array", gpath);
+    return FALSE;
+  }
+  for (guint i = 0; i < keys->len; i++)
+    fund_validator (accounts, keys->pdata[i]);
   g_autofree char *text
       = json_dumps (genesis, JSON_INDENT (2) | JSON_SORT_KEYS);
   for (guint i = 0; i < n; i++) {
@@ -114,7 +158,9 @@ use_pos (const char *dir, guint n, guint n_val, GError **error)
             "# Pause between blocks when no tx waits.\n"
             "block_interval_ms = 200\n"
             "timeout_propose_ms = 1000\ntimeout_prevote_ms = 500\n"
-            "timeout_precommit_ms = 500\nrebroadcast_ms = 1000\n",
+            "timeout_precommit_ms = 500\nrebroadcast_ms = 1000\n\n"
+            "# pos burns slashed stake and mints block rewards.\n"
+            "[bank]\nminters = pos\n",
             -1, error))
       return FALSE;
   }
@@ -427,7 +473,8 @@ cairn_cmd_testnet (int argc, char **argv)
       "node.pid in each home); stop ends them; status shows each node's\n"
       "height, head hash, peers and API URL. With --validators 1 node0 runs\n"
       "solo and the others follow it; with more, every node runs pos and the\n"
-      "first N nodes are the genesis validators (stake 100 each).",
+      "first N nodes are the genesis validators (stake 100 each, locked by\n"
+      "pos from a genesis balance of 1000).",
       entries);
   int rc;
   if (!cairn_cli_parse (ctx, &argc, &argv, &rc))

@@ -3,11 +3,13 @@
  * through the host's block_* calls, messages travel with peer_broadcast,
  * timeouts are host timers, and the node key signs.
  *
- * This first version takes the validator set and stakes from genesis;
- * staking txs, slashing and rewards are not there yet (see README.md).
+ * The validator set of every height comes from committed state, where
+ * staking.c keeps it (stakes, delegations, slashing, rewards). Double
+ * signing seen by the engine is submitted as a pos.evidence tx.
  *
  * Certificate stored with each block: {"type":"pos","height":H,
  * "precommits":"<hex of the engine's certificate encoding>"}. */
+#define CAIRN_PLUGIN_MIN_MINOR 1 /* submit_tx, metric_set, info->proposer */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -16,14 +18,24 @@
 #include <cairn/cairn.h>
 
 #include "engine.h"
+#include "staking.h"
 
 static const CairnHost *host;
 
+/* Double signing to report with a pos.evidence tx. */
 typedef struct {
+  GBytes *evidence;
+  char offender[41];
+  uint64_t height;
+} Evidence;
+
+typedef struct {
+  PosStaking staking;
   CairnPlugin *self;
   PosConfig config;
   char *chain_id;
-  PosValidatorSet *set;
+  PosValidatorSet *set; /* the engine's: in force at the engine's height */
+  char *set_text;       /* its canonical JSON (reused while unchanged) */
   PosEngine *engine;
   GHashTable *pending; /* block id hex -> CairnBlock* (built or validated) */
   int wal_fd;
@@ -32,7 +44,26 @@ typedef struct {
   guint start_timer;          /* deferred start of the next height */
   uint32_t block_interval_ms; /* pause between blocks when no tx waits */
   GHashTable *timers;         /* timer id -> Timeout*, freed on fire or stop */
+  GHashTable *evidence_seen;  /* "offender/height" already reported */
+  GPtrArray *evidence_queue;  /* Evidence* waiting for submit_tx */
+  guint evidence_timer;
+  guint metrics_timer;
 } Pos;
+
+PosStaking *
+pos_plugin_staking (CairnPlugin *self)
+{
+  Pos *p = host->get_data (self);
+  return &p->staking;
+}
+
+static void
+evidence_free (gpointer data)
+{
+  Evidence *e = data;
+  g_bytes_unref (e->evidence);
+  g_free (e);
+}
 
 typedef struct {
   Pos *pos;
@@ -71,6 +102,99 @@ keep_pending (Pos *p, CairnBlock *b, const uint8_t id[32])
   if (old)
     host->block_discard (p->self, old);
   g_hash_table_replace (p->pending, g_steal_pointer (&hex), b);
+}
+
+/* The validator set in force at height, from committed state. The
+ * engine's current set object is reused while its JSON is unchanged (it
+ * caches the proposer schedule). */
+static PosValidatorSet *
+set_for_height (Pos *p, uint64_t height, char **text, GError **error)
+{
+  g_autoptr (json_t) j = NULL;
+  if (!pos_staking_set_at (&p->staking, NULL, height, NULL, &j, error))
+    return NULL;
+  g_autofree char *t = host->json_canonical (j, NULL, error);
+  if (t == NULL)
+    return NULL;
+  PosValidatorSet *set = p->set && g_strcmp0 (t, p->set_text) == 0
+                             ? pos_validator_set_ref (p->set)
+                             : pos_staking_set_new (j, error);
+  if (set != NULL && text != NULL)
+    *text = g_steal_pointer (&t);
+  return set;
+}
+
+/* Make the set of height the engine's. */
+static gboolean
+load_engine_set (Pos *p, uint64_t height, GError **error)
+{
+  char *text = NULL;
+  PosValidatorSet *set = set_for_height (p, height, &text, error);
+  if (set == NULL) {
+    g_prefix_error (
+        error, "pos: validator set of height %" G_GUINT64_FORMAT ": ", height);
+    return FALSE;
+  }
+  if (p->set)
+    pos_validator_set_unref (p->set);
+  g_free (p->set_text);
+  p->set = set;
+  p->set_text = text;
+  return TRUE;
+}
+
+/* ---- metrics ---------------------------------------------------------------
+ */
+
+static void
+metric (Pos *p, const char *name, const char *help, uint64_t value)
+{
+  g_autoptr (GError) err = NULL;
+  if (!host->metric_set (p->self, name, help, (int64_t)MIN (value, G_MAXINT64),
+                         &err))
+    cairn_log (host, p->self, G_LOG_LEVEL_DEBUG, "pos: metric %s: %s", name,
+               err->message);
+}
+
+static void
+publish_metrics (Pos *p)
+{
+  if (p->engine == NULL)
+    return;
+  const PosStats *s = pos_engine_stats (p->engine);
+  const struct {
+    const char *outcome;
+    guint64 value;
+  } by[] = {
+    { "accepted", s->accepted },
+    { "duplicate", s->duplicates },
+    { "bad_signature", s->bad_sig },
+    { "non_validator", s->non_validator },
+    { "bad_height", s->bad_height },
+    { "malformed", s->malformed },
+    { "refused_conflict", s->refused_conflict },
+    { "evidence", s->evidence },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (by); i++) {
+    g_autofree char *name
+        = g_strdup_printf ("pos_messages_total{outcome=\"%s\"}", by[i].outcome);
+    metric (p, name, "Consensus messages received, by outcome", by[i].value);
+  }
+  metric (p, "pos_height", "Height the consensus engine works on",
+          pos_engine_height (p->engine));
+  metric (p, "pos_round", "Round of the current height",
+          pos_engine_round (p->engine));
+  metric (p, "pos_validators", "Validators in the current set",
+          p->set ? pos_validator_set_size (p->set) : 0);
+  metric (p, "pos_total_power", "Voting power of the current set",
+          p->set ? pos_validator_set_total (p->set) : 0);
+}
+
+static gboolean
+metrics_tick (CairnPlugin *self, void *ud)
+{
+  publish_metrics (ud);
+  return TRUE;
 }
 
 /* ---- WAL: own messages, length-prefixed, fsync'd before they leave ------ */
@@ -265,7 +389,9 @@ env_commit (void *ud, uint64_t height, const uint8_t id[32],
     return; /* already committed (e.g. the block arrived by gossip) */
   g_autofree char *hex = cairn_hex_encode (id, 32);
   CairnBlock *b = NULL;
-  g_hash_table_steal_extended (p->pending, hex, NULL, (gpointer *)&b);
+  g_autofree char *key = NULL;
+  g_hash_table_steal_extended (p->pending, hex, (gpointer *)&key,
+                               (gpointer *)&b);
   g_autoptr (GError) err = NULL;
   if (b == NULL)
     b = host->block_validate (p->self, block, len, &err);
@@ -286,20 +412,69 @@ env_commit (void *ud, uint64_t height, const uint8_t id[32],
   /* on_block_committed starts the next height. */
 }
 
+/* Submit the queued evidence (from the main loop, outside the engine). */
+static gboolean
+submit_evidence (CairnPlugin *self, void *ud)
+{
+  Pos *p = ud;
+  p->evidence_timer = 0;
+  for (guint i = 0; i < p->evidence_queue->len; i++) {
+    Evidence *e = p->evidence_queue->pdata[i];
+    g_autoptr (GError) err = NULL;
+    gboolean done = FALSE;
+    if (pos_staking_punished (&p->staking, NULL, e->offender, e->height, &done,
+                              &err)
+        && done)
+      continue; /* someone's evidence is already in a block */
+    g_clear_error (&err);
+    gsize len;
+    const uint8_t *data = g_bytes_get_data (e->evidence, &len);
+    g_autofree char *hex = cairn_hex_encode (data, len);
+    g_autoptr (json_t) body = json_pack ("{s:s}", "evidence", hex);
+    g_autofree char *id = NULL;
+    if (host->submit_tx (self, "pos.evidence", body, &id, &err))
+      cairn_log (host, self, G_LOG_LEVEL_MESSAGE,
+                 "pos: validator %s signed conflicting votes at height "
+                 "%" G_GUINT64_FORMAT "; submitted evidence tx %s",
+                 e->offender, e->height, id);
+    else
+      cairn_log (host, self, G_LOG_LEVEL_WARNING,
+                 "pos: evidence against %s at height %" G_GUINT64_FORMAT
+                 " not submitted: %s",
+                 e->offender, e->height, err->message);
+  }
+  g_ptr_array_set_size (p->evidence_queue, 0);
+  return FALSE;
+}
+
+/* Called by the engine: queue a pos.evidence tx, once per offender and
+ * height (submit_tx must not run inside the engine). */
 static void
 env_evidence (void *ud, const uint8_t *ev, size_t len)
 {
   Pos *p = ud;
   uint8_t addr[20];
   g_autoptr (GError) err = NULL;
-  if (pos_evidence_verify (p->set, p->chain_id, ev, len, env_verify, p, addr,
-                           &err)) {
-    g_autofree char *who = cairn_hex_encode (addr, 20);
-    cairn_log (host, p->self, G_LOG_LEVEL_WARNING,
-               "pos: validator %s signed two different votes (evidence of %zu "
-               "bytes; slashing is not implemented yet)",
-               who, len);
+  if (!pos_evidence_verify (p->set, p->chain_id, ev, len, env_verify, p, addr,
+                            &err))
+    return;
+  Evidence *e = g_new0 (Evidence, 1);
+  g_autofree char *who = cairn_hex_encode (addr, 20);
+  g_strlcpy (e->offender, who, sizeof e->offender);
+  e->height = pos_engine_height (p->engine);
+  char *key = g_strdup_printf ("%s/%" G_GUINT64_FORMAT, who, e->height);
+  if (g_hash_table_contains (p->evidence_seen, key)) {
+    g_free (key);
+    g_free (e);
+    return;
   }
+  if (g_hash_table_size (p->evidence_seen) >= 4096)
+    g_hash_table_remove_all (p->evidence_seen);
+  g_hash_table_add (p->evidence_seen, key);
+  e->evidence = g_bytes_new (ev, len);
+  g_ptr_array_add (p->evidence_queue, e);
+  if (p->evidence_timer == 0 && p->running)
+    p->evidence_timer = host->timer_add (p->self, 0, submit_evidence, p);
 }
 
 static gboolean
@@ -342,7 +517,13 @@ start_next_height (CairnPlugin *self, void *ud)
     return FALSE;
   discard_pending (p);
   wal_reset (p);
+  g_autoptr (GError) err = NULL;
+  if (!load_engine_set (p, next, &err)) {
+    cairn_log (host, self, G_LOG_LEVEL_CRITICAL, "%s", err->message);
+    return FALSE;
+  }
   pos_engine_start_height (p->engine, next, p->set);
+  publish_metrics (p);
   return FALSE;
 }
 
@@ -350,8 +531,10 @@ static void
 pos_on_block_committed (CairnPlugin *self, const CairnBlockInfo *block)
 {
   Pos *p = host->get_data (self);
-  if (p && p->running)
+  if (p && p->running) {
+    publish_metrics (p);
     schedule_next_height (p, FALSE);
+  }
 }
 
 static void
@@ -400,7 +583,12 @@ pos_verify_certificate (CairnPlugin *self, const CairnBlockInfo *block,
                  block->height);
     return FALSE;
   }
-  return pos_certificate_verify (p->set, p->chain_id, block->height, id, raw, n,
+  /* The set of that height, from the set history in state. */
+  g_autoptr (PosValidatorSet) set
+      = set_for_height (p, block->height, NULL, error);
+  if (set == NULL)
+    return FALSE;
+  return pos_certificate_verify (set, p->chain_id, block->height, id, raw, n,
                                  env_verify, p, error);
 }
 
@@ -419,6 +607,9 @@ route_status (CairnPlugin *self, const CairnRequest *req, CairnResponse *resp,
               void *user_data, GError **error)
 {
   Pos *p = host->get_data (self);
+  if (p->set == NULL
+      && !load_engine_set (p, host->chain_head (self)->height + 1, error))
+    return FALSE;
   json_t *vals = json_array ();
   for (size_t i = 0; i < pos_validator_set_size (p->set); i++) {
     const PosValidator *v = pos_validator_set_get (p->set, i);
@@ -427,6 +618,10 @@ route_status (CairnPlugin *self, const CairnRequest *req, CairnResponse *resp,
   }
   json_t *out = json_pack ("{s:o, s:I}", "validators", vals, "total_power",
                            (json_int_t)pos_validator_set_total (p->set));
+  /* The kept set history: {"from": height it applies from, ...}. */
+  json_t *sets = pos_staking_sets_json (&p->staking, NULL);
+  if (sets != NULL)
+    json_object_set_new (out, "sets", sets);
   if (p->engine) {
     static const char *const steps[]
         = { "propose", "prevote", "precommit", "rebroadcast" };
@@ -459,40 +654,6 @@ route_status (CairnPlugin *self, const CairnRequest *req, CairnResponse *resp,
  */
 
 static gboolean
-read_validators (Pos *p, const json_t *genesis, GError **error)
-{
-  const json_t *vals = json_object_get (genesis, "validators");
-  size_t n = json_array_size (vals);
-  if (n == 0 || n > POS_MAX_VALIDATORS) {
-    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFIG,
-                 "pos: genesis.json: validators: need 1..%d, found %zu",
-                 POS_MAX_VALIDATORS, n);
-    return FALSE;
-  }
-  g_autofree PosValidator *list = g_new0 (PosValidator, n);
-  for (size_t i = 0; i < n; i++) {
-    const json_t *v = json_array_get (vals, i);
-    const char *addr = json_string_value (json_object_get (v, "address"));
-    const char *pk = json_string_value (json_object_get (v, "pubkey"));
-    json_int_t stake = json_integer_value (json_object_get (v, "stake"));
-    if (addr == NULL || pk == NULL || !cairn_hex_decode (pk, list[i].pubkey, 32)
-        || stake <= 0) {
-      g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFIG,
-                   "pos: genesis.json: validators[%zu]: needs address, a "
-                   "64-hex pubkey and a positive stake",
-                   i);
-      return FALSE;
-    }
-    g_strlcpy (list[i].address, addr, sizeof list[i].address);
-    list[i].power = (uint64_t)stake;
-  }
-  p->set = pos_validator_set_new (list, n, error);
-  if (p->set == NULL)
-    g_prefix_error (error, "pos: genesis.json: validators: ");
-  return p->set != NULL;
-}
-
-static gboolean
 config_ms (CairnPlugin *self, const char *key, uint32_t def, uint32_t *out,
            GError **error)
 {
@@ -503,6 +664,8 @@ config_ms (CairnPlugin *self, const char *key, uint32_t def, uint32_t *out,
   return TRUE;
 }
 
+static void pos_fini (CairnPlugin *self);
+
 static gboolean
 pos_init (CairnPlugin *self, const CairnHost *h, GError **error)
 {
@@ -512,29 +675,36 @@ pos_init (CairnPlugin *self, const CairnHost *h, GError **error)
   p->wal_fd = -1;
   p->pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   p->timers = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  p->evidence_seen
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  p->evidence_queue = g_ptr_array_new_with_free_func (evidence_free);
   const json_t *genesis = host->genesis (self);
   p->chain_id
       = g_strdup (json_string_value (json_object_get (genesis, "chain_id")));
   host->set_data (self, p);
   pos_config_init (&p->config, p->chain_id);
   PosConfig *c = &p->config;
-  return config_ms (self, "timeout_propose_ms", c->timeout_propose_ms,
-                    &c->timeout_propose_ms, error)
-         && config_ms (self, "timeout_propose_delta_ms",
-                       c->timeout_propose_delta_ms,
-                       &c->timeout_propose_delta_ms, error)
-         && config_ms (self, "timeout_prevote_ms", c->timeout_prevote_ms,
-                       &c->timeout_prevote_ms, error)
-         && config_ms (self, "timeout_precommit_ms", c->timeout_precommit_ms,
-                       &c->timeout_precommit_ms, error)
-         && config_ms (self, "rebroadcast_ms", c->rebroadcast_ms,
-                       &c->rebroadcast_ms, error)
-         && config_ms (self, "block_interval_ms", 1000, &p->block_interval_ms,
-                       error)
-         && read_validators (p, genesis, error)
-         && host->register_consensus (self, &pos_iface, sizeof pos_iface, error)
-         && host->register_route (self, "GET", "/v1/pos/status", route_status,
-                                  NULL, error);
+  if (config_ms (self, "timeout_propose_ms", c->timeout_propose_ms,
+                 &c->timeout_propose_ms, error)
+      && config_ms (self, "timeout_propose_delta_ms",
+                    c->timeout_propose_delta_ms, &c->timeout_propose_delta_ms,
+                    error)
+      && config_ms (self, "timeout_prevote_ms", c->timeout_prevote_ms,
+                    &c->timeout_prevote_ms, error)
+      && config_ms (self, "timeout_precommit_ms", c->timeout_precommit_ms,
+                    &c->timeout_precommit_ms, error)
+      && config_ms (self, "rebroadcast_ms", c->rebroadcast_ms,
+                    &c->rebroadcast_ms, error)
+      && config_ms (self, "block_interval_ms", 1000, &p->block_interval_ms,
+                    error)
+      && pos_staking_init (&p->staking, self, host, error)
+      && pos_staking_check_minter (&p->staking, error)
+      && host->register_consensus (self, &pos_iface, sizeof pos_iface, error)
+      && host->register_route (self, "GET", "/v1/pos/status", route_status,
+                               NULL, error))
+    return TRUE;
+  pos_fini (self); /* a plugin whose init fails is not fini'd */
+  return FALSE;
 }
 
 static gboolean
@@ -555,16 +725,17 @@ pos_start (CairnPlugin *self, GError **error)
   };
   PosEnv env = env_template;
   env.user_data = p;
-  if (!wal_open (p, error))
+  uint64_t next = host->chain_head (self)->height + 1;
+  PosParams params; /* read once here: checks them and caches them */
+  if (!pos_staking_params (&p->staking, NULL, &params, error)
+      || !load_engine_set (p, next, error) || !wal_open (p, error))
     return FALSE;
+  /* The engine finds the node in each height's set (or observes). */
   const char *me = host->node_address (self);
-  p->engine = pos_engine_new (
-      &p->config, &env, pos_validator_set_find (p->set, me) >= 0 ? me : NULL,
-      error);
+  p->engine = pos_engine_new (&p->config, &env, me, error);
   if (p->engine == NULL)
     return FALSE;
   p->running = TRUE;
-  uint64_t next = host->chain_head (self)->height + 1;
   pos_engine_prepare_height (p->engine, next, p->set);
   wal_replay (p);
   pos_engine_start_height (p->engine, next, NULL);
@@ -574,6 +745,8 @@ pos_start (CairnPlugin *self, GError **error)
       "stake %" G_GUINT64_FORMAT,
       pos_validator_set_find (p->set, me) >= 0 ? "validator" : "observer", next,
       pos_validator_set_size (p->set), pos_validator_set_total (p->set));
+  publish_metrics (p);
+  p->metrics_timer = host->timer_add (self, 1000, metrics_tick, p);
   return TRUE;
 }
 
@@ -587,6 +760,12 @@ pos_stop (CairnPlugin *self)
   if (p->start_timer)
     host->timer_remove (self, p->start_timer);
   p->start_timer = 0;
+  if (p->evidence_timer)
+    host->timer_remove (self, p->evidence_timer);
+  p->evidence_timer = 0;
+  if (p->metrics_timer)
+    host->timer_remove (self, p->metrics_timer);
+  p->metrics_timer = 0;
   GHashTableIter it;
   gpointer k;
   g_hash_table_iter_init (&it, p->timers);
@@ -610,6 +789,9 @@ pos_fini (CairnPlugin *self)
     pos_engine_free (p->engine);
   if (p->set)
     pos_validator_set_unref (p->set);
+  g_free (p->set_text);
+  g_hash_table_destroy (p->evidence_seen);
+  g_ptr_array_unref (p->evidence_queue);
   if (p->wal_fd >= 0)
     close (p->wal_fd);
   g_free (p->wal_path);
@@ -618,9 +800,15 @@ pos_fini (CairnPlugin *self)
   host->set_data (self, NULL);
 }
 
-CAIRN_PLUGIN_DEFINE (pos, .id = "pos", .version = "0.1.0", .vendor = "Cairn",
+static const CairnServiceRef pos_requires[] = {
+  { CAIRN_BANK_SERVICE, CAIRN_BANK_SERVICE_VERSION, 0 },
+  { NULL, 0, 0 },
+};
+
+CAIRN_PLUGIN_DEFINE (pos, .id = "pos", .version = "0.2.0", .vendor = "Cairn",
                      .license = "Apache-2.0",
-                     .description = "Proof-of-stake BFT consensus (validators "
-                                    "and stakes from genesis)",
-                     .kinds = CAIRN_KIND_CONSENSUS, .init = pos_init,
+                     .description = "Proof-of-stake BFT consensus with "
+                                    "on-chain staking, slashing and rewards",
+                     .kinds = CAIRN_KIND_CONSENSUS | CAIRN_KIND_APP,
+                     .requires = pos_requires, .init = pos_init,
                      .start = pos_start, .stop = pos_stop, .fini = pos_fini)
