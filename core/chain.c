@@ -36,6 +36,7 @@ cairn_block_discard (CairnBlock *b)
     return;
   if (b->results)
     g_ptr_array_unref (b->results);
+  json_decref (b->block_events);
   if (b->writes)
     g_array_unref (b->writes);
   cairn_overlay_free (b->overlay);
@@ -54,7 +55,8 @@ execute (CairnNode *node, CairnBlock *b, CairnTx **txs, guint n,
   uint64_t height = blk->height;
   b->overlay = cairn_overlay_new (&node->state_base, NULL);
   b->results = g_ptr_array_new_with_free_func ((GDestroyNotify)json_decref);
-  if (!cairn_exec_hooks (node, b->overlay, TRUE, blk, error))
+  b->block_events = json_array ();
+  if (!cairn_exec_hooks (node, b->overlay, TRUE, blk, b->block_events, error))
     return FALSE;
   for (guint i = 0; i < n; i++) {
     json_t *r = cairn_exec_tx (node, b->overlay, txs[i], i, blk);
@@ -69,7 +71,7 @@ execute (CairnNode *node, CairnBlock *b, CairnTx **txs, guint n,
     }
     g_ptr_array_add (b->results, r);
   }
-  if (!cairn_exec_hooks (node, b->overlay, FALSE, blk, error))
+  if (!cairn_exec_hooks (node, b->overlay, FALSE, blk, b->block_events, error))
     return FALSE;
   b->writes
       = cairn_overlay_write_set (b->overlay, &node->lthash, new_hash, error);
@@ -168,6 +170,20 @@ publish (CairnNode *node, CairnBlock *b)
                     .height = d->height,
                     .attrs = attrs };
   cairn_events_publish (node, &ev);
+  /* Events of the block hooks (rewards, unlocks) belong to no tx. */
+  size_t k;
+  json_t *be;
+  json_array_foreach (b->block_events, k, be)
+  {
+    CairnEvent hev = {
+      .size = sizeof (CairnEvent),
+      .tx_index = UINT32_MAX,
+      .type = json_string_value (json_object_get (be, "type")),
+      .height = d->height,
+      .attrs = json_object_get (be, "attrs"),
+    };
+    cairn_events_publish (node, &hev);
+  }
   for (guint i = 0; i < d->txs->len; i++) {
     json_t *events = json_object_get (b->results->pdata[i], "events");
     size_t j;

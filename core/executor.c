@@ -144,7 +144,7 @@ cairn_exec_tx (CairnNode *node, CairnOverlay *block_ov, CairnTx *tx,
 
 gboolean
 cairn_exec_hooks (CairnNode *node, CairnOverlay *block_ov, gboolean begin,
-                  const CairnExecBlock *blk, GError **error)
+                  const CairnExecBlock *blk, json_t *events, GError **error)
 {
   for (guint i = 0; i < node->apps->len; i++) {
     AppEntry *a = node->apps->pdata[i];
@@ -167,6 +167,8 @@ cairn_exec_hooks (CairnNode *node, CairnOverlay *block_ov, gboolean begin,
       .events = json_array (),
     };
     gboolean ok = hook (a->plugin, &ctx, error);
+    if (ok)
+      json_array_extend (events, ctx.events);
     json_decref (ctx.events);
     if (!ok) {
       g_prefix_error (error, "%s %s_block at height %" G_GUINT64_FORMAT ": ",

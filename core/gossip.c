@@ -8,7 +8,12 @@
  *   The next height is validated (re-executed), its certificate checked by
  *   the consensus plugin, and committed; a later height starts a catch-up.
  * - CH_SYNC: {"type":"get","from":N} asks for blocks from N;
- *   {"type":"head","height":H} tells a peer how far this node is.
+ *   {"type":"head","height":H} tells a peer how far this node is. Every
+ *   node tells its peers its head every SYNC_TICK_MS; a peer that is
+ *   further answers with its own, so a node that fell behind learns it
+ *   even while the chain waits (for it, say). A catch-up request stays
+ *   outstanding until the head reaches it or SYNC_RETRY_MS pass, so a
+ *   batch cut short (frames lost, a full send queue) never ends it.
  * - CH_CONSENSUS: opaque messages for the consensus plugin. */
 #include <string.h>
 
@@ -17,6 +22,8 @@
 #include "p2p.h"
 
 #define SYNC_BATCH 256
+#define SYNC_RETRY_MS 1000
+#define SYNC_TICK_MS 2000
 
 static void
 send_json (CairnNode *node, const char *peer, uint8_t channel, json_t *obj)
@@ -95,21 +102,55 @@ cairn_gossip_free (CairnNode *node)
     g_clear_pointer (&node->txs_seen[g], g_hash_table_unref);
 }
 
+/* Tx frames stay well under CAIRN_P2P_MAX_FRAME. */
+#define TX_FRAME_BYTES (1u << 20)
+
+/* txs as CH_TXS frames to `peer`, or to every peer but `except` when peer
+ * is NULL. Stops at a full send queue (the txs stay in the mempool). */
+static void
+send_txs (CairnNode *node, const char *peer, CairnTx **txs, guint n,
+          const char *except)
+{
+  for (guint i = 0; i < n;) {
+    g_autoptr (GByteArray) s = g_byte_array_new ();
+    for (; i < n && (s->len == 0 || s->len + 4 + txs[i]->len <= TX_FRAME_BYTES);
+         i++) {
+      seen_add (node, txs[i]->id);
+      uint8_t hdr[4] = { txs[i]->len >> 24, txs[i]->len >> 16, txs[i]->len >> 8,
+                         txs[i]->len };
+      g_byte_array_append (s, hdr, 4);
+      g_byte_array_append (s, (const guint8 *)txs[i]->bytes, txs[i]->len);
+    }
+    g_autoptr (GBytes) b = g_byte_array_free_to_bytes (g_steal_pointer (&s));
+    if (peer == NULL) {
+      cairn_gossip_broadcast (node, CAIRN_P2P_CH_TXS, b, except);
+      continue;
+    }
+    g_autoptr (GError) err = NULL;
+    if (!node->p2p->ops->send (node->p2p, peer, CAIRN_P2P_CH_TXS, b, &err)) {
+      g_debug ("p2p: send to %s: %s", peer, err->message);
+      return;
+    }
+  }
+}
+
 void
 cairn_gossip_txs (CairnNode *node, CairnTx **txs, guint n, const char *except)
 {
   if (node->p2p == NULL || n == 0)
     return;
-  g_autoptr (GByteArray) s = g_byte_array_new ();
-  for (guint i = 0; i < n; i++) {
-    seen_add (node, txs[i]->id);
-    uint8_t hdr[4] = { txs[i]->len >> 24, txs[i]->len >> 16, txs[i]->len >> 8,
-                       txs[i]->len };
-    g_byte_array_append (s, hdr, 4);
-    g_byte_array_append (s, (const guint8 *)txs[i]->bytes, txs[i]->len);
-  }
-  g_autoptr (GBytes) b = g_byte_array_free_to_bytes (g_steal_pointer (&s));
-  cairn_gossip_broadcast (node, CAIRN_P2P_CH_TXS, b, except);
+  send_txs (node, NULL, txs, n, except);
+}
+
+/* A peer that was away missed the txs gossiped meanwhile: the ones a block
+ * could take now go to it, so they commit wherever the proposer is. */
+static void
+send_pending_txs (CairnNode *node, const char *peer)
+{
+  g_autoptr (GPtrArray) txs
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)cairn_tx_unref);
+  cairn_mempool_collect (node->mempool, G_MAXUINT, G_MAXUINT64, txs);
+  send_txs (node, peer, (CairnTx **)txs->pdata, txs->len, NULL);
 }
 
 void
@@ -122,9 +163,26 @@ cairn_gossip_block (CairnNode *node, const char *bytes, size_t len)
 }
 
 static void
+send_head (CairnNode *node, const char *peer)
+{
+  send_json (node, peer, CAIRN_P2P_CH_SYNC,
+             json_pack ("{s:s, s:I}", "type", "head", "height",
+                        (json_int_t)node->head.height));
+}
+
+static gboolean
+may_request (CairnNode *node)
+{
+  return node->head.height >= node->sync_requested
+         || node->clock->mono_ms (node->clock) - node->sync_requested_ms
+                >= SYNC_RETRY_MS;
+}
+
+static void
 request_blocks (CairnNode *node, const char *peer)
 {
   node->sync_requested = node->head.height + SYNC_BATCH;
+  node->sync_requested_ms = node->clock->mono_ms (node->clock);
   send_json (node, peer, CAIRN_P2P_CH_SYNC,
              json_pack ("{s:s, s:I}", "type", "get", "from",
                         (json_int_t)(node->head.height + 1)));
@@ -218,7 +276,8 @@ on_block (CairnNode *node, const char *peer, GBytes *payload)
   if (height <= node->head.height)
     return; /* already have it */
   if (height > node->head.height + 1) {
-    if (node->sync_requested <= node->head.height)
+    node->best_peer_height = MAX (node->best_peer_height, height);
+    if (may_request (node))
       request_blocks (node, peer);
     return;
   }
@@ -240,9 +299,7 @@ on_block (CairnNode *node, const char *peer, GBytes *payload)
 static void
 serve_blocks (CairnNode *node, const char *peer, uint64_t from)
 {
-  send_json (node, peer, CAIRN_P2P_CH_SYNC,
-             json_pack ("{s:s, s:I}", "type", "head", "height",
-                        (json_int_t)node->head.height));
+  send_head (node, peer);
   for (uint64_t h = from; h <= node->head.height && h < from + SYNC_BATCH;
        h++) {
     g_autoptr (GError) err = NULL;
@@ -270,6 +327,13 @@ on_sync (CairnNode *node, const char *peer, GBytes *payload)
              && json_is_integer (json_object_get (msg, "height"))) {
     uint64_t h = json_integer_value (json_object_get (msg, "height"));
     node->best_peer_height = MAX (node->best_peer_height, h);
+    if (h < node->head.height)
+      send_head (node, peer); /* it is behind: tell it */
+    else if (h > node->head.height && may_request (node))
+      request_blocks (node, peer);
+    /* A batch from this peer ends at its head. */
+    if (h < node->sync_requested)
+      node->sync_requested = MAX (h, node->head.height);
   } else {
     node->metrics.p2p_bad_messages++;
   }
@@ -306,10 +370,9 @@ on_peer_up (void *user_data, const char *peer)
   CairnNode *node = user_data;
   g_info ("p2p: peer %s connected", peer);
   /* Tell it how far we are, and ask what we miss. */
-  send_json (node, peer, CAIRN_P2P_CH_SYNC,
-             json_pack ("{s:s, s:I}", "type", "head", "height",
-                        (json_int_t)node->head.height));
+  send_head (node, peer);
   request_blocks (node, peer);
+  send_pending_txs (node, peer);
   if (node->consensus.on_peer_connected)
     node->consensus.on_peer_connected (node->consensus_plugin, peer);
 }
@@ -321,6 +384,16 @@ on_peer_down (void *user_data, const char *peer)
   g_info ("p2p: peer %s disconnected", peer);
   if (node->consensus.on_peer_disconnected)
     node->consensus.on_peer_disconnected (node->consensus_plugin, peer);
+}
+
+static gboolean
+sync_tick (gpointer data)
+{
+  CairnNode *node = data;
+  g_auto (GStrv) peers = node->p2p->ops->peers (node->p2p);
+  for (guint i = 0; peers[i]; i++)
+    send_head (node, peers[i]);
+  return G_SOURCE_CONTINUE;
 }
 
 gboolean
@@ -359,6 +432,8 @@ cairn_gossip_start (CairnNode *node, GError **error)
     g_prefix_error (error, "[p2p] listen %s: ", node->p2p_listen);
     return FALSE;
   }
+  node->head_tick_source = node->clock->timeout_add (node->clock, SYNC_TICK_MS,
+                                                     sync_tick, node, NULL);
   if (node->transport_factory == NULL)
     g_message ("p2p: node id %s listening on port %u, %u persistent peers",
                cairn_key_address (node->key),
@@ -371,6 +446,7 @@ cairn_gossip_stop (CairnNode *node)
 {
   if (node->p2p == NULL)
     return;
+  cairn_clock_clear (node->clock, &node->head_tick_source);
   node->p2p->ops->stop (node->p2p);
   node->p2p->ops->free (node->p2p);
   node->p2p = NULL;

@@ -477,13 +477,16 @@ cairn_node_new (const CairnNodeOptions *opts, GError **error)
 gboolean
 cairn_node_start (CairnNode *node, GError **error)
 {
-  if (!cairn_plugin_host_start_all (node->plugins, error))
+  /* The transport first, so plugins can send from their start (pos
+   * broadcasts its first proposal); it delivers nothing before the main
+   * loop runs. */
+  if (node->p2p_enabled && !cairn_gossip_start (node, error))
     return FALSE;
-  node->started = TRUE;
-  if (node->p2p_enabled && !cairn_gossip_start (node, error)) {
-    cairn_node_stop (node);
+  if (!cairn_plugin_host_start_all (node->plugins, error)) {
+    cairn_gossip_stop (node);
     return FALSE;
   }
+  node->started = TRUE;
   if (node->http_enabled) {
     node->http = cairn_http_new (node, node->http_listen, error);
     if (node->http == NULL) {

@@ -78,6 +78,7 @@ struct CairnBlock {
   CairnBlockData *data;
   CairnOverlay *overlay; /* the block's writes */
   GPtrArray *results;    /* json_t* per tx */
+  json_t *block_events;  /* from begin/end_block hooks, in order */
   uint64_t base_height;  /* head it was executed on */
   char base_hash[65];
   CairnBlockInfo info;
@@ -135,9 +136,11 @@ struct CairnNode {
   char **p2p_allow;
   CairnTransportFactory transport_factory;
   void *transport_factory_data;
-  uint64_t sync_requested;   /* last height asked for in a catch-up */
-  uint64_t best_peer_height; /* highest head a peer told us */
-  GHashTable *txs_seen[2];   /* tx ids gossiped lately (gossip.c) */
+  uint64_t sync_requested;           /* last height asked for in a catch-up */
+  int64_t sync_requested_ms;         /* when (clock mono_ms) */
+  guint head_tick_source;            /* periodic head exchange */
+  uint64_t best_peer_height;         /* highest head a peer told us */
+  GHashTable *txs_seen[2];           /* tx ids gossiped lately (gossip.c) */
   struct CairnBlock *deferred_block; /* last commit not yet durable */
   guint sync_source;                 /* makes it durable soon */
 
@@ -162,9 +165,11 @@ typedef struct CairnExecBlock {
 } CairnExecBlock;
 json_t *cairn_exec_tx (CairnNode *node, CairnOverlay *block_ov, CairnTx *tx,
                        uint32_t index, const CairnExecBlock *blk);
+/* Runs every app's begin_block (begin) or end_block hook; the events they
+ * emit are appended to `events`. */
 gboolean cairn_exec_hooks (CairnNode *node, CairnOverlay *block_ov,
                            gboolean begin, const CairnExecBlock *blk,
-                           GError **error);
+                           json_t *events, GError **error);
 gboolean cairn_exec_genesis (CairnNode *node, CairnOverlay *ov, GError **error);
 void cairn_core_register_tx_types (CairnNode *node);
 uint64_t cairn_account_nonce (CairnNode *node, CairnOverlay *ov,

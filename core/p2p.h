@@ -1,4 +1,5 @@
-/* Node-to-node transport (issue 3). Not wired into the node yet.
+/* Node-to-node transport. core/p2p_tls.c is the real one (TLS 1.3 over
+ * TCP); core/gossip.c is what the node does with it.
  *
  * A transport connects this node to its peers and moves frames between
  * them. Wire format of a frame: u32 big-endian length N (1 <= N <=
@@ -15,9 +16,9 @@
  * callback, free() may not. stop() closes everything without peer_down
  * events. The transport copies what it needs from its arguments.
  *
- * The transport is an interface
- * so that tests can run many nodes in one process on a simulated network
- * (p2p_sim, later) with the same node code. */
+ * The transport is an interface so that tests can run many nodes in one
+ * process on a simulated network with the same node code (tests/sim,
+ * through CairnNodeOptions.transport_factory). */
 #pragma once
 
 #include <stdint.h>

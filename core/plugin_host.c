@@ -915,8 +915,9 @@ cairn_plugin_host_start_all (CairnPluginHost *ph, GError **error)
     g_prefix_error (&local, "plugin '%s' (%s): start failed: ", r->pub.desc.id,
                     r->pub.file);
     record_fail (r, local);
+    /* Not fini'd here: the owner may still hold resources the plugins
+     * made (an open store) and releases them before fini_all. */
     cairn_plugin_host_stop_all (ph);
-    cairn_plugin_host_fini_all (ph);
     g_propagate_error (error, g_steal_pointer (&local));
     return FALSE;
   }

@@ -80,9 +80,11 @@ CairnPlugin *cairn_plugin_host_find (CairnPluginHost *ph, const char *id);
 
 /* Lifecycle. `host` is the table handed to init; `node` is stored in each
  * CairnPlugin.node before init. init_all stops at the first failure after
- * fini-ing the ones already initialised (reverse order); start_all likewise
- * stops the started ones and fini's all. Each checks after init that every
- * service in `provides` was registered. */
+ * fini-ing the ones already initialised (reverse order); start_all stops
+ * at the first failure after stopping the started ones, and leaves fini to
+ * the caller (fini_all), which may first release what the plugins made,
+ * such as an open store. init_all checks after init that every service in
+ * `provides` was registered. */
 gboolean cairn_plugin_host_init_all (CairnPluginHost *ph,
                                      const struct CairnHost *host, void *node,
                                      GError **error);

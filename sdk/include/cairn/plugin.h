@@ -57,7 +57,11 @@ typedef struct CairnPluginDescriptor {
 
   /* init: read config, register interfaces/tx types/routes/services. Runs
    * in dependency order; services of required plugins are available.
-   * start: the node is assembled (storage open, state at head); begin work.
+   * A plugin whose init fails is never fini'd: it frees what it made
+   * before returning FALSE (and the node does not start).
+   * start: the node is assembled (storage open, state at head, the P2P
+   * transport up); begin work. A plugin whose start fails is not stopped,
+   * but is fini'd.
    * stop/fini: reverse order. Any of them may be NULL except init. */
   gboolean (*init) (CairnPlugin *self, const CairnHost *host, GError **error);
   gboolean (*start) (CairnPlugin *self, GError **error);

@@ -457,6 +457,7 @@ test_event_stream (void)
   g_autoptr (GString) seen = g_string_new (NULL);
   int64_t deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
   while (!(strstr (seen->str, "event: testapp.put")
+           && strstr (seen->str, "event: testapp.block_counted")
            && strstr (seen->str, "event: block"))
          && g_get_monotonic_time () < deadline) {
     s.done = FALSE;
@@ -471,6 +472,7 @@ test_event_stream (void)
   g_assert_nonnull (strstr (seen->str, "event: block"));
   g_assert_nonnull (strstr (seen->str, tx->id_hex));
   g_assert_nonnull (strstr (seen->str, "event: testapp.put"));
+  g_assert_nonnull (strstr (seen->str, "event: testapp.block_counted"));
   g_clear_object (&s.in);
   net_down (&n);
 }

@@ -47,6 +47,10 @@ end_block (CairnPlugin *self, CairnTxCtx *tx, GError **error)
   json_t *next = json_integer (count + 1);
   gboolean ok = host->state_put_json (self, tx, "blocks", next, error);
   json_decref (next);
+  /* A block hook's events reach the event stream like a tx's. */
+  if (ok)
+    host->emit_event (self, tx, "testapp.block_counted",
+                      json_pack ("{s:I}", "count", count + 1));
   return ok;
 }
 
