@@ -9,6 +9,11 @@
 #include "engine.h"
 
 #define MAX_FUTURE_MSGS 4096
+/* Of those, what messages that are not signed by a member of the current
+ * set (decisions, validators of a later set) may hold; the rest is shared
+ * out equally among the current set's members, so one Byzantine validator
+ * can fill its own share only. */
+#define MAX_FUTURE_OTHER 256
 /* Distinct votes kept per validator, round and type: the first, plus
  * conflicting ones from a double-signer. Each counts for its own block id
  * (as Tendermint's VoteSet does once a peer claims +2/3 for that id), so
@@ -57,6 +62,7 @@ struct PosEngine {
   uint32_t replay_round; /* highest round of an own WAL record */
   GHashTable *rounds;    /* GUINT_TO_POINTER(round) -> RoundState */
   GPtrArray *future;     /* GBytes of messages for later heights */
+  GHashTable *future_by; /* signer hex (or "") -> messages it has there */
   GHashTable *catchup;   /* heights we sent a decision for since the tick */
   PosStats stats;
 };
@@ -139,6 +145,7 @@ pos_engine_new (const PosConfig *config, const PosEnv *env,
   e->rounds = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
                                      round_state_free);
   e->future = g_ptr_array_new_with_free_func ((GDestroyNotify)g_bytes_unref);
+  e->future_by = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   e->catchup
       = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   return e;
@@ -153,6 +160,8 @@ pos_engine_free (PosEngine *e)
     g_hash_table_destroy (e->rounds);
   if (e->future != NULL)
     g_ptr_array_unref (e->future);
+  if (e->future_by != NULL)
+    g_hash_table_destroy (e->future_by);
   if (e->catchup != NULL)
     g_hash_table_destroy (e->catchup);
   pos_validator_set_unref (e->set);
@@ -693,14 +702,40 @@ verify_current (PosEngine *e, const uint8_t *data, size_t len, PosMsg *m,
   return TRUE;
 }
 
+/* Keep a message for a later height, within its signer's share. A
+ * message that names a member of the current set as signer is checked
+ * against that member's key first, so nobody can spend another's share. */
 static void
-buffer_future (PosEngine *e, const uint8_t *data, size_t len, uint64_t height)
+buffer_future (PosEngine *e, const uint8_t *data, size_t len, const PosMsg *m)
 {
-  if (height > e->height + e->cfg.future_heights
+  if (m->height > e->height + e->cfg.future_heights
       || e->future->len >= MAX_FUTURE_MSGS) {
     e->stats.bad_height++;
     return;
   }
+  size_t n = pos_validator_set_size (e->set);
+  gboolean member = m->kind != POS_MSG_DECISION
+                    && pos_validator_set_find_raw (e->set, m->signer) >= 0;
+  guint cap = MAX_FUTURE_OTHER;
+  g_autofree char *who = g_strdup ("");
+  if (member) {
+    PosMsg checked;
+    if (!pos_msg_verify (e->set, e->chain_id, data, len, e->env.verify,
+                         e->env.user_data, &checked, NULL)) {
+      e->stats.bad_sig++;
+      return;
+    }
+    g_free (who);
+    who = cairn_hex_encode (m->signer, 20);
+    cap = (MAX_FUTURE_MSGS - MAX_FUTURE_OTHER) / MAX (n, 1);
+  }
+  guint have = GPOINTER_TO_UINT (g_hash_table_lookup (e->future_by, who));
+  if (have >= cap) {
+    e->stats.bad_height++;
+    return;
+  }
+  g_hash_table_insert (e->future_by, g_steal_pointer (&who),
+                       GUINT_TO_POINTER (have + 1));
   g_ptr_array_add (e->future, g_bytes_new (data, len));
 }
 
@@ -770,13 +805,13 @@ pos_engine_receive (PosEngine *e, const uint8_t *data, size_t len,
     if (e->set != NULL && m.height < e->height && m.kind != POS_MSG_DECISION)
       help_lagging (e, m.height);
     else if (e->set != NULL && m.height > e->height)
-      buffer_future (e, data, len, m.height);
+      buffer_future (e, data, len, &m);
     else
       e->stats.bad_height++;
     return TRUE;
   }
   if (m.height > e->height) {
-    buffer_future (e, data, len, m.height);
+    buffer_future (e, data, len, &m);
     return TRUE;
   }
   if (m.kind == POS_MSG_DECISION)
@@ -899,6 +934,7 @@ pos_engine_start_height (PosEngine *e, uint64_t height, PosValidatorSet *set)
   /* Replay what arrived early; keep what is still ahead. */
   GPtrArray *early = e->future;
   e->future = g_ptr_array_new_with_free_func ((GDestroyNotify)g_bytes_unref);
+  g_hash_table_remove_all (e->future_by);
   for (guint i = 0; i < early->len; i++) {
     gsize len;
     const uint8_t *d = g_bytes_get_data (early->pdata[i], &len);

@@ -1135,6 +1135,48 @@ slash (PosStaking *st, CairnTxCtx *tx, const PosParams *P, ValRec *v,
   return bonded_sub (st, tx, *self_cut + *del_cut, error);
 }
 
+/* Burn slash_bps of the unbonding entries of stake that was still bonded
+ * to v at the infraction height eh (started at eh or later, so released at
+ * eh + unbonding_blocks or later): unbonding right after double signing
+ * must not escape the slash. */
+static gboolean
+slash_unbonding (PosStaking *st, CairnTxCtx *tx, const PosParams *P,
+                 const char *validator, uint64_t eh, uint64_t *cut_out,
+                 GError **error)
+{
+  *cut_out = 0;
+  g_autoptr (GPtrArray) all = collect (st, tx, "unb/", NULL, error);
+  if (all == NULL)
+    return FALSE;
+  for (guint i = 0; i < all->len; i++) {
+    Kv *kv = all->pdata[i];
+    /* unb/<20 digits>/<delegator 40>/<validator 40> */
+    uint64_t release;
+    if (strlen (kv->key) != 4 + 20 + 1 + 40 + 1 + 40)
+      return fail (error, CAIRN_ERROR_CORRUPT, "pos state %s: bad key",
+                   kv->key);
+    if (!key_height (kv->key, 4, &release, error))
+      return FALSE;
+    if (strcmp (kv->key + 4 + 20 + 1 + 40 + 1, validator) != 0
+        || release < eh + P->unbonding_blocks)
+      continue;
+    gsize len;
+    const uint8_t *p = g_bytes_get_data (kv->value, &len);
+    uint64_t amount;
+    if (!amount_parse (kv->key, p, len, &amount, error))
+      return FALSE;
+    uint64_t cut = mul_div (amount, P->slash_bps, BPS);
+    if (cut == 0)
+      continue;
+    g_autofree char *delegator = g_strndup (kv->key + 4 + 20 + 1, 40);
+    if (!burn_stake (st, tx, P, delegator, cut, error)
+        || !put_amount (st, tx, kv->key, amount - cut, error))
+      return FALSE;
+    *cut_out += cut;
+  }
+  return TRUE;
+}
+
 /* Height of the first vote of an evidence (u32 len | vote | ...). */
 static gboolean
 evidence_height (const uint8_t *ev, size_t len, uint64_t *height,
@@ -1223,20 +1265,22 @@ evidence_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
         "pos state: validator %s of the set of height %" G_GUINT64_FORMAT
         " has no record",
         who, eh);
-  uint64_t self_cut, del_cut;
+  uint64_t self_cut, del_cut, unb_cut;
   g_autofree char *pkey = punished_key (eh, who);
-  if (!slash (st, tx, &P, &v, &self_cut, &del_cut, error))
+  if (!slash (st, tx, &P, &v, &self_cut, &del_cut, error)
+      || !slash_unbonding (st, tx, &P, who, eh, &unb_cut, error))
     return FALSE;
+  v.slashed += unb_cut;
   v.jailed = TRUE;
   v.jailed_until = MAX (v.jailed_until, info->height + P.jail_blocks);
   if (!val_put (st, tx, &v, error) || !mark_changed (st, tx, error)
       || !host->state_put (self, tx, pkey, "1", 1, error))
     return FALSE;
   emit (st, tx, "pos.slash",
-        json_pack ("{s:s, s:I, s:I, s:I, s:s}", "validator", who, "height",
+        json_pack ("{s:s, s:I, s:I, s:I, s:I, s:s}", "validator", who, "height",
                    (json_int_t)eh, "burnt_self", (json_int_t)self_cut,
-                   "burnt_delegations", (json_int_t)del_cut, "by",
-                   info->sender));
+                   "burnt_delegations", (json_int_t)del_cut, "burnt_unbonding",
+                   (json_int_t)unb_cut, "by", info->sender));
   emit (st, tx, "pos.jail",
         json_pack ("{s:s, s:I}", "validator", who, "jailed_until",
                    (json_int_t)v.jailed_until));

@@ -889,6 +889,57 @@ test_evidence (void)
   net_down (&n);
 }
 
+/* Stake that starts unbonding at or after the infraction height is slashed
+ * with the bonded stake; stake that left before it is not. */
+static void
+test_evidence_unbonding (void)
+{
+  g_autoptr (json_t) p = default_params ();
+  Opts o = { .params = p };
+  Net n = { 0 };
+  net_up (&n, &o);
+  g_autofree char *to_v2
+      = g_strdup_printf ("{\"amount\":100,\"validator\":\"%s\"}", addr (n.v2));
+  g_autofree char *back20
+      = g_strdup_printf ("{\"amount\":20,\"validator\":\"%s\"}", addr (n.v2));
+  g_autofree char *back40
+      = g_strdup_printf ("{\"amount\":40,\"validator\":\"%s\"}", addr (n.v2));
+  uint64_t c0, c1, he;
+  ok_tx (&n, n.alice, "pos.delegate", to_v2, NULL);
+  ok_tx (&n, n.alice, "pos.undelegate", back20, &c0);
+  uint64_t eh = c0 + 1; /* the infraction: after the first undelegation */
+  wait_height (&n, eh);
+  ok_tx (&n, n.alice, "pos.undelegate", back40, &c1);
+  g_assert_cmpuint (c1, >=, eh);
+  g_autoptr (GBytes) a = prevote (n.v2, eh, 0, 0xaa);
+  g_autoptr (GBytes) b = prevote (n.v2, eh, 0, 0xbb);
+  g_autofree char *body = evidence_body (a, b);
+  ok_tx (&n, n.alice, "pos.evidence", body, &he);
+
+  /* 10% of: self-stake 100, delegation 40, the unbonding 40; not of the
+   * 20 that left before eh. */
+  g_assert_cmpuint (supply (&n, he), ==, supply (&n, he - 1) - 18);
+  g_assert_cmpuint (locked (&n, n.alice, he), ==, 100 - 4 - 4);
+  g_autoptr (json_t) v = validator_json (&n, n.v2);
+  g_assert_cmpint (field (v, "self_stake"), ==, V2_STAKE - 10);
+  g_assert_cmpint (field (v, "delegated"), ==, 36);
+  g_assert_cmpint (field (v, "slashed"), ==, 18);
+  const json_t *unb = json_object_get (v, "unbonding");
+  g_assert_cmpuint (json_array_size (unb), ==, 2);
+  g_assert_cmpint (field (json_array_get (unb, 0), "release_height"), ==,
+                   c0 + 10);
+  g_assert_cmpint (field (json_array_get (unb, 0), "amount"), ==, 20);
+  g_assert_cmpint (field (json_array_get (unb, 1), "release_height"), ==,
+                   c1 + 10);
+  g_assert_cmpint (field (json_array_get (unb, 1), "amount"), ==, 36);
+  /* Each entry releases what is left of it. */
+  wait_height (&n, c1 + 10);
+  g_assert_cmpuint (locked (&n, n.alice, c0 + 10), ==, 92 - 20);
+  g_assert_cmpuint (locked (&n, n.alice, c1 + 10), ==, 36);
+  g_assert_cmpuint (balance (&n, n.alice, c1 + 10), ==, START_BALANCE - 36 - 8);
+  net_down (&n);
+}
+
 /* Block rewards: per_block >> (height / halving_blocks); proposer_bps to
  * the proposer, the rest by power, each validator's share split with its
  * delegators by stake. Checked to the unit over 40 blocks. */
@@ -952,6 +1003,7 @@ main (int argc, char **argv)
   g_test_add_func ("/pos-node/bond-and-set", test_bond_and_set);
   g_test_add_func ("/pos-node/unbond-and-delegate", test_unbond_and_delegate);
   g_test_add_func ("/pos-node/evidence", test_evidence);
+  g_test_add_func ("/pos-node/evidence-unbonding", test_evidence_unbonding);
   g_test_add_func ("/pos-node/rewards", test_rewards);
   int rc = g_test_run ();
   g_free (plugins_dir);

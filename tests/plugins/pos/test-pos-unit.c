@@ -550,6 +550,46 @@ test_engine_inputs (void)
   g_ptr_array_unref (rec.wal);
 }
 
+/* Messages for the next height are kept within a share per signer: one
+ * validator flooding them cannot crowd out the others', and nobody can
+ * spend another's share with forged signatures. */
+static void
+test_engine_future_share (void)
+{
+  PosValidator vals[4];
+  g_autoptr (PosValidatorSet) set = make_set (4, equal4, vals);
+  Rec rec = {
+    .node = 0,
+    .sent = g_ptr_array_new_with_free_func ((GDestroyNotify)g_bytes_unref),
+    .wal = g_ptr_array_new_with_free_func ((GDestroyNotify)g_bytes_unref)
+  };
+  PosEngine *e = rec_engine (&rec, vals);
+  pos_engine_start_height (e, 1, set);
+  uint8_t id[32];
+  SHA256 ((const uint8_t *)"blk", 3, id);
+  const guint share = (4096 - 256) / 4;
+  /* Validator 1 floods height 2 with more than the whole buffer holds. */
+  for (guint r = 0; r < 4096; r++) {
+    g_autoptr (GBytes) v = make_vote (POS_MSG_PREVOTE, 2, r, id, 1, vals);
+    feed (e, v, TRUE);
+  }
+  g_assert_cmpuint (pos_engine_stats (e)->bad_height, ==, 4096 - share);
+  /* Validator 2's vote for height 2 still finds room. */
+  g_autoptr (GBytes) honest = make_vote (POS_MSG_PREVOTE, 2, 0, id, 2, vals);
+  feed (e, honest, TRUE);
+  g_assert_cmpuint (pos_engine_stats (e)->bad_height, ==, 4096 - share);
+  /* A vote naming validator 3 with a bad signature is refused. */
+  g_autoptr (GBytes) v3 = make_vote (POS_MSG_PREVOTE, 2, 0, id, 3, vals);
+  gsize blen;
+  g_autofree uint8_t *forged = g_bytes_unref_to_data (g_bytes_ref (v3), &blen);
+  forged[blen - 5] ^= 1;
+  g_assert_true (pos_engine_receive (e, forged, blen, NULL));
+  g_assert_cmpuint (pos_engine_stats (e)->bad_sig, ==, 1);
+  pos_engine_free (e);
+  g_ptr_array_unref (rec.sent);
+  g_ptr_array_unref (rec.wal);
+}
+
 /* After a restart from its WAL the engine re-sends its old vote and never
  * signs a conflicting one for the same height, round and type. */
 static void
@@ -786,6 +826,7 @@ main (int argc, char **argv)
   g_test_add_func ("/pos/unit/certificate", test_certificate);
   g_test_add_func ("/pos/unit/evidence", test_evidence);
   g_test_add_func ("/pos/unit/engine-inputs", test_engine_inputs);
+  g_test_add_func ("/pos/unit/engine-future-share", test_engine_future_share);
   g_test_add_func ("/pos/unit/engine-wal-restart", test_engine_wal_restart);
   g_test_add_func ("/pos/unit/engine-propose", test_engine_propose);
   g_test_add_func ("/pos/unit/engine-weighted-quorum",
