@@ -39,7 +39,7 @@ static const struct {
 } core_groups[] = {
   { "node", { "chain_id", "log_level", "key", "genesis", "data_dir" } },
   { "plugins", { "path", "load" } },
-  { "http", { "listen", "enabled" } },
+  { "http", { "listen", "enabled", "max_blob_bytes" } },
   { "mempool", { "max_txs", "max_bytes", "max_nonce_gap", "ttl_seconds" } },
   { "block", { "max_txs", "max_bytes" } },
   { "p2p", { "enabled", "listen", "persistent_peers", "allow" } },

@@ -6,21 +6,12 @@
 #include <libsoup/soup.h>
 
 #include "cjson.h"
+#include "http_private.h"
 #include "node_private.h"
 
 #define SSE_MAX_CLIENTS 64
 #define SSE_MAX_BACKLOG (16u << 20)
 #define SSE_PING_SECONDS 15
-
-struct CairnHttp {
-  CairnNode *node;
-  SoupServer *server;
-  char *url;
-  GList *sse_clients; /* SseClient* */
-  guint ping_source;
-  guint pending_submits; /* txs being decoded/verified on workers */
-  gboolean closing;
-};
 
 typedef struct {
   CairnHttp *http;
@@ -33,8 +24,8 @@ typedef struct {
 
 /* ---- responses ---------------------------------------------------------- */
 
-static void
-reply_json (SoupServerMessage *msg, guint status, json_t *body)
+void
+cairn_http_reply_json (SoupServerMessage *msg, guint status, json_t *body)
 {
   char *text
       = json_dumps (body, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
@@ -44,11 +35,11 @@ reply_json (SoupServerMessage *msg, guint status, json_t *body)
                                     text, text ? strlen (text) : 0);
 }
 
-static void
-reply_error (SoupServerMessage *msg, guint status, const char *code,
-             const char *message)
+void
+cairn_http_reply_error (SoupServerMessage *msg, guint status, const char *code,
+                        const char *message)
 {
-  reply_json (
+  cairn_http_reply_json (
       msg, status,
       json_pack ("{s:{s:s, s:s}}", "error", "code", code, "message", message));
 }
@@ -76,8 +67,8 @@ status_for_cairn_error (const GError *e)
   }
 }
 
-static void
-reply_gerror (SoupServerMessage *msg, const GError *e)
+void
+cairn_http_reply_gerror (SoupServerMessage *msg, const GError *e)
 {
   if (e->domain == CAIRN_REJECT) {
     guint status = 400;
@@ -88,13 +79,14 @@ reply_gerror (SoupServerMessage *msg, const GError *e)
       status = 503;
     else if (e->code == CAIRN_REJECT_TOO_LARGE)
       status = 413;
-    reply_error (msg, status, cairn_reject_name (e->code), e->message);
+    cairn_http_reply_error (msg, status, cairn_reject_name (e->code),
+                            e->message);
     return;
   }
-  reply_error (msg, status_for_cairn_error (e),
-               e->domain == CAIRN_ERROR ? cairn_error_code_name (e->code)
-                                        : "failed",
-               e->message);
+  cairn_http_reply_error (
+      msg, status_for_cairn_error (e),
+      e->domain == CAIRN_ERROR ? cairn_error_code_name (e->code) : "failed",
+      e->message);
 }
 
 static json_t *
@@ -225,7 +217,7 @@ submit_finish (Submit *s)
   if (s->fatal) {
     node->metrics.txs_received++;
     count_reject (node, s->fatal);
-    reply_gerror (msg, s->fatal);
+    cairn_http_reply_gerror (msg, s->fatal);
     return;
   }
   g_autofree CairnTx **good = g_new0 (CairnTx *, MAX (s->n, 1));
@@ -251,9 +243,10 @@ submit_finish (Submit *s)
   }
   if (s->single) {
     if (s->errs[0])
-      reply_gerror (msg, s->errs[0]);
+      cairn_http_reply_gerror (msg, s->errs[0]);
     else
-      reply_json (msg, 202, json_pack ("{s:s}", "id", s->txs[0]->id_hex));
+      cairn_http_reply_json (msg, 202,
+                             json_pack ("{s:s}", "id", s->txs[0]->id_hex));
     return;
   }
   json_t *results = json_array ();
@@ -261,9 +254,9 @@ submit_finish (Submit *s)
     json_array_append_new (
         results, s->errs[k] ? error_object (s->errs[k])
                             : json_pack ("{s:s}", "id", s->txs[k]->id_hex));
-  reply_json (msg, 200,
-              json_pack ("{s:I, s:o}", "accepted", (json_int_t)accepted,
-                         "results", results));
+  cairn_http_reply_json (msg, 200,
+                         json_pack ("{s:I, s:o}", "accepted",
+                                    (json_int_t)accepted, "results", results));
 }
 
 static void
@@ -375,7 +368,7 @@ static void
 get_events (CairnHttp *http, SoupServerMessage *msg, GHashTable *query)
 {
   if (g_list_length (http->sse_clients) >= SSE_MAX_CLIENTS) {
-    reply_error (msg, 503, "busy", "too many event stream clients");
+    cairn_http_reply_error (msg, 503, "busy", "too many event stream clients");
     return;
   }
   SseClient *c = g_new0 (SseClient, 1);
@@ -414,7 +407,7 @@ plugin_route (CairnHttp *http, SoupServerMessage *msg, const char *method,
     if (jbody == NULL) {
       g_autofree char *m = g_strdup_printf ("body is not JSON: %s at byte %d",
                                             jerr.text, jerr.position);
-      reply_error (msg, 400, "invalid", m);
+      cairn_http_reply_error (msg, 400, "invalid", m);
       return;
     }
   }
@@ -442,12 +435,12 @@ plugin_route (CairnHttp *http, SoupServerMessage *msg, const char *method,
     if (err == NULL)
       g_set_error (&err, CAIRN_ERROR, CAIRN_ERROR_FAILED,
                    "route %s %s failed without saying why", method, path);
-    reply_gerror (msg, err);
+    cairn_http_reply_gerror (msg, err);
     g_error_free (err);
     return;
   }
   if (resp.json) {
-    reply_json (msg, resp.status ? resp.status : 200, resp.json);
+    cairn_http_reply_json (msg, resp.status ? resp.status : 200, resp.json);
     if (resp.body)
       g_bytes_unref (resp.body);
   } else if (resp.body) {
@@ -483,9 +476,9 @@ static void
 reply_result (SoupServerMessage *msg, json_t *obj, GError *err)
 {
   if (obj)
-    reply_json (msg, 200, obj);
+    cairn_http_reply_json (msg, 200, obj);
   else {
-    reply_gerror (msg, err);
+    cairn_http_reply_gerror (msg, err);
     g_error_free (err);
   }
 }
@@ -496,7 +489,8 @@ get_state (CairnHttp *http, SoupServerMessage *msg, const char *rest,
 {
   const char *slash = strchr (rest, '/');
   if (slash == NULL || slash == rest || slash[1] == '\0') {
-    reply_error (msg, 400, "invalid", "use /v1/state/{plugin}/{key}");
+    cairn_http_reply_error (msg, 400, "invalid",
+                            "use /v1/state/{plugin}/{key}");
     return;
   }
   g_autofree char *ns = g_strndup (rest, slash - rest);
@@ -504,7 +498,8 @@ get_state (CairnHttp *http, SoupServerMessage *msg, const char *rest,
   uint64_t height = CAIRN_HEAD;
   const char *hq = query ? g_hash_table_lookup (query, "height") : NULL;
   if (hq && !parse_height (hq, &height)) {
-    reply_error (msg, 400, "invalid", "height must be an integer or 'latest'");
+    cairn_http_reply_error (msg, 400, "invalid",
+                            "height must be an integer or 'latest'");
     return;
   }
   GError *err = NULL;
@@ -524,7 +519,7 @@ get_state (CairnHttp *http, SoupServerMessage *msg, const char *rest,
     g_autofree char *hex = cairn_hex_encode (p, len);
     json_object_set_new (out, "value_hex", json_string (hex));
   }
-  reply_json (msg, 200, out);
+  cairn_http_reply_json (msg, 200, out);
 }
 
 static void
@@ -547,12 +542,13 @@ handle (SoupServer *server, SoupServerMessage *msg, const char *path,
     return;
   }
   if (get && strcmp (path, "/v1/status") == 0) {
-    reply_json (msg, 200, cairn_node_status_json (node));
+    cairn_http_reply_json (msg, 200, cairn_node_status_json (node));
     return;
   }
   if (strcmp (path, "/v1/txs") == 0) {
     if (strcmp (method, "POST") != 0)
-      reply_error (msg, 405, "method_not_allowed", "use POST /v1/txs");
+      cairn_http_reply_error (msg, 405, "method_not_allowed",
+                              "use POST /v1/txs");
     else
       post_txs (http, msg);
     return;
@@ -565,8 +561,9 @@ handle (SoupServer *server, SoupServerMessage *msg, const char *path,
   if (get && g_str_has_prefix (path, "/v1/blocks/")) {
     uint64_t h;
     if (!parse_height (path + 11, &h)) {
-      reply_error (msg, 400, "invalid",
-                   "block height must be a non-negative integer or 'latest'");
+      cairn_http_reply_error (
+          msg, 400, "invalid",
+          "block height must be a non-negative integer or 'latest'");
       return;
     }
     json_t *obj = cairn_node_block_json (node, h, &err);
@@ -586,6 +583,8 @@ handle (SoupServer *server, SoupServerMessage *msg, const char *path,
     get_events (http, msg, query);
     return;
   }
+  if (cairn_http_blobs_handle (http, msg, method, path))
+    return;
   CairnPlugin *plugin;
   CairnRouteFn fn;
   void *user_data;
@@ -597,7 +596,7 @@ handle (SoupServer *server, SoupServerMessage *msg, const char *path,
   }
   node->metrics.http_errors++;
   g_autofree char *m = g_strdup_printf ("no route for %s %s", method, path);
-  reply_error (msg, 404, "not_found", m);
+  cairn_http_reply_error (msg, 404, "not_found", m);
 }
 
 /* Refuse oversized or unsized bodies before libsoup reads them. */
@@ -605,11 +604,16 @@ static void
 early (SoupServer *server, SoupServerMessage *msg, const char *path,
        GHashTable *query, gpointer data)
 {
+  CairnHttp *http = data;
+  if (cairn_http_blobs_early (http, msg, soup_server_message_get_method (msg),
+                              path))
+    return;
   SoupMessageHeaders *h = soup_server_message_get_request_headers (msg);
   SoupEncoding enc = soup_message_headers_get_encoding (h);
   if (enc == SOUP_ENCODING_CHUNKED || enc == SOUP_ENCODING_EOF) {
-    reply_error (msg, 411, "length_required",
-                 "send a Content-Length (chunked request bodies are refused)");
+    cairn_http_reply_error (
+        msg, 411, "length_required",
+        "send a Content-Length (chunked request bodies are refused)");
     return;
   }
   if (enc == SOUP_ENCODING_CONTENT_LENGTH
@@ -617,7 +621,7 @@ early (SoupServer *server, SoupServerMessage *msg, const char *path,
     g_autofree char *m = g_strdup_printf (
         "request body of %" G_GINT64_FORMAT " bytes exceeds %u",
         soup_message_headers_get_content_length (h), CAIRN_HTTP_MAX_BODY);
-    reply_error (msg, 413, "too_large", m);
+    cairn_http_reply_error (msg, 413, "too_large", m);
   }
 }
 
@@ -669,6 +673,7 @@ cairn_http_new (CairnNode *node, const char *listen, GError **error)
       http->url = g_strdup_printf ("http://%s:%d", host, g_uri_get_port (u));
   }
   g_slist_free_full (uris, (GDestroyNotify)g_uri_unref);
+  cairn_http_blobs_clean (http);
   http->ping_source = g_timeout_add_seconds (SSE_PING_SECONDS, sse_ping, http);
   if (!g_inet_address_get_is_loopback (addr))
     g_warning ("the HTTP API listens on %s, beyond this machine: anyone who "
@@ -691,8 +696,9 @@ cairn_http_free (CairnHttp *http)
   g_clear_handle_id (&http->ping_source, g_source_remove);
   /* Let submissions still on worker threads come back (they are quick). */
   http->closing = TRUE;
-  while (http->pending_submits > 0)
+  while (http->pending_submits > 0 || http->pending_blobs > 0)
     g_main_context_iteration (NULL, TRUE);
+  cairn_http_streams_close (http);
   for (GList *l = http->sse_clients; l; l = l->next) {
     SseClient *c = l->data;
     cairn_node_unsubscribe (http->node, c->sub);

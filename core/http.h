@@ -6,6 +6,8 @@
  *   GET  /v1/accounts/{address}
  *   GET  /v1/state/{plugin}/{key}[?height=N]
  *   GET  /v1/events[?types=prefix,prefix]   server-sent events
+ *   POST /v1/blobs                          store a blob (streamed) -> cid
+ *   GET  /v1/blobs/{cid}[/stat]             its bytes (Range) or its size
  *   GET  /metrics                           Prometheus text
  *   any  plugin routes (/v1/<id>/..., /<id>/...)
  * Errors: {"error":{"code":"<reason>","message":"..."}} with a 4xx/5xx. */

@@ -320,6 +320,8 @@ read_core_config (CairnNode *node, const CairnNodeOptions *opts,
                              error)
       || !cairn_config_string (cfg, "http", "listen", "127.0.0.1:7700", &listen,
                                error)
+      || !cairn_config_size (cfg, "http", "max_blob_bytes", (uint64_t)8 << 30,
+                             1, (uint64_t)1 << 40, &node->http_max_blob, error)
       || !cairn_config_int (cfg, "mempool", "max_txs", 200000, 1, 10000000,
                             &max_txs, error)
       || !cairn_config_size (cfg, "mempool", "max_bytes", 256u << 20, 1 << 16,

@@ -147,6 +147,7 @@ struct CairnNode {
   CairnHttp *http;
   char *http_listen;
   gboolean http_enabled;
+  uint64_t http_max_blob; /* largest POST /v1/blobs body */
   gboolean started;
   CairnMetricsCounters metrics;
   GTree *plugin_metrics; /* "<name>\001<labels>" -> PluginMetric (metrics.c) */

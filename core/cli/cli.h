@@ -45,6 +45,7 @@ int cairn_cmd_query (int argc, char **argv);
 int cairn_cmd_plugin (int argc, char **argv);
 int cairn_cmd_bench (int argc, char **argv);
 int cairn_cmd_testnet (int argc, char **argv);
+int cairn_cmd_blob (int argc, char **argv);
 
 /* ---- output.c: messages, exit codes, option parsing, JSON/human ---- */
 void cairn_cli_printerr (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
@@ -116,6 +117,16 @@ json_t *cairn_client_post (CairnClient *client, const char *path,
 GInputStream *cairn_client_open_stream (CairnClient *client, const char *path,
                                         GError **error);
 
+/* POST a body streamed from `in` (length bytes, octet-stream); 2xx only,
+ * like cairn_client_post. */
+json_t *cairn_client_upload (CairnClient *client, const char *path,
+                             GInputStream *in, goffset length, GError **error);
+/* GET a binary body into out (range: a Range header value, or NULL). A
+ * non-2xx reply's API error becomes the GError; a body shorter than its
+ * Content-Length fails. */
+gboolean cairn_client_download (CairnClient *client, const char *path,
+                                const char *range, GOutputStream *out,
+                                uint64_t *written, GError **error);
 /* The node URL: node_opt if given, else http://<[http] listen> of home's
  * config (0.0.0.0 becomes 127.0.0.1). */
 char *cairn_client_url_for (const char *home, const char *node_opt,

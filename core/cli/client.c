@@ -112,26 +112,11 @@ new_message (CairnClient *client, const char *method, const char *path,
   return msg;
 }
 
-json_t *
-cairn_client_call (CairnClient *client, const char *method, const char *path,
-                   const char *body, size_t len, guint *status, GError **error)
+/* The JSON body of a reply whatever its status. */
+static json_t *
+reply_json (SoupMessage *msg, const char *method, const char *path,
+            GBytes *reply, guint *status, GError **error)
 {
-  g_autoptr (SoupMessage) msg = new_message (client, method, path, error);
-  if (msg == NULL)
-    return NULL;
-  SoupMessageHeaders *headers = soup_message_get_request_headers (msg);
-  soup_message_headers_replace (headers, "Accept", "application/json");
-  if (body) {
-    g_autoptr (GBytes) bytes = g_bytes_new (body, len);
-    soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
-  }
-  g_autoptr (GError) local = NULL;
-  g_autoptr (GBytes) reply = soup_session_send_and_read (
-      client->session, msg, client->cancel, &local);
-  if (reply == NULL) {
-    set_transport_error (client, error, local);
-    return NULL;
-  }
   guint code = soup_message_get_status (msg);
   if (status)
     *status = code;
@@ -154,6 +139,29 @@ cairn_client_call (CairnClient *client, const char *method, const char *path,
   return value;
 }
 
+json_t *
+cairn_client_call (CairnClient *client, const char *method, const char *path,
+                   const char *body, size_t len, guint *status, GError **error)
+{
+  g_autoptr (SoupMessage) msg = new_message (client, method, path, error);
+  if (msg == NULL)
+    return NULL;
+  SoupMessageHeaders *headers = soup_message_get_request_headers (msg);
+  soup_message_headers_replace (headers, "Accept", "application/json");
+  if (body) {
+    g_autoptr (GBytes) bytes = g_bytes_new (body, len);
+    soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
+  }
+  g_autoptr (GError) local = NULL;
+  g_autoptr (GBytes) reply = soup_session_send_and_read (
+      client->session, msg, client->cancel, &local);
+  if (reply == NULL) {
+    set_transport_error (client, error, local);
+    return NULL;
+  }
+  return reply_json (msg, method, path, reply, status, error);
+}
+
 /* {"error":{"code","message"}} → "code: message". */
 static char *
 api_error_text (const json_t *body)
@@ -170,22 +178,29 @@ api_error_text (const json_t *body)
   return json_dumps (body, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
+/* value if status is 2xx, else its API error as a GError. Takes value. */
+static json_t *
+ok_or_error (json_t *value, guint status, const char *method, const char *path,
+             GError **error)
+{
+  if (value == NULL || (status >= 200 && status < 300))
+    return value;
+  g_autofree char *text = api_error_text (value);
+  json_decref (value);
+  g_set_error (error, CAIRN_CLI_ERROR,
+               status == 404 ? CAIRN_EXIT_NOT_FOUND : CAIRN_EXIT_FAILED,
+               "%s %s: %s (HTTP %u)", method, path, text, status);
+  return NULL;
+}
+
 static json_t *
 request_ok (CairnClient *client, const char *method, const char *path,
             const char *body, size_t len, GError **error)
 {
   guint status = 0;
-  g_autoptr (json_t) value
+  json_t *value
       = cairn_client_call (client, method, path, body, len, &status, error);
-  if (value == NULL)
-    return NULL;
-  if (status >= 200 && status < 300)
-    return g_steal_pointer (&value);
-  g_autofree char *text = api_error_text (value);
-  g_set_error (error, CAIRN_CLI_ERROR,
-               status == 404 ? CAIRN_EXIT_NOT_FOUND : CAIRN_EXIT_FAILED,
-               "%s %s: %s (HTTP %u)", method, path, text, status);
-  return NULL;
+  return ok_or_error (value, status, method, path, error);
 }
 
 json_t *
@@ -227,6 +242,78 @@ cairn_client_open_stream (CairnClient *client, const char *path, GError **error)
     return NULL;
   }
   return g_steal_pointer (&in);
+}
+
+json_t *
+cairn_client_upload (CairnClient *client, const char *path, GInputStream *in,
+                     goffset length, GError **error)
+{
+  g_autoptr (SoupMessage) msg = new_message (client, "POST", path, error);
+  if (msg == NULL)
+    return NULL;
+  soup_message_headers_replace (soup_message_get_request_headers (msg),
+                                "Accept", "application/json");
+  soup_message_set_request_body (msg, "application/octet-stream", in, length);
+  g_autoptr (GError) local = NULL;
+  g_autoptr (GBytes) reply = soup_session_send_and_read (
+      client->session, msg, client->cancel, &local);
+  if (reply == NULL) {
+    set_transport_error (client, error, local);
+    return NULL;
+  }
+  guint status = 0;
+  json_t *value = reply_json (msg, "POST", path, reply, &status, error);
+  return ok_or_error (value, status, "POST", path, error);
+}
+
+gboolean
+cairn_client_download (CairnClient *client, const char *path, const char *range,
+                       GOutputStream *out, uint64_t *written, GError **error)
+{
+  g_autoptr (SoupMessage) msg = new_message (client, "GET", path, error);
+  if (msg == NULL)
+    return FALSE;
+  if (range)
+    soup_message_headers_replace (soup_message_get_request_headers (msg),
+                                  "Range", range);
+  g_autoptr (GError) local = NULL;
+  g_autoptr (GInputStream) in
+      = soup_session_send (client->session, msg, client->cancel, &local);
+  if (in == NULL) {
+    set_transport_error (client, error, local);
+    return FALSE;
+  }
+  guint status = soup_message_get_status (msg);
+  if (status != 200 && status != 206) {
+    /* The error is a small JSON body. */
+    g_autoptr (GOutputStream) mem = g_memory_output_stream_new_resizable ();
+    g_output_stream_splice (mem, in, G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET,
+                            client->cancel, NULL);
+    g_autoptr (GBytes) body
+        = g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (mem));
+    json_t *value = reply_json (msg, "GET", path, body, &status, error);
+    ok_or_error (value, status, "GET", path, error);
+    return FALSE;
+  }
+  goffset expected = soup_message_headers_get_content_length (
+      soup_message_get_response_headers (msg));
+  gssize n = g_output_stream_splice (out, in, G_OUTPUT_STREAM_SPLICE_NONE,
+                                     client->cancel, &local);
+  if (n < 0) {
+    g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_FAILED, "GET %s: %s", path,
+                 local->message);
+    return FALSE;
+  }
+  if (expected > 0 && n != expected) {
+    g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_FAILED,
+                 "GET %s: got %" G_GSSIZE_FORMAT " of %" G_GOFFSET_FORMAT
+                 " bytes (the node stopped sending)",
+                 path, n, expected);
+    return FALSE;
+  }
+  if (written)
+    *written = (uint64_t)n;
+  return TRUE;
 }
 
 char *

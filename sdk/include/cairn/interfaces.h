@@ -229,7 +229,11 @@ typedef struct CairnConsensusIface {
 typedef struct CairnBlobstoreIface {
   uint32_t iface_version;
   uint32_t reserved;
-  /* Store bytes; *cid is the IPFS-default-importer CIDv1 string (g_free). */
+  /* Threads: the node calls put on a worker thread (an upload) and reads
+   * get's stream with GIO's async calls, which may run read() on worker
+   * threads; so neither may call the host, and both must be safe to run
+   * alongside each other and the main loop. stat runs on the main loop.
+   * Store bytes; *cid is the IPFS-default-importer CIDv1 string (g_free). */
   gboolean (*put) (CairnPlugin *self, GInputStream *in, char **cid,
                    GCancellable *cancellable, GError **error);
   /* Stream [offset, offset+length) of a blob; length UINT64_MAX = to end. */

@@ -1,0 +1,59 @@
+/* Shared by the HTTP API's modules (http.c, http_stream.c, http_blobs.c). */
+#pragma once
+
+#include <jansson.h>
+#include <libsoup/soup.h>
+
+#include "http.h"
+#include "node_private.h"
+
+struct CairnHttp {
+  CairnNode *node;
+  SoupServer *server;
+  char *url;
+  GList *sse_clients; /* SseClient* */
+  guint ping_source;
+  guint pending_submits; /* txs being decoded/verified on workers */
+  guint pending_blobs;   /* uploads being stored on workers */
+  GList *streams;        /* CairnHttpStream* being sent */
+  gboolean closing;
+};
+
+/* Replies: JSON bodies; errors as {"error":{"code","message"}}. */
+void cairn_http_reply_json (SoupServerMessage *msg, guint status, json_t *body);
+void cairn_http_reply_error (SoupServerMessage *msg, guint status,
+                             const char *code, const char *message);
+void cairn_http_reply_gerror (SoupServerMessage *msg, const GError *e);
+
+/* ---- streamed bodies (http_stream.c) ---- */
+
+/* A "Range: bytes=..." header against a body of `size` bytes. Only one
+ * range is served (a list asks for the first). */
+typedef enum {
+  CAIRN_RANGE_NONE,  /* no header, or one to ignore: send everything */
+  CAIRN_RANGE_OK,    /* [*offset, *offset + *length) */
+  CAIRN_RANGE_UNSAT, /* 416 */
+} CairnRangeResult;
+CairnRangeResult cairn_http_parse_range (const char *header, uint64_t size,
+                                         uint64_t *offset, uint64_t *length);
+
+/* Send `length` bytes of `in` as the body (status and headers set by the
+ * caller), reading ahead one chunk at a time so memory stays flat whatever
+ * the length. Takes a ref on in. A read error or short stream ends the
+ * connection (the status line has gone out). */
+void cairn_http_send_stream (CairnHttp *http, SoupServerMessage *msg,
+                             GInputStream *in, uint64_t length);
+/* Cancel every stream still being sent (at shutdown). */
+void cairn_http_streams_close (CairnHttp *http);
+
+/* ---- blobs (http_blobs.c) ---- */
+
+/* GET /v1/blobs/{cid}[/stat], POST /v1/blobs. TRUE if path was theirs. */
+gboolean cairn_http_blobs_handle (CairnHttp *http, SoupServerMessage *msg,
+                                  const char *method, const char *path);
+/* From the early handler: takes over a POST /v1/blobs before its body is
+ * read (streams it to a file). TRUE if it was one. */
+gboolean cairn_http_blobs_early (CairnHttp *http, SoupServerMessage *msg,
+                                 const char *method, const char *path);
+/* Remove upload files a crash left behind. */
+void cairn_http_blobs_clean (CairnHttp *http);
