@@ -432,6 +432,8 @@ plugin_route (CairnHttp *http, SoupServerMessage *msg, const char *method,
     json_decref (resp.json);
     if (resp.body)
       g_bytes_unref (resp.body);
+    if (resp.stream_free)
+      resp.stream_free (resp.stream_data);
     if (err == NULL)
       g_set_error (&err, CAIRN_ERROR, CAIRN_ERROR_FAILED,
                    "route %s %s failed without saying why", method, path);
@@ -439,7 +441,24 @@ plugin_route (CairnHttp *http, SoupServerMessage *msg, const char *method,
     g_error_free (err);
     return;
   }
-  if (resp.json) {
+  if (resp.open_stream) {
+    json_decref (resp.json);
+    if (resp.body)
+      g_bytes_unref (resp.body);
+    soup_message_headers_set_content_type (
+        soup_server_message_get_response_headers (msg),
+        resp.content_type ? resp.content_type : "application/octet-stream",
+        NULL);
+    if (!cairn_http_reply_ranged (http, msg, resp.status ? resp.status : 200,
+                                  resp.stream_size, resp.open_stream,
+                                  resp.stream_data, &err)) {
+      g_prefix_error (&err, "route %s %s: opening its body: ", method, path);
+      cairn_http_reply_gerror (msg, err);
+      g_error_free (err);
+    }
+    if (resp.stream_free)
+      resp.stream_free (resp.stream_data);
+  } else if (resp.json) {
     cairn_http_reply_json (msg, resp.status ? resp.status : 200, resp.json);
     if (resp.body)
       g_bytes_unref (resp.body);

@@ -214,6 +214,19 @@ post_blob (CairnHttp *http, SoupServerMessage *msg)
 
 /* ---- download ----------------------------------------------------------- */
 
+typedef struct {
+  CairnNode *node;
+  const char *cid;
+} BlobRef;
+
+static GInputStream *
+open_blob (void *data, uint64_t offset, uint64_t length, GError **error)
+{
+  BlobRef *b = data;
+  return b->node->blob.get (b->node->blob_plugin, b->cid, offset, length,
+                            error);
+}
+
 static void
 get_blob (CairnHttp *http, SoupServerMessage *msg, const char *cid,
           gboolean stat_only)
@@ -231,44 +244,19 @@ get_blob (CairnHttp *http, SoupServerMessage *msg, const char *cid,
         json_pack ("{s:s, s:I}", "cid", cid, "size", (json_int_t)size));
     return;
   }
-  SoupMessageHeaders *req = soup_server_message_get_request_headers (msg);
   SoupMessageHeaders *h = soup_server_message_get_response_headers (msg);
-  uint64_t off = 0, len = size;
-  guint status = 200;
-  switch (cairn_http_parse_range (soup_message_headers_get_one (req, "Range"),
-                                  size, &off, &len)) {
-  case CAIRN_RANGE_NONE:
-    break;
-  case CAIRN_RANGE_OK:
-    status = 206;
-    soup_message_headers_set_content_range (
-        h, (goffset)off, (goffset)(off + len - 1), (goffset)size);
-    break;
-  case CAIRN_RANGE_UNSAT: {
-    g_autofree char *cr = g_strdup_printf ("bytes */%" G_GUINT64_FORMAT, size);
-    soup_message_headers_replace (h, "Content-Range", cr);
-    g_autofree char *m = g_strdup_printf (
-        "range '%s' is outside the blob's %" G_GUINT64_FORMAT " bytes",
-        soup_message_headers_get_one (req, "Range"), size);
-    cairn_http_reply_error (msg, 416, "range_not_satisfiable", m);
-    return;
-  }
-  }
-  g_autoptr (GInputStream) in
-      = node->blob.get (node->blob_plugin, cid, off, len, &err);
-  if (in == NULL) {
-    cairn_http_reply_gerror (msg, err);
-    return;
-  }
   soup_message_headers_set_content_type (h, "application/octet-stream", NULL);
-  soup_message_headers_replace (h, "Accept-Ranges", "bytes");
   g_autofree char *etag = g_strdup_printf ("\"%s\"", cid);
   soup_message_headers_replace (h, "ETag", etag);
   /* A CID names its bytes forever. */
   soup_message_headers_replace (h, "Cache-Control",
                                 "public, max-age=31536000, immutable");
-  soup_server_message_set_status (msg, status, NULL);
-  cairn_http_send_stream (http, msg, in, len);
+  BlobRef ref = { node, cid };
+  if (!cairn_http_reply_ranged (http, msg, 200, size, open_blob, &ref, &err)) {
+    soup_message_headers_remove (h, "ETag");
+    soup_message_headers_remove (h, "Cache-Control");
+    cairn_http_reply_gerror (msg, err);
+  }
 }
 
 gboolean

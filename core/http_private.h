@@ -4,6 +4,8 @@
 #include <jansson.h>
 #include <libsoup/soup.h>
 
+#include <cairn/interfaces.h>
+
 #include "http.h"
 #include "node_private.h"
 
@@ -43,6 +45,14 @@ CairnRangeResult cairn_http_parse_range (const char *header, uint64_t size,
  * connection (the status line has gone out). */
 void cairn_http_send_stream (CairnHttp *http, SoupServerMessage *msg,
                              GInputStream *in, uint64_t length);
+/* Answer with `size` bytes opened by open(data, offset, length), honouring
+ * a Range header (206, or 416 answered here); status is used for a whole
+ * body. FALSE (nothing sent) when open fails. Sets Accept-Ranges and the
+ * status; the caller sets the content type and other headers. */
+gboolean cairn_http_reply_ranged (CairnHttp *http, SoupServerMessage *msg,
+                                  guint status, uint64_t size,
+                                  CairnOpenStreamFn open, void *data,
+                                  GError **error);
 /* Cancel every stream still being sent (at shutdown). */
 void cairn_http_streams_close (CairnHttp *http);
 

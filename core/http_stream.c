@@ -221,3 +221,39 @@ cairn_http_streams_close (CairnHttp *http)
   }
   g_list_free (all);
 }
+
+gboolean
+cairn_http_reply_ranged (CairnHttp *http, SoupServerMessage *msg, guint status,
+                         uint64_t size, CairnOpenStreamFn open, void *data,
+                         GError **error)
+{
+  SoupMessageHeaders *req = soup_server_message_get_request_headers (msg);
+  SoupMessageHeaders *h = soup_server_message_get_response_headers (msg);
+  const char *range = soup_message_headers_get_one (req, "Range");
+  uint64_t off = 0, len = size;
+  switch (cairn_http_parse_range (range, size, &off, &len)) {
+  case CAIRN_RANGE_NONE:
+    break;
+  case CAIRN_RANGE_OK:
+    status = 206;
+    soup_message_headers_set_content_range (
+        h, (goffset)off, (goffset)(off + len - 1), (goffset)size);
+    break;
+  case CAIRN_RANGE_UNSAT: {
+    g_autofree char *cr = g_strdup_printf ("bytes */%" G_GUINT64_FORMAT, size);
+    soup_message_headers_replace (h, "Content-Range", cr);
+    g_autofree char *m = g_strdup_printf (
+        "range '%s' is outside the body's %" G_GUINT64_FORMAT " bytes", range,
+        size);
+    cairn_http_reply_error (msg, 416, "range_not_satisfiable", m);
+    return TRUE;
+  }
+  }
+  g_autoptr (GInputStream) in = open (data, off, len, error);
+  if (in == NULL)
+    return FALSE;
+  soup_message_headers_replace (h, "Accept-Ranges", "bytes");
+  soup_server_message_set_status (msg, status, NULL);
+  cairn_http_send_stream (http, msg, in, len);
+  return TRUE;
+}

@@ -67,14 +67,30 @@ typedef struct CairnRequest {
   const char *remote;    /* client address, "127.0.0.1" */
 } CairnRequest;
 
+/* 1.2: a body opened on demand, for big or ranged content (video). */
+typedef GInputStream *(*CairnOpenStreamFn) (void *stream_data, uint64_t offset,
+                                            uint64_t length, GError **error);
+
 typedef struct CairnResponse {
   uint32_t size;
   int status; /* defaults to 200 */
   /* Set exactly one of json (ownership passes to the core) or body with
-   * content_type (a static string). */
+   * content_type (a static string), or (1.2) open_stream. */
   json_t *json;
   GBytes *body;
   const char *content_type;
+  /* ---- 1.2: check CAIRN_STRUCT_HAS (resp, resp->size, stream_size), or
+   * require CAIRN_PLUGIN_MIN_MINOR 2, before writing these. ----
+   * A streamed body of stream_size bytes. The core answers "Range:" itself
+   * (206 with Content-Range, 416 outside the body; status is then
+   * ignored), calls open_stream once for the bytes it sends, then
+   * stream_free (stream_data) (also when it never opens it). The stream
+   * must hold what it needs: it is read after the route returns, possibly
+   * with read() on a worker thread, so it must not call the host. */
+  CairnOpenStreamFn open_stream;
+  void *stream_data;
+  GDestroyNotify stream_free;
+  uint64_t stream_size;
 } CairnResponse;
 
 /* Return FALSE with a CAIRN_ERROR to answer with a JSON error; the code

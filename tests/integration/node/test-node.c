@@ -477,6 +477,66 @@ test_event_stream (void)
   net_down (&n);
 }
 
+/* A plugin route with a streamed body (SDK 1.2): the whole of it, single
+ * ranges (206 + Content-Range) and a range past the end (416). */
+static void
+test_streamed_route (void)
+{
+  Net n = { 0 };
+  net_up (&n);
+  const guint size = 3u << 20;
+  struct {
+    const char *range;
+    guint status;
+    guint off, len;
+  } cases[] = {
+    { NULL, 200, 0, size },
+    { "bytes=0-0", 206, 0, 1 },
+    { "bytes=1000-262143", 206, 1000, 262143 - 1000 + 1 },
+    { "bytes=-5", 206, size - 5, 5 },
+    { "bytes=3000000-", 206, 3000000, size - 3000000 },
+    { "bytes=3145728-", 416, 0, 0 },
+  };
+  for (guint c = 0; c < G_N_ELEMENTS (cases); c++) {
+    g_autofree char *uri = g_strconcat (n.url, "/v1/testapp/stream", NULL);
+    g_autoptr (SoupMessage) msg = soup_message_new ("GET", uri);
+    if (cases[c].range)
+      soup_message_headers_replace (soup_message_get_request_headers (msg),
+                                    "Range", cases[c].range);
+    Reply r = { 0 };
+    soup_session_send_and_read_async (n.http, msg, G_PRIORITY_DEFAULT, NULL,
+                                      on_reply, &r);
+    while (!r.done)
+      g_main_context_iteration (NULL, TRUE);
+    g_assert_no_error (r.error);
+    g_assert_cmpuint (soup_message_get_status (msg), ==, cases[c].status);
+    SoupMessageHeaders *h = soup_message_get_response_headers (msg);
+    gsize len;
+    const guint8 *p = g_bytes_get_data (r.body, &len);
+    if (cases[c].status == 416) {
+      g_assert_cmpstr (soup_message_headers_get_one (h, "Content-Range"), ==,
+                       "bytes */3145728");
+    } else {
+      g_assert_cmpstr (soup_message_headers_get_content_type (h, NULL), ==,
+                       "video/mp4");
+      g_assert_cmpuint (len, ==, cases[c].len);
+      for (guint i = 0; i < len; i++)
+        if (p[i] != (guint8)((cases[c].off + i) * 7 % 251))
+          g_error ("range %s: byte %u is %u", cases[c].range, i, p[i]);
+    }
+    if (cases[c].status == 206) {
+      goffset s, e, total;
+      g_assert_true (
+          soup_message_headers_get_content_range (h, &s, &e, &total));
+      g_assert_cmpint (s, ==, cases[c].off);
+      g_assert_cmpint (e, ==, cases[c].off + cases[c].len - 1);
+      g_assert_cmpint (total, ==, size);
+    }
+    g_bytes_unref (r.body);
+  }
+  net_down (&n);
+}
+
 static void
 test_restart_and_replay (void)
 {
@@ -787,6 +847,7 @@ main (int argc, char **argv)
   g_test_add_func ("/node/rejections", test_rejections);
   g_test_add_func ("/node/batch", test_batch_and_events);
   g_test_add_func ("/node/event-stream", test_event_stream);
+  g_test_add_func ("/node/streamed-route", test_streamed_route);
   g_test_add_func ("/node/restart-and-replay", test_restart_and_replay);
   g_test_add_func ("/node/bad-config", test_bad_config);
   g_test_add_func ("/node/roles", test_roles);

@@ -67,10 +67,49 @@ static const CairnAppIface app = {
   .end_block = end_block,
 };
 
+/* GET /v1/testapp/stream: STREAM_SIZE bytes (i * 7 mod 251), streamed
+ * (SDK 1.2): the core handles Range. */
+#define STREAM_SIZE (3u << 20)
+
+static GInputStream *
+open_stream (void *data, uint64_t offset, uint64_t length, GError **error)
+{
+  if (offset + length > STREAM_SIZE) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID, "past the end");
+    return NULL;
+  }
+  GBytes *all = data;
+  g_autoptr (GBytes) part = g_bytes_new_from_bytes (all, offset, length);
+  return g_memory_input_stream_new_from_bytes (part);
+}
+
+static gboolean
+stream_route (CairnPlugin *self, const CairnRequest *req, CairnResponse *resp,
+              void *user_data, GError **error)
+{
+  if (!CAIRN_STRUCT_HAS (resp, resp->size, stream_size)) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_NOT_IMPLEMENTED,
+                 "this node is older than SDK 1.2");
+    return FALSE;
+  }
+  guint8 *buf = g_malloc (STREAM_SIZE);
+  for (guint i = 0; i < STREAM_SIZE; i++)
+    buf[i] = (guint8)(i * 7 % 251);
+  resp->content_type = "video/mp4";
+  resp->open_stream = open_stream;
+  resp->stream_data = g_bytes_new_take (buf, STREAM_SIZE);
+  resp->stream_free = (GDestroyNotify)g_bytes_unref;
+  resp->stream_size = STREAM_SIZE;
+  return TRUE;
+}
+
 static gboolean
 testapp_init (CairnPlugin *self, const CairnHost *h, GError **error)
 {
   host = h;
+  if (!host->register_route (self, "GET", "/v1/testapp/stream", stream_route,
+                             NULL, error))
+    return FALSE;
   return host->register_tx_type (self, "testapp.put", &put_handler,
                                  sizeof put_handler, error)
          && host->register_tx_type (self, "testapp.write_then_fail",
