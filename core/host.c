@@ -707,6 +707,35 @@ h_blob_get (CairnPlugin *self, const char *cid, GError **error)
   return g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (out));
 }
 
+static GInputStream *
+h_blob_open (CairnPlugin *self, const char *cid, uint64_t offset,
+             uint64_t length, GError **error)
+{
+  CairnNode *node = NODE (self);
+  if (!have_blobstore (node, error))
+    return NULL;
+  return node->blob.get (node->blob_plugin, cid, offset, length, error);
+}
+
+static gboolean
+h_blob_stat (CairnPlugin *self, const char *cid, uint64_t *size, GError **error)
+{
+  CairnNode *node = NODE (self);
+  if (!have_blobstore (node, error))
+    return FALSE;
+  return node->blob.stat (node->blob_plugin, cid, size, error);
+}
+
+static gboolean
+h_blob_put_stream (CairnPlugin *self, GInputStream *in, char **cid,
+                   GError **error)
+{
+  CairnNode *node = NODE (self);
+  if (!have_blobstore (node, error))
+    return FALSE;
+  return node->blob.put (node->blob_plugin, in, cid, NULL, error);
+}
+
 /* ---- chain (consensus engine only) -------------------------------------- */
 
 static gboolean
@@ -937,6 +966,9 @@ static const CairnHost host_table = {
   .peer_list = h_peer_list,
   .submit_tx = h_submit_tx,
   .metric_set = h_metric_set,
+  .blob_open = h_blob_open,
+  .blob_stat = h_blob_stat,
+  .blob_put_stream = h_blob_put_stream,
 };
 
 const CairnHost *

@@ -226,12 +226,26 @@ struct CairnHost {
    * {k="v",...} (k [a-z_]+, v without '"', '\\' or newline); a name ending
    * in "_total" is a counter, any other a gauge. help (first call wins)
    * may be NULL. Errors: INVALID for a bad name. */
-  gboolean (*metric_set) (CairnPlugin *self, const char *name,
-                          const char *help, int64_t value, GError **error);
+  gboolean (*metric_set) (CairnPlugin *self, const char *name, const char *help,
+                          int64_t value, GError **error);
+
+  /* ---- added in 1.2 (test with CAIRN_HOST_HAS) ---- */
+  /* Blobs as streams, for files too big for blob_put/blob_get. blob_open
+   * gives [offset, offset + length) (length UINT64_MAX = to the end); the
+   * stream calls nothing back, so it may be read anywhere (e.g. as a
+   * route's streamed body). Errors: NOT_IMPLEMENTED (no blobstore loaded),
+   * NOT_FOUND, INVALID (bad CID or range), CORRUPT (bytes no longer match
+   * the CID). blob_put_stream reads `in` to its end, blocking. */
+  GInputStream *(*blob_open) (CairnPlugin *self, const char *cid,
+                              uint64_t offset, uint64_t length, GError **error);
+  gboolean (*blob_stat) (CairnPlugin *self, const char *cid, uint64_t *size,
+                         GError **error);
+  gboolean (*blob_put_stream) (CairnPlugin *self, GInputStream *in, char **cid,
+                               GError **error);
 };
 
 #if UINTPTR_MAX == 0xffffffffffffffffu
-_Static_assert(sizeof (CairnHost) == 8 + 56 * sizeof (void *),
+_Static_assert(sizeof (CairnHost) == 8 + 59 * sizeof (void *),
                "CairnHost is append-only: update the count when adding");
 #endif
 
