@@ -25,6 +25,8 @@ static const Command commands[] = {
   { "plugin", cairn_cmd_plugin, "plugins: list, inspect, new" },
   { "bench", cairn_cmd_bench, "end-to-end benchmark against a real node" },
   { "blob", cairn_cmd_blob, "content-addressed files: put, get, stat" },
+  { "services", cairn_cmd_services,
+    "verified offline services: publish, entitle, key, feedback, review" },
   { "testnet", cairn_cmd_testnet,
     "a local network of nodes: init, start, stop, status" },
   { "version", cmd_version, "print the version and plugin ABI" },
