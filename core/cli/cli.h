@@ -145,6 +145,18 @@ json_t *cairn_client_wait_tx (CairnClient *client, const char *id,
  * (g_free) is "<code>: <error>". */
 gboolean cairn_client_tx_result_ok (const json_t *tx_json, char **why);
 
+/* ---- cmd_tx.c ---- */
+/* Sign body as a `type` tx with key and submit it to client's node, at
+ * *nonce_opt or (NULL) the account's next nonce; the chain id comes from
+ * the node. Without wait: {"id","from","nonce"} once accepted. With wait:
+ * the committed tx's JSON (cairn_client_wait_tx; check it with
+ * cairn_client_tx_result_ok). Errors: CAIRN_CLI_ERROR (exit codes), or the
+ * node's refusal as cairn_client_post reports it. */
+json_t *cairn_cli_tx_submit (CairnClient *client, const CairnKey *key,
+                             const char *type, const json_t *body,
+                             const uint64_t *nonce_opt, gboolean wait,
+                             double timeout_s, GError **error);
+
 /* ---- cmd_keys.c ---- */
 /* [A-Za-z0-9_-]{1,64} */
 gboolean cairn_cli_key_name_valid (const char *name);

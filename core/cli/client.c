@@ -254,6 +254,9 @@ cairn_client_upload (CairnClient *client, const char *path, GInputStream *in,
   soup_message_headers_replace (soup_message_get_request_headers (msg),
                                 "Accept", "application/json");
   soup_message_set_request_body (msg, "application/octet-stream", in, length);
+  /* Let the node refuse (too large, no blob store) before the body goes. */
+  soup_message_headers_set_expectations (soup_message_get_request_headers (msg),
+                                         SOUP_EXPECTATION_CONTINUE);
   g_autoptr (GError) local = NULL;
   g_autoptr (GBytes) reply = soup_session_send_and_read (
       client->session, msg, client->cancel, &local);

@@ -66,6 +66,40 @@ report_committed (const json_t *tx, gboolean json)
   return CAIRN_EXIT_FAILED;
 }
 
+json_t *
+cairn_cli_tx_submit (CairnClient *client, const CairnKey *key, const char *type,
+                     const json_t *body, const uint64_t *nonce_opt,
+                     gboolean wait, double timeout_s, GError **error)
+{
+  g_autofree char *chain_id = cairn_client_chain_id (client, error);
+  if (chain_id == NULL)
+    return NULL;
+  uint64_t nonce = nonce_opt ? *nonce_opt : 0;
+  if (nonce_opt == NULL
+      && !cairn_client_next_nonce (client, cairn_key_address (key), &nonce,
+                                   error))
+    return NULL;
+  g_autoptr (GError) local = NULL;
+  g_autoptr (CairnTx) tx
+      = cairn_tx_sign (key, chain_id, type, nonce, body, &local);
+  if (tx == NULL) {
+    g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_USAGE,
+                 "cannot sign a '%s' tx: %s", type, local->message);
+    return NULL;
+  }
+  g_autoptr (json_t) reply
+      = cairn_client_post (client, "/v1/txs", tx->bytes, tx->len, error);
+  if (reply == NULL)
+    return NULL;
+  const char *id = json_string_value (json_object_get (reply, "id"));
+  if (id == NULL)
+    id = tx->id_hex;
+  if (!wait)
+    return json_pack ("{s:s,s:s,s:I}", "id", id, "from", tx->from, "nonce",
+                      (json_int_t)nonce);
+  return cairn_client_wait_tx (client, id, timeout_s, error);
+}
+
 static int
 tx_send (const char *home, const char *from, const char *node_opt,
          const char *type, const char *body_text, const char *nonce_opt,
@@ -89,42 +123,27 @@ tx_send (const char *home, const char *from, const char *node_opt,
   if (client == NULL)
     return cairn_cli_fail (g_steal_pointer (&error));
 
-  g_autofree char *chain_id = cairn_client_chain_id (client, &error);
-  if (chain_id == NULL)
+  /* Without --wait: only the acceptance. */
+  g_autoptr (json_t) sent
+      = cairn_cli_tx_submit (client, key, type, body, nonce_opt ? &nonce : NULL,
+                             FALSE, timeout, &error);
+  if (sent == NULL)
     return cairn_cli_fail (g_steal_pointer (&error));
-  if (nonce_opt == NULL
-      && !cairn_client_next_nonce (client, cairn_key_address (key), &nonce,
-                                   &error))
-    return cairn_cli_fail (g_steal_pointer (&error));
-
-  g_autoptr (CairnTx) tx
-      = cairn_tx_sign (key, chain_id, type, nonce, body, &error);
-  if (tx == NULL) {
-    cairn_cli_printerr ("cannot sign a '%s' tx: %s", type, error->message);
-    return CAIRN_EXIT_USAGE;
-  }
-  g_autoptr (json_t) reply
-      = cairn_client_post (client, "/v1/txs", tx->bytes, tx->len, &error);
-  if (reply == NULL)
-    return cairn_cli_fail (g_steal_pointer (&error));
-  const char *id = json_string_value (json_object_get (reply, "id"));
-  if (id == NULL)
-    id = tx->id_hex;
-
+  const char *id = json_string_value (json_object_get (sent, "id"));
+  nonce = (uint64_t)json_integer_value (json_object_get (sent, "nonce"));
   if (!wait) {
     if (json) {
-      json_object_set_new (reply, "id", json_string (id));
-      json_object_set_new (reply, "nonce", json_integer ((json_int_t)nonce));
-      cairn_cli_print_json (reply);
+      json_object_del (sent, "from");
+      cairn_cli_print_json (sent);
     } else
       g_print ("tx %s accepted (from %s, nonce %" G_GUINT64_FORMAT ")\n", id,
-               tx->from, nonce);
+               json_string_value (json_object_get (sent, "from")), nonce);
     return CAIRN_EXIT_OK;
   }
   if (!json)
     g_print ("tx %s accepted (from %s, nonce %" G_GUINT64_FORMAT
              "), waiting for commit\n",
-             id, tx->from, nonce);
+             id, json_string_value (json_object_get (sent, "from")), nonce);
   g_autoptr (json_t) committed
       = cairn_client_wait_tx (client, id, timeout, &error);
   if (committed == NULL)

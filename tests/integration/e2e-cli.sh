@@ -65,18 +65,7 @@ field() {
 out_has() { printf '%s\n' "$OUT" | grep -q -- "$1"; }
 err_has() { printf '%s\n' "$ERR" | grep -q -- "$1"; }
 
-# A port nobody listens on (the node retries with another on a clash).
-free_port() {
-  local p
-  for _ in $(seq 100); do
-    p=$((RANDOM % 20000 + 30000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return 0
-    fi
-  done
-  return 1
-}
+. "$(dirname "$0")/lib.sh"
 
 set_port() {
   PORT=$(free_port) || fail "no free port found"

@@ -84,8 +84,9 @@ typedef struct CairnResponse {
    * A streamed body of stream_size bytes. The core answers "Range:" itself
    * (206 with Content-Range, 416 outside the body; status is then
    * ignored), calls open_stream once for the bytes it sends, then
-   * stream_free (stream_data) (also when it never opens it). The stream
-   * must hold what it needs: it is read after the route returns, possibly
+   * stream_free (stream_data) (also when it never opens it), both on the
+   * main loop right after the route returns, so they may call the host.
+   * The stream itself must hold what it needs: it is read later, possibly
    * with read() on a worker thread, so it must not call the host. */
   CairnOpenStreamFn open_stream;
   void *stream_data;

@@ -621,7 +621,7 @@ test_shipped_config (void)
 
   g_assert_true (cairn_config_strv (cfg, "plugins", "load", &load, &error));
   load_s = joined (load);
-  g_assert_cmpstr (load_s, ==, "store-lmdb|bank|solo");
+  g_assert_cmpstr (load_s, ==, "store-lmdb|blob-fs|bank|solo|services");
   g_assert_true (cairn_config_strv (cfg, "plugins", "path", &path, &error));
   g_assert_cmpuint (g_strv_length (path), ==, 0);
   g_assert_true (cairn_config_size (cfg, "mempool", "max_bytes", 0, 0,
@@ -657,6 +657,20 @@ test_shipped_config (void)
   g_assert_true (
       cairn_config_bool (cfg, "store-lmdb", "sync", FALSE, &b, &error));
   g_assert_true (b);
+  g_autofree char *blob_dir = NULL;
+  g_assert_true (
+      cairn_config_string (cfg, "blob-fs", "dir", NULL, &blob_dir, &error));
+  g_assert_cmpstr (blob_dir, ==, "");
+  g_assert_true (cairn_config_bool (cfg, "blob-fs", "sync", FALSE, &b, &error));
+  g_assert_true (b);
+  g_assert_true (cairn_config_int (cfg, "services", "key_ttl_seconds", 0, 0,
+                                   G_MAXINT32, &i, &error));
+  g_assert_cmpint (i, ==, 600);
+  g_assert_true (cairn_config_int (cfg, "services", "request_skew_seconds", 0,
+                                   0, G_MAXINT32, &i, &error));
+  g_assert_true (cairn_config_bool (cfg, "services", "remote_content_keys",
+                                    TRUE, &b, &error));
+  g_assert_false (b);
   g_assert_true (cairn_config_check_unknown (cfg, &error));
   g_assert_no_error (error);
 }
