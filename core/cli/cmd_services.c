@@ -33,7 +33,7 @@ typedef struct {
   char *home, *node, *from, *video, *place, *type, *denom, *content_type,
       *gateway_url, *scope, *text, *verdict;
   gint64 price, time_ms, rating;
-  gboolean complaint, json;
+  gboolean complaint, stake, json;
   double timeout;
 } Opts;
 
@@ -373,14 +373,20 @@ cmd_entitle (Ctx *c, const char *id)
   if (svc == NULL)
     return cairn_cli_fail (g_steal_pointer (&error));
   const json_t *price = json_object_get (svc, "price");
-  g_autoptr (json_t) body = json_pack (
-      "{s:s,s:O,s:O}", "service", id, "denom", json_object_get (price, "denom"),
-      "amount", json_object_get (price, "amount"));
+  g_autoptr (json_t) body
+      = json_pack ("{s:s,s:O,s:O,s:s}", "service", id, "denom",
+                   json_object_get (price, "denom"), "amount",
+                   json_object_get (price, "amount"), "by",
+                   c->o->stake ? "stake" : "payment");
   if (!c->o->json)
-    g_printerr ("paying %" JSON_INTEGER_FORMAT " %s to %s\n",
+    g_printerr ("%s %" JSON_INTEGER_FORMAT " %s %s %s\n",
+                c->o->stake ? "staking" : "paying",
                 json_integer_value (json_object_get (price, "amount")),
                 json_string_value (json_object_get (price, "denom")),
-                json_string_value (json_object_get (svc, "provider")));
+                c->o->stake ? "for service" : "to",
+                c->o->stake
+                    ? id
+                    : json_string_value (json_object_get (svc, "provider")));
   return send_tx (c, key, "services.entitle", body, "entitled: tx", NULL);
 }
 
@@ -567,6 +573,10 @@ cairn_cmd_services (int argc, char **argv)
     { "rating", 0, 0, G_OPTION_ARG_INT64, &o.rating, "feedback: 1..5", "N" },
     { "complaint", 0, 0, G_OPTION_ARG_NONE, &o.complaint,
       "feedback: a complaint (opens a case)", NULL },
+    { "stake", 0, 0, G_OPTION_ARG_NONE, &o.stake,
+      "entitle: lock the price as stake instead of paying it (released, "
+      "and the entitlement ended, after the chain's stake_blocks)",
+      NULL },
     { "text", 0, 0, G_OPTION_ARG_STRING, &o.text, "feedback/review: the text",
       "TXT" },
     { "verdict", 0, 0, G_OPTION_ARG_STRING, &o.verdict,
@@ -585,7 +595,7 @@ cairn_cmd_services (int argc, char **argv)
       "                    encrypt and upload FILE, register its key with "
       "the node,\n"
       "                    send services.publish; prints the service id\n"
-      "  entitle ID        pay the service's price (services.entitle)\n"
+      "  entitle ID        pay the service's price, or --stake it\n"
       "  key ID [--scope review]\n"
       "                    a query key and the video URL\n"
       "  feedback ID --rating N --text TXT [--complaint]\n"

@@ -20,6 +20,7 @@
 
 #define SVC_DEFAULT_REVIEW_PERIOD 100
 #define SVC_DEFAULT_PUBLISH_DELAY 0
+#define SVC_DEFAULT_STAKE_BLOCKS 1000
 #define SVC_MAX_TEXT 4096
 
 typedef struct Services {

@@ -4,11 +4,14 @@
  *
  * State (namespace "services"):
  *   params                       {"platform_role","regulator_role",
- *                                 "review_period_blocks","publish_delay_blocks"}
+ *                                 "review_period_blocks","publish_delay_blocks",
+ *                                 "stake_blocks"}
  *   provider/<address>           {"address","name","by","height"}
  *   svc/<id>                     the service (id = the publish tx id)
  *   ent/<service>/<account>      {"service","account","denom","amount",
- *                                 "height","tx"}
+ *                                 "height","tx","by":"payment"|"stake",
+ *                                 ["until"]}
+ *   unl/<until>/<account>/<service> "1": a stake to release at <until>
  *   acct/<account>/<service>     the same entitlement, by account
  *   fb/<service>/<height>-<idx>  {"service","author","rating","kind",
  *                                 "text_sha256",["text_cid"],"height","tx",
@@ -110,11 +113,12 @@ svc_params (Services *s, CairnTxCtx *tx, GError **error)
     return NULL;
   }
   /* A chain started before the plugin was loaded: the defaults. */
-  return json_pack ("{s:s,s:s,s:I,s:I}", "platform_role", "platform",
+  return json_pack ("{s:s,s:s,s:I,s:I,s:I}", "platform_role", "platform",
                     "regulator_role", "regulator", "review_period_blocks",
                     (json_int_t)SVC_DEFAULT_REVIEW_PERIOD,
                     "publish_delay_blocks",
-                    (json_int_t)SVC_DEFAULT_PUBLISH_DELAY);
+                    (json_int_t)SVC_DEFAULT_PUBLISH_DELAY, "stake_blocks",
+                    (json_int_t)SVC_DEFAULT_STAKE_BLOCKS);
 }
 
 static gboolean
@@ -154,12 +158,18 @@ services_genesis (CairnPlugin *self, CairnTxCtx *tx, const json_t *genesis,
   const char *platform = "platform", *regulator = "regulator";
   json_int_t period = SVC_DEFAULT_REVIEW_PERIOD;
   json_int_t delay = SVC_DEFAULT_PUBLISH_DELAY;
+  json_int_t stake_blocks = SVC_DEFAULT_STAKE_BLOCKS;
   if (app != NULL
-      && !unpack ("genesis app_state.services", app, error, "{s?s,s?s,s?I,s?I}",
-                  "platform_role", &platform, "regulator_role", &regulator,
-                  "review_period_blocks", &period, "publish_delay_blocks",
-                  &delay))
+      && !unpack ("genesis app_state.services", app, error,
+                  "{s?s,s?s,s?I,s?I,s?I}", "platform_role", &platform,
+                  "regulator_role", &regulator, "review_period_blocks", &period,
+                  "publish_delay_blocks", &delay, "stake_blocks",
+                  &stake_blocks))
     return FALSE;
+  if (stake_blocks < 1 || stake_blocks > 100000000)
+    return svc_fail (error, CAIRN_ERROR_INVALID,
+                     "genesis app_state.services: stake_blocks must be "
+                     "1..100000000");
   if (!role_name_ok (platform) || !role_name_ok (regulator))
     return svc_fail (error, CAIRN_ERROR_INVALID,
                      "genesis app_state.services: platform_role and "
@@ -168,9 +178,10 @@ services_genesis (CairnPlugin *self, CairnTxCtx *tx, const json_t *genesis,
     return svc_fail (error, CAIRN_ERROR_INVALID,
                      "genesis app_state.services: review_period_blocks must "
                      "be 1..100000000 and publish_delay_blocks 0..100000000");
-  g_autoptr (json_t) p = json_pack (
-      "{s:s,s:s,s:I,s:I}", "platform_role", platform, "regulator_role",
-      regulator, "review_period_blocks", period, "publish_delay_blocks", delay);
+  g_autoptr (json_t) p
+      = json_pack ("{s:s,s:s,s:I,s:I,s:I}", "platform_role", platform,
+                   "regulator_role", regulator, "review_period_blocks", period,
+                   "publish_delay_blocks", delay, "stake_blocks", stake_blocks);
   return put (s, tx, "params", p, error);
 }
 
@@ -360,15 +371,25 @@ publish_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
 
 /* ---- services.entitle {"service","denom","amount"} --------------------- */
 
+/* by: "payment" (the price goes to the provider) or "stake" (the price
+ * stays the user's, locked for stake_blocks; the entitlement ends when it
+ * is released). */
 static gboolean
 entitle_parse (const json_t *body, const char **service, const char **denom,
-               json_int_t *amount, GError **error)
+               json_int_t *amount, gboolean *by_stake, GError **error)
 {
   const char *what = "services.entitle";
-  if (!unpack (what, body, error, "{s:s,s:s,s:I}", "service", service, "denom",
-               denom, "amount", amount)
+  const char *by = "payment";
+  if (!unpack (what, body, error, "{s:s,s:s,s:I,s?s}", "service", service,
+               "denom", denom, "amount", amount, "by", &by)
       || !hex64_ok (what, "service", *service, error))
     return FALSE;
+  if (strcmp (by, "payment") != 0 && strcmp (by, "stake") != 0)
+    return svc_fail (error, CAIRN_ERROR_INVALID,
+                     "%s: body.by must be \"payment\" or \"stake\" (got "
+                     "'%s')",
+                     what, by);
+  *by_stake = strcmp (by, "stake") == 0;
   if (!svc_denom_valid (*denom) || *amount <= 0)
     return svc_fail (error, CAIRN_ERROR_INVALID,
                      "%s: body.denom must be a denomination and body.amount "
@@ -382,7 +403,8 @@ entitle_check (CairnPlugin *self, const json_t *body, GError **error)
 {
   const char *sv, *d;
   json_int_t a;
-  return entitle_parse (body, &sv, &d, &a, error);
+  gboolean st;
+  return entitle_parse (body, &sv, &d, &a, &st, error);
 }
 
 /* The JSON record at "<prefix>/<id>", or a NOT_FOUND error naming it and
@@ -421,9 +443,10 @@ entitle_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
   const CairnTxInfo *info = svc_host->tx_info (tx);
   const char *id, *denom;
   json_int_t amount;
+  gboolean by_stake;
   char key[KEYBUF];
   GError *local = NULL;
-  if (!entitle_parse (body, &id, &denom, &amount, error))
+  if (!entitle_parse (body, &id, &denom, &amount, &by_stake, error))
     return FALSE;
   g_autoptr (json_t) svc = service_or_fail (s, tx, what, id, error);
   if (svc == NULL)
@@ -454,23 +477,43 @@ entitle_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
                      "(since height %" JSON_INTEGER_FORMAT
                      "); ask for a query key instead",
                      what, info->sender, id, int_of (old, "height"));
-  if (!s->bank->transfer (s->self, tx, info->sender, provider, denom,
-                          (uint64_t)amount, error)) {
+  g_autoptr (json_t) ent = json_pack (
+      "{s:s,s:s,s:s,s:I,s:I,s:s,s:s}", "service", id, "account", info->sender,
+      "denom", denom, "amount", amount, "height", (json_int_t)info->height,
+      "tx", info->id, "by", by_stake ? "stake" : "payment");
+  if (by_stake) {
+    g_autoptr (json_t) p = svc_params (s, tx, error);
+    if (p == NULL)
+      return FALSE;
+    json_int_t blocks = int_of (p, "stake_blocks");
+    uint64_t until
+        = info->height
+          + (uint64_t)(blocks > 0 ? blocks : SVC_DEFAULT_STAKE_BLOCKS);
+    if (!s->bank->lock (s->self, tx, info->sender, denom, (uint64_t)amount,
+                        error)) {
+      g_prefix_error (error, "%s: staking the price: ", what);
+      return FALSE;
+    }
+    json_object_set_new (ent, "until", json_integer ((json_int_t)until));
+    char ukey[KEYBUF];
+    g_snprintf (ukey, sizeof ukey, "unl/%020" G_GUINT64_FORMAT "/%s/%s", until,
+                info->sender, id);
+    if (!svc_host->state_put (s->self, tx, ukey, "1", 1, error))
+      return FALSE;
+  } else if (!s->bank->transfer (s->self, tx, info->sender, provider, denom,
+                                 (uint64_t)amount, error)) {
     g_prefix_error (error, "%s: paying the provider: ", what);
     return FALSE;
   }
-  g_autoptr (json_t) ent
-      = json_pack ("{s:s,s:s,s:s,s:I,s:I,s:s}", "service", id, "account",
-                   info->sender, "denom", denom, "amount", amount, "height",
-                   (json_int_t)info->height, "tx", info->id);
   if (!put (s, tx, key, ent, error))
     return FALSE;
   g_snprintf (key, sizeof key, "acct/%s/%s", info->sender, id);
   if (!put (s, tx, key, ent, error))
     return FALSE;
   emit (s, tx, "services.entitled",
-        json_pack ("{s:s,s:s,s:s,s:I}", "service", id, "account", info->sender,
-                   "denom", denom, "amount", amount));
+        json_pack ("{s:s,s:s,s:s,s:I,s:s}", "service", id, "account",
+                   info->sender, "denom", denom, "amount", amount, "by",
+                   by_stake ? "stake" : "payment"));
   return TRUE;
 }
 
@@ -784,10 +827,65 @@ collect_due (const char *key, const uint8_t *value, size_t len, void *data)
   return TRUE;
 }
 
+/* "unl/<20 digits>/<account 40>/<service 64>" due by d->height. */
+static gboolean
+collect_unlocks (const char *key, const uint8_t *value, size_t len, void *data)
+{
+  Due *d = data;
+  if (strlen (key) != 4 + 20 + 1 + 40 + 1 + 64)
+    return TRUE;
+  if (g_ascii_strtoull (key + 4, NULL, 10) > d->height)
+    return FALSE;
+  g_ptr_array_add (d->cases, g_strdup (key));
+  return TRUE;
+}
+
+/* A stake entitlement ends: the price is unlocked and the entitlement
+ * removed. */
+static gboolean
+release_stake (Services *s, CairnTxCtx *tx, const char *ukey, GError **error)
+{
+  g_autofree char *account = g_strndup (ukey + 25, 40);
+  const char *id = ukey + 66;
+  char key[KEYBUF];
+  GError *local = NULL;
+  g_snprintf (key, sizeof key, "ent/%s/%s", id, account);
+  g_autoptr (json_t) ent = svc_get (s, tx, key, &local);
+  if (local != NULL) {
+    g_propagate_error (error, local);
+    return FALSE;
+  }
+  if (ent != NULL) {
+    if (!s->bank->unlock (s->self, tx, account, str_of (ent, "denom"),
+                          (uint64_t)int_of (ent, "amount"), error)) {
+      g_prefix_error (error, "services: releasing the stake of %s: ", account);
+      return FALSE;
+    }
+    if (!svc_host->state_delete (s->self, tx, key, error))
+      return FALSE;
+    g_snprintf (key, sizeof key, "acct/%s/%s", account, id);
+    if (!svc_host->state_delete (s->self, tx, key, error))
+      return FALSE;
+    emit (s, tx, "services.stake_released",
+          json_pack ("{s:s,s:s,s:s,s:I}", "service", id, "account", account,
+                     "denom", str_of (ent, "denom"), "amount",
+                     int_of (ent, "amount")));
+  }
+  return svc_host->state_delete (s->self, tx, ukey, error);
+}
+
 static gboolean
 services_end_block (CairnPlugin *self, CairnTxCtx *tx, GError **error)
 {
   Services *s = svc_host->get_data (self);
+  g_autoptr (GPtrArray) unlocks = g_ptr_array_new_with_free_func (g_free);
+  Due u = { svc_host->tx_info (tx)->height, unlocks };
+  if (!svc_host->state_iter (self, tx, NULL, "unl/", collect_unlocks, &u,
+                             error))
+    return FALSE;
+  for (guint i = 0; i < unlocks->len; i++)
+    if (!release_stake (s, tx, unlocks->pdata[i], error))
+      return FALSE;
   g_autoptr (GPtrArray) cases = g_ptr_array_new_with_free_func (g_free);
   Due d = { svc_host->tx_info (tx)->height, cases };
   if (!svc_host->state_iter (self, tx, NULL, "due/", collect_due, &d, error))

@@ -27,6 +27,7 @@
 #define PRICE 25
 #define REVIEW_PERIOD 40
 #define PUBLISH_DELAY 30
+#define STAKE_BLOCKS 8
 #define QKEY_DOMAIN "cairn/services/query-key/v1"
 
 static char *plugins_dir;
@@ -93,13 +94,13 @@ make_home (Net *net, int i, const char *p2p_conf)
   json_array_append_new (accounts, account (net->regulator, 0, NULL));
   json_array_append_new (accounts, account (net->outsider, 10, NULL));
   g_autoptr (json_t) genesis = json_pack (
-      "{s:s,s:I,s:{s:i,s:[s]},s:o,s:[{s:s,s:s,s:I}],s:{s:{s:I,s:I}}}",
+      "{s:s,s:I,s:{s:i,s:[s]},s:o,s:[{s:s,s:s,s:I}],s:{s:{s:I,s:I,s:I}}}",
       "chain_id", CHAIN, "genesis_time", (json_int_t)1700000000000, "admin",
       "threshold", 1, "members", addr (net->admin), "accounts", accounts,
       "validators", "address", addr (v), "pubkey", vpk, "stake",
       (json_int_t)100, "app_state", "services", "review_period_blocks",
       (json_int_t)REVIEW_PERIOD, "publish_delay_blocks",
-      (json_int_t)PUBLISH_DELAY);
+      (json_int_t)PUBLISH_DELAY, "stake_blocks", (json_int_t)STAKE_BLOCKS);
   g_autofree char *gtext
       = json_dumps (genesis, JSON_INDENT (2) | JSON_SORT_KEYS);
   write_file (nd->home, "genesis.json", gtext);
@@ -1148,6 +1149,63 @@ flow_corrupt_blob (Flow *f)
   g_assert_cmpuint (video_not_served (net, f, token, NULL), ==, 500);
 }
 
+/* Entitlement by stake: the price stays the user's but is locked; the
+ * entitlement gives a key like a payment, and ends when the stake is
+ * released after stake_blocks, on every node. */
+static void
+flow_stake (Flow *f)
+{
+  Net *net = &f->net;
+  g_autofree char *fund
+      = g_strdup_printf ("{\"amount\":100,\"denom\":\"cairn\",\"to\":\"%s\"}",
+                         addr (net->outsider));
+  g_free (ok_tx (net, net->user, "bank.transfer", fund));
+  json_int_t o0 = balance (net, 0, net->outsider),
+             p0 = balance (net, 0, net->provider);
+  g_autofree char *bad_by = g_strdup_printf (
+      "{\"by\":\"gift\",\"service\":\"%s\",\"denom\":\"cairn\","
+      "\"amount\":%d}",
+      f->svc, PRICE);
+  refused_tx (net, net->outsider, "services.entitle", bad_by,
+              "body.by must be");
+  g_autofree char *stake = g_strdup_printf (
+      "{\"by\":\"stake\",\"service\":\"%s\",\"denom\":\"cairn\","
+      "\"amount\":%d}",
+      f->svc, PRICE);
+  g_free (ok_tx (net, net->outsider, "services.entitle", stake));
+  /* Locked, not paid. */
+  g_assert_cmpint (balance (net, 0, net->outsider), ==, o0 - PRICE);
+  g_assert_cmpint (balance (net, 0, net->provider), ==, p0);
+  bad_tx (net, net->outsider, "services.entitle", stake, "conflict",
+          "already holds an entitlement");
+  g_autofree char *ap = g_strdup_printf (
+      "/v1/services/accounts/%s/entitlements", addr (net->outsider));
+  g_autoptr (json_t) a = http_json (net, 0, "GET", ap, NULL, 200);
+  const json_t *ent = json_array_get (json_object_get (a, "entitlements"), 0);
+  g_assert_cmpstr (json_string_value (json_object_get (ent, "by")), ==,
+                   "stake");
+  uint64_t until = json_integer_value (json_object_get (ent, "until"));
+  g_assert_cmpuint (until, ==,
+                    json_integer_value (json_object_get (ent, "height"))
+                        + STAKE_BLOCKS);
+  g_free (get_token (net, net->outsider, f->svc, NULL));
+
+  /* Released at `until` on every node: the coins are back, the
+   * entitlement is gone. */
+  for (int i = 0; i < 3; i++)
+    wait_height (net, i, until);
+  g_autofree char *keypath = g_strdup_printf ("/v1/services/%s/key", f->svc);
+  g_autofree char *req = key_request (net->outsider, f->svc, NULL);
+  http_refused (net, 0, "POST", keypath, req, 403, "entitlement_required",
+                "cairn services entitle");
+  for (int i = 0; i < 3; i++) {
+    g_assert_cmpint (balance (net, i, net->outsider), ==, o0);
+    g_autoptr (json_t) after = http_json (net, i, "GET", ap, NULL, 200);
+    g_assert_cmpuint (json_array_size (json_object_get (after, "entitlements")),
+                      ==, 0);
+  }
+}
+
 static void
 test_flow (void)
 {
@@ -1163,6 +1221,7 @@ test_flow (void)
   flow_entitle (&f);
   flow_keys_and_video (&f);
   flow_cases (&f);
+  flow_stake (&f);
   flow_corrupt_blob (&f);
   g_bytes_unref (f.plain);
   g_free (f.cid);
