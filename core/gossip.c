@@ -14,7 +14,9 @@
  *   even while the chain waits (for it, say). A catch-up request stays
  *   outstanding until the head reaches it or SYNC_RETRY_MS pass, so a
  *   batch cut short (frames lost, a full send queue) never ends it.
- * - CH_CONSENSUS: opaque messages for the consensus plugin. */
+ * - CH_CONSENSUS: opaque messages for the consensus plugin.
+ * - CH_DIRECT: u8 id length, plugin id, data: a direct message for that
+ *   plugin's handler (host direct_send), never relayed. */
 #include <string.h>
 
 #include "cjson.h"
@@ -339,6 +341,25 @@ on_sync (CairnNode *node, const char *peer, GBytes *payload)
   }
 }
 
+/* u8 id length, plugin id, data: for that plugin's direct handler. */
+static void
+on_direct (CairnNode *node, const char *peer, GBytes *payload)
+{
+  gsize len;
+  const guint8 *p = g_bytes_get_data (payload, &len);
+  DirectEntry *d = NULL;
+  if (len >= 1 && (gsize)p[0] + 1 <= len) {
+    g_autofree char *id = g_strndup ((const char *)p + 1, p[0]);
+    d = g_hash_table_lookup (node->direct, id);
+  }
+  if (d == NULL) {
+    node->metrics.p2p_bad_messages++;
+    g_info ("p2p: direct message from %s for no plugin here", peer);
+    return;
+  }
+  d->fn (d->plugin, peer, p + 1 + p[0], len - 1 - p[0], d->user_data);
+}
+
 static void
 on_message (void *user_data, const char *peer, uint8_t channel, GBytes *payload)
 {
@@ -352,6 +373,9 @@ on_message (void *user_data, const char *peer, uint8_t channel, GBytes *payload)
     break;
   case CAIRN_P2P_CH_SYNC:
     on_sync (node, peer, payload);
+    break;
+  case CAIRN_P2P_CH_DIRECT:
+    on_direct (node, peer, payload);
     break;
   case CAIRN_P2P_CH_CONSENSUS:
     if (node->consensus.on_peer_message)

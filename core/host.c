@@ -856,6 +856,58 @@ h_peer_list (CairnPlugin *self)
   return t ? t->ops->peers (t) : g_new0 (char *, 1);
 }
 
+/* ---- direct messages (CAIRN_P2P_CH_DIRECT: u8 id length, id, data) ---- */
+
+static gboolean
+h_direct_send (CairnPlugin *self, const char *peer_id, const void *data,
+               size_t len, GError **error)
+{
+  if (!have_transport (self, error))
+    return FALSE;
+  if (len > CAIRN_MAX_DIRECT) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+                 "plugin %s: a direct message of %zu bytes exceeds %u",
+                 self->desc.id, len, CAIRN_MAX_DIRECT);
+    return FALSE;
+  }
+  struct CairnTransport *t = NODE (self)->p2p;
+  g_auto (GStrv) peers = t->ops->peers (t);
+  if (peer_id == NULL
+      || !g_strv_contains ((const char *const *)peers, peer_id)) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_NOT_FOUND,
+                 "plugin %s: node %s is not a connected peer", self->desc.id,
+                 peer_id ? peer_id : "(null)");
+    return FALSE;
+  }
+  size_t idlen = strlen (self->desc.id);
+  g_autoptr (GByteArray) frame = g_byte_array_sized_new (1 + idlen + len);
+  guint8 n = (guint8)idlen; /* plugin ids are at most 64 bytes */
+  g_byte_array_append (frame, &n, 1);
+  g_byte_array_append (frame, (const guint8 *)self->desc.id, idlen);
+  g_byte_array_append (frame, data, len);
+  g_autoptr (GBytes) b = g_byte_array_free_to_bytes (g_steal_pointer (&frame));
+  return t->ops->send (t, peer_id, CAIRN_P2P_CH_DIRECT, b, error);
+}
+
+static gboolean
+h_register_direct_handler (CairnPlugin *self, CairnDirectFn fn, void *user_data,
+                           GError **error)
+{
+  CairnNode *node = NODE (self);
+  if (!check_registering (self, "a direct message handler", error))
+    return FALSE;
+  if (fn == NULL || g_hash_table_contains (node->direct, self->desc.id)) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+                 "plugin %s: one direct message handler, not NULL",
+                 self->desc.id);
+    return FALSE;
+  }
+  DirectEntry *d = g_new0 (DirectEntry, 1);
+  *d = (DirectEntry){ self, fn, user_data };
+  g_hash_table_insert (node->direct, (gpointer)self->desc.id, d);
+  return TRUE;
+}
+
 /* ---- 1.1: txs from the node, plugin metrics ---------------------------- */
 
 static gboolean
@@ -969,6 +1021,8 @@ static const CairnHost host_table = {
   .blob_open = h_blob_open,
   .blob_stat = h_blob_stat,
   .blob_put_stream = h_blob_put_stream,
+  .direct_send = h_direct_send,
+  .register_direct_handler = h_register_direct_handler,
 };
 
 const CairnHost *

@@ -377,6 +377,7 @@ cairn_node_new (const CairnNodeOptions *opts, GError **error)
       = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, tx_type_free);
   node->apps = g_ptr_array_new_with_free_func (g_free);
   node->routes = g_ptr_array_new_with_free_func (route_free);
+  node->direct = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
   node->services
       = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   node->core_plugin.desc.id = "core";
@@ -539,6 +540,7 @@ cairn_node_free (CairnNode *node)
   g_clear_pointer (&node->tx_types, g_hash_table_unref);
   g_clear_pointer (&node->apps, g_ptr_array_unref);
   g_clear_pointer (&node->routes, g_ptr_array_unref);
+  g_clear_pointer (&node->direct, g_hash_table_unref);
   g_clear_pointer (&node->services, g_hash_table_unref);
   g_clear_pointer (&node->key, cairn_key_free);
   g_clear_pointer (&node->genesis, cairn_genesis_free);

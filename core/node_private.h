@@ -36,6 +36,12 @@ typedef struct {
 
 typedef struct {
   CairnPlugin *plugin;
+  CairnDirectFn fn;
+  void *user_data;
+} DirectEntry;
+
+typedef struct {
+  CairnPlugin *plugin;
   const void *vtable;
 } ServiceEntry;
 
@@ -101,6 +107,7 @@ struct CairnNode {
   GPtrArray *apps;      /* AppEntry* in load order */
   GPtrArray *routes;    /* RouteEntry* */
   GHashTable *services; /* "name/version" -> ServiceEntry* */
+  GHashTable *direct;   /* plugin id -> DirectEntry* (direct messages) */
 
   CairnPlugin *storage_plugin;
   CairnStorageIface storage;

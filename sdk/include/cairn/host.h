@@ -242,10 +242,24 @@ struct CairnHost {
                          GError **error);
   gboolean (*blob_put_stream) (CairnPlugin *self, GInputStream *in, char **cid,
                                GError **error);
+  /* Direct messages to chosen nodes (privacy groups): direct_send gives
+   * data to the same plugin on node peer_id only, over the authenticated
+   * P2P link; that plugin's handler (register_direct_handler, once, during
+   * init) runs on the main loop there. Nothing is stored or relayed:
+   * encrypt what must stay private. Errors: NOT_IMPLEMENTED without P2P,
+   * NOT_FOUND when peer_id is not connected, INVALID over CAIRN_MAX_DIRECT
+   * bytes, FAILED when the peer's send queue is full (try again). */
+  gboolean (*direct_send) (CairnPlugin *self, const char *peer_id,
+                           const void *data, size_t len, GError **error);
+  gboolean (*register_direct_handler) (CairnPlugin *self, CairnDirectFn fn,
+                                       void *user_data, GError **error);
 };
 
+/* Largest direct message: the P2P frame cap, less room for the header. */
+#define CAIRN_MAX_DIRECT ((4u << 20) - 512)
+
 #if UINTPTR_MAX == 0xffffffffffffffffu
-_Static_assert(sizeof (CairnHost) == 8 + 59 * sizeof (void *),
+_Static_assert(sizeof (CairnHost) == 8 + 61 * sizeof (void *),
                "CairnHost is append-only: update the count when adding");
 #endif
 

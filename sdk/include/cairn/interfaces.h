@@ -101,6 +101,11 @@ typedef gboolean (*CairnRouteFn) (CairnPlugin *self, const CairnRequest *req,
                                   CairnResponse *resp, void *user_data,
                                   GError **error);
 
+/* 1.2: a direct message from the same plugin on another node (peer_id is
+ * that node's address); data is valid during the call only. */
+typedef void (*CairnDirectFn) (CairnPlugin *self, const char *peer_id,
+                               const void *data, size_t len, void *user_data);
+
 /* ---- events ------------------------------------------------------------ */
 
 typedef struct CairnEvent {

@@ -794,6 +794,37 @@ test_p2p_follower (void)
   g_assert_true (wait_for (same_head, v.node, f.node));
   g_assert_cmpint (balance (&f, v.alice), ==, 4 * 9);
 
+  /* A direct message from the follower's testapp reaches the validator's,
+   * named by the sender's node id; a node that is not a peer is refused. */
+  g_autofree char *dm = g_strdup_printf (
+      "{\"peer\":\"%s\",\"text\":\"hello group\"}", addr (v.node_key));
+  json_decref (http_json (&f, "POST", "/v1/testapp/direct", dm, 200));
+  int64_t until = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  json_t *got = NULL;
+  while (g_get_monotonic_time () < until) {
+    got = http_json (&v, "GET", "/v1/testapp/direct", NULL, 200);
+    if (json_array_size (json_object_get (got, "received")) > 0)
+      break;
+    g_clear_pointer (&got, json_decref);
+    g_main_context_iteration (NULL, FALSE);
+  }
+  g_assert_nonnull (got);
+  json_t *m0 = json_array_get (json_object_get (got, "received"), 0);
+  g_assert_cmpstr (json_string_value (json_object_get (m0, "from")), ==,
+                   addr (fkey));
+  g_assert_cmpstr (json_string_value (json_object_get (m0, "text")), ==,
+                   "hello group");
+  json_decref (got);
+  g_autoptr (json_t) none
+      = http_json (&f, "GET", "/v1/testapp/direct", NULL, 200);
+  g_assert_cmpuint (json_array_size (json_object_get (none, "received")), ==,
+                    0);
+  g_autofree char *stranger
+      = g_strdup_printf ("{\"peer\":\"%s\",\"text\":\"x\"}", addr (v.alice));
+  g_autoptr (json_t) nf
+      = http_json (&f, "POST", "/v1/testapp/direct", stranger, 404);
+  g_assert_cmpstr (error_code (nf), ==, "not_found");
+
   f.admin = NULL;
   g_clear_object (&f.http);
   g_clear_pointer (&f.node, cairn_node_free);

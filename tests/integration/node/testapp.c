@@ -103,10 +103,56 @@ stream_route (CairnPlugin *self, const CairnRequest *req, CairnResponse *resp,
   return TRUE;
 }
 
+/* Direct messages (SDK 1.2): POST /v1/testapp/direct {"peer","text"}
+ * sends; GET /v1/testapp/direct lists what arrived, {"from","text"}. */
+static void
+on_direct (CairnPlugin *self, const char *peer_id, const void *data, size_t len,
+           void *user_data)
+{
+  json_t *received = host->get_data (self);
+  json_array_append_new (received, json_pack ("{s:s, s:s%}", "from", peer_id,
+                                              "text", (const char *)data, len));
+}
+
+static gboolean
+direct_route (CairnPlugin *self, const CairnRequest *req, CairnResponse *resp,
+              void *user_data, GError **error)
+{
+  if (strcmp (req->method, "GET") == 0) {
+    resp->json = json_pack ("{s:O}", "received", host->get_data (self));
+    return TRUE;
+  }
+  const char *peer = json_string_value (json_object_get (req->body, "peer"));
+  const char *text = json_string_value (json_object_get (req->body, "text"));
+  if (text == NULL) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID, "need peer, text");
+    return FALSE;
+  }
+  if (!host->direct_send (self, peer, text, strlen (text), error))
+    return FALSE;
+  resp->json = json_pack ("{s:b}", "sent", 1);
+  return TRUE;
+}
+
+static void
+testapp_fini (CairnPlugin *self)
+{
+  json_decref (host->get_data (self));
+}
+
 static gboolean
 testapp_init (CairnPlugin *self, const CairnHost *h, GError **error)
 {
   host = h;
+  host->set_data (self, json_array ());
+  if (!host->register_direct_handler (self, on_direct, NULL, error)
+      || !host->register_route (self, "GET", "/v1/testapp/direct", direct_route,
+                                NULL, error)
+      || !host->register_route (self, "POST", "/v1/testapp/direct",
+                                direct_route, NULL, error)) {
+    json_decref (host->get_data (self));
+    return FALSE;
+  }
   if (!host->register_route (self, "GET", "/v1/testapp/stream", stream_route,
                              NULL, error))
     return FALSE;
@@ -120,4 +166,5 @@ testapp_init (CairnPlugin *self, const CairnHost *h, GError **error)
 CAIRN_PLUGIN_DEFINE (testapp, .id = "testapp", .version = "0.0.1",
                      .vendor = "Cairn tests", .license = "Apache-2.0",
                      .description = "test-only app plugin",
-                     .kinds = CAIRN_KIND_APP, .init = testapp_init)
+                     .kinds = CAIRN_KIND_APP, .init = testapp_init,
+                     .fini = testapp_fini)
