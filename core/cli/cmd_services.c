@@ -24,10 +24,8 @@
 #include <openssl/rand.h>
 
 #include "cli.h"
-
-#define SEG_SIZE 65536u
-#define SEG_TAG 16u
-#define SEG_HEADER 32u
+/* The encrypted format is the plugin's own (plugins/services). */
+#include "segcrypt.h"
 
 typedef struct {
   char *home, *node, *from, *video, *place, *type, *denom, *content_type,
@@ -63,57 +61,19 @@ typedef struct {
 
 /* ---- the encrypted format (plugins/services/segcrypt.h) ---------------- */
 
-static void
-be32_put (uint8_t *p, uint32_t v)
-{
-  p[0] = v >> 24;
-  p[1] = v >> 16;
-  p[2] = v >> 8;
-  p[3] = v;
-}
-
-static gboolean
-gcm_seal (const uint8_t key[32], const uint8_t header[SEG_HEADER],
-          uint32_t index, const uint8_t *in, size_t len, uint8_t *out)
-{
-  uint8_t iv[12];
-  int n = 0;
-  gboolean ok = FALSE;
-  memcpy (iv, header + 24, 8);
-  be32_put (iv + 8, index);
-  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new ();
-  if (ctx == NULL)
-    return FALSE;
-  if (EVP_EncryptInit_ex (ctx, EVP_aes_256_gcm (), NULL, NULL, NULL) == 1
-      && EVP_CIPHER_CTX_ctrl (ctx, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) == 1
-      && EVP_EncryptInit_ex (ctx, NULL, NULL, key, iv) == 1
-      && EVP_EncryptUpdate (ctx, NULL, &n, header, SEG_HEADER) == 1
-      && EVP_EncryptUpdate (ctx, out, &n, in, (int)len) == 1
-      && EVP_EncryptFinal_ex (ctx, out + n, &n) == 1
-      && EVP_CIPHER_CTX_ctrl (ctx, EVP_CTRL_GCM_GET_TAG, SEG_TAG, out + len)
-             == 1)
-    ok = TRUE;
-  EVP_CIPHER_CTX_free (ctx);
-  return ok;
-}
-
 /* Encrypt `in` (size bytes) into `out` under key, streaming one segment
  * at a time; sha256 gets the plaintext's digest. */
 static gboolean
 encrypt_stream (GInputStream *in, uint64_t size, GOutputStream *out,
                 const uint8_t key[32], uint8_t sha256[32], GError **error)
 {
-  uint8_t header[SEG_HEADER] = "CAIRNVID";
-  header[8] = 1;
-  header[9] = 1;
-  be32_put (header + 12, SEG_SIZE);
-  be32_put (header + 16, (uint32_t)(size >> 32));
-  be32_put (header + 20, (uint32_t)size);
-  if (RAND_bytes (header + 24, 8) != 1) {
+  uint8_t header[SEG_HEADER], prefix[8];
+  if (RAND_bytes (prefix, 8) != 1) {
     g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_FAILED,
                  "no randomness for the nonce prefix");
     return FALSE;
   }
+  seg_header_build (header, size, prefix);
   if (!g_output_stream_write_all (out, header, SEG_HEADER, NULL, NULL, error))
     return FALSE;
   g_autofree uint8_t *pbuf = g_malloc (SEG_SIZE);
@@ -132,7 +92,7 @@ encrypt_stream (GInputStream *in, uint64_t size, GOutputStream *out,
                    done + got, size);
       ok = FALSE;
     }
-    if (ok && !gcm_seal (key, header, i, pbuf, want, cbuf)) {
+    if (ok && !seg_encrypt_segment (key, header, i, pbuf, want, cbuf)) {
       g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_FAILED,
                    "AES-256-GCM encryption failed");
       ok = FALSE;

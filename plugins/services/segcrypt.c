@@ -128,25 +128,41 @@ seg_decrypt_segment (const uint8_t key[32], const uint8_t header[SEG_HEADER],
   return gcm (FALSE, key, header, index, cipher, len - SEG_TAG, plain_out, tag);
 }
 
+void
+seg_header_build (uint8_t h[SEG_HEADER], uint64_t plain_len,
+                  const uint8_t prefix[8])
+{
+  memcpy (h, SEG_MAGIC, 8);
+  h[8] = 1;
+  h[9] = 1;
+  h[10] = h[11] = 0;
+  be32_put (h + 12, SEG_SIZE);
+  be32_put (h + 16, (uint32_t)(plain_len >> 32));
+  be32_put (h + 20, (uint32_t)plain_len);
+  memcpy (h + 24, prefix, 8);
+}
+
+gboolean
+seg_encrypt_segment (const uint8_t key[32], const uint8_t header[SEG_HEADER],
+                     uint32_t index, const uint8_t *plain, size_t len,
+                     uint8_t *cipher_out)
+{
+  return gcm (TRUE, key, header, index, plain, len, cipher_out,
+              cipher_out + len);
+}
+
 GBytes *
 seg_encrypt (const uint8_t key[32], const uint8_t prefix[8], const void *plain,
              size_t len)
 {
   uint64_t total = seg_cipher_size (len, SEG_SIZE);
   uint8_t *out = g_malloc (total);
-  memcpy (out, SEG_MAGIC, 8);
-  out[8] = 1;
-  out[9] = 1;
-  out[10] = out[11] = 0;
-  be32_put (out + 12, SEG_SIZE);
-  be32_put (out + 16, (uint32_t)((uint64_t)len >> 32));
-  be32_put (out + 20, (uint32_t)len);
-  memcpy (out + 24, prefix, 8);
+  seg_header_build (out, len, prefix);
   uint8_t *p = out + SEG_HEADER;
   for (uint32_t i = 0; (uint64_t)i * SEG_SIZE < len; i++) {
     size_t n = MIN (SEG_SIZE, len - (size_t)i * SEG_SIZE);
-    if (!gcm (TRUE, key, out, i, (const uint8_t *)plain + (size_t)i * SEG_SIZE,
-              n, p, p + n))
+    if (!seg_encrypt_segment (
+            key, out, i, (const uint8_t *)plain + (size_t)i * SEG_SIZE, n, p))
       g_error ("AES-256-GCM encryption failed");
     p += n + SEG_TAG;
   }

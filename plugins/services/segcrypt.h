@@ -53,6 +53,15 @@ GInputStream *seg_reader_new (GInputStream *cipher, const uint8_t key[32],
                               const uint8_t header[SEG_HEADER], uint64_t offset,
                               uint64_t length);
 
+/* The header of a plaintext of plain_len bytes with this nonce prefix. */
+void seg_header_build (uint8_t h[SEG_HEADER], uint64_t plain_len,
+                       const uint8_t prefix[8]);
+/* Encrypt segment `index` (len <= segment size): cipher_out gets len bytes
+ * and the tag (len + SEG_TAG). FALSE when OpenSSL fails. */
+gboolean seg_encrypt_segment (const uint8_t key[32],
+                              const uint8_t header[SEG_HEADER], uint32_t index,
+                              const uint8_t *plain, size_t len,
+                              uint8_t *cipher_out);
 /* Encrypt all of plaintext in memory (tests, small files). */
 GBytes *seg_encrypt (const uint8_t key[32], const uint8_t prefix[8],
                      const void *plain, size_t len);
