@@ -664,8 +664,8 @@ h_node_sign (CairnPlugin *self, const char *domain, const void *msg, size_t len,
 
 /* ---- blob store --------------------------------------------------------- */
 
-static gboolean
-have_blobstore (CairnNode *node, GError **error)
+gboolean
+cairn_node_have_blobstore (CairnNode *node, GError **error)
 {
   if (node->blob_plugin)
     return TRUE;
@@ -675,26 +675,39 @@ have_blobstore (CairnNode *node, GError **error)
   return FALSE;
 }
 
+static GInputStream *
+h_blob_open (CairnPlugin *self, const char *cid, uint64_t offset,
+             uint64_t length, GError **error)
+{
+  CairnNode *node = NODE (self);
+  if (!cairn_node_have_blobstore (node, error))
+    return NULL;
+  return node->blob.get (node->blob_plugin, cid, offset, length, error);
+}
+
+static gboolean
+h_blob_put_stream (CairnPlugin *self, GInputStream *in, char **cid,
+                   GError **error)
+{
+  CairnNode *node = NODE (self);
+  if (!cairn_node_have_blobstore (node, error))
+    return FALSE;
+  return node->blob.put (node->blob_plugin, in, cid, NULL, error);
+}
+
 static gboolean
 h_blob_put (CairnPlugin *self, const void *data, size_t len, char **cid,
             GError **error)
 {
-  CairnNode *node = NODE (self);
-  if (!have_blobstore (node, error))
-    return FALSE;
   g_autoptr (GInputStream) in
       = g_memory_input_stream_new_from_data (data, len, NULL);
-  return node->blob.put (node->blob_plugin, in, cid, NULL, error);
+  return h_blob_put_stream (self, in, cid, error);
 }
 
 static GBytes *
 h_blob_get (CairnPlugin *self, const char *cid, GError **error)
 {
-  CairnNode *node = NODE (self);
-  if (!have_blobstore (node, error))
-    return NULL;
-  g_autoptr (GInputStream) in
-      = node->blob.get (node->blob_plugin, cid, 0, UINT64_MAX, error);
+  g_autoptr (GInputStream) in = h_blob_open (self, cid, 0, UINT64_MAX, error);
   if (in == NULL)
     return NULL;
   g_autoptr (GOutputStream) out = g_memory_output_stream_new_resizable ();
@@ -707,33 +720,13 @@ h_blob_get (CairnPlugin *self, const char *cid, GError **error)
   return g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (out));
 }
 
-static GInputStream *
-h_blob_open (CairnPlugin *self, const char *cid, uint64_t offset,
-             uint64_t length, GError **error)
-{
-  CairnNode *node = NODE (self);
-  if (!have_blobstore (node, error))
-    return NULL;
-  return node->blob.get (node->blob_plugin, cid, offset, length, error);
-}
-
 static gboolean
 h_blob_stat (CairnPlugin *self, const char *cid, uint64_t *size, GError **error)
 {
   CairnNode *node = NODE (self);
-  if (!have_blobstore (node, error))
+  if (!cairn_node_have_blobstore (node, error))
     return FALSE;
   return node->blob.stat (node->blob_plugin, cid, size, error);
-}
-
-static gboolean
-h_blob_put_stream (CairnPlugin *self, GInputStream *in, char **cid,
-                   GError **error)
-{
-  CairnNode *node = NODE (self);
-  if (!have_blobstore (node, error))
-    return FALSE;
-  return node->blob.put (node->blob_plugin, in, cid, NULL, error);
 }
 
 /* ---- chain (consensus engine only) -------------------------------------- */

@@ -72,11 +72,10 @@ cairn_http_blobs_clean (CairnHttp *http)
 static gboolean
 have_blobstore (CairnHttp *http, SoupServerMessage *msg)
 {
-  if (http->node->blob_plugin != NULL)
+  g_autoptr (GError) err = NULL;
+  if (cairn_node_have_blobstore (http->node, &err))
     return TRUE;
-  cairn_http_reply_error (msg, 501, "not_implemented",
-                          "no blobstore plugin is loaded; enable one (e.g. "
-                          "blob-fs) with [plugins] load");
+  cairn_http_reply_gerror (msg, err);
   return FALSE;
 }
 

@@ -173,6 +173,9 @@ typedef struct CairnExecBlock {
 } CairnExecBlock;
 json_t *cairn_exec_tx (CairnNode *node, CairnOverlay *block_ov, CairnTx *tx,
                        uint32_t index, const CairnExecBlock *blk);
+/* TRUE when a blobstore plugin is loaded, else NOT_IMPLEMENTED saying how
+ * to enable one (host.c). */
+gboolean cairn_node_have_blobstore (CairnNode *node, GError **error);
 /* Runs every app's begin_block (begin) or end_block hook; the events they
  * emit are appended to `events`. */
 gboolean cairn_exec_hooks (CairnNode *node, CairnOverlay *block_ov,
