@@ -710,6 +710,29 @@ unbond_add (PosStaking *st, CairnTxCtx *tx, const PosParams *P, uint64_t height,
          && put_amount (st, tx, key, have + amount, error);
 }
 
+/* An unbonding entry "unb/<release, 20 digits>/<delegator>/<validator>"
+ * and its amount. */
+typedef struct {
+  uint64_t release;
+  char delegator[41];
+  const char *validator; /* points into the key */
+  uint64_t amount;
+} Unbonding;
+
+static gboolean
+unbonding_parse (const Kv *kv, Unbonding *u, GError **error)
+{
+  if (strlen (kv->key) != 4 + 20 + 1 + 40 + 1 + 40)
+    return fail (error, CAIRN_ERROR_CORRUPT, "pos state %s: bad key", kv->key);
+  if (!key_height (kv->key, 4, &u->release, error))
+    return FALSE;
+  g_strlcpy (u->delegator, kv->key + 4 + 20 + 1, sizeof u->delegator);
+  u->validator = kv->key + 4 + 20 + 1 + 40 + 1;
+  gsize len;
+  const uint8_t *p = g_bytes_get_data (kv->value, &len);
+  return amount_parse (kv->key, p, len, &u->amount, error);
+}
+
 /* Unlock the entries due at height (or before). */
 static gboolean
 release_unbonding (PosStaking *st, CairnTxCtx *tx, const PosParams *P,
@@ -721,17 +744,9 @@ release_unbonding (PosStaking *st, CairnTxCtx *tx, const PosParams *P,
     return FALSE;
   for (guint i = 0; i < due->len; i++) {
     Kv *kv = due->pdata[i];
-    gsize len;
-    const uint8_t *p = g_bytes_get_data (kv->value, &len);
-    uint64_t amount;
-    /* unb/<20 digits>/<delegator 40>/<validator 40> */
-    const char *rest = kv->key + 4 + 20 + 1;
-    if (strlen (kv->key) != 4 + 20 + 1 + 40 + 1 + 40)
-      return fail (error, CAIRN_ERROR_CORRUPT, "pos state %s: bad key",
-                   kv->key);
-    g_autofree char *delegator = g_strndup (rest, 40);
-    if (!amount_parse (kv->key, p, len, &amount, error)
-        || !st->bank->unlock (st->self, tx, delegator, P->denom, amount,
+    Unbonding u;
+    if (!unbonding_parse (kv, &u, error)
+        || !st->bank->unlock (st->self, tx, u.delegator, P->denom, u.amount,
                               error)) {
       g_prefix_error (error, "pos: releasing %s: ", kv->key);
       return FALSE;
@@ -1150,27 +1165,17 @@ slash_unbonding (PosStaking *st, CairnTxCtx *tx, const PosParams *P,
     return FALSE;
   for (guint i = 0; i < all->len; i++) {
     Kv *kv = all->pdata[i];
-    /* unb/<20 digits>/<delegator 40>/<validator 40> */
-    uint64_t release;
-    if (strlen (kv->key) != 4 + 20 + 1 + 40 + 1 + 40)
-      return fail (error, CAIRN_ERROR_CORRUPT, "pos state %s: bad key",
-                   kv->key);
-    if (!key_height (kv->key, 4, &release, error))
+    Unbonding u;
+    if (!unbonding_parse (kv, &u, error))
       return FALSE;
-    if (strcmp (kv->key + 4 + 20 + 1 + 40 + 1, validator) != 0
-        || release < eh + P->unbonding_blocks)
+    if (strcmp (u.validator, validator) != 0
+        || u.release < eh + P->unbonding_blocks)
       continue;
-    gsize len;
-    const uint8_t *p = g_bytes_get_data (kv->value, &len);
-    uint64_t amount;
-    if (!amount_parse (kv->key, p, len, &amount, error))
-      return FALSE;
-    uint64_t cut = mul_div (amount, P->slash_bps, BPS);
+    uint64_t cut = mul_div (u.amount, P->slash_bps, BPS);
     if (cut == 0)
       continue;
-    g_autofree char *delegator = g_strndup (kv->key + 4 + 20 + 1, 40);
-    if (!burn_stake (st, tx, P, delegator, cut, error)
-        || !put_amount (st, tx, kv->key, amount - cut, error))
+    if (!burn_stake (st, tx, P, u.delegator, cut, error)
+        || !put_amount (st, tx, kv->key, u.amount - cut, error))
       return FALSE;
     *cut_out += cut;
   }
@@ -1577,24 +1582,15 @@ unbonding_of (PosStaking *st, const char *validator, json_t *out,
   if (all == NULL)
     return FALSE;
   for (guint i = 0; i < all->len; i++) {
-    Kv *kv = all->pdata[i];
-    uint64_t release, amount;
-    gsize len;
-    const uint8_t *p = g_bytes_get_data (kv->value, &len);
-    if (strlen (kv->key) != 4 + 20 + 1 + 40 + 1 + 40)
-      return fail (error, CAIRN_ERROR_CORRUPT, "pos state %s: bad key",
-                   kv->key);
-    const char *val = kv->key + 4 + 20 + 1 + 40 + 1;
-    if (strcmp (val, validator) != 0)
-      continue;
-    g_autofree char *delegator = g_strndup (kv->key + 4 + 20 + 1, 40);
-    if (!key_height (kv->key, 4, &release, error)
-        || !amount_parse (kv->key, p, len, &amount, error))
+    Unbonding u;
+    if (!unbonding_parse (all->pdata[i], &u, error))
       return FALSE;
-    json_array_append_new (out,
-                           json_pack ("{s:s, s:I, s:I}", "delegator", delegator,
-                                      "amount", (json_int_t)amount,
-                                      "release_height", (json_int_t)release));
+    if (strcmp (u.validator, validator) != 0)
+      continue;
+    json_array_append_new (
+        out, json_pack ("{s:s, s:I, s:I}", "delegator", u.delegator, "amount",
+                        (json_int_t)u.amount, "release_height",
+                        (json_int_t)u.release));
   }
   return TRUE;
 }
