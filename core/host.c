@@ -949,6 +949,103 @@ h_metric_set (CairnPlugin *self, const char *name, const char *help,
                                 error);
 }
 
+/* ---- the private store (1.3) ---------------------------------------- */
+
+static gboolean
+have_private_store (CairnPlugin *self, const char *key, GError **error)
+{
+  CairnNode *node = NODE (self);
+  if (node->store == NULL || node->storage.private_write == NULL) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_NOT_IMPLEMENTED,
+                 "plugin %s: the storage plugin%s%s has no private store "
+                 "(private_write, SDK 1.3)%s",
+                 self->desc.id, node->storage_plugin ? " " : "",
+                 node->storage_plugin ? node->storage_plugin->desc.id : "",
+                 node->store ? "" : " or is not open yet");
+    return FALSE;
+  }
+  return key == NULL || key_valid (key, error);
+}
+
+static GBytes *
+h_private_get (CairnPlugin *self, const char *key, GError **error)
+{
+  if (!have_private_store (self, key, error))
+    return NULL;
+  CairnNode *node = NODE (self);
+  g_autofree char *fk = full_key (self, NULL, key);
+  return node->storage.private_get (node->store, fk, error);
+}
+
+static gboolean
+private_write_one (CairnPlugin *self, const char *key, const void *value,
+                   size_t len, gboolean del, GError **error)
+{
+  if (!have_private_store (self, key, error))
+    return FALSE;
+  if (len > CAIRN_MAX_VALUE) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+                 "private %s/%s: value of %zu bytes exceeds %u",
+                 self->desc.id, key, len, CAIRN_MAX_VALUE);
+    return FALSE;
+  }
+  CairnNode *node = NODE (self);
+  g_autofree char *fk = full_key (self, NULL, key);
+  CairnWrite w = { .key = fk,
+                   .value = del ? NULL : (value ? value : (const void *)""),
+                   .value_len = del ? 0 : len,
+                   .flags = del ? CAIRN_WRITE_DELETE : 0 };
+  return node->storage.private_write (node->store, &w, 1, error);
+}
+
+static gboolean
+h_private_put (CairnPlugin *self, const char *key, const void *value,
+               size_t len, GError **error)
+{
+  return private_write_one (self, key, value, len, FALSE, error);
+}
+
+static gboolean
+h_private_delete (CairnPlugin *self, const char *key, GError **error)
+{
+  return private_write_one (self, key, NULL, 0, TRUE, error);
+}
+
+static gboolean
+h_private_iter (CairnPlugin *self, const char *prefix, CairnKvFn fn,
+                void *user_data, GError **error)
+{
+  if (!have_private_store (self, NULL, error))
+    return FALSE;
+  CairnNode *node = NODE (self);
+  g_autofree char *full
+      = g_strconcat (self->desc.id, "/", prefix ? prefix : "", NULL);
+  StripIter s = { strlen (self->desc.id) + 1, fn, user_data };
+  return node->storage.private_iter (node->store, full, strip_ns, &s, error);
+}
+
+static void
+h_emit_local_event (CairnPlugin *self, const char *type, json_t *attrs)
+{
+  g_autofree char *prefix = g_strconcat (self->desc.id, ".", NULL);
+  if (type == NULL || !g_str_has_prefix (type, prefix)
+      || !name_chars_valid (type) || (attrs && !json_is_object (attrs))) {
+    g_critical ("plugin %s: local event '%s' dropped: it needs a type "
+                "'%s<name>' and object attrs",
+                self->desc.id, type ? type : "(null)", prefix);
+    json_decref (attrs);
+    return;
+  }
+  g_autoptr (json_t) a = attrs ? attrs : json_object ();
+  CairnNode *node = NODE (self);
+  CairnEvent ev = { .size = sizeof (CairnEvent),
+                    .tx_index = UINT32_MAX,
+                    .type = type,
+                    .height = node->head.height,
+                    .attrs = a };
+  cairn_events_publish (node, &ev);
+}
+
 /* One table for the whole process: it never dangles, whichever node a
  * plugin was initialised for (tests run several nodes in one process). */
 static const CairnHost host_table = {
@@ -1016,6 +1113,11 @@ static const CairnHost host_table = {
   .blob_put_stream = h_blob_put_stream,
   .direct_send = h_direct_send,
   .register_direct_handler = h_register_direct_handler,
+  .private_get = h_private_get,
+  .private_put = h_private_put,
+  .private_delete = h_private_delete,
+  .private_iter = h_private_iter,
+  .emit_local_event = h_emit_local_event,
 };
 
 const CairnHost *

@@ -100,6 +100,7 @@ static const CairnStorageIface storage_iface = {
   .state_iter = store_lmdb_state_iter,
   .private_get = store_lmdb_private_get,
   .private_iter = store_lmdb_private_iter,
+  .private_write = store_lmdb_private_write,
 };
 
 static gboolean

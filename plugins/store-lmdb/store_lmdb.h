@@ -110,6 +110,8 @@ gboolean store_lmdb_commit (CairnStore *store, const CairnCommitData *data,
                             GError **error);
 /* fsync everything committed so far (after deferred commits). */
 gboolean store_lmdb_sync (CairnStore *store, GError **error);
+gboolean store_lmdb_private_write (CairnStore *store, const CairnWrite *writes,
+                                   size_t n, GError **error);
 
 /* ---- reads (store_lmdb_read.c) ---- */
 

@@ -13,9 +13,14 @@ fail_invalid (uint64_t height, GError **error, const char *fmt, ...)
   va_start (ap, fmt);
   g_autofree char *what = g_strdup_vprintf (fmt, ap);
   va_end (ap);
-  g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
-               "store-lmdb: commit of height %" G_GUINT64_FORMAT ": %s", height,
-               what);
+  /* CAIRN_HEAD: a private write, which belongs to no block */
+  if (height == CAIRN_HEAD)
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+                 "store-lmdb: private write: %s", what);
+  else
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+                 "store-lmdb: commit of height %" G_GUINT64_FORMAT ": %s",
+                 height, what);
   return FALSE;
 }
 
@@ -107,10 +112,13 @@ static gboolean
 fail_key (CairnStore *store, GError **error, int rc, uint64_t height,
           const char *table, const char *key)
 {
-  g_autofree char *what = g_strdup_printf (
-      "commit of height %" G_GUINT64_FORMAT ": cannot write key '%.80s%s' "
-      "to table '%s'",
-      height, key, strlen (key) > 80 ? "..." : "", table);
+  g_autofree char *at
+      = height == CAIRN_HEAD
+            ? g_strdup ("private write")
+            : g_strdup_printf ("commit of height %" G_GUINT64_FORMAT, height);
+  g_autofree char *what
+      = g_strdup_printf ("%s: cannot write key '%.80s%s' to table '%s'", at,
+                         key, strlen (key) > 80 ? "..." : "", table);
   return store_lmdb_fail (store, error, rc, what);
 }
 
@@ -389,6 +397,29 @@ store_lmdb_commit (CairnStore *store, const CairnCommitData *data,
 fail:
   mdb_txn_abort (txn);
   return FALSE;
+}
+
+/* Private keys outside any block: one write transaction, synced (the env
+ * syncs every commit unless the node runs with sync = false). */
+gboolean
+store_lmdb_private_write (CairnStore *store, const CairnWrite *writes,
+                          size_t n, GError **error)
+{
+  MDB_txn *txn;
+  int rc;
+
+  g_return_val_if_fail (store != NULL, FALSE);
+  if (!check_writes (CAIRN_HEAD, "writes", writes, n, error))
+    return FALSE;
+  if ((rc = mdb_txn_begin (store->env, NULL, 0, &txn)) != 0)
+    return store_lmdb_fail (store, error, rc, "cannot start a private write");
+  if (!apply_private (store, txn, CAIRN_HEAD, writes, n, error)) {
+    mdb_txn_abort (txn);
+    return FALSE;
+  }
+  if ((rc = mdb_txn_commit (txn)) != 0)
+    return store_lmdb_fail (store, error, rc, "cannot commit a private write");
+  return TRUE;
 }
 
 gboolean

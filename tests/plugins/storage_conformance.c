@@ -1076,6 +1076,61 @@ test_deferred_sync (Fx *fx, gconstpointer data)
   }
 }
 
+/* 1.3, optional: private writes outside blocks. */
+static void
+test_private_write (Fx *fx, gconstpointer data)
+{
+  if (fx->iface->private_write == NULL) {
+    g_test_skip ("this backend has no private_write (optional, SDK 1.3)");
+    return;
+  }
+  {
+    g_autoptr (TestCommit) c = test_commit_new (0);
+    test_commit_put (c, "g/shared", "s");
+    test_commit_private_put (c, "g/blockp", "b0");
+    commit_ok (fx, c);
+  }
+  g_autoptr (GError) error = NULL;
+  CairnWrite w[] = {
+    { .key = "g/a", .value = (const uint8_t *)"1", .value_len = 1 },
+    { .key = "g/b", .value = (const uint8_t *)"", .value_len = 0 },
+    { .key = "g/blockp", .flags = CAIRN_WRITE_DELETE },
+  };
+  g_assert_true (fx->iface->private_write (fx->store, w, 3, &error));
+  g_assert_no_error (error);
+  assert_private (fx, "g/a", "1");
+  assert_private (fx, "g/b", "");
+  assert_private (fx, "g/blockp", NULL);
+  /* Neither the head nor the shared state moved. */
+  assert_head (fx, 0);
+  g_autofree char *shared = state_list (fx, "", CAIRN_HEAD);
+  g_assert_cmpstr (shared, ==, "g/shared=s;");
+
+  /* Unsorted: refused whole. */
+  CairnWrite bad[] = {
+    { .key = "g/z", .value = (const uint8_t *)"z", .value_len = 1 },
+    { .key = "g/c", .value = (const uint8_t *)"c", .value_len = 1 },
+  };
+  g_assert_false (fx->iface->private_write (fx->store, bad, 2, &error));
+  g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID);
+  g_clear_error (&error);
+  assert_private (fx, "g/z", NULL);
+
+  /* Blocks and private writes interleave. */
+  {
+    g_autoptr (TestCommit) c = test_commit_new (1);
+    test_commit_private_put (c, "g/c", "from-block");
+    commit_ok (fx, c);
+  }
+  CairnWrite del = { .key = "g/a", .flags = CAIRN_WRITE_DELETE };
+  g_assert_true (fx->iface->private_write (fx->store, &del, 1, &error));
+  g_assert_no_error (error);
+  fx_reopen (fx);
+  g_autofree char *p = private_list (fx, "g/");
+  g_assert_cmpstr (p, ==, "g/b=;g/c=from-block;");
+  assert_head (fx, 1);
+}
+
 /* ---- registration ------------------------------------------------------- */
 
 typedef void (*CaseFn) (Fx *fx, gconstpointer data);
@@ -1098,6 +1153,7 @@ cairn_storage_conformance_add_tests_with_config (const char *backend_name,
     { "iter-stop", test_iter_stop },
     { "iter-reentrant", test_iter_reentrant },
     { "private", test_private },
+    { "private-write", test_private_write },
     { "reopen", test_reopen },
     { "large-values", test_large_values },
     { "many-keys", test_many_keys },

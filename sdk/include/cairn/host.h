@@ -253,13 +253,34 @@ struct CairnHost {
                            const void *data, size_t len, GError **error);
   gboolean (*register_direct_handler) (CairnPlugin *self, CairnDirectFn fn,
                                        void *user_data, GError **error);
+
+  /* ---- added in 1.3 (test with CAIRN_HOST_HAS) ---- */
+  /* The node's private store: the plugin's own keys (same rules as state
+   * keys) in the storage plugin's private namespace, which never enters
+   * the state root and is never sent to other nodes. For data a node holds
+   * for itself (a privacy group's payloads). Each put/delete is durable
+   * when it returns and independent of blocks. Errors: NOT_IMPLEMENTED
+   * when the storage plugin has no private_write, NOT_FOUND, INVALID. */
+  GBytes *(*private_get) (CairnPlugin *self, const char *key, GError **error);
+  gboolean (*private_put) (CairnPlugin *self, const char *key,
+                           const void *value, size_t len, GError **error);
+  gboolean (*private_delete) (CairnPlugin *self, const char *key,
+                              GError **error);
+  /* Ascending by key; fn gets keys without the "<plugin id>/" part. */
+  gboolean (*private_iter) (CairnPlugin *self, const char *prefix,
+                            CairnKvFn fn, void *user_data, GError **error);
+  /* An event of this node alone (not from a block: tx_id NULL, height =
+   * the head), to subscribers and /v1/events, e.g. "a private payload has
+   * arrived". type is "<plugin id>.<name>"; attrs (an object) is stolen. */
+  void (*emit_local_event) (CairnPlugin *self, const char *type,
+                            json_t *attrs);
 };
 
 /* Largest direct message: the P2P frame cap, less room for the header. */
 #define CAIRN_MAX_DIRECT ((4u << 20) - 512)
 
 #if UINTPTR_MAX == 0xffffffffffffffffu
-_Static_assert(sizeof (CairnHost) == 8 + 61 * sizeof (void *),
+_Static_assert(sizeof (CairnHost) == 8 + 66 * sizeof (void *),
                "CairnHost is append-only: update the count when adding");
 #endif
 

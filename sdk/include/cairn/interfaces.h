@@ -198,6 +198,11 @@ typedef struct CairnStorageIface {
                             void *user_data, GError **error);
   /* Added in 1.1, optional: make every commit so far durable. */
   gboolean (*sync) (CairnStore *store, GError **error);
+  /* Added in 1.3, optional: write private keys outside any block,
+   * atomically and durably (the writes are sorted by key and unique). A
+   * store without it gives plugins no private store (host private_put). */
+  gboolean (*private_write) (CairnStore *store, const CairnWrite *writes,
+                             size_t n, GError **error);
 } CairnStorageIface;
 
 /* ---- consensus (kind consensus) ---------------------------------------- */
