@@ -27,6 +27,8 @@ static const Command commands[] = {
   { "blob", cairn_cmd_blob, "content-addressed files: put, get, stat" },
   { "services", cairn_cmd_services,
     "verified offline services: publish, entitle, key, feedback, review" },
+  { "group", cairn_cmd_group,
+    "node groups: create, publish, update, show, members, close" },
   { "testnet", cairn_cmd_testnet,
     "a local network of nodes: init, start, stop, status" },
   { "version", cmd_version, "print the version and plugin ABI" },

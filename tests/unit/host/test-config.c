@@ -621,7 +621,7 @@ test_shipped_config (void)
 
   g_assert_true (cairn_config_strv (cfg, "plugins", "load", &load, &error));
   load_s = joined (load);
-  g_assert_cmpstr (load_s, ==, "store-lmdb|blob-fs|bank|solo|services");
+  g_assert_cmpstr (load_s, ==, "store-lmdb|blob-fs|bank|solo|services|groups");
   g_assert_true (cairn_config_strv (cfg, "plugins", "path", &path, &error));
   g_assert_cmpuint (g_strv_length (path), ==, 0);
   g_assert_true (cairn_config_size (cfg, "mempool", "max_bytes", 0, 0,
@@ -671,6 +671,18 @@ test_shipped_config (void)
   g_assert_true (cairn_config_bool (cfg, "services", "remote_content_keys",
                                     TRUE, &b, &error));
   g_assert_false (b);
+  g_assert_true (
+      cairn_config_bool (cfg, "groups", "auto_register", FALSE, &b, &error));
+  g_assert_true (b);
+  g_assert_true (cairn_config_int (cfg, "groups", "sync_interval_ms", 0, 0,
+                                   G_MAXINT32, &i, &error));
+  g_assert_cmpint (i, ==, 2000);
+  g_assert_true (cairn_config_int (cfg, "groups", "pending_bytes", 0, 0,
+                                   G_MAXINT64, &i, &error));
+  g_assert_cmpint (i, ==, 64 << 20);
+  g_assert_true (cairn_config_int (cfg, "groups", "request_skew_seconds", 0,
+                                   0, G_MAXINT32, &i, &error));
+  g_assert_cmpint (i, ==, 300);
   g_assert_true (cairn_config_check_unknown (cfg, &error));
   g_assert_no_error (error);
 }
