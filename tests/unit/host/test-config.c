@@ -621,7 +621,7 @@ test_shipped_config (void)
 
   g_assert_true (cairn_config_strv (cfg, "plugins", "load", &load, &error));
   load_s = joined (load);
-  g_assert_cmpstr (load_s, ==, "store-lmdb|blob-fs|bank|solo|services|groups");
+  g_assert_cmpstr (load_s, ==, "store-lmdb|blob-fs|bank|solo|services|groups|market");
   g_assert_true (cairn_config_strv (cfg, "plugins", "path", &path, &error));
   g_assert_cmpuint (g_strv_length (path), ==, 0);
   g_assert_true (cairn_config_size (cfg, "mempool", "max_bytes", 0, 0,
@@ -647,7 +647,8 @@ test_shipped_config (void)
                                     G_MAXUINT64, &u, &error));
   g_assert_cmpuint (u, ==, 64ull << 30);
   g_assert_true (cairn_config_strv (cfg, "bank", "minters", &minters, &error));
-  g_assert_cmpuint (g_strv_length (minters), ==, 0);
+  g_assert_cmpuint (g_strv_length (minters), ==, 1);
+  g_assert_cmpstr (minters[0], ==, "market");
   g_assert_true (cairn_config_int (cfg, "solo", "empty_block_interval_ms", 0, 0,
                                    G_MAXINT32, &i, &error));
   g_assert_true (cairn_config_int (cfg, "solo", "batch_delay_ms", 0, 0,
@@ -683,6 +684,9 @@ test_shipped_config (void)
   g_assert_true (cairn_config_int (cfg, "groups", "request_skew_seconds", 0,
                                    0, G_MAXINT32, &i, &error));
   g_assert_cmpint (i, ==, 300);
+  g_assert_true (
+      cairn_config_bool (cfg, "market", "auto_rank", FALSE, &b, &error));
+  g_assert_true (b);
   g_assert_true (cairn_config_check_unknown (cfg, &error));
   g_assert_no_error (error);
 }

@@ -1,0 +1,220 @@
+/* market: decentralized third-party app services — usage, ratings, an
+ * agreed ranking per epoch and decaying voucher rewards. Lifecycle,
+ * config, shared helpers and the automatic ranking; see README.md. */
+#include <string.h>
+
+#include "market.h"
+
+const CairnHost *mkt_host;
+
+/* ---- helpers ---------------------------------------------------------- */
+
+gboolean
+mkt_fail (GError **error, int code, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_set_error_literal (error, CAIRN_ERROR, code, msg);
+  return FALSE;
+}
+
+json_t *
+mkt_get (Market *m, CairnTxCtx *tx, const char *key, GError **error)
+{
+  GError *local = NULL;
+  json_t *v = mkt_host->state_get_json (m->self, tx, NULL, key, &local);
+  if (v == NULL && local != NULL) {
+    if (g_error_matches (local, CAIRN_ERROR, CAIRN_ERROR_NOT_FOUND))
+      g_clear_error (&local);
+    else
+      g_propagate_error (error, local);
+  }
+  return v;
+}
+
+gboolean
+mkt_put (Market *m, CairnTxCtx *tx, const char *key, const json_t *v,
+         GError **error)
+{
+  return mkt_host->state_put_json (m->self, tx, key, v, error);
+}
+
+gboolean
+mkt_hex_valid (const char *s, size_t bytes)
+{
+  if (s == NULL || strlen (s) != 2 * bytes)
+    return FALSE;
+  for (size_t i = 0; i < 2 * bytes; i++)
+    if (!g_ascii_isdigit (s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
+      return FALSE;
+  return TRUE;
+}
+
+const char *
+mkt_str (const json_t *o, const char *k)
+{
+  return json_string_value (json_object_get (o, k));
+}
+
+json_int_t
+mkt_int (const json_t *o, const char *k)
+{
+  return json_integer_value (json_object_get (o, k));
+}
+
+gboolean
+mkt_unpack (const char *what, const json_t *body, GError **error,
+            const char *fmt, ...)
+{
+  json_error_t jerr;
+  va_list ap;
+  if (!json_is_object (body))
+    return mkt_fail (error, CAIRN_ERROR_INVALID, "%s: body must be an object",
+                     what);
+  va_start (ap, fmt);
+  int rc = json_vunpack_ex ((json_t *)body, &jerr, JSON_STRICT, fmt, ap);
+  va_end (ap);
+  if (rc != 0)
+    return mkt_fail (error, CAIRN_ERROR_INVALID, "%s: body: %s", what,
+                     jerr.text);
+  return TRUE;
+}
+
+gboolean
+mkt_reply_error (CairnResponse *resp, int status, const char *code,
+                 const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  resp->status = status;
+  resp->json
+      = json_pack ("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+  return TRUE;
+}
+
+int64_t
+mkt_epoch_of (const MktParams *p, uint64_t height)
+{
+  return height == 0 ? 0 : (int64_t)((height - 1) / (uint64_t)p->epoch_blocks);
+}
+
+/* ---- the automatic ranking -------------------------------------------- */
+
+/* After each block: an app node sends market.rank for the epoch that has
+ * just completed, unless it is ranked already or empty. */
+static void
+on_block (CairnPlugin *self, const CairnEvent *ev, void *user_data)
+{
+  Market *m = user_data;
+  MktParams p;
+  if (!m->auto_rank || strcmp (ev->type, "block") != 0
+      || !mkt_params (m, NULL, &p, NULL))
+    return;
+  int64_t done = (int64_t)(ev->height / (uint64_t)p.epoch_blocks) - 1;
+  if (done < 0 || done <= m->last_auto_epoch)
+    return;
+  m->last_auto_epoch = done;
+  const char *me = mkt_host->node_address (self);
+  if (!mkt_has_role (m, NULL, me, p.app_node_role))
+    return;
+  char k[MKT_KEYBUF];
+  g_snprintf (k, sizeof k, "epoch/%010" G_GINT64_FORMAT "/ranking", done);
+  g_autoptr (json_t) have = mkt_get (m, NULL, k, NULL);
+  if (have != NULL)
+    return;
+  g_autoptr (GError) e = NULL;
+  g_autoptr (json_t) ranking
+      = mkt_ranking_compute (m, NULL, &p, done, NULL, NULL, &e);
+  if (ranking == NULL) {
+    cairn_log (mkt_host, self, G_LOG_LEVEL_DEBUG,
+               "no ranking of epoch %" G_GINT64_FORMAT ": %s", done,
+               e->message);
+    return;
+  }
+  g_autoptr (json_t) body = json_pack ("{s:I,s:s}", "epoch", (json_int_t)done,
+                                       "hash", mkt_str (ranking, "hash"));
+  g_autofree char *id = NULL;
+  if (mkt_host->submit_tx (self, "market.rank", body, &id, &e))
+    cairn_log (mkt_host, self, G_LOG_LEVEL_INFO,
+               "sent the ranking of epoch %" G_GINT64_FORMAT " (tx %s)", done,
+               id);
+  else
+    cairn_log (mkt_host, self, G_LOG_LEVEL_WARNING,
+               "cannot send the ranking of epoch %" G_GINT64_FORMAT ": %s",
+               done, e->message);
+}
+
+/* ---- lifecycle -------------------------------------------------------- */
+
+static gboolean
+market_init (CairnPlugin *self, const CairnHost *h, GError **error)
+{
+  mkt_host = h;
+  Market *m = g_new0 (Market, 1);
+  m->self = self;
+  m->last_auto_epoch = -1;
+  m->bank = h->lookup_service (self, CAIRN_BANK_SERVICE,
+                               CAIRN_BANK_SERVICE_VERSION);
+  if (m->bank == NULL) {
+    mkt_fail (error, CAIRN_ERROR_CONFIG,
+              "market needs the cairn.bank/1 service: load the bank plugin");
+    goto fail;
+  }
+  if (!h->config_bool (self, "auto_rank", TRUE, &m->auto_rank, error))
+    goto fail;
+  h->set_data (self, m);
+  if (!mkt_register_txs (m, error) || !mkt_register_routes (m, error))
+    goto fail;
+  return TRUE;
+fail:
+  h->set_data (self, NULL);
+  g_free (m);
+  return FALSE;
+}
+
+static gboolean
+market_start (CairnPlugin *self, GError **error)
+{
+  Market *m = mkt_host->get_data (self);
+  m->sub_block = mkt_host->subscribe (self, "block", on_block, m);
+  return TRUE;
+}
+
+static void
+market_stop (CairnPlugin *self)
+{
+  Market *m = mkt_host->get_data (self);
+  if (m != NULL && m->sub_block) {
+    mkt_host->unsubscribe (self, m->sub_block);
+    m->sub_block = 0;
+  }
+}
+
+static void
+market_fini (CairnPlugin *self)
+{
+  Market *m = mkt_host->get_data (self);
+  if (m != NULL) {
+    market_stop (self);
+    g_free (m);
+  }
+  mkt_host->set_data (self, NULL);
+}
+
+static const CairnServiceRef market_requires[] = {
+  { CAIRN_BANK_SERVICE, CAIRN_BANK_SERVICE_VERSION, 0 },
+  { NULL, 0, 0 },
+};
+
+CAIRN_PLUGIN_DEFINE (market, .id = MKT_ID, .version = "0.1.0",
+                     .vendor = "Cairn", .license = "Apache-2.0",
+                     .description = "Third-party app services: registry, "
+                                    "usage, ratings, an agreed ranking per "
+                                    "epoch, decaying voucher rewards, trading",
+                     .kinds = CAIRN_KIND_APP, .requires = market_requires,
+                     .init = market_init, .start = market_start,
+                     .stop = market_stop, .fini = market_fini)
