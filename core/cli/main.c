@@ -29,6 +29,8 @@ static const Command commands[] = {
     "verified offline services: publish, entitle, key, feedback, review" },
   { "group", cairn_cmd_group,
     "node groups: create, publish, update, show, members, close" },
+  { "market", cairn_cmd_market,
+    "app services market: create, serve, usage, rate, rank, trade" },
   { "testnet", cairn_cmd_testnet,
     "a local network of nodes: init, start, stop, status" },
   { "version", cmd_version, "print the version and plugin ABI" },
