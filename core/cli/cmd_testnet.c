@@ -159,8 +159,10 @@ use_pos (const char *dir, guint n, guint n_val, GError **error)
             "block_interval_ms = 200\n"
             "timeout_propose_ms = 1000\ntimeout_prevote_ms = 500\n"
             "timeout_precommit_ms = 500\nrebroadcast_ms = 1000\n\n"
-            "# pos burns slashed stake and mints block rewards.\n"
-            "[bank]\nminters = pos\n",
+            "# pos burns slashed stake and mints block rewards; market\n"
+            "# mints reward vouchers (this replaces conf.d/20-bank.conf's\n"
+            "# list: the last file wins).\n"
+            "[bank]\nminters = pos; market\n",
             -1, error))
       return FALSE;
   }
