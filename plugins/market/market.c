@@ -117,7 +117,6 @@ on_block (CairnPlugin *self, const CairnEvent *ev, void *user_data)
   int64_t done = (int64_t)(ev->height / (uint64_t)p.epoch_blocks) - 1;
   if (done < 0 || done <= m->last_auto_epoch)
     return;
-  m->last_auto_epoch = done;
   const char *me = mkt_host->node_address (self);
   if (!mkt_has_role (m, NULL, me, p.app_node_role))
     return;
@@ -130,19 +129,24 @@ on_block (CairnPlugin *self, const CairnEvent *ev, void *user_data)
   g_autoptr (json_t) ranking
       = mkt_ranking_compute (m, NULL, &p, done, NULL, NULL, &e);
   if (ranking == NULL) {
+    /* Nothing to rank (an empty epoch), or the state cannot be read. */
     cairn_log (mkt_host, self, G_LOG_LEVEL_DEBUG,
                "no ranking of epoch %" G_GINT64_FORMAT ": %s", done,
                e->message);
+    m->last_auto_epoch = done;
     return;
   }
   g_autoptr (json_t) body = json_pack ("{s:I,s:s}", "epoch", (json_int_t)done,
                                        "hash", mkt_str (ranking, "hash"));
   g_autofree char *id = NULL;
-  if (mkt_host->submit_tx (self, "market.rank", body, &id, &e))
+  /* Done once sent; a failed send (a full mempool) is tried again at the
+   * next block. */
+  if (mkt_host->submit_tx (self, "market.rank", body, &id, &e)) {
+    m->last_auto_epoch = done;
     cairn_log (mkt_host, self, G_LOG_LEVEL_INFO,
                "sent the ranking of epoch %" G_GINT64_FORMAT " (tx %s)", done,
                id);
-  else
+  } else
     cairn_log (mkt_host, self, G_LOG_LEVEL_WARNING,
                "cannot send the ranking of epoch %" G_GINT64_FORMAT ": %s",
                done, e->message);

@@ -36,6 +36,15 @@ node_free (gpointer p)
   g_free (n);
 }
 
+/* Sums saturate at INT64_MAX: one app node could otherwise report enough
+ * duration to overflow (undefined behaviour in consensus code). */
+static void
+add_sat (int64_t *sum, int64_t v)
+{
+  if (__builtin_add_overflow (*sum, v, sum))
+    *sum = INT64_MAX;
+}
+
 static SvcAgg *
 svc_of (Agg *a, const char *id)
 {
@@ -56,7 +65,7 @@ count_add (GHashTable *t, const char *addr, int64_t n)
     v = g_new0 (int64_t, 1);
     g_hash_table_insert (t, g_strdup (addr), v);
   }
-  *v += n;
+  add_sat (v, n);
 }
 
 static json_t *
@@ -90,8 +99,8 @@ usage_cb (const char *key, const uint8_t *value, size_t len, void *user_data)
     return FALSE;
   int64_t calls = mkt_int (v, "calls"), duration = mkt_int (v, "duration");
   SvcAgg *s = svc_of (a, svc);
-  s->calls += calls;
-  s->duration += duration;
+  add_sat (&s->calls, calls);
+  add_sat (&s->duration, duration);
   NodeAgg *n = g_hash_table_lookup (a->nodes, node);
   if (n == NULL) {
     n = g_new0 (NodeAgg, 1);
@@ -99,8 +108,8 @@ usage_cb (const char *key, const uint8_t *value, size_t len, void *user_data)
     n->services = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
     g_hash_table_insert (a->nodes, n->node, n);
   }
-  n->calls += calls;
-  n->duration += duration;
+  add_sat (&n->calls, calls);
+  add_sat (&n->duration, duration);
   g_hash_table_add (n->services, g_strdup (svc));
   count_add (a->users, user, calls);
   return TRUE;
@@ -123,8 +132,8 @@ rating_cb (const char *key, const uint8_t *value, size_t len, void *user_data)
   if (v == NULL)
     return FALSE;
   SvcAgg *s = svc_of (a, svc);
-  s->ratings += 1;
-  s->rating_sum += mkt_int (v, "rating");
+  add_sat (&s->ratings, 1);
+  add_sat (&s->rating_sum, mkt_int (v, "rating"));
   count_add (a->raters, rest + 65, 1);
   return TRUE;
 }
@@ -192,8 +201,10 @@ build (Agg *a, int64_t epoch, json_t **usage, json_t **ratings, GError **error)
   g_autoptr (GPtrArray) svcs = values_of (a->svcs);
   for (guint i = 0; i < svcs->len; i++) {
     SvcAgg *s = svcs->pdata[i];
-    s->bayes = (p->prior_weight * p->prior_rating_milli + 1000 * s->rating_sum)
-               / (p->prior_weight + s->ratings);
+    /* 128-bit: the sums may be saturated. */
+    s->bayes = (int64_t)(((__int128)p->prior_weight * p->prior_rating_milli
+                          + (__int128)1000 * s->rating_sum)
+                         / ((__int128)p->prior_weight + s->ratings));
     s->weight = weight_of (s->calls);
     s->score = s->bayes * s->weight;
   }
@@ -444,7 +455,7 @@ split (uint64_t pool, GArray *shares, json_t *out)
 {
   int64_t total = 0;
   for (guint i = 0; i < shares->len; i++)
-    total += g_array_index (shares, Share, i).weight;
+    add_sat (&total, g_array_index (shares, Share, i).weight);
   if (pool == 0 || total <= 0)
     return 0;
   uint64_t paid = 0;
@@ -577,7 +588,8 @@ distribute_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
       return mkt_fail (error, CAIRN_ERROR_CORRUPT,
                        "%s: ranked service %s is missing", what, id);
     g_ptr_array_add (keep, svc);
-    Share sh = { mkt_str (svc, "developer"), (int64_t)(top - i) };
+    /* README: weight top_services - rank + 1 (rank = i + 1). */
+    Share sh = { mkt_str (svc, "developer"), p.top_services - (int64_t)i };
     g_array_append_val (devs, sh);
   }
   g_autoptr (GArray) users = shares_of (json_object_get (usage, "users"));
