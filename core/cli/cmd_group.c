@@ -69,17 +69,6 @@ typedef struct {
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static gboolean
-hex64_valid (const char *s)
-{
-  if (s == NULL || strlen (s) != 64)
-    return FALSE;
-  for (size_t i = 0; i < 64; i++)
-    if (!g_ascii_isxdigit (s[i]) || g_ascii_isupper (s[i]))
-      return FALSE;
-  return TRUE;
-}
-
 /* A reply that lacks what the groups plugin documents. */
 static gboolean
 bad_reply (GError **error, const char *path, const char *what)
@@ -133,8 +122,10 @@ group_version (const json_t *g, const char *gid, uint64_t n, GError **error)
     json_t *v = json_object_get (rec, "version");
     if (!json_is_integer (v) || (uint64_t)json_integer_value (v) != n)
       continue;
-    if (!hex64_valid (json_string_value (json_object_get (rec, "commitment")))
-        || !hex64_valid (json_string_value (json_object_get (rec, "keys_hash")))
+    if (!cairn_hex_lower_valid (
+            json_string_value (json_object_get (rec, "commitment")), 32)
+        || !cairn_hex_lower_valid (
+            json_string_value (json_object_get (rec, "keys_hash")), 32)
         || !json_is_integer (json_object_get (rec, "size"))
         || !json_is_array (json_object_get (rec, "recipients"))) {
       bad_reply (error, path,
@@ -1005,7 +996,7 @@ cairn_cmd_group (int argc, char **argv)
     bad_msg = g_strdup_printf ("unexpected argument '%s'", argv[max_args]);
   else if (needs_group && gid == NULL)
     bad_msg = g_strdup_printf ("%s needs a GROUP id", cmd);
-  else if (gid && !hex64_valid (gid))
+  else if (gid && !cairn_hex_lower_valid (gid, 32))
     bad_msg = g_strdup_printf ("GROUP '%s' is not a group id (64 lowercase "
                                "hex characters)",
                                gid);

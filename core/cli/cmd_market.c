@@ -168,17 +168,6 @@ market_hasher_hex (MarketHasher *h)
 
 /* ---- small parsers ------------------------------------------------------ */
 
-static gboolean
-hex64_valid (const char *s)
-{
-  if (s == NULL || strlen (s) != 64)
-    return FALSE;
-  for (size_t i = 0; i < 64; i++)
-    if (!g_ascii_isxdigit (s[i]) || g_ascii_isupper (s[i]))
-      return FALSE;
-  return TRUE;
-}
-
 /* A whole number in [min, max] written with digits only. what names it in
  * messages ("--amount"). */
 static gboolean
@@ -230,23 +219,10 @@ parse_amount (const char *what, const char *s, uint64_t *out, GError **error)
   return parse_uint (what, s, 1, G_MAXINT64, out, error);
 }
 
-/* The bank's rule: [a-z][a-z0-9]{1,15}. */
-static gboolean
-denom_valid (const char *d)
-{
-  size_t n = d ? strlen (d) : 0;
-  if (n < 2 || n > 16 || !g_ascii_islower (d[0]))
-    return FALSE;
-  for (size_t i = 1; i < n; i++)
-    if (!g_ascii_islower (d[i]) && !g_ascii_isdigit (d[i]))
-      return FALSE;
-  return TRUE;
-}
-
 static gboolean
 check_denom (const char *what, const char *d, GError **error)
 {
-  if (denom_valid (d))
+  if (cairn_denom_valid (d))
     return TRUE;
   g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_USAGE,
                "%s: '%s' is not a denomination ([a-z][a-z0-9]{1,15}, e.g. "
@@ -355,8 +331,8 @@ get_service (Ctx *c, const char *id, json_t **reply_out, GError **error)
     svc = json_object_get (r, "service");
   const char *cid = json_string_value (json_object_get (svc, "package_cid"));
   if (cid == NULL || *cid == '\0'
-      || !hex64_valid (
-          json_string_value (json_object_get (svc, "package_sha256")))) {
+      || !cairn_hex_lower_valid (
+          json_string_value (json_object_get (svc, "package_sha256")), 32)) {
     bad_reply (error, path,
                "no string \"package_cid\" and 64-hex \"package_sha256\"");
     return NULL;
@@ -799,7 +775,7 @@ check_record (Ctx *c, const json_t *rec, size_t index, GError **error)
   json_t *calls = json_object_get (rec, "calls");
   json_t *duration = json_object_get (rec, "duration");
   const char *bad = NULL;
-  if (!hex64_valid (service))
+  if (!cairn_hex_lower_valid (service, 32))
     bad = "\"service\" must be a service id (64 lowercase hex characters)";
   else if (user == NULL || !cairn_address_valid (user))
     bad = "\"user\" must be an address (40 lowercase hex characters)";
@@ -928,7 +904,7 @@ cmd_usage (Ctx *c)
   } else {
     uint64_t calls = 0, duration = 0;
     g_autofree char *user = NULL;
-    if (!hex64_valid (o->service))
+    if (!cairn_hex_lower_valid (o->service, 32))
       return cairn_cli_usage ("--service '%s' is not a service id (64 "
                               "lowercase hex characters)",
                               o->service);
@@ -1045,7 +1021,7 @@ cmd_rank (Ctx *c, uint64_t epoch)
   json_t *ranking = json_object_get (r, "ranking");
   const char *hash = json_string_value (json_object_get (ranking, "hash"));
   json_t *re = json_object_get (ranking, "epoch");
-  if (!json_is_object (ranking) || !hex64_valid (hash)) {
+  if (!json_is_object (ranking) || !cairn_hex_lower_valid (hash, 32)) {
     bad_reply (&error, path, "no \"ranking\" object with a 64-hex \"hash\"");
     return cairn_cli_fail (g_steal_pointer (&error));
   }
@@ -1713,7 +1689,7 @@ cairn_cmd_market (int argc, char **argv)
                            : strcmp (cmd->arg_kind, "addr") == 0 ? "an ADDR"
                                                                  : "an ID");
   else if (arg && (strcmp (cmd->arg_kind ? cmd->arg_kind : "id", "id") == 0)
-           && !hex64_valid (arg))
+           && !cairn_hex_lower_valid (arg, 32))
     bad = g_strdup_printf ("'%s' is not an id (64 lowercase hex characters)",
                            arg);
   else if (!(o.timeout > 0) || o.timeout > 86400)

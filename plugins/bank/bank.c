@@ -20,8 +20,6 @@
 #define BANK_ID "bank"
 /* "lock/" holder(32) "/" address(40) "/" denom(16) and a NUL fit easily. */
 #define KEY_BUF 160
-#define DENOM_MIN 2
-#define DENOM_MAX 16
 #define AMOUNT_DIGITS 21
 
 typedef struct Bank {
@@ -34,18 +32,6 @@ typedef struct Bank {
 static const CairnHost *host;
 
 /* ---- validation ------------------------------------------------------- */
-
-static gboolean
-denom_valid (const char *denom)
-{
-  size_t n = denom != NULL ? strlen (denom) : 0;
-  if (n < DENOM_MIN || n > DENOM_MAX || !g_ascii_islower (denom[0]))
-    return FALSE;
-  for (size_t i = 1; i < n; i++)
-    if (!g_ascii_islower (denom[i]) && !g_ascii_isdigit (denom[i]))
-      return FALSE;
-  return TRUE;
-}
 
 static gboolean
 plugin_id_valid (const char *id)
@@ -74,7 +60,7 @@ check_address (const char *what, const char *address, GError **error)
 static gboolean
 check_denom (const char *what, const char *denom, GError **error)
 {
-  if (!denom_valid (denom)) {
+  if (!cairn_denom_valid (denom)) {
     g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
                  "%s: '%s' is not a denomination ([a-z][a-z0-9]{1,15})", what,
                  denom != NULL ? denom : "(null)");
@@ -608,7 +594,7 @@ genesis_account (Bank *b, CairnTxCtx *tx, size_t i, const json_t *acct,
   {
     char kb[KEY_BUF], ks[KEY_BUF];
     uint64_t bal, sup, nsup;
-    if (!denom_valid (denom)) {
+    if (!cairn_denom_valid (denom)) {
       g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
                    "genesis: accounts[%zu].balances.%s: not a denomination "
                    "([a-z][a-z0-9]{1,15})",

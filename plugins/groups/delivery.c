@@ -132,10 +132,10 @@ matches_chain (const GrpEnvelope *env, const json_t *rec, GError **error)
       what = "a key is wrapped for a node or key the chain does not list";
   }
   if (what != NULL)
-    return grp_fail (error, CAIRN_ERROR_INVALID,
-                     "the envelope of group %s version %" G_GUINT64_FORMAT
-                     " does not match the on-chain commitment: %s",
-                     env->group, env->version, what);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "the envelope of group %s version %" G_GUINT64_FORMAT
+                       " does not match the on-chain commitment: %s",
+                       env->group, env->version, what);
   return TRUE;
 }
 
@@ -207,7 +207,7 @@ grp_accept (Groups *g, GBytes *bytes, const char *from, GError **error)
   g_autoptr (GrpEnvelope) env = grp_envelope_parse (bytes, &local);
   if (env == NULL) {
     g->rejected++;
-    grp_fail (error, CAIRN_ERROR_INVALID, "envelope: %s", local->message);
+    cairn_fail (error, CAIRN_ERROR_INVALID, "envelope: %s", local->message);
     g_error_free (local);
     return FALSE;
   }
@@ -217,11 +217,11 @@ grp_accept (Groups *g, GBytes *bytes, const char *from, GError **error)
       pending_add (g, env, from);
       return TRUE;
     }
-    return grp_fail (error, CAIRN_ERROR_NOT_FOUND,
-                     "version %" G_GUINT64_FORMAT " of group %s is not on "
-                     "chain: send its groups.publish or groups.update tx and "
-                     "wait until it commits",
-                     env->version, env->group);
+    return cairn_fail (error, CAIRN_ERROR_NOT_FOUND,
+                       "version %" G_GUINT64_FORMAT " of group %s is not on "
+                       "chain: send its groups.publish or groups.update tx and "
+                       "wait until it commits",
+                       env->version, env->group);
   }
   if (!matches_chain (env, rec, error)) {
     g->rejected++;
@@ -229,11 +229,11 @@ grp_accept (Groups *g, GBytes *bytes, const char *from, GError **error)
   }
   if (!is_recipient (rec, g->addr)) {
     g->rejected++;
-    return grp_fail (error, CAIRN_ERROR_UNAUTHORIZED,
-                     "this node (%s) is not a recipient of group %s version "
-                     "%" G_GUINT64_FORMAT ": it neither stores nor forwards "
-                     "the envelope; give it to a member's node",
-                     g->addr, env->group, env->version);
+    return cairn_fail (error, CAIRN_ERROR_UNAUTHORIZED,
+                       "this node (%s) is not a recipient of group %s version "
+                       "%" G_GUINT64_FORMAT ": it neither stores nor forwards "
+                       "the envelope; give it to a member's node",
+                       g->addr, env->group, env->version);
   }
   g_autofree char *vk = grp_version_key (env->group, env->version);
   pending_drop (g, vk);
@@ -317,7 +317,7 @@ dispatch (Groups *g, const char *peer, const uint8_t *data, size_t len,
       return;
     memcpy (group, data + 1, 64);
     group[64] = '\0';
-    if (!grp_hex_valid (group, 32))
+    if (!cairn_hex_lower_valid (group, 32))
       return;
     uint64_t version = 0;
     for (int i = 0; i < 8; i++)

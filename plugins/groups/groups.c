@@ -13,59 +13,16 @@ const CairnHost *grp_host;
 
 /* ---- helpers ---------------------------------------------------------- */
 
-gboolean
-grp_fail (GError **error, int code, const char *fmt, ...)
-{
-  va_list ap;
-  va_start (ap, fmt);
-  g_autofree char *m = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  g_set_error_literal (error, CAIRN_ERROR, code, m);
-  return FALSE;
-}
-
 json_t *
 grp_get (Groups *g, CairnTxCtx *tx, const char *key, GError **error)
 {
-  GError *local = NULL;
-  json_t *v = grp_host->state_get_json (g->self, tx, NULL, key, &local);
-  if (v == NULL && local != NULL) {
-    if (g_error_matches (local, CAIRN_ERROR, CAIRN_ERROR_NOT_FOUND))
-      g_clear_error (&local);
-    else
-      g_propagate_error (error, local);
-  }
-  return v;
-}
-
-gboolean
-grp_hex_valid (const char *s, size_t bytes)
-{
-  if (s == NULL || strlen (s) != 2 * bytes)
-    return FALSE;
-  for (size_t i = 0; i < 2 * bytes; i++)
-    if (!g_ascii_isdigit (s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
-      return FALSE;
-  return TRUE;
+  return cairn_state_get_json_opt (grp_host, g->self, tx, key, error);
 }
 
 char *
 grp_version_key (const char *group, uint64_t version)
 {
   return g_strdup_printf ("%s/%020" G_GUINT64_FORMAT, group, version);
-}
-
-gboolean
-grp_reply_error (CairnResponse *resp, int status, const char *code,
-                 const char *fmt, ...)
-{
-  va_list ap;
-  va_start (ap, fmt);
-  g_autofree char *m = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  resp->status = status;
-  resp->json = json_pack ("{s:{s:s,s:s}}", "error", "code", code, "message", m);
-  return TRUE;
 }
 
 void
@@ -111,14 +68,14 @@ load_key (Groups *g, GError **error)
   if (!g_file_test (g->enc_path, G_FILE_TEST_EXISTS)) {
     if (!grp_key_generate (g->enc_priv, g->enc_pub, &local)
         || !grp_key_save (g->enc_path, g->enc_priv, &local))
-      return grp_fail (error, CAIRN_ERROR_IO,
-                       "groups: cannot make the encryption key: %s",
-                       local->message);
+      return cairn_fail (error, CAIRN_ERROR_IO,
+                         "groups: cannot make the encryption key: %s",
+                         local->message);
     cairn_log (grp_host, g->self, G_LOG_LEVEL_MESSAGE,
                "made the group encryption key %s", g->enc_path);
   } else if (!grp_key_load (g->enc_path, g->enc_priv, &local)
              || !grp_key_public (g->enc_priv, g->enc_pub, &local)) {
-    return grp_fail (error, CAIRN_ERROR_CONFIG, "groups: %s", local->message);
+    return cairn_fail (error, CAIRN_ERROR_CONFIG, "groups: %s", local->message);
   }
   grp_hex (g->enc_pub, 32, g->enc_pub_hex);
   return TRUE;

@@ -63,17 +63,11 @@ typedef struct {
 
 extern const CairnHost *grp_host;
 
-/* ---- helpers (groups.c) ---- */
-gboolean grp_fail (GError **error, int code, const char *fmt, ...)
-    G_GNUC_PRINTF (3, 4);
 /* A JSON value of the plugin's state (tx NULL: the head), or NULL with
  * *error unset when the key is absent. */
 json_t *grp_get (Groups *g, CairnTxCtx *tx, const char *key, GError **error);
-gboolean grp_hex_valid (const char *s, size_t bytes);
 /* "<id>/<version %020>" (g_free) */
 char *grp_version_key (const char *group, uint64_t version);
-gboolean grp_reply_error (CairnResponse *resp, int status, const char *code,
-                          const char *fmt, ...) G_GNUC_PRINTF (4, 5);
 void grp_metrics (Groups *g);
 
 /* ---- txs.c ---- */

@@ -28,16 +28,18 @@ static gboolean
 get_key (Groups *g, const char *addr, CairnResponse *resp, GError **error)
 {
   if (!grp_host->address_valid (addr))
-    return grp_reply_error (resp, 400, "invalid",
-                            "'%s' is not an address (40 lowercase hex)", addr);
+    return cairn_reply_error (resp, 400, "invalid",
+                              "'%s' is not an address (40 lowercase hex)",
+                              addr);
   g_autofree char *k = g_strconcat ("k/", addr, NULL);
   g_autoptr (GError) e = NULL;
   json_t *v = grp_get (g, NULL, k, &e);
   if (e != NULL)
     return propagate (error, &e);
   if (v == NULL)
-    return grp_reply_error (resp, 404, "not_found",
-                            "%s has no registered group encryption key", addr);
+    return cairn_reply_error (resp, 404, "not_found",
+                              "%s has no registered group encryption key",
+                              addr);
   json_object_set_new (v, "address", json_string (addr));
   resp->json = v;
   return TRUE;
@@ -103,8 +105,9 @@ list_groups (Groups *g, const CairnRequest *req, CairnResponse *resp,
 {
   const char *member = g_hash_table_lookup (req->query, "member");
   if (member == NULL || !grp_host->address_valid (member))
-    return grp_reply_error (resp, 400, "invalid",
-                            "list groups with ?member=ADDR (40 lowercase hex)");
+    return cairn_reply_error (
+        resp, 400, "invalid",
+        "list groups with ?member=ADDR (40 lowercase hex)");
   g_autofree char *prefix = g_strconcat ("m/", member, "/", NULL);
   ListCtx c = { g, json_array (), strlen (prefix) };
   g_autoptr (GError) e = NULL;
@@ -151,7 +154,7 @@ get_group (Groups *g, const char *id, CairnResponse *resp, GError **error)
   if (e != NULL)
     return propagate (error, &e);
   if (grp == NULL)
-    return grp_reply_error (resp, 404, "not_found", "unknown group %s", id);
+    return cairn_reply_error (resp, 404, "not_found", "unknown group %s", id);
   g_autofree char *prefix = g_strconcat ("v/", id, "/", NULL);
   VersionsCtx c = { g, id, json_array () };
   if (!grp_host->state_iter (g->self, NULL, NULL, prefix, versions_cb, &c,
@@ -178,8 +181,9 @@ read_activity (Groups *g, const char *id, const char *vtext,
   char *end = NULL;
   guint64 version = g_ascii_strtoull (vtext, &end, 10);
   if (*vtext == '\0' || *end != '\0' || version == 0)
-    return grp_reply_error (resp, 400, "invalid",
-                            "'%s' is not a version number (1, 2, ...)", vtext);
+    return cairn_reply_error (resp, 400, "invalid",
+                              "'%s' is not a version number (1, 2, ...)",
+                              vtext);
   const char *reader = g_hash_table_lookup (req->query, "reader");
   const char *pk = g_hash_table_lookup (req->query, "pubkey");
   const char *ts = g_hash_table_lookup (req->query, "timestamp");
@@ -190,7 +194,7 @@ read_activity (Groups *g, const char *id, const char *vtext,
   if (reader == NULL || ts == NULL
       || !g_ascii_string_to_signed (ts, 10, 0, G_MAXINT64, &t, NULL)
       || !cairn_hex_decode (pk, pub, 32) || !cairn_hex_decode (sig, sg, 64))
-    return grp_reply_error (
+    return cairn_reply_error (
         resp, 403, "unauthorized",
         "reading an activity needs the reader's credentials: ?reader=ADDR"
         "&pubkey=HEX&timestamp=MS&sig=HEX (Ed25519, domain '%s', over "
@@ -198,17 +202,17 @@ read_activity (Groups *g, const char *id, const char *vtext,
         GRP_DOMAIN_READ);
   grp_host->address_from_pubkey (pub, derived);
   if (strcmp (derived, reader) != 0)
-    return grp_reply_error (resp, 403, "bad_signature",
-                            "pubkey is the key of %s, not of %s", derived,
-                            reader);
+    return cairn_reply_error (resp, 403, "bad_signature",
+                              "pubkey is the key of %s, not of %s", derived,
+                              reader);
   int64_t now = grp_host->now_ms (g->self);
   if (t < now - g->skew_ms || t > now + g->skew_ms)
-    return grp_reply_error (resp, 403, "stale_request",
-                            "timestamp %" G_GINT64_FORMAT
-                            " is more than %" G_GINT64_FORMAT
-                            " s away from this node's clock "
-                            "(%" G_GINT64_FORMAT "); sign a fresh request",
-                            t, g->skew_ms / 1000, now);
+    return cairn_reply_error (resp, 403, "stale_request",
+                              "timestamp %" G_GINT64_FORMAT
+                              " is more than %" G_GINT64_FORMAT
+                              " s away from this node's clock "
+                              "(%" G_GINT64_FORMAT "); sign a fresh request",
+                              t, g->skew_ms / 1000, now);
   g_autoptr (json_t) signed_body
       = json_pack ("{s:s,s:s,s:I,s:I}", "group", id, "reader", reader,
                    "timestamp", (json_int_t)t, "version", (json_int_t)version);
@@ -216,38 +220,38 @@ read_activity (Groups *g, const char *id, const char *vtext,
   g_autofree char *msg = grp_host->json_canonical (signed_body, &len, NULL);
   if (msg == NULL
       || !grp_host->ed25519_verify (pub, GRP_DOMAIN_READ, msg, len, sg))
-    return grp_reply_error (resp, 403, "bad_signature",
-                            "the signature does not match (domain '%s', "
-                            "canonical {\"group\",\"reader\",\"timestamp\","
-                            "\"version\"})",
-                            GRP_DOMAIN_READ);
+    return cairn_reply_error (resp, 403, "bad_signature",
+                              "the signature does not match (domain '%s', "
+                              "canonical {\"group\",\"reader\",\"timestamp\","
+                              "\"version\"})",
+                              GRP_DOMAIN_READ);
   g_autofree char *vk = grp_version_key (id, version);
   g_autofree char *k = g_strconcat ("v/", vk, NULL);
   g_autoptr (json_t) rec = grp_get (g, NULL, k, NULL);
   if (rec == NULL)
-    return grp_reply_error (resp, 404, "not_found",
-                            "group %s has no version %" G_GUINT64_FORMAT, id,
-                            version);
+    return cairn_reply_error (resp, 404, "not_found",
+                              "group %s has no version %" G_GUINT64_FORMAT, id,
+                              version);
   const json_t *keys = json_object_get (rec, "keys");
   if (json_object_get (keys, reader) == NULL)
-    return grp_reply_error (
+    return cairn_reply_error (
         resp, 403, "not_a_member",
         "%s is not a recipient of group %s version %" G_GUINT64_FORMAT, reader,
         id, version);
   if (json_object_get (keys, g->addr) == NULL)
-    return grp_reply_error (resp, 403, "not_a_member",
-                            "this node (%s) is not a recipient of group %s "
-                            "version %" G_GUINT64_FORMAT
-                            " and serves none of it; ask a member's node",
-                            g->addr, id, version);
+    return cairn_reply_error (resp, 403, "not_a_member",
+                              "this node (%s) is not a recipient of group %s "
+                              "version %" G_GUINT64_FORMAT
+                              " and serves none of it; ask a member's node",
+                              g->addr, id, version);
   g_autoptr (GError) e = NULL;
   g_autoptr (GBytes) env = grp_stored (g, id, version, &e);
   if (env == NULL) {
     if (g_error_matches (e, CAIRN_ERROR, CAIRN_ERROR_NOT_FOUND))
-      return grp_reply_error (resp, 404, "not_yet_received",
-                              "this node has not received group %s version "
-                              "%" G_GUINT64_FORMAT " yet",
-                              id, version);
+      return cairn_reply_error (resp, 404, "not_yet_received",
+                                "this node has not received group %s version "
+                                "%" G_GUINT64_FORMAT " yet",
+                                id, version);
     return propagate (error, &e);
   }
   gsize n;
@@ -271,26 +275,26 @@ post_envelope (Groups *g, const char *id, const CairnRequest *req,
   size_t max = GRP_LIMIT_PAYLOAD + GRP_FIXED + GRP_MAX_HEADER + GRP_TAG;
   size_t n = b64 ? strlen (b64) : 0;
   if (n == 0 || n % 4 != 0 || n / 4 * 3 > max + 3)
-    return grp_reply_error (resp, n / 4 * 3 > max + 3 ? 413 : 400, "invalid",
-                            "the body must be {\"envelope\": base64} of at "
-                            "most %zu bytes",
-                            max);
+    return cairn_reply_error (resp, n / 4 * 3 > max + 3 ? 413 : 400, "invalid",
+                              "the body must be {\"envelope\": base64} of at "
+                              "most %zu bytes",
+                              max);
   for (size_t i = 0; i < n; i++)
     if (!g_ascii_isalnum (b64[i]) && b64[i] != '+' && b64[i] != '/'
         && !(b64[i] == '=' && i >= n - 2))
-      return grp_reply_error (resp, 400, "invalid",
-                              "envelope: not base64 (character %zu)", i);
+      return cairn_reply_error (resp, 400, "invalid",
+                                "envelope: not base64 (character %zu)", i);
   gsize len;
   guchar *raw = g_base64_decode (b64, &len);
   g_autoptr (GBytes) bytes = g_bytes_new_take (raw, len);
   g_autoptr (GError) e = NULL;
   g_autoptr (GrpEnvelope) env = grp_envelope_parse (bytes, &e);
   if (env == NULL)
-    return grp_reply_error (resp, 400, "invalid", "envelope: %s", e->message);
+    return cairn_reply_error (resp, 400, "invalid", "envelope: %s", e->message);
   if (strcmp (env->group, id) != 0)
-    return grp_reply_error (resp, 400, "invalid",
-                            "the envelope is for group %s, not %s", env->group,
-                            id);
+    return cairn_reply_error (resp, 400, "invalid",
+                              "the envelope is for group %s, not %s",
+                              env->group, id);
   if (!grp_accept (g, bytes, NULL, &e))
     return propagate (error, &e);
   char commitment[65];
@@ -320,16 +324,17 @@ route_get (CairnPlugin *self, const CairnRequest *req, CairnResponse *resp,
   if (g_str_has_prefix (rest, "keys/"))
     return get_key (g, rest + 5, resp, error);
   g_auto (GStrv) parts = g_strsplit (rest, "/", 4);
-  if (!grp_hex_valid (parts[0], 32))
-    return grp_reply_error (resp, 404, "not_found",
-                            "no route GET %s (a group id is 64 lowercase hex)",
-                            req->path);
+  if (!cairn_hex_lower_valid (parts[0], 32))
+    return cairn_reply_error (
+        resp, 404, "not_found",
+        "no route GET %s (a group id is 64 lowercase hex)", req->path);
   if (parts[1] == NULL)
     return get_group (g, parts[0], resp, error);
   if (strcmp (parts[1], "activities") == 0 && parts[2] != NULL
       && parts[3] == NULL)
     return read_activity (g, parts[0], parts[2], req, resp, error);
-  return grp_reply_error (resp, 404, "not_found", "no route GET %s", req->path);
+  return cairn_reply_error (resp, 404, "not_found", "no route GET %s",
+                            req->path);
 }
 
 static gboolean
@@ -338,13 +343,14 @@ route_post (CairnPlugin *self, const CairnRequest *req, CairnResponse *resp,
 {
   Groups *g = user_data;
   g_auto (GStrv) parts = g_strsplit (req->path_rest, "/", 3);
-  if (parts[0] != NULL && grp_hex_valid (parts[0], 32) && parts[1] != NULL
-      && strcmp (parts[1], "envelopes") == 0 && parts[2] == NULL)
+  if (parts[0] != NULL && cairn_hex_lower_valid (parts[0], 32)
+      && parts[1] != NULL && strcmp (parts[1], "envelopes") == 0
+      && parts[2] == NULL)
     return post_envelope (g, parts[0], req, resp, error);
-  return grp_reply_error (resp, 404, "not_found",
-                          "no route POST %s (groups has POST "
-                          "/v1/groups/{id}/envelopes)",
-                          req->path);
+  return cairn_reply_error (resp, 404, "not_found",
+                            "no route POST %s (groups has POST "
+                            "/v1/groups/{id}/envelopes)",
+                            req->path);
 }
 
 gboolean

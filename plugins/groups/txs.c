@@ -19,32 +19,13 @@ str_of (const json_t *o, const char *k)
   return json_string_value (json_object_get (o, k));
 }
 
-/* json_unpack_ex with JSON_STRICT and a message naming the tx type. */
-static gboolean
-unpack (const char *what, const json_t *body, GError **error, const char *fmt,
-        ...)
-{
-  json_error_t jerr;
-  va_list ap;
-  if (!json_is_object (body))
-    return grp_fail (error, CAIRN_ERROR_INVALID, "%s: body must be an object",
-                     what);
-  va_start (ap, fmt);
-  int rc = json_vunpack_ex ((json_t *)body, &jerr, JSON_STRICT, fmt, ap);
-  va_end (ap);
-  if (rc != 0)
-    return grp_fail (error, CAIRN_ERROR_INVALID, "%s: body: %s", what,
-                     jerr.text);
-  return TRUE;
-}
-
 static gboolean
 address_ok (const char *what, const char *field, const char *a, GError **error)
 {
   if (!grp_host->address_valid (a))
-    return grp_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: %s '%s' is not an address (40 lowercase hex)", what,
-                     field, a ? a : "(null)");
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: %s '%s' is not an address (40 lowercase hex)", what,
+                       field, a ? a : "(null)");
   return TRUE;
 }
 
@@ -91,27 +72,25 @@ groups_genesis (CairnPlugin *self, CairnTxCtx *tx, const json_t *genesis,
   json_int_t payload = GRP_DEFAULT_MAX_PAYLOAD;
   const char *role = "regulator";
   if (app != NULL
-      && !unpack ("genesis app_state.groups", app, error, "{s?I,s?I,s?s}",
-                  "max_members", &members, "max_payload_bytes", &payload,
-                  "regulator_role", &role))
+      && !cairn_unpack_strict ("genesis app_state.groups", app, error,
+                               "{s?I,s?I,s?s}", "max_members", &members,
+                               "max_payload_bytes", &payload, "regulator_role",
+                               &role))
     return FALSE;
   if (members < 3 || members > GRP_LIMIT_MEMBERS)
-    return grp_fail (error, CAIRN_ERROR_INVALID,
-                     "genesis app_state.groups: max_members must be 3..%d",
-                     GRP_LIMIT_MEMBERS);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "genesis app_state.groups: max_members must be 3..%d",
+                       GRP_LIMIT_MEMBERS);
   if (payload < 1 || payload > GRP_LIMIT_PAYLOAD)
-    return grp_fail (error, CAIRN_ERROR_INVALID,
-                     "genesis app_state.groups: max_payload_bytes must be "
-                     "1..%u (one direct message)",
-                     GRP_LIMIT_PAYLOAD);
-  size_t n = strlen (role);
-  gboolean role_ok = n >= 1 && n <= 32;
-  for (size_t i = 0; i < n; i++)
-    role_ok = role_ok && (g_ascii_islower (role[i]) || role[i] == '_');
-  if (!role_ok)
-    return grp_fail (error, CAIRN_ERROR_INVALID,
-                     "genesis app_state.groups: regulator_role must be a role "
-                     "name (1-32 of [a-z_])");
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "genesis app_state.groups: max_payload_bytes must be "
+                       "1..%u (one direct message)",
+                       GRP_LIMIT_PAYLOAD);
+  if (!cairn_role_valid (role))
+    return cairn_fail (
+        error, CAIRN_ERROR_INVALID,
+        "genesis app_state.groups: regulator_role must be a role "
+        "name (1-32 of [a-z_])");
   g_autoptr (json_t) p
       = json_pack ("{s:I,s:I,s:s}", "max_members", members, "max_payload_bytes",
                    payload, "regulator_role", role);
@@ -140,10 +119,10 @@ registered (Groups *g, CairnTxCtx *tx, const char *what, const char *addr,
     return FALSE;
   }
   if (k == NULL)
-    return grp_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: %s has no registered encryption key "
-                     "(groups.register_key)",
-                     what, addr);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: %s has no registered encryption key "
+                       "(groups.register_key)",
+                       what, addr);
   return TRUE;
 }
 
@@ -153,13 +132,14 @@ register_key_check (CairnPlugin *self, const json_t *body, GError **error)
   const char *pk = NULL;
   static const uint8_t zero[32];
   uint8_t raw[32];
-  if (!unpack ("groups.register_key", body, error, "{s:s}", "x25519", &pk))
+  if (!cairn_unpack_strict ("groups.register_key", body, error, "{s:s}",
+                            "x25519", &pk))
     return FALSE;
-  if (!grp_hex_valid (pk, 32) || !cairn_hex_decode (pk, raw, 32)
+  if (!cairn_hex_lower_valid (pk, 32) || !cairn_hex_decode (pk, raw, 32)
       || memcmp (raw, zero, 32) == 0)
-    return grp_fail (error, CAIRN_ERROR_INVALID,
-                     "groups.register_key: x25519 must be a non-zero X25519 "
-                     "public key (64 lowercase hex)");
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "groups.register_key: x25519 must be a non-zero X25519 "
+                       "public key (64 lowercase hex)");
   return TRUE;
 }
 
@@ -177,13 +157,13 @@ register_key_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
     return FALSE;
   }
   if (old != NULL)
-    return grp_fail (error, CAIRN_ERROR_CONFLICT,
-                     "groups.register_key: %s already has %s key %s (key "
-                     "rotation is not supported yet)",
-                     info->sender,
-                     g_strcmp0 (str_of (old, "x25519"), pk) == 0 ? "this"
-                                                                 : "another",
-                     str_of (old, "x25519"));
+    return cairn_fail (error, CAIRN_ERROR_CONFLICT,
+                       "groups.register_key: %s already has %s key %s (key "
+                       "rotation is not supported yet)",
+                       info->sender,
+                       g_strcmp0 (str_of (old, "x25519"), pk) == 0 ? "this"
+                                                                   : "another",
+                       str_of (old, "x25519"));
   char k[KEYBUF];
   g_snprintf (k, sizeof k, "k/%s", info->sender);
   g_autoptr (json_t) v = json_pack ("{s:s,s:I}", "x25519", pk, "height",
@@ -217,17 +197,18 @@ create_check (CairnPlugin *self, const json_t *body, GError **error)
   const char *what = "groups.create";
   const char *activity, *regulator;
   json_t *receivers;
-  if (!unpack (what, body, error, "{s:s,s:o,s:s}", "activity", &activity,
-               "receivers", &receivers, "regulator", &regulator))
+  if (!cairn_unpack_strict (what, body, error, "{s:s,s:o,s:s}", "activity",
+                            &activity, "receivers", &receivers, "regulator",
+                            &regulator))
     return FALSE;
   if (!activity_ok (activity))
-    return grp_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: activity must be 1-64 of [a-z0-9._-]", what);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: activity must be 1-64 of [a-z0-9._-]", what);
   if (!json_is_array (receivers) || json_array_size (receivers) == 0
       || json_array_size (receivers) > GRP_LIMIT_MEMBERS)
-    return grp_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: receivers must be a list of 1..%d addresses", what,
-                     GRP_LIMIT_MEMBERS);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: receivers must be a list of 1..%d addresses", what,
+                       GRP_LIMIT_MEMBERS);
   size_t i;
   json_t *r;
   json_array_foreach (receivers, i, r)
@@ -265,8 +246,8 @@ create_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
   g_autoptr (json_t) members = json_object ();
   json_object_set_new (members, info->sender, json_string ("initiator"));
   if (json_object_get (members, regulator) != NULL)
-    return grp_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: the regulator cannot be the initiator", what);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: the regulator cannot be the initiator", what);
   json_object_set_new (members, regulator, json_string ("regulator"));
   size_t i;
   json_t *r;
@@ -274,21 +255,22 @@ create_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
   {
     const char *a = json_string_value (r);
     if (json_object_get (members, a) != NULL)
-      return grp_fail (error, CAIRN_ERROR_INVALID,
-                       "%s: %s is listed twice (initiator, receivers and "
-                       "regulator are distinct nodes)",
-                       what, a);
+      return cairn_fail (error, CAIRN_ERROR_INVALID,
+                         "%s: %s is listed twice (initiator, receivers and "
+                         "regulator are distinct nodes)",
+                         what, a);
     json_object_set_new (members, a, json_string ("receiver"));
   }
   json_int_t max = param_int (g, tx, "max_members");
   if ((json_int_t)json_object_size (members) > max)
-    return grp_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: %zu members exceed max_members %" JSON_INTEGER_FORMAT,
-                     what, json_object_size (members), max);
+    return cairn_fail (
+        error, CAIRN_ERROR_INVALID,
+        "%s: %zu members exceed max_members %" JSON_INTEGER_FORMAT, what,
+        json_object_size (members), max);
   if (!is_regulator (g, tx, regulator))
-    return grp_fail (error, CAIRN_ERROR_UNAUTHORIZED,
-                     "%s: %s does not hold the regulator role", what,
-                     regulator);
+    return cairn_fail (error, CAIRN_ERROR_UNAUTHORIZED,
+                       "%s: %s does not hold the regulator role", what,
+                       regulator);
   const char *a;
   json_t *role;
   json_object_foreach (members, a, role)
@@ -300,7 +282,7 @@ create_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
   uint8_t buf[16 + 32], digest[32];
   memcpy (buf, "cairn.groups.id", 16); /* with its NUL */
   if (!cairn_hex_decode (info->id, buf + 16, 32))
-    return grp_fail (error, CAIRN_ERROR_FAILED, "%s: bad tx id", what);
+    return cairn_fail (error, CAIRN_ERROR_FAILED, "%s: bad tx id", what);
   grp_host->sha256 (buf, sizeof buf, digest);
   char id[65];
   grp_hex (digest, 32, id);
@@ -333,9 +315,9 @@ create_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
 static gboolean
 group_id_ok (const char *what, const char *id, GError **error)
 {
-  if (!grp_hex_valid (id, 32))
-    return grp_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: group must be a group id (64 lowercase hex)", what);
+  if (!cairn_hex_lower_valid (id, 32))
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: group must be a group id (64 lowercase hex)", what);
   return TRUE;
 }
 
@@ -353,19 +335,21 @@ open_group (Groups *g, CairnTxCtx *tx, const char *what, const json_t *body,
     if (local != NULL)
       g_propagate_error (error, local);
     else
-      grp_fail (error, CAIRN_ERROR_NOT_FOUND, "%s: unknown group %s", what, id);
+      cairn_fail (error, CAIRN_ERROR_NOT_FOUND, "%s: unknown group %s", what,
+                  id);
     return NULL;
   }
   const char *sender = grp_host->tx_info (tx)->sender;
   if (json_object_get (json_object_get (grp, "members"), sender) == NULL) {
     json_decref (grp);
-    grp_fail (error, CAIRN_ERROR_UNAUTHORIZED,
-              "%s: %s is not a member of group %s", what, sender, id);
+    cairn_fail (error, CAIRN_ERROR_UNAUTHORIZED,
+                "%s: %s is not a member of group %s", what, sender, id);
     return NULL;
   }
   if (json_is_true (json_object_get (grp, "closed"))) {
     json_decref (grp);
-    grp_fail (error, CAIRN_ERROR_CONFLICT, "%s: group %s is closed", what, id);
+    cairn_fail (error, CAIRN_ERROR_CONFLICT, "%s: group %s is closed", what,
+                id);
     return NULL;
   }
   return grp;
@@ -390,28 +374,31 @@ version_check (const char *what, const json_t *body, GError **error)
   const char *group, *commitment, *keys_hash;
   json_int_t version, size;
   json_t *recipients;
-  if (!unpack (what, body, error, "{s:s,s:I,s:s,s:s,s:I,s:o}", "group", &group,
-               "version", &version, "commitment", &commitment, "keys_hash",
-               &keys_hash, "size", &size, "recipients", &recipients)
+  if (!cairn_unpack_strict (what, body, error, "{s:s,s:I,s:s,s:s,s:I,s:o}",
+                            "group", &group, "version", &version, "commitment",
+                            &commitment, "keys_hash", &keys_hash, "size", &size,
+                            "recipients", &recipients)
       || !group_id_ok (what, group, error))
     return FALSE;
   if (version < 1)
-    return grp_fail (error, CAIRN_ERROR_INVALID, "%s: version must be >= 1",
-                     what);
-  if (!grp_hex_valid (commitment, 32) || !grp_hex_valid (keys_hash, 32))
-    return grp_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: commitment and keys_hash must be SHA-256 digests "
-                     "(64 lowercase hex)",
-                     what);
+    return cairn_fail (error, CAIRN_ERROR_INVALID, "%s: version must be >= 1",
+                       what);
+  if (!cairn_hex_lower_valid (commitment, 32)
+      || !cairn_hex_lower_valid (keys_hash, 32))
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: commitment and keys_hash must be SHA-256 digests "
+                       "(64 lowercase hex)",
+                       what);
   if (size < 0 || size > GRP_LIMIT_PAYLOAD)
-    return grp_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: size %" JSON_INTEGER_FORMAT " is outside 0..%u bytes",
-                     what, size, GRP_LIMIT_PAYLOAD);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: size %" JSON_INTEGER_FORMAT
+                       " is outside 0..%u bytes",
+                       what, size, GRP_LIMIT_PAYLOAD);
   if (!json_is_array (recipients) || json_array_size (recipients) == 0
       || json_array_size (recipients) > GRP_LIMIT_MEMBERS)
-    return grp_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: recipients must be a list of 1..%d addresses", what,
-                     GRP_LIMIT_MEMBERS);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: recipients must be a list of 1..%d addresses", what,
+                       GRP_LIMIT_MEMBERS);
   const char *prev = NULL;
   size_t i;
   json_t *r;
@@ -421,10 +408,10 @@ version_check (const char *what, const json_t *body, GError **error)
     if (!address_ok (what, "a recipient", a, error))
       return FALSE;
     if (prev != NULL && strcmp (prev, a) >= 0)
-      return grp_fail (error, CAIRN_ERROR_INVALID,
-                       "%s: recipients must be sorted and unique ('%s' after "
-                       "'%s')",
-                       what, a, prev);
+      return cairn_fail (error, CAIRN_ERROR_INVALID,
+                         "%s: recipients must be sorted and unique ('%s' after "
+                         "'%s')",
+                         what, a, prev);
     prev = a;
   }
   return TRUE;
@@ -454,34 +441,34 @@ version_apply (Groups *g, CairnTxCtx *tx, const char *what, gboolean first,
   json_int_t latest = json_integer_value (json_object_get (grp, "version"));
   json_int_t version = json_integer_value (json_object_get (body, "version"));
   if (first && strcmp (info->sender, str_of (grp, "initiator")) != 0)
-    return grp_fail (error, CAIRN_ERROR_UNAUTHORIZED,
-                     "%s: only the initiator %s publishes the activity", what,
-                     str_of (grp, "initiator"));
+    return cairn_fail (error, CAIRN_ERROR_UNAUTHORIZED,
+                       "%s: only the initiator %s publishes the activity", what,
+                       str_of (grp, "initiator"));
   if (first && latest != 0)
-    return grp_fail (
+    return cairn_fail (
         error, CAIRN_ERROR_CONFLICT,
         "%s: group %s is already published (version %" JSON_INTEGER_FORMAT
         "); send groups.update",
         what, id, latest);
   if (!first && latest == 0)
-    return grp_fail (error, CAIRN_ERROR_CONFLICT,
-                     "%s: group %s has no version yet; the initiator sends "
-                     "groups.publish first",
-                     what, id);
+    return cairn_fail (error, CAIRN_ERROR_CONFLICT,
+                       "%s: group %s has no version yet; the initiator sends "
+                       "groups.publish first",
+                       what, id);
   if (version != latest + 1)
-    return grp_fail (error, CAIRN_ERROR_CONFLICT,
-                     "%s: wrong version order: group %s is at version "
-                     "%" JSON_INTEGER_FORMAT
-                     ", so the next is %" JSON_INTEGER_FORMAT
-                     ", not %" JSON_INTEGER_FORMAT,
-                     what, id, latest, latest + 1, version);
+    return cairn_fail (error, CAIRN_ERROR_CONFLICT,
+                       "%s: wrong version order: group %s is at version "
+                       "%" JSON_INTEGER_FORMAT
+                       ", so the next is %" JSON_INTEGER_FORMAT
+                       ", not %" JSON_INTEGER_FORMAT,
+                       what, id, latest, latest + 1, version);
   json_int_t size = json_integer_value (json_object_get (body, "size"));
   json_int_t max = param_int (g, tx, "max_payload_bytes");
   if (size > max)
-    return grp_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: payload of %" JSON_INTEGER_FORMAT
-                     " bytes exceeds max_payload_bytes %" JSON_INTEGER_FORMAT,
-                     what, size, max);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: payload of %" JSON_INTEGER_FORMAT
+                       " bytes exceeds max_payload_bytes %" JSON_INTEGER_FORMAT,
+                       what, size, max);
   /* recipients == the current members, each with its registered key. */
   const json_t *members = json_object_get (grp, "members");
   const json_t *recipients = json_object_get (body, "recipients");
@@ -498,17 +485,17 @@ version_apply (Groups *g, CairnTxCtx *tx, const char *what, gboolean first,
       return FALSE;
     }
     if (json_object_get (members, a) == NULL)
-      return grp_fail (error, CAIRN_ERROR_INVALID,
-                       "%s: a key is wrapped for %s, which is not a member of "
-                       "group %s%s",
-                       what, a, id,
-                       k == NULL ? " and has no registered encryption key"
-                                 : "");
+      return cairn_fail (
+          error, CAIRN_ERROR_INVALID,
+          "%s: a key is wrapped for %s, which is not a member of "
+          "group %s%s",
+          what, a, id,
+          k == NULL ? " and has no registered encryption key" : "");
     if (k == NULL)
-      return grp_fail (error, CAIRN_ERROR_INVALID,
-                       "%s: a key is wrapped for %s, which has no registered "
-                       "encryption key",
-                       what, a);
+      return cairn_fail (error, CAIRN_ERROR_INVALID,
+                         "%s: a key is wrapped for %s, which has no registered "
+                         "encryption key",
+                         what, a);
     json_object_set (keys, a, json_object_get (k, "x25519"));
   }
   const char *m;
@@ -516,10 +503,10 @@ version_apply (Groups *g, CairnTxCtx *tx, const char *what, gboolean first,
   json_object_foreach ((json_t *)members, m, role)
   {
     if (json_object_get (keys, m) == NULL)
-      return grp_fail (error, CAIRN_ERROR_INVALID,
-                       "%s: member %s (%s) is missing from recipients: every "
-                       "current member gets the key of every version",
-                       what, m, json_string_value (role));
+      return cairn_fail (error, CAIRN_ERROR_INVALID,
+                         "%s: member %s (%s) is missing from recipients: every "
+                         "current member gets the key of every version",
+                         what, m, json_string_value (role));
   }
 
   g_autoptr (json_t) rec = json_pack (
@@ -572,8 +559,8 @@ static gboolean
 member_check (const char *what, const json_t *body, GError **error)
 {
   const char *group, *member;
-  return unpack (what, body, error, "{s:s,s:s}", "group", &group, "member",
-                 &member)
+  return cairn_unpack_strict (what, body, error, "{s:s,s:s}", "group", &group,
+                              "member", &member)
          && group_id_ok (what, group, error)
          && address_ok (what, "member", member, error);
 }
@@ -602,24 +589,24 @@ member_apply (Groups *g, CairnTxCtx *tx, const char *what, gboolean add,
   const char *id = str_of (grp, "id");
   const char *member = str_of (body, "member");
   if (strcmp (info->sender, str_of (grp, "initiator")) != 0)
-    return grp_fail (error, CAIRN_ERROR_UNAUTHORIZED,
-                     "%s: only the initiator %s changes the members", what,
-                     str_of (grp, "initiator"));
+    return cairn_fail (error, CAIRN_ERROR_UNAUTHORIZED,
+                       "%s: only the initiator %s changes the members", what,
+                       str_of (grp, "initiator"));
   json_t *members = json_object_get (grp, "members");
   const char *role = str_of (members, member);
   char k[KEYBUF];
   g_snprintf (k, sizeof k, "m/%s/%s", member, id);
   if (add) {
     if (role != NULL)
-      return grp_fail (error, CAIRN_ERROR_CONFLICT,
-                       "%s: %s is already a member (%s) of group %s", what,
-                       member, role, id);
+      return cairn_fail (error, CAIRN_ERROR_CONFLICT,
+                         "%s: %s is already a member (%s) of group %s", what,
+                         member, role, id);
     json_int_t max = param_int (g, tx, "max_members");
     if ((json_int_t)json_object_size (members) + 1 > max)
-      return grp_fail (error, CAIRN_ERROR_INVALID,
-                       "%s: group %s is full (max_members %" JSON_INTEGER_FORMAT
-                       ")",
-                       what, id, max);
+      return cairn_fail (
+          error, CAIRN_ERROR_INVALID,
+          "%s: group %s is full (max_members %" JSON_INTEGER_FORMAT ")", what,
+          id, max);
     if (!registered (g, tx, what, member, error))
       return FALSE;
     json_object_set_new (members, member, json_string ("receiver"));
@@ -627,13 +614,14 @@ member_apply (Groups *g, CairnTxCtx *tx, const char *what, gboolean add,
       return FALSE;
   } else {
     if (role == NULL)
-      return grp_fail (error, CAIRN_ERROR_NOT_FOUND,
-                       "%s: %s is not a member of group %s", what, member, id);
+      return cairn_fail (error, CAIRN_ERROR_NOT_FOUND,
+                         "%s: %s is not a member of group %s", what, member,
+                         id);
     if (strcmp (role, "receiver") != 0)
-      return grp_fail (error, CAIRN_ERROR_INVALID,
-                       "%s: %s is the group's %s; only receivers can be "
-                       "removed",
-                       what, member, role);
+      return cairn_fail (error, CAIRN_ERROR_INVALID,
+                         "%s: %s is the group's %s; only receivers can be "
+                         "removed",
+                         what, member, role);
     size_t receivers = 0;
     const char *a;
     json_t *r;
@@ -642,10 +630,10 @@ member_apply (Groups *g, CairnTxCtx *tx, const char *what, gboolean add,
       receivers += strcmp (json_string_value (r), "receiver") == 0;
     }
     if (receivers <= 1)
-      return grp_fail (error, CAIRN_ERROR_INVALID,
-                       "%s: %s is the last receiver of group %s (close the "
-                       "group instead)",
-                       what, member, id);
+      return cairn_fail (error, CAIRN_ERROR_INVALID,
+                         "%s: %s is the last receiver of group %s (close the "
+                         "group instead)",
+                         what, member, id);
     json_object_del (members, member);
     if (!grp_host->state_delete (g->self, tx, k, error))
       return FALSE;
@@ -683,7 +671,8 @@ static gboolean
 close_check (CairnPlugin *self, const json_t *body, GError **error)
 {
   const char *group;
-  return unpack ("groups.close", body, error, "{s:s}", "group", &group)
+  return cairn_unpack_strict ("groups.close", body, error, "{s:s}", "group",
+                              &group)
          && group_id_ok ("groups.close", group, error);
 }
 
@@ -699,9 +688,10 @@ close_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
     return FALSE;
   if (strcmp (sender, str_of (grp, "initiator")) != 0
       && strcmp (sender, str_of (grp, "regulator")) != 0)
-    return grp_fail (error, CAIRN_ERROR_UNAUTHORIZED,
-                     "%s: only the initiator or the regulator closes group %s",
-                     what, str_of (grp, "id"));
+    return cairn_fail (
+        error, CAIRN_ERROR_UNAUTHORIZED,
+        "%s: only the initiator or the regulator closes group %s", what,
+        str_of (grp, "id"));
   json_object_set_new (grp, "closed", json_true ());
   if (!save_group (g, tx, grp, error))
     return FALSE;

@@ -9,29 +9,10 @@ const CairnHost *mkt_host;
 
 /* ---- helpers ---------------------------------------------------------- */
 
-gboolean
-mkt_fail (GError **error, int code, const char *fmt, ...)
-{
-  va_list ap;
-  va_start (ap, fmt);
-  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  g_set_error_literal (error, CAIRN_ERROR, code, msg);
-  return FALSE;
-}
-
 json_t *
 mkt_get (Market *m, CairnTxCtx *tx, const char *key, GError **error)
 {
-  GError *local = NULL;
-  json_t *v = mkt_host->state_get_json (m->self, tx, NULL, key, &local);
-  if (v == NULL && local != NULL) {
-    if (g_error_matches (local, CAIRN_ERROR, CAIRN_ERROR_NOT_FOUND))
-      g_clear_error (&local);
-    else
-      g_propagate_error (error, local);
-  }
-  return v;
+  return cairn_state_get_json_opt (mkt_host, m->self, tx, key, error);
 }
 
 gboolean
@@ -39,17 +20,6 @@ mkt_put (Market *m, CairnTxCtx *tx, const char *key, const json_t *v,
          GError **error)
 {
   return mkt_host->state_put_json (m->self, tx, key, v, error);
-}
-
-gboolean
-mkt_hex_valid (const char *s, size_t bytes)
-{
-  if (s == NULL || strlen (s) != 2 * bytes)
-    return FALSE;
-  for (size_t i = 0; i < 2 * bytes; i++)
-    if (!g_ascii_isdigit (s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
-      return FALSE;
-  return TRUE;
 }
 
 const char *
@@ -62,38 +32,6 @@ json_int_t
 mkt_int (const json_t *o, const char *k)
 {
   return json_integer_value (json_object_get (o, k));
-}
-
-gboolean
-mkt_unpack (const char *what, const json_t *body, GError **error,
-            const char *fmt, ...)
-{
-  json_error_t jerr;
-  va_list ap;
-  if (!json_is_object (body))
-    return mkt_fail (error, CAIRN_ERROR_INVALID, "%s: body must be an object",
-                     what);
-  va_start (ap, fmt);
-  int rc = json_vunpack_ex ((json_t *)body, &jerr, JSON_STRICT, fmt, ap);
-  va_end (ap);
-  if (rc != 0)
-    return mkt_fail (error, CAIRN_ERROR_INVALID, "%s: body: %s", what,
-                     jerr.text);
-  return TRUE;
-}
-
-gboolean
-mkt_reply_error (CairnResponse *resp, int status, const char *code,
-                 const char *fmt, ...)
-{
-  va_list ap;
-  va_start (ap, fmt);
-  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  resp->status = status;
-  resp->json
-      = json_pack ("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
-  return TRUE;
 }
 
 int64_t
@@ -164,8 +102,8 @@ market_init (CairnPlugin *self, const CairnHost *h, GError **error)
   m->bank = h->lookup_service (self, CAIRN_BANK_SERVICE,
                                CAIRN_BANK_SERVICE_VERSION);
   if (m->bank == NULL) {
-    mkt_fail (error, CAIRN_ERROR_CONFIG,
-              "market needs the cairn.bank/1 service: load the bank plugin");
+    cairn_fail (error, CAIRN_ERROR_CONFIG,
+                "market needs the cairn.bank/1 service: load the bank plugin");
     goto fail;
   }
   if (!h->config_bool (self, "auto_rank", TRUE, &m->auto_rank, error))

@@ -36,22 +36,13 @@ typedef struct {
 
 extern const CairnHost *mkt_host;
 
-/* ---- helpers (market.c) ---- */
-gboolean mkt_fail (GError **error, int code, const char *fmt, ...)
-    G_GNUC_PRINTF (3, 4);
 /* A JSON value of the plugin's state, or NULL with *error unset when
  * absent. */
 json_t *mkt_get (Market *m, CairnTxCtx *tx, const char *key, GError **error);
 gboolean mkt_put (Market *m, CairnTxCtx *tx, const char *key, const json_t *v,
                   GError **error);
-gboolean mkt_hex_valid (const char *s, size_t bytes);
 const char *mkt_str (const json_t *o, const char *k);
 json_int_t mkt_int (const json_t *o, const char *k);
-/* json_unpack_ex with JSON_STRICT and a message naming what. */
-gboolean mkt_unpack (const char *what, const json_t *body, GError **error,
-                     const char *fmt, ...);
-gboolean mkt_reply_error (CairnResponse *resp, int status, const char *code,
-                          const char *fmt, ...) G_GNUC_PRINTF (4, 5);
 /* Epoch of a block height (heights >= 1). */
 int64_t mkt_epoch_of (const MktParams *p, uint64_t height);
 

@@ -304,15 +304,16 @@ mkt_ranking_compute (Market *m, CairnTxCtx *tx, const MktParams *p,
        && mkt_host->state_iter (m->self, tx, NULL, rate_prefix, rating_cb, &a,
                                 error);
   if (ok && a.bad)
-    ok = mkt_fail (error, CAIRN_ERROR_CORRUPT,
-                   "market: a usage or rating record of epoch %" G_GINT64_FORMAT
-                   " is malformed",
-                   epoch);
+    ok = cairn_fail (
+        error, CAIRN_ERROR_CORRUPT,
+        "market: a usage or rating record of epoch %" G_GINT64_FORMAT
+        " is malformed",
+        epoch);
   if (ok && g_hash_table_size (a.svcs) == 0)
-    ok = mkt_fail (error, CAIRN_ERROR_INVALID,
-                   "epoch %" G_GINT64_FORMAT " has no usage or ratings: "
-                   "nothing to rank",
-                   epoch);
+    ok = cairn_fail (error, CAIRN_ERROR_INVALID,
+                     "epoch %" G_GINT64_FORMAT " has no usage or ratings: "
+                     "nothing to rank",
+                     epoch);
   if (ok)
     out = build (&a, epoch, usage, ratings, error);
   g_hash_table_destroy (a.svcs);
@@ -336,13 +337,13 @@ rank_check (CairnPlugin *self, const json_t *body, GError **error)
 {
   json_int_t epoch;
   const char *hash;
-  if (!mkt_unpack ("market.rank", body, error, "{s:I,s:s}", "epoch", &epoch,
-                   "hash", &hash))
+  if (!cairn_unpack_strict ("market.rank", body, error, "{s:I,s:s}", "epoch",
+                            &epoch, "hash", &hash))
     return FALSE;
-  if (epoch < 0 || !mkt_hex_valid (hash, 32))
-    return mkt_fail (error, CAIRN_ERROR_INVALID,
-                     "market.rank: epoch must be >= 0 and hash a SHA-256 "
-                     "(64 lowercase hex)");
+  if (epoch < 0 || !cairn_hex_lower_valid (hash, 32))
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "market.rank: epoch must be >= 0 and hash a SHA-256 "
+                       "(64 lowercase hex)");
   return TRUE;
 }
 
@@ -358,25 +359,26 @@ rank_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
   if (!mkt_params (m, tx, &p, error))
     return FALSE;
   if (!mkt_has_role (m, tx, info->sender, p.app_node_role))
-    return mkt_fail (error, CAIRN_ERROR_UNAUTHORIZED,
-                     "%s: %s does not hold the %s role: app nodes produce "
-                     "rankings",
-                     what, info->sender, p.app_node_role);
+    return cairn_fail (error, CAIRN_ERROR_UNAUTHORIZED,
+                       "%s: %s does not hold the %s role: app nodes produce "
+                       "rankings",
+                       what, info->sender, p.app_node_role);
   int64_t now = mkt_epoch_of (&p, info->height);
   if (epoch >= now)
-    return mkt_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: epoch %" JSON_INTEGER_FORMAT " is not complete (the "
-                     "chain is in epoch %" G_GINT64_FORMAT ")",
-                     what, epoch, now);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: epoch %" JSON_INTEGER_FORMAT
+                       " is not complete (the "
+                       "chain is in epoch %" G_GINT64_FORMAT ")",
+                       what, epoch, now);
   char k[MKT_KEYBUF];
   epoch_key (k, sizeof k, epoch, "ranking");
   g_autoptr (json_t) old = mkt_get (m, tx, k, NULL);
   if (old != NULL)
-    return mkt_fail (error, CAIRN_ERROR_CONFLICT,
-                     "%s: epoch %" JSON_INTEGER_FORMAT " was already ranked by "
-                     "%s at height %" JSON_INTEGER_FORMAT,
-                     what, epoch, mkt_str (old, "producer"),
-                     mkt_int (old, "height"));
+    return cairn_fail (
+        error, CAIRN_ERROR_CONFLICT,
+        "%s: epoch %" JSON_INTEGER_FORMAT " was already ranked by "
+        "%s at height %" JSON_INTEGER_FORMAT,
+        what, epoch, mkt_str (old, "producer"), mkt_int (old, "height"));
   json_t *usage = NULL, *ratings = NULL;
   g_autoptr (json_t) ranking
       = mkt_ranking_compute (m, tx, &p, epoch, &usage, &ratings, error);
@@ -384,11 +386,11 @@ rank_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
   if (ranking == NULL)
     return FALSE;
   if (strcmp (mkt_str (ranking, "hash"), mkt_str (body, "hash")) != 0)
-    return mkt_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: hash %s does not match this chain's ranking of "
-                     "epoch %" JSON_INTEGER_FORMAT " (%s)",
-                     what, mkt_str (body, "hash"), epoch,
-                     mkt_str (ranking, "hash"));
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: hash %s does not match this chain's ranking of "
+                       "epoch %" JSON_INTEGER_FORMAT " (%s)",
+                       what, mkt_str (body, "hash"), epoch,
+                       mkt_str (ranking, "hash"));
   json_object_set_new (ranking, "producer", json_string (info->sender));
   json_object_set_new (ranking, "height",
                        json_integer ((json_int_t)info->height));
@@ -496,11 +498,12 @@ static gboolean
 distribute_check (CairnPlugin *self, const json_t *body, GError **error)
 {
   json_int_t epoch;
-  if (!mkt_unpack ("market.distribute", body, error, "{s:I}", "epoch", &epoch))
+  if (!cairn_unpack_strict ("market.distribute", body, error, "{s:I}", "epoch",
+                            &epoch))
     return FALSE;
   if (epoch < 0)
-    return mkt_fail (error, CAIRN_ERROR_INVALID,
-                     "market.distribute: epoch must be >= 0");
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "market.distribute: epoch must be >= 0");
   return TRUE;
 }
 
@@ -538,14 +541,14 @@ distribute_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
   if (!mkt_params (m, tx, &p, error))
     return FALSE;
   if (!mkt_has_role (m, tx, info->sender, p.platform_role))
-    return mkt_fail (error, CAIRN_ERROR_UNAUTHORIZED,
-                     "%s: %s does not hold the %s role", what, info->sender,
-                     p.platform_role);
+    return cairn_fail (error, CAIRN_ERROR_UNAUTHORIZED,
+                       "%s: %s does not hold the %s role", what, info->sender,
+                       p.platform_role);
   char k[MKT_KEYBUF];
   epoch_key (k, sizeof k, epoch, "rewards");
   g_autoptr (json_t) done = mkt_get (m, tx, k, NULL);
   if (done != NULL)
-    return mkt_fail (
+    return cairn_fail (
         error, CAIRN_ERROR_CONFLICT,
         "%s: the rewards of epoch %" JSON_INTEGER_FORMAT
         " were already distributed at height %" JSON_INTEGER_FORMAT,
@@ -557,10 +560,10 @@ distribute_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
   epoch_key (k, sizeof k, epoch, "ratings");
   g_autoptr (json_t) ratings = mkt_get (m, tx, k, NULL);
   if (ranking == NULL || usage == NULL || ratings == NULL)
-    return mkt_fail (error, CAIRN_ERROR_NOT_FOUND,
-                     "%s: epoch %" JSON_INTEGER_FORMAT " has no ranking yet "
-                     "(market.rank)",
-                     what, epoch);
+    return cairn_fail (error, CAIRN_ERROR_NOT_FOUND,
+                       "%s: epoch %" JSON_INTEGER_FORMAT " has no ranking yet "
+                       "(market.rank)",
+                       what, epoch);
   g_autoptr (json_t) supply = mkt_get (m, tx, "supply", NULL);
   uint64_t minted_before = supply ? (uint64_t)mkt_int (supply, "minted") : 0;
   uint64_t iss = mkt_issuance (&p, epoch, minted_before);
@@ -585,8 +588,8 @@ distribute_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
     g_snprintf (k, sizeof k, "svc/%s", id);
     json_t *svc = mkt_get (m, tx, k, error);
     if (svc == NULL)
-      return mkt_fail (error, CAIRN_ERROR_CORRUPT,
-                       "%s: ranked service %s is missing", what, id);
+      return cairn_fail (error, CAIRN_ERROR_CORRUPT,
+                         "%s: ranked service %s is missing", what, id);
     g_ptr_array_add (keep, svc);
     /* README: weight top_services - rank + 1 (rank = i + 1). */
     Share sh = { mkt_str (svc, "developer"), p.top_services - (int64_t)i };

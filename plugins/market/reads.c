@@ -40,17 +40,17 @@ epoch_range (Market *m, const MktParams *p, const CairnRequest *req,
   if ((f && !g_ascii_string_to_signed (f, 10, 0, G_MAXINT32, &a, NULL))
       || (t && !g_ascii_string_to_signed (t, 10, 0, G_MAXINT32, &b, NULL))
       || b < a) {
-    mkt_reply_error (resp, 400, "invalid",
-                     "from and to are epoch numbers with from <= to");
+    cairn_reply_error (resp, 400, "invalid",
+                       "from and to are epoch numbers with from <= to");
     return FALSE;
   }
   if (f == NULL && b - a >= MKT_MAX_RANGE)
     a = b - MKT_MAX_RANGE + 1;
   if (b - a >= MKT_MAX_RANGE) {
-    mkt_reply_error (resp, 400, "invalid",
-                     "at most %d epochs per request (from %" G_GINT64_FORMAT
-                     " to %" G_GINT64_FORMAT ")",
-                     MKT_MAX_RANGE, a, b);
+    cairn_reply_error (resp, 400, "invalid",
+                       "at most %d epochs per request (from %" G_GINT64_FORMAT
+                       " to %" G_GINT64_FORMAT ")",
+                       MKT_MAX_RANGE, a, b);
     return FALSE;
   }
   *from = a;
@@ -199,7 +199,7 @@ get_service (Market *m, const char *id, const CairnRequest *req,
   if (e != NULL)
     return propagate (error, &e);
   if (s == NULL)
-    return mkt_reply_error (resp, 404, "not_found", "unknown service %s", id);
+    return cairn_reply_error (resp, 404, "not_found", "unknown service %s", id);
   g_snprintf (k, sizeof k, "serve/%s/", id);
   ListCtx c = { m, json_array (), strlen (k), NULL, NULL, 0, 0 };
   if (!mkt_host->state_iter (m->self, NULL, NULL, k, keys_cb, &c, &e)) {
@@ -231,8 +231,8 @@ get_epoch (Market *m, const char *text, const CairnRequest *req,
 {
   gint64 epoch;
   if (!g_ascii_string_to_signed (text, 10, 0, G_MAXINT32, &epoch, NULL))
-    return mkt_reply_error (resp, 400, "invalid", "'%s' is not an epoch number",
-                            text);
+    return cairn_reply_error (resp, 400, "invalid",
+                              "'%s' is not an epoch number", text);
   MktParams p;
   g_autoptr (GError) e = NULL;
   if (!mkt_params (m, NULL, &p, &e))
@@ -252,11 +252,11 @@ get_epoch (Market *m, const char *text, const CairnRequest *req,
     int64_t now = (int64_t)(head_height (m) / (uint64_t)p.epoch_blocks);
     if (epoch >= now) {
       json_decref (out);
-      return mkt_reply_error (resp, 409, "conflict",
-                              "epoch %" G_GINT64_FORMAT " is not complete "
-                              "(the next block is in epoch %" G_GINT64_FORMAT
-                              ")",
-                              epoch, now);
+      return cairn_reply_error (resp, 409, "conflict",
+                                "epoch %" G_GINT64_FORMAT " is not complete "
+                                "(the next block is in epoch %" G_GINT64_FORMAT
+                                ")",
+                                epoch, now);
     }
     json_t *usage = NULL, *ratings = NULL;
     json_t *r = mkt_ranking_compute (m, NULL, &p, epoch, &usage, &ratings, &e);
@@ -347,8 +347,9 @@ get_account (Market *m, const char *addr, gboolean developer,
              const CairnRequest *req, CairnResponse *resp, GError **error)
 {
   if (!mkt_host->address_valid (addr))
-    return mkt_reply_error (resp, 400, "invalid",
-                            "'%s' is not an address (40 lowercase hex)", addr);
+    return cairn_reply_error (resp, 400, "invalid",
+                              "'%s' is not an address (40 lowercase hex)",
+                              addr);
   MktParams p;
   g_autoptr (GError) e = NULL;
   int64_t from, to;
@@ -403,7 +404,7 @@ get_order (Market *m, const char *id, CairnResponse *resp, GError **error)
   if (e != NULL)
     return propagate (error, &e);
   if (o == NULL)
-    return mkt_reply_error (resp, 404, "not_found", "unknown order %s", id);
+    return cairn_reply_error (resp, 404, "not_found", "unknown order %s", id);
   resp->json = o;
   return TRUE;
 }
@@ -437,8 +438,9 @@ static gboolean
 get_trades (Market *m, const char *addr, CairnResponse *resp, GError **error)
 {
   if (!mkt_host->address_valid (addr))
-    return mkt_reply_error (resp, 400, "invalid",
-                            "'%s' is not an address (40 lowercase hex)", addr);
+    return cairn_reply_error (resp, 400, "invalid",
+                              "'%s' is not an address (40 lowercase hex)",
+                              addr);
   char k[MKT_KEYBUF];
   g_snprintf (k, sizeof k, "th/%s/", addr);
   ListCtx c = { m, json_array (), strlen (k), NULL, NULL, 0, 0 };
@@ -493,9 +495,9 @@ route_get (CairnPlugin *self, const CairnRequest *req, CairnResponse *resp,
                       : get_order (m, b, resp, error);
   if (g_strcmp0 (a, "trades") == 0 && two)
     return get_trades (m, b, resp, error);
-  return mkt_reply_error (resp, 404, "not_found",
-                          "no route GET %s (see plugins/market/README.md)",
-                          req->path);
+  return cairn_reply_error (resp, 404, "not_found",
+                            "no route GET %s (see plugins/market/README.md)",
+                            req->path);
 }
 
 gboolean

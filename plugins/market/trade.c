@@ -13,25 +13,22 @@ amount_ok (const char *what, const char *field, json_int_t amount,
            GError **error)
 {
   if (amount < 1)
-    return mkt_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: %s must be a positive integer (1..%" G_GUINT64_FORMAT
-                     "), not %" JSON_INTEGER_FORMAT,
-                     what, field, CAIRN_BANK_MAX_AMOUNT, amount);
+    return cairn_fail (
+        error, CAIRN_ERROR_INVALID,
+        "%s: %s must be a positive integer (1..%" G_GUINT64_FORMAT
+        "), not %" JSON_INTEGER_FORMAT,
+        what, field, CAIRN_BANK_MAX_AMOUNT, amount);
   return TRUE;
 }
 
 static gboolean
 denom_ok (const char *what, const char *d, GError **error)
 {
-  size_t n = d ? strlen (d) : 0;
-  gboolean ok = n >= 2 && n <= 16 && g_ascii_islower (d[0]);
-  for (size_t i = 1; ok && i < n; i++)
-    ok = g_ascii_islower (d[i]) || g_ascii_isdigit (d[i]);
-  if (!ok)
-    return mkt_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: denom '%s' must be 2-16 of [a-z0-9], starting with "
-                     "a letter",
-                     what, d ? d : "(null)");
+  if (!cairn_denom_valid (d))
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: denom '%s' must be 2-16 of [a-z0-9], starting with "
+                       "a letter",
+                       what, d ? d : "(null)");
   return TRUE;
 }
 
@@ -68,19 +65,19 @@ trade_check (CairnPlugin *self, const json_t *body, GError **error)
   const char *what = "market.trade";
   const char *to, *denom, *memo = NULL;
   json_int_t amount;
-  if (!mkt_unpack (what, body, error, "{s:s,s:s,s:I,s?s}", "to", &to, "denom",
-                   &denom, "amount", &amount, "memo", &memo)
+  if (!cairn_unpack_strict (what, body, error, "{s:s,s:s,s:I,s?s}", "to", &to,
+                            "denom", &denom, "amount", &amount, "memo", &memo)
       || !amount_ok (what, "amount", amount, error)
       || !denom_ok (what, denom, error))
     return FALSE;
   if (!mkt_host->address_valid (to))
-    return mkt_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: to '%s' is not an address", what, to);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: to '%s' is not an address", what, to);
   if (memo != NULL
       && (strlen (memo) > MAX_MEMO || !g_utf8_validate (memo, -1, NULL)))
-    return mkt_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: memo must be at most %d bytes of UTF-8", what,
-                     MAX_MEMO);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: memo must be at most %d bytes of UTF-8", what,
+                       MAX_MEMO);
   return TRUE;
 }
 
@@ -93,8 +90,8 @@ trade_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
   const char *to = mkt_str (body, "to"), *denom = mkt_str (body, "denom");
   json_int_t amount = mkt_int (body, "amount");
   if (strcmp (from, to) == 0)
-    return mkt_fail (error, CAIRN_ERROR_INVALID,
-                     "market.trade: sender and receiver are both %s", from);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "market.trade: sender and receiver are both %s", from);
   if (!m->bank->transfer (self, tx, from, to, denom, (uint64_t)amount, error)) {
     g_prefix_error (error, "market.trade: ");
     return FALSE;
@@ -121,18 +118,18 @@ order_check (CairnPlugin *self, const json_t *body, GError **error)
   const char *what = "market.order";
   const char *sd, *bd;
   json_int_t sa, ba;
-  if (!mkt_unpack (what, body, error, "{s:{s:s,s:I},s:{s:s,s:I}}", "sell",
-                   "denom", &sd, "amount", &sa, "buy", "denom", &bd, "amount",
-                   &ba)
+  if (!cairn_unpack_strict (what, body, error, "{s:{s:s,s:I},s:{s:s,s:I}}",
+                            "sell", "denom", &sd, "amount", &sa, "buy", "denom",
+                            &bd, "amount", &ba)
       || !denom_ok (what, sd, error) || !denom_ok (what, bd, error)
       || !amount_ok (what, "sell.amount", sa, error)
       || !amount_ok (what, "buy.amount", ba, error))
     return FALSE;
   if (strcmp (sd, bd) == 0)
-    return mkt_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: an order sells and buys two different "
-                     "denominations, not %s for %s",
-                     what, sd, bd);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: an order sells and buys two different "
+                       "denominations, not %s for %s",
+                       what, sd, bd);
   return TRUE;
 }
 
@@ -176,11 +173,11 @@ static gboolean
 order_ref_check (const char *what, const json_t *body, GError **error)
 {
   const char *id;
-  if (!mkt_unpack (what, body, error, "{s:s}", "order", &id))
+  if (!cairn_unpack_strict (what, body, error, "{s:s}", "order", &id))
     return FALSE;
-  if (!mkt_hex_valid (id, 32))
-    return mkt_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: order must be an order id (64 hex)", what);
+  if (!cairn_hex_lower_valid (id, 32))
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: order must be an order id (64 hex)", what);
   return TRUE;
 }
 
@@ -210,12 +207,13 @@ open_order (Market *m, CairnTxCtx *tx, const char *what, const json_t *body,
     if (local != NULL)
       g_propagate_error (error, local);
     else
-      mkt_fail (error, CAIRN_ERROR_NOT_FOUND, "%s: unknown order %s", what, id);
+      cairn_fail (error, CAIRN_ERROR_NOT_FOUND, "%s: unknown order %s", what,
+                  id);
     return NULL;
   }
   if (strcmp (mkt_str (o, "status"), "open") != 0) {
-    mkt_fail (error, CAIRN_ERROR_CONFLICT, "%s: order %s is %s", what, id,
-              mkt_str (o, "status"));
+    cairn_fail (error, CAIRN_ERROR_CONFLICT, "%s: order %s is %s", what, id,
+                mkt_str (o, "status"));
     json_decref (o);
     return NULL;
   }
@@ -249,9 +247,9 @@ fill_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
     return FALSE;
   const char *maker = mkt_str (o, "maker");
   if (strcmp (maker, taker) == 0)
-    return mkt_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: %s cannot fill its own order (cancel it)", what,
-                     maker);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: %s cannot fill its own order (cancel it)", what,
+                       maker);
   const json_t *sell = json_object_get (o, "sell");
   const json_t *buy = json_object_get (o, "buy");
   uint64_t sa = (uint64_t)mkt_int (sell, "amount");
@@ -288,9 +286,9 @@ cancel_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
   if (o == NULL)
     return FALSE;
   if (strcmp (mkt_str (o, "maker"), sender) != 0)
-    return mkt_fail (error, CAIRN_ERROR_UNAUTHORIZED,
-                     "%s: only the maker %s cancels order %s", what,
-                     mkt_str (o, "maker"), mkt_str (o, "id"));
+    return cairn_fail (error, CAIRN_ERROR_UNAUTHORIZED,
+                       "%s: only the maker %s cancels order %s", what,
+                       mkt_str (o, "maker"), mkt_str (o, "id"));
   const json_t *sell = json_object_get (o, "sell");
   if (!m->bank->unlock (self, tx, sender, mkt_str (sell, "denom"),
                         (uint64_t)mkt_int (sell, "amount"), error)) {

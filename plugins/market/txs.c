@@ -41,30 +41,6 @@ params_json (const MktParams *p)
       (json_int_t)p->bps_producer);
 }
 
-static gboolean
-role_ok (const char *r)
-{
-  size_t n = r ? strlen (r) : 0;
-  if (n < 1 || n > 32)
-    return FALSE;
-  for (size_t i = 0; i < n; i++)
-    if (!g_ascii_islower (r[i]) && r[i] != '_')
-      return FALSE;
-  return TRUE;
-}
-
-static gboolean
-denom_ok (const char *d)
-{
-  size_t n = d ? strlen (d) : 0;
-  if (n < 2 || n > 16 || !g_ascii_islower (d[0]))
-    return FALSE;
-  for (size_t i = 1; i < n; i++)
-    if (!g_ascii_islower (d[i]) && !g_ascii_isdigit (d[i]))
-      return FALSE;
-  return TRUE;
-}
-
 /* Fill out from a params object (genesis or state), checking each rule. */
 static gboolean
 params_parse (const char *what, const json_t *j, MktParams *out, GError **error)
@@ -80,45 +56,45 @@ params_parse (const char *what, const json_t *j, MktParams *out, GError **error)
              weight = out->prior_weight, dev = out->bps_developers,
              users = out->bps_users, raters = out->bps_raters,
              prod = out->bps_producer;
-  if (!mkt_unpack (what, j, error,
-                   "{s?s,s?s,s?s,s?I,s?I,s?I,s?I,s?I,s?I,s?I,s?{s:I,s:I,s:I,"
-                   "s:I}}",
-                   "platform_role", &platform, "app_node_role", &app, "denom",
-                   &denom, "epoch_blocks", &eb, "supply_cap", &cap,
-                   "initial_issuance", &init, "halving_epochs", &halv,
-                   "top_services", &top, "prior_rating_milli", &prior,
-                   "prior_weight", &weight, "shares_bps", "developers", &dev,
-                   "users", &users, "raters", &raters, "producer", &prod))
+  if (!cairn_unpack_strict (
+          what, j, error,
+          "{s?s,s?s,s?s,s?I,s?I,s?I,s?I,s?I,s?I,s?I,s?{s:I,s:I,s:I,"
+          "s:I}}",
+          "platform_role", &platform, "app_node_role", &app, "denom", &denom,
+          "epoch_blocks", &eb, "supply_cap", &cap, "initial_issuance", &init,
+          "halving_epochs", &halv, "top_services", &top, "prior_rating_milli",
+          &prior, "prior_weight", &weight, "shares_bps", "developers", &dev,
+          "users", &users, "raters", &raters, "producer", &prod))
     return FALSE;
-  if (!role_ok (platform) || !role_ok (app))
-    return mkt_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: platform_role and app_node_role must be role names "
-                     "(1-32 of [a-z_])",
-                     what);
-  if (!denom_ok (denom))
-    return mkt_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: denom must be 2-16 of [a-z0-9], starting with a "
-                     "letter",
-                     what);
+  if (!cairn_role_valid (platform) || !cairn_role_valid (app))
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: platform_role and app_node_role must be role names "
+                       "(1-32 of [a-z_])",
+                       what);
+  if (!cairn_denom_valid (denom))
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: denom must be 2-16 of [a-z0-9], starting with a "
+                       "letter",
+                       what);
   if (eb < 1 || eb > 100000000 || halv < 1 || halv > 100000000 || top < 1
       || top > 1000 || weight < 1 || weight > 1000000 || prior < 1000
       || prior > 5000)
-    return mkt_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: epoch_blocks and halving_epochs must be 1..1e8, "
-                     "top_services 1..1000, prior_weight 1..1e6 and "
-                     "prior_rating_milli 1000..5000",
-                     what);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: epoch_blocks and halving_epochs must be 1..1e8, "
+                       "top_services 1..1000, prior_weight 1..1e6 and "
+                       "prior_rating_milli 1000..5000",
+                       what);
   if (cap < 0 || init < 0 || init > cap)
-    return mkt_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: supply_cap and initial_issuance must be >= 0 with "
-                     "initial_issuance <= supply_cap",
-                     what);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: supply_cap and initial_issuance must be >= 0 with "
+                       "initial_issuance <= supply_cap",
+                       what);
   if (dev < 0 || users < 0 || raters < 0 || prod < 0
       || dev + users + raters + prod != 10000)
-    return mkt_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: shares_bps (developers, users, raters, producer) "
-                     "must be >= 0 and add up to 10000",
-                     what);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: shares_bps (developers, users, raters, producer) "
+                       "must be >= 0 and add up to 10000",
+                       what);
   g_strlcpy (out->platform_role, platform, sizeof out->platform_role);
   g_strlcpy (out->app_node_role, app, sizeof out->app_node_role);
   g_strlcpy (out->denom, denom, sizeof out->denom);
@@ -175,9 +151,9 @@ static gboolean
 address_ok (const char *what, const char *field, const char *a, GError **error)
 {
   if (!mkt_host->address_valid (a))
-    return mkt_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: %s '%s' is not an address (40 lowercase hex)", what,
-                     field, a ? a : "(null)");
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: %s '%s' is not an address (40 lowercase hex)", what,
+                       field, a ? a : "(null)");
   return TRUE;
 }
 
@@ -190,19 +166,6 @@ text_ok (const char *s, size_t max, gboolean word)
   for (size_t i = 0; word && i < n; i++)
     if (!g_ascii_islower (s[i]) && !g_ascii_isdigit (s[i]) && s[i] != '-'
         && s[i] != '_' && s[i] != '.')
-      return FALSE;
-  return TRUE;
-}
-
-/* A CIDv1 in base32 ("b" + [a-z2-7]), as blob stores name blobs. */
-static gboolean
-cid_ok (const char *cid)
-{
-  size_t n = cid ? strlen (cid) : 0;
-  if (n < 20 || n > 128 || cid[0] != 'b')
-    return FALSE;
-  for (size_t i = 1; i < n; i++)
-    if (!g_ascii_islower (cid[i]) && !(cid[i] >= '2' && cid[i] <= '7'))
       return FALSE;
   return TRUE;
 }
@@ -226,8 +189,8 @@ service_or_fail (Market *m, CairnTxCtx *tx, const char *what, const char *id,
     if (local != NULL)
       g_propagate_error (error, local);
     else
-      mkt_fail (error, CAIRN_ERROR_NOT_FOUND, "%s: unknown service %s", what,
-                id);
+      cairn_fail (error, CAIRN_ERROR_NOT_FOUND, "%s: unknown service %s", what,
+                  id);
   }
   return s;
 }
@@ -239,11 +202,11 @@ current_period (const MktParams *p, CairnTxCtx *tx, const char *what,
 {
   int64_t now = mkt_epoch_of (p, mkt_host->tx_info (tx)->height);
   if (period != now)
-    return mkt_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: out-of-period report: period %" JSON_INTEGER_FORMAT
-                     " is not the current epoch %" G_GINT64_FORMAT
-                     " (height %" G_GUINT64_FORMAT ")",
-                     what, period, now, mkt_host->tx_info (tx)->height);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: out-of-period report: period %" JSON_INTEGER_FORMAT
+                       " is not the current epoch %" G_GINT64_FORMAT
+                       " (height %" G_GUINT64_FORMAT ")",
+                       what, period, now, mkt_host->tx_info (tx)->height);
   return TRUE;
 }
 
@@ -254,25 +217,27 @@ create_check (CairnPlugin *self, const json_t *body, GError **error)
 {
   const char *what = "market.create";
   const char *dev, *name, *cat, *ver, *cid, *sha;
-  if (!mkt_unpack (what, body, error, "{s:s,s:s,s:s,s:s,s:s,s:s}", "developer",
-                   &dev, "name", &name, "category", &cat, "version", &ver,
-                   "package_cid", &cid, "package_sha256", &sha)
+  if (!cairn_unpack_strict (what, body, error, "{s:s,s:s,s:s,s:s,s:s,s:s}",
+                            "developer", &dev, "name", &name, "category", &cat,
+                            "version", &ver, "package_cid", &cid,
+                            "package_sha256", &sha)
       || !address_ok (what, "developer", dev, error))
     return FALSE;
   if (!text_ok (name, 64, FALSE))
-    return mkt_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: name must be 1-64 bytes of UTF-8", what);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: name must be 1-64 bytes of UTF-8", what);
   if (!text_ok (cat, 32, TRUE) || !text_ok (ver, 32, TRUE))
-    return mkt_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: category and version must be 1-32 of "
-                     "[a-z0-9._-]",
-                     what);
-  if (!cid_ok (cid))
-    return mkt_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: package_cid '%s' is not a CIDv1 (base32)", what, cid);
-  if (!mkt_hex_valid (sha, 32))
-    return mkt_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: package_sha256 must be 64 lowercase hex", what);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: category and version must be 1-32 of "
+                       "[a-z0-9._-]",
+                       what);
+  if (!cairn_cid_valid (cid))
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: package_cid '%s' is not a CIDv1 (base32)", what,
+                       cid);
+  if (!cairn_hex_lower_valid (sha, 32))
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: package_sha256 must be 64 lowercase hex", what);
   return TRUE;
 }
 
@@ -286,10 +251,10 @@ create_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
   if (!mkt_params (m, tx, &p, error))
     return FALSE;
   if (!need_role (m, tx, "market.create", p.platform_role))
-    return mkt_fail (error, CAIRN_ERROR_UNAUTHORIZED,
-                     "market.create: %s does not hold the %s role: the "
-                     "platform approves services",
-                     info->sender, p.platform_role);
+    return cairn_fail (error, CAIRN_ERROR_UNAUTHORIZED,
+                       "market.create: %s does not hold the %s role: the "
+                       "platform approves services",
+                       info->sender, p.platform_role);
   g_autoptr (json_t) s = json_deep_copy (body);
   json_object_set_new (s, "id", json_string (info->id));
   json_object_set_new (s, "height", json_integer ((json_int_t)info->height));
@@ -315,11 +280,12 @@ static gboolean
 serve_check (CairnPlugin *self, const json_t *body, GError **error)
 {
   const char *id;
-  if (!mkt_unpack ("market.serve", body, error, "{s:s}", "service", &id))
+  if (!cairn_unpack_strict ("market.serve", body, error, "{s:s}", "service",
+                            &id))
     return FALSE;
-  if (!mkt_hex_valid (id, 32))
-    return mkt_fail (error, CAIRN_ERROR_INVALID,
-                     "market.serve: service must be a service id (64 hex)");
+  if (!cairn_hex_lower_valid (id, 32))
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "market.serve: service must be a service id (64 hex)");
   return TRUE;
 }
 
@@ -335,9 +301,9 @@ serve_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
   if (!mkt_params (m, tx, &p, error))
     return FALSE;
   if (!need_role (m, tx, what, p.app_node_role))
-    return mkt_fail (error, CAIRN_ERROR_UNAUTHORIZED,
-                     "%s: %s does not hold the %s role", what, info->sender,
-                     p.app_node_role);
+    return cairn_fail (error, CAIRN_ERROR_UNAUTHORIZED,
+                       "%s: %s does not hold the %s role", what, info->sender,
+                       p.app_node_role);
   g_autoptr (json_t) s = service_or_fail (m, tx, what, id, error);
   if (s == NULL)
     return FALSE;
@@ -345,8 +311,8 @@ serve_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
   g_snprintf (k, sizeof k, "serve/%s/%s", id, info->sender);
   g_autoptr (json_t) old = mkt_get (m, tx, k, NULL);
   if (old != NULL)
-    return mkt_fail (error, CAIRN_ERROR_CONFLICT, "%s: %s already serves %s",
-                     what, info->sender, id);
+    return cairn_fail (error, CAIRN_ERROR_CONFLICT, "%s: %s already serves %s",
+                       what, info->sender, id);
   g_autoptr (json_t) v
       = json_pack ("{s:I}", "height", (json_int_t)info->height);
   if (!mkt_put (m, tx, k, v, error))
@@ -369,17 +335,17 @@ usage_check (CairnPlugin *self, const json_t *body, GError **error)
   const char *what = "market.usage";
   json_int_t period;
   json_t *records;
-  if (!mkt_unpack (what, body, error, "{s:I,s:o}", "period", &period, "records",
-                   &records))
+  if (!cairn_unpack_strict (what, body, error, "{s:I,s:o}", "period", &period,
+                            "records", &records))
     return FALSE;
   if (period < 0)
-    return mkt_fail (error, CAIRN_ERROR_INVALID, "%s: period must be >= 0",
-                     what);
+    return cairn_fail (error, CAIRN_ERROR_INVALID, "%s: period must be >= 0",
+                       what);
   if (!json_is_array (records) || json_array_size (records) == 0
       || json_array_size (records) > MKT_MAX_RECORDS)
-    return mkt_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: records must be a list of 1..%d reports", what,
-                     MKT_MAX_RECORDS);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: records must be a list of 1..%d reports", what,
+                       MKT_MAX_RECORDS);
   size_t i;
   json_t *r;
   json_array_foreach (records, i, r)
@@ -387,18 +353,19 @@ usage_check (CairnPlugin *self, const json_t *body, GError **error)
     const char *svc, *user;
     json_int_t calls, duration;
     g_autofree char *w = g_strdup_printf ("%s: records[%zu]", what, i);
-    if (!mkt_unpack (w, r, error, "{s:s,s:s,s:I,s:I}", "service", &svc, "user",
-                     &user, "calls", &calls, "duration", &duration)
+    if (!cairn_unpack_strict (w, r, error, "{s:s,s:s,s:I,s:I}", "service", &svc,
+                              "user", &user, "calls", &calls, "duration",
+                              &duration)
         || !address_ok (w, "user", user, error))
       return FALSE;
-    if (!mkt_hex_valid (svc, 32))
-      return mkt_fail (error, CAIRN_ERROR_INVALID,
-                       "%s: service must be a service id (64 hex)", w);
+    if (!cairn_hex_lower_valid (svc, 32))
+      return cairn_fail (error, CAIRN_ERROR_INVALID,
+                         "%s: service must be a service id (64 hex)", w);
     if (calls < 1 || calls > MKT_MAX_CALLS || duration < 0
         || duration > MKT_MAX_DURATION)
-      return mkt_fail (error, CAIRN_ERROR_INVALID,
-                       "%s: calls must be 1..%lld and duration 0..%lld s", w,
-                       MKT_MAX_CALLS, MKT_MAX_DURATION);
+      return cairn_fail (error, CAIRN_ERROR_INVALID,
+                         "%s: calls must be 1..%lld and duration 0..%lld s", w,
+                         MKT_MAX_CALLS, MKT_MAX_DURATION);
   }
   return TRUE;
 }
@@ -416,9 +383,9 @@ usage_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
       || !current_period (&p, tx, what, period, error))
     return FALSE;
   if (!need_role (m, tx, what, p.app_node_role))
-    return mkt_fail (error, CAIRN_ERROR_UNAUTHORIZED,
-                     "%s: %s does not hold the %s role", what, node,
-                     p.app_node_role);
+    return cairn_fail (error, CAIRN_ERROR_UNAUTHORIZED,
+                       "%s: %s does not hold the %s role", what, node,
+                       p.app_node_role);
   const json_t *records = json_object_get (body, "records");
   json_int_t total_calls = 0;
   size_t i;
@@ -433,9 +400,9 @@ usage_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
       g_autoptr (json_t) s = service_or_fail (m, tx, what, svc, error);
       if (s == NULL)
         return FALSE;
-      return mkt_fail (error, CAIRN_ERROR_UNAUTHORIZED,
-                       "%s: records[%zu]: %s does not serve service %s", what,
-                       i, node, svc);
+      return cairn_fail (error, CAIRN_ERROR_UNAUTHORIZED,
+                         "%s: records[%zu]: %s does not serve service %s", what,
+                         i, node, svc);
     }
     /* One report per node, service, user and period (earlier txs and
      * earlier records of this one, which the overlay already holds). */
@@ -443,11 +410,11 @@ usage_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
                 svc, user, node);
     g_autoptr (json_t) dup = mkt_get (m, tx, k, NULL);
     if (dup != NULL)
-      return mkt_fail (error, CAIRN_ERROR_CONFLICT,
-                       "%s: records[%zu]: duplicate report: %s already "
-                       "reported user %s on service %s for period "
-                       "%" JSON_INTEGER_FORMAT,
-                       what, i, node, user, svc, period);
+      return cairn_fail (error, CAIRN_ERROR_CONFLICT,
+                         "%s: records[%zu]: duplicate report: %s already "
+                         "reported user %s on service %s for period "
+                         "%" JSON_INTEGER_FORMAT,
+                         what, i, node, user, svc, period);
     g_autoptr (json_t) v
         = json_pack ("{s:I,s:I}", "calls", mkt_int (r, "calls"), "duration",
                      mkt_int (r, "duration"));
@@ -474,23 +441,24 @@ rate_check (CairnPlugin *self, const json_t *body, GError **error)
   const char *what = "market.rate";
   const char *svc, *text = NULL;
   json_int_t period, rating;
-  if (!mkt_unpack (what, body, error, "{s:s,s:I,s:I,s?s}", "service", &svc,
-                   "period", &period, "rating", &rating, "text_sha256", &text))
+  if (!cairn_unpack_strict (what, body, error, "{s:s,s:I,s:I,s?s}", "service",
+                            &svc, "period", &period, "rating", &rating,
+                            "text_sha256", &text))
     return FALSE;
-  if (!mkt_hex_valid (svc, 32))
-    return mkt_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: service must be a service id (64 hex)", what);
+  if (!cairn_hex_lower_valid (svc, 32))
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: service must be a service id (64 hex)", what);
   if (rating < 1 || rating > 5)
-    return mkt_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: rating %" JSON_INTEGER_FORMAT
-                     " is out of range (1..5)",
-                     what, rating);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: rating %" JSON_INTEGER_FORMAT
+                       " is out of range (1..5)",
+                       what, rating);
   if (period < 0)
-    return mkt_fail (error, CAIRN_ERROR_INVALID, "%s: period must be >= 0",
-                     what);
-  if (text != NULL && !mkt_hex_valid (text, 32))
-    return mkt_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: text_sha256 must be 64 lowercase hex", what);
+    return cairn_fail (error, CAIRN_ERROR_INVALID, "%s: period must be >= 0",
+                       what);
+  if (text != NULL && !cairn_hex_lower_valid (text, 32))
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: text_sha256 must be 64 lowercase hex", what);
   return TRUE;
 }
 
@@ -515,10 +483,10 @@ rate_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
               svc, info->sender);
   g_autoptr (json_t) old = mkt_get (m, tx, k, NULL);
   if (old != NULL)
-    return mkt_fail (error, CAIRN_ERROR_CONFLICT,
-                     "%s: %s already rated service %s in period "
-                     "%" JSON_INTEGER_FORMAT " (one rating per period)",
-                     what, info->sender, svc, period);
+    return cairn_fail (error, CAIRN_ERROR_CONFLICT,
+                       "%s: %s already rated service %s in period "
+                       "%" JSON_INTEGER_FORMAT " (one rating per period)",
+                       what, info->sender, svc, period);
   g_autoptr (json_t) v
       = json_pack ("{s:I,s:I}", "rating", mkt_int (body, "rating"), "height",
                    (json_int_t)info->height);

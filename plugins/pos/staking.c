@@ -38,18 +38,6 @@ fail (GError **error, int code, const char *fmt, ...)
   return FALSE;
 }
 
-static gboolean
-denom_valid (const char *d)
-{
-  size_t n = d ? strlen (d) : 0;
-  if (n < 2 || n > 16 || !g_ascii_islower (d[0]))
-    return FALSE;
-  for (size_t i = 1; i < n; i++)
-    if (!g_ascii_islower (d[i]) && !g_ascii_isdigit (d[i]))
-      return FALSE;
-  return TRUE;
-}
-
 /* ---- state access --------------------------------------------------------
  */
 
@@ -273,7 +261,7 @@ params_parse (const json_t *obj, const char *where, PosParams *p,
   if (obj != NULL && !only_keys (obj, where, keys, error))
     return FALSE;
   const json_t *denom = json_object_get (obj, "denom");
-  if (denom != NULL && !denom_valid (json_string_value (denom)))
+  if (denom != NULL && !cairn_denom_valid (json_string_value (denom)))
     return fail (error, CAIRN_ERROR_INVALID,
                  "%s.denom: must be a denomination ([a-z][a-z0-9]{1,15})",
                  where);

@@ -39,16 +39,16 @@ svc_gateway_init (Services *s, GError **error)
       = json_load_file (s->keys_path, JSON_REJECT_DUPLICATES, &jerr);
   if (s->content_keys == NULL || !json_is_object (s->content_keys)) {
     g_clear_pointer (&s->content_keys, json_decref);
-    return svc_fail (error, CAIRN_ERROR_CORRUPT,
-                     "%s: not a JSON object of content keys (%s, line %d); "
-                     "restore it from a backup or remove it (the providers "
-                     "then register their keys again)",
-                     s->keys_path, jerr.text, jerr.line);
+    return cairn_fail (error, CAIRN_ERROR_CORRUPT,
+                       "%s: not a JSON object of content keys (%s, line %d); "
+                       "restore it from a backup or remove it (the providers "
+                       "then register their keys again)",
+                       s->keys_path, jerr.text, jerr.line);
   }
   /* Only the node's user may read it. */
   if (g_chmod (s->keys_path, 0600) != 0)
-    return svc_fail (error, CAIRN_ERROR_IO, "%s: chmod 0600: %s", s->keys_path,
-                     g_strerror (errno));
+    return cairn_fail (error, CAIRN_ERROR_IO, "%s: chmod 0600: %s",
+                       s->keys_path, g_strerror (errno));
   return TRUE;
 }
 
@@ -61,7 +61,8 @@ keys_save (Services *s, GError **error)
                                  G_FILE_SET_CONTENTS_CONSISTENT
                                      | G_FILE_SET_CONTENTS_DURABLE,
                                  0600, &local)) {
-    svc_fail (error, CAIRN_ERROR_IO, "saving content keys: %s", local->message);
+    cairn_fail (error, CAIRN_ERROR_IO, "saving content keys: %s",
+                local->message);
     g_error_free (local);
     return FALSE;
   }
@@ -103,19 +104,19 @@ verify_signed (Services *s, const json_t *body, const char *domain,
   char derived[41];
   if (!cairn_hex_decode (pk, pub, 32) || !cairn_hex_decode (sig, sg, 64)
       || addr == NULL || !json_is_integer (ts))
-    return !svc_reply_error (resp, 400, "invalid",
-                             "the body needs %s, pubkey (64 hex), timestamp "
-                             "(ms) and sig (128 hex)",
-                             addr_field);
+    return !cairn_reply_error (resp, 400, "invalid",
+                               "the body needs %s, pubkey (64 hex), timestamp "
+                               "(ms) and sig (128 hex)",
+                               addr_field);
   svc_host->address_from_pubkey (pub, derived);
   if (strcmp (derived, addr) != 0)
-    return !svc_reply_error (resp, 403, "bad_signature",
-                             "pubkey is the key of %s, not of %s", derived,
-                             addr);
+    return !cairn_reply_error (resp, 403, "bad_signature",
+                               "pubkey is the key of %s, not of %s", derived,
+                               addr);
   int64_t now = svc_host->now_ms (s->self);
   json_int_t t = json_integer_value (ts);
   if (t < now - s->skew_ms || t > now + s->skew_ms)
-    return !svc_reply_error (
+    return !cairn_reply_error (
         resp, 403, "stale_request",
         "timestamp %" JSON_INTEGER_FORMAT " is more than %" G_GINT64_FORMAT
         " s away from this node's clock (%" G_GINT64_FORMAT "); sign a fresh "
@@ -126,10 +127,10 @@ verify_signed (Services *s, const json_t *body, const char *domain,
   size_t len;
   g_autofree char *msg = svc_host->json_canonical (unsigned_body, &len, NULL);
   if (msg == NULL || !svc_host->ed25519_verify (pub, domain, msg, len, sg))
-    return !svc_reply_error (resp, 403, "bad_signature",
-                             "the signature does not match the body (domain "
-                             "'%s', canonical JSON without sig)",
-                             domain);
+    return !cairn_reply_error (resp, 403, "bad_signature",
+                               "the signature does not match the body (domain "
+                               "'%s', canonical JSON without sig)",
+                               domain);
   return TRUE;
 }
 
@@ -142,8 +143,8 @@ read_exact (GInputStream *in, void *buf, size_t n, GError **error)
   if (!g_input_stream_read_all (in, buf, n, &got, NULL, error))
     return FALSE;
   if (got != n)
-    return svc_fail (error, CAIRN_ERROR_CORRUPT,
-                     "the blob ended after %zu of %zu bytes", got, n);
+    return cairn_fail (error, CAIRN_ERROR_CORRUPT,
+                       "the blob ended after %zu of %zu bytes", got, n);
   return TRUE;
 }
 
@@ -157,28 +158,28 @@ video_header (Services *s, const char *cid, uint8_t header[SEG_HEADER],
   uint64_t size = 0;
   if (!svc_host->blob_stat (s->self, cid, &size, &err)) {
     if (g_error_matches (err, CAIRN_ERROR, CAIRN_ERROR_NOT_FOUND))
-      return !svc_reply_error (resp, 404, "blob_not_found",
-                               "blob %s is not stored on this node; upload "
-                               "the encrypted video first (POST /v1/blobs)",
-                               cid);
+      return !cairn_reply_error (resp, 404, "blob_not_found",
+                                 "blob %s is not stored on this node; upload "
+                                 "the encrypted video first (POST /v1/blobs)",
+                                 cid);
     if (g_error_matches (err, CAIRN_ERROR, CAIRN_ERROR_NOT_IMPLEMENTED))
-      return !svc_reply_error (resp, 501, "not_implemented", "%s",
-                               err->message);
-    return !svc_reply_error (resp, 400, cairn_error_code_name (err->code),
-                             "blob %s: %s", cid, err->message);
+      return !cairn_reply_error (resp, 501, "not_implemented", "%s",
+                                 err->message);
+    return !cairn_reply_error (resp, 400, cairn_error_code_name (err->code),
+                               "blob %s: %s", cid, err->message);
   }
   g_autoptr (GInputStream) in
       = svc_host->blob_open (s->self, cid, 0, SEG_HEADER, &err);
   gboolean read_ok = in != NULL && size >= SEG_HEADER
                      && read_exact (in, header, SEG_HEADER, &err);
   if (!read_ok && g_error_matches (err, CAIRN_ERROR, CAIRN_ERROR_CORRUPT))
-    return !svc_reply_error (resp, 500, "corrupt",
-                             "blob %s is damaged on this node (its bytes no "
-                             "longer match its CID): %s",
-                             cid, err->message);
+    return !cairn_reply_error (resp, 500, "corrupt",
+                               "blob %s is damaged on this node (its bytes no "
+                               "longer match its CID): %s",
+                               cid, err->message);
   if (!read_ok || !seg_header_parse (header, h, &err)
       || seg_cipher_size (h->plain_len, h->segment_size) != size)
-    return !svc_reply_error (
+    return !cairn_reply_error (
         resp, 422, "bad_video",
         "blob %s is not an encrypted video of format %s: %s", cid, SEG_ALG,
         err ? err->message : "its size does not match its header");
@@ -196,25 +197,25 @@ svc_route_content_key (Services *s, const CairnRequest *req,
   json_error_t jerr;
   uint8_t key[32];
   if (!s->remote_content_keys && !remote_is_loopback (req->remote))
-    return svc_reply_error (resp, 403, "remote_refused",
-                            "content keys are accepted from loopback only "
-                            "(the API is plain HTTP); run the CLI on this "
-                            "node's host, or set [services] "
-                            "remote_content_keys = true behind TLS");
+    return cairn_reply_error (resp, 403, "remote_refused",
+                              "content keys are accepted from loopback only "
+                              "(the API is plain HTTP); run the CLI on this "
+                              "node's host, or set [services] "
+                              "remote_content_keys = true behind TLS");
   if (req->body == NULL
       || json_unpack_ex ((json_t *)req->body, &jerr, JSON_STRICT,
                          "{s:s,s:s,s:s,s:s,s:I,s:s}", "provider", &provider,
                          "pubkey", &pubkey, "cid", &cid, "key", &keyhex,
                          "timestamp", &ts, "sig", &sig)
              != 0)
-    return svc_reply_error (resp, 400, "invalid",
-                            "body must be {\"cid\",\"key\",\"provider\","
-                            "\"pubkey\",\"sig\",\"timestamp\"}: %s",
-                            req->body ? jerr.text : "no JSON body");
-  if (!svc_cid_valid (cid) || !cairn_hex_decode (keyhex, key, 32))
-    return svc_reply_error (resp, 400, "invalid",
-                            "cid must be a CIDv1 (base32) and key 64 hex "
-                            "characters (32 bytes)");
+    return cairn_reply_error (resp, 400, "invalid",
+                              "body must be {\"cid\",\"key\",\"provider\","
+                              "\"pubkey\",\"sig\",\"timestamp\"}: %s",
+                              req->body ? jerr.text : "no JSON body");
+  if (!cairn_cid_valid (cid) || !cairn_hex_decode (keyhex, key, 32))
+    return cairn_reply_error (resp, 400, "invalid",
+                              "cid must be a CIDv1 (base32) and key 64 hex "
+                              "characters (32 bytes)");
   if (!verify_signed (s, req->body, SVC_DOMAIN_CONTENT_KEY, "provider", resp))
     return TRUE;
   g_autofree char *pkey = g_strdup_printf ("provider/%s", provider);
@@ -223,8 +224,8 @@ svc_route_content_key (Services *s, const CairnRequest *req,
     OPENSSL_cleanse (key, sizeof key);
     if (error && *error)
       return FALSE;
-    return svc_reply_error (resp, 403, "not_provider",
-                            "%s is not a registered provider", provider);
+    return cairn_reply_error (resp, 403, "not_provider",
+                              "%s is not a registered provider", provider);
   }
   /* The key must open the video: decrypt its first segment. */
   uint8_t header[SEG_HEADER];
@@ -246,7 +247,7 @@ svc_route_content_key (Services *s, const CairnRequest *req,
   OPENSSL_cleanse (pbuf, c_len);
   if (!ok) {
     OPENSSL_cleanse (key, sizeof key);
-    return svc_reply_error (
+    return cairn_reply_error (
         resp, 422, "wrong_key", "the key does not decrypt blob %s: %s", cid,
         err ? err->message : "its first segment fails authentication");
   }
@@ -299,28 +300,30 @@ svc_route_query_key (Services *s, const char *id, const CairnRequest *req,
   const char *service, *account, *pubkey, *sig, *scope = "view";
   json_int_t ts;
   json_error_t jerr;
-  if (!svc_hex64_valid (id))
-    return svc_reply_error (resp, 400, "invalid",
-                            "'%s' is not a service id (64 hex characters)", id);
+  if (!cairn_hex_lower_valid (id, 32))
+    return cairn_reply_error (resp, 400, "invalid",
+                              "'%s' is not a service id (64 hex characters)",
+                              id);
   if (req->body == NULL
       || json_unpack_ex ((json_t *)req->body, &jerr, JSON_STRICT,
                          "{s:s,s:s,s:s,s?s,s:I,s:s}", "service", &service,
                          "account", &account, "pubkey", &pubkey, "scope",
                          &scope, "timestamp", &ts, "sig", &sig)
              != 0)
-    return svc_reply_error (resp, 400, "invalid",
-                            "body must be {\"account\",\"pubkey\",[\"scope\"],"
-                            "\"service\",\"sig\",\"timestamp\"}: %s",
-                            req->body ? jerr.text : "no JSON body");
+    return cairn_reply_error (
+        resp, 400, "invalid",
+        "body must be {\"account\",\"pubkey\",[\"scope\"],"
+        "\"service\",\"sig\",\"timestamp\"}: %s",
+        req->body ? jerr.text : "no JSON body");
   if (strcmp (service, id) != 0)
-    return svc_reply_error (resp, 400, "invalid",
-                            "body.service %s is not the service of the path "
-                            "(%s)",
-                            service, id);
+    return cairn_reply_error (resp, 400, "invalid",
+                              "body.service %s is not the service of the path "
+                              "(%s)",
+                              service, id);
   if (strcmp (scope, "view") != 0 && strcmp (scope, "review") != 0)
-    return svc_reply_error (resp, 400, "invalid",
-                            "scope must be 'view' or 'review' (got '%s')",
-                            scope);
+    return cairn_reply_error (resp, 400, "invalid",
+                              "scope must be 'view' or 'review' (got '%s')",
+                              scope);
   if (!verify_signed (s, req->body, SVC_DOMAIN_KEY_REQUEST, "account", resp))
     return TRUE;
   GError *local = NULL;
@@ -330,25 +333,25 @@ svc_route_query_key (Services *s, const char *id, const CairnRequest *req,
     return FALSE;
   }
   if (svc == NULL)
-    return svc_reply_error (resp, 404, "not_found",
-                            "unknown service %s (see GET /v1/services)", id);
+    return cairn_reply_error (resp, 404, "not_found",
+                              "unknown service %s (see GET /v1/services)", id);
   const char *provider = json_string_value (json_object_get (svc, "provider"));
   const json_t *price = json_object_get (svc, "price");
   if (strcmp (scope, "review") == 0) {
     if (!svc_is_regulator (s, NULL, account))
-      return svc_reply_error (resp, 403, "not_regulator",
-                              "scope 'review' is for regulators; %s does not "
-                              "hold the regulator role",
-                              account);
+      return cairn_reply_error (resp, 403, "not_regulator",
+                                "scope 'review' is for regulators; %s does not "
+                                "hold the regulator role",
+                                account);
     OpenCase oc = { id, FALSE };
     if (!svc_host->state_iter (s->self, NULL, NULL, "case/", find_open_case,
                                &oc, error))
       return FALSE;
     if (!oc.open)
-      return svc_reply_error (resp, 403, "no_open_case",
-                              "service %s has no complaint under review; a "
-                              "regulator's key is for an open case",
-                              id);
+      return cairn_reply_error (resp, 403, "no_open_case",
+                                "service %s has no complaint under review; a "
+                                "regulator's key is for an open case",
+                                id);
   } else if (strcmp (account, provider) != 0) {
     g_autofree char *ek = g_strdup_printf ("ent/%s/%s", id, account);
     g_autoptr (json_t) ent = svc_get (s, NULL, ek, &local);
@@ -357,7 +360,7 @@ svc_route_query_key (Services *s, const char *id, const CairnRequest *req,
       return FALSE;
     }
     if (ent == NULL)
-      return svc_reply_error (
+      return cairn_reply_error (
           resp, 403, "entitlement_required",
           "provide entitlement first: %s holds no entitlement to service %s. "
           "Pay its price (%" JSON_INTEGER_FORMAT " %s) to the provider with a "
@@ -371,11 +374,11 @@ svc_route_query_key (Services *s, const char *id, const CairnRequest *req,
       json_object_get (json_object_get (svc, "video"), "cid"));
   if (!content_key_lookup (s, provider, cid, key)) {
     const char *gw = json_string_value (json_object_get (svc, "gateway"));
-    return svc_reply_error (resp, 409, "not_gateway",
-                            "this node does not serve the video of service "
-                            "%s (it holds no content key for it); ask the "
-                            "provider's gateway%s%s",
-                            id, gw ? " at " : "", gw ? gw : "");
+    return cairn_reply_error (resp, 409, "not_gateway",
+                              "this node does not serve the video of service "
+                              "%s (it holds no content key for it); ask the "
+                              "provider's gateway%s%s",
+                              id, gw ? " at " : "", gw ? gw : "");
   }
   OPENSSL_cleanse (key, sizeof key);
   int64_t exp = svc_host->now_ms (s->self) + s->key_ttl_ms;
@@ -441,7 +444,7 @@ token_check (Services *s, const char *id, const char *token,
              CairnResponse *resp)
 {
   if (token == NULL || *token == '\0')
-    return !svc_reply_error (
+    return !cairn_reply_error (
         resp, 403, "key_missing",
         "this video needs a query key: add ?key=TOKEN, from POST "
         "/v1/services/%s/key (cairn services key %s)",
@@ -462,33 +465,33 @@ token_check (Services *s, const char *id, const char *token,
   if (p == NULL || sig == NULL || slen != 64 || gw == NULL || svc == NULL
       || !json_is_integer (exp)
       || json_string_value (json_object_get (p, "holder")) == NULL)
-    return !svc_reply_error (resp, 403, "key_malformed",
-                             "the query key is not a token of this gateway "
-                             "(base64url payload '.' base64url signature)");
+    return !cairn_reply_error (resp, 403, "key_malformed",
+                               "the query key is not a token of this gateway "
+                               "(base64url payload '.' base64url signature)");
   uint8_t pub[32];
   svc_host->node_pubkey (s->self, pub);
   if (!svc_host->ed25519_verify (pub, SVC_DOMAIN_QUERY_KEY, payload, plen,
                                  sig)) {
     if (strcmp (gw, svc_host->node_address (s->self)) != 0)
-      return !svc_reply_error (resp, 403, "key_foreign",
-                               "the query key was issued for gateway %s, not "
-                               "this one (%s); use it there",
-                               gw, svc_host->node_address (s->self));
-    return !svc_reply_error (resp, 403, "key_forged",
-                             "the query key's signature is not this "
-                             "gateway's: it was altered or forged");
+      return !cairn_reply_error (resp, 403, "key_foreign",
+                                 "the query key was issued for gateway %s, not "
+                                 "this one (%s); use it there",
+                                 gw, svc_host->node_address (s->self));
+    return !cairn_reply_error (resp, 403, "key_forged",
+                               "the query key's signature is not this "
+                               "gateway's: it was altered or forged");
   }
   int64_t now = svc_host->now_ms (s->self);
   if (json_integer_value (exp) <= now)
-    return !svc_reply_error (
+    return !cairn_reply_error (
         resp, 403, "key_expired",
         "the query key expired %" G_GINT64_FORMAT " s ago; ask for a new one "
         "(cairn services key %s)",
         (now - (int64_t)json_integer_value (exp)) / 1000, id);
   if (strcmp (svc, id) != 0)
-    return !svc_reply_error (resp, 403, "key_other_service",
-                             "the query key is for service %s, not %s", svc,
-                             id);
+    return !cairn_reply_error (resp, 403, "key_other_service",
+                               "the query key is for service %s, not %s", svc,
+                               id);
   return TRUE;
 }
 
@@ -496,9 +499,10 @@ gboolean
 svc_route_video (Services *s, const char *id, const CairnRequest *req,
                  CairnResponse *resp, GError **error)
 {
-  if (!svc_hex64_valid (id))
-    return svc_reply_error (resp, 400, "invalid",
-                            "'%s' is not a service id (64 hex characters)", id);
+  if (!cairn_hex_lower_valid (id, 32))
+    return cairn_reply_error (resp, 400, "invalid",
+                              "'%s' is not a service id (64 hex characters)",
+                              id);
   if (!token_check (s, id, g_hash_table_lookup (req->query, "key"), resp))
     return TRUE;
   GError *local = NULL;
@@ -508,7 +512,7 @@ svc_route_video (Services *s, const char *id, const CairnRequest *req,
     return FALSE;
   }
   if (svc == NULL)
-    return svc_reply_error (resp, 404, "not_found", "unknown service %s", id);
+    return cairn_reply_error (resp, 404, "not_found", "unknown service %s", id);
   const json_t *video = json_object_get (svc, "video");
   const char *cid = json_string_value (json_object_get (video, "cid"));
   const char *provider = json_string_value (json_object_get (svc, "provider"));
@@ -517,9 +521,9 @@ svc_route_video (Services *s, const char *id, const CairnRequest *req,
   v->cid = g_strdup (cid);
   if (!content_key_lookup (s, provider, cid, v->key)) {
     video_stream_free (v);
-    return svc_reply_error (resp, 409, "not_gateway",
-                            "this node holds no content key for service %s",
-                            id);
+    return cairn_reply_error (resp, 409, "not_gateway",
+                              "this node holds no content key for service %s",
+                              id);
   }
   if (!video_header (s, cid, v->header, &v->h, resp)) {
     video_stream_free (v);
@@ -529,11 +533,11 @@ svc_route_video (Services *s, const char *id, const CairnRequest *req,
   if ((uint64_t)size != v->h.plain_len) {
     uint64_t have = v->h.plain_len;
     video_stream_free (v);
-    return svc_reply_error (resp, 422, "bad_video",
-                            "blob %s holds %" G_GUINT64_FORMAT
-                            " bytes of video, the chain says "
-                            "%" JSON_INTEGER_FORMAT,
-                            cid, have, size);
+    return cairn_reply_error (resp, 422, "bad_video",
+                              "blob %s holds %" G_GUINT64_FORMAT
+                              " bytes of video, the chain says "
+                              "%" JSON_INTEGER_FORMAT,
+                              cid, have, size);
   }
   resp->open_stream = video_open;
   resp->stream_data = v;

@@ -78,8 +78,8 @@ answer_one (Services *s, CairnResponse *resp, const char *what, const char *key,
     return FALSE;
   }
   if (v == NULL)
-    return svc_fail (error, CAIRN_ERROR_NOT_FOUND, "no %s %s", what,
-                     strchr (key, '/') + 1);
+    return cairn_fail (error, CAIRN_ERROR_NOT_FOUND, "no %s %s", what,
+                       strchr (key, '/') + 1);
   resp->json = v;
   return TRUE;
 }
@@ -89,18 +89,18 @@ address_or_fail (const char *a, GError **error)
 {
   if (svc_host->address_valid (a))
     return TRUE;
-  return svc_fail (error, CAIRN_ERROR_INVALID,
-                   "'%s' is not an address (40 lowercase hex characters)", a);
+  return cairn_fail (error, CAIRN_ERROR_INVALID,
+                     "'%s' is not an address (40 lowercase hex characters)", a);
 }
 
 static gboolean
 id_or_fail (const char *what, const char *id, GError **error)
 {
-  if (svc_hex64_valid (id))
+  if (cairn_hex_lower_valid (id, 32))
     return TRUE;
-  return svc_fail (error, CAIRN_ERROR_INVALID,
-                   "'%s' is not a %s id (64 lowercase hex characters)", id,
-                   what);
+  return cairn_fail (error, CAIRN_ERROR_INVALID,
+                     "'%s' is not a %s id (64 lowercase hex characters)", id,
+                     what);
 }
 
 /* The service, its cases and a rating summary (count, sum: integers). */
@@ -204,7 +204,7 @@ svc_route_get (CairnPlugin *self, const CairnRequest *req, CairnResponse *resp,
     if (svc == NULL) {
       if (error && *error)
         return FALSE;
-      return svc_fail (error, CAIRN_ERROR_NOT_FOUND, "no service %s", a);
+      return cairn_fail (error, CAIRN_ERROR_NOT_FOUND, "no service %s", a);
     }
     if (strcmp (parts[1], "feedback") == 0) {
       g_autofree char *p = g_strdup_printf ("fb/%s/", a);
@@ -217,7 +217,7 @@ svc_route_get (CairnPlugin *self, const CairnRequest *req, CairnResponse *resp,
     if (strcmp (parts[1], "cases") == 0)
       return answer_list (s, resp, "cases", "case/", "service", a, error);
   }
-  return svc_fail (error, CAIRN_ERROR_NOT_FOUND,
-                   "no route GET %s (see plugins/services/README.md)",
-                   req->path);
+  return cairn_fail (error, CAIRN_ERROR_NOT_FOUND,
+                     "no route GET %s (see plugins/services/README.md)",
+                     req->path);
 }

@@ -9,78 +9,10 @@ const CairnHost *svc_host;
 
 /* ---- helpers ---------------------------------------------------------- */
 
-gboolean
-svc_fail (GError **error, int code, const char *fmt, ...)
-{
-  va_list ap;
-  va_start (ap, fmt);
-  g_autofree char *m = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  g_set_error_literal (error, CAIRN_ERROR, code, m);
-  return FALSE;
-}
-
 json_t *
 svc_get (Services *s, CairnTxCtx *tx, const char *key, GError **error)
 {
-  GError *local = NULL;
-  json_t *v = svc_host->state_get_json (s->self, tx, NULL, key, &local);
-  if (v == NULL && local != NULL) {
-    if (g_error_matches (local, CAIRN_ERROR, CAIRN_ERROR_NOT_FOUND))
-      g_clear_error (&local);
-    else
-      g_propagate_error (error, local);
-  }
-  return v;
-}
-
-gboolean
-svc_hex64_valid (const char *s)
-{
-  if (s == NULL || strlen (s) != 64)
-    return FALSE;
-  for (size_t i = 0; i < 64; i++)
-    if (!g_ascii_isdigit (s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
-      return FALSE;
-  return TRUE;
-}
-
-gboolean
-svc_denom_valid (const char *denom)
-{
-  size_t n = denom != NULL ? strlen (denom) : 0;
-  if (n < 2 || n > 16 || !g_ascii_islower (denom[0]))
-    return FALSE;
-  for (size_t i = 1; i < n; i++)
-    if (!g_ascii_islower (denom[i]) && !g_ascii_isdigit (denom[i]))
-      return FALSE;
-  return TRUE;
-}
-
-/* A CIDv1 in base32 ("b" + [a-z2-7]), as blob stores name blobs. */
-gboolean
-svc_cid_valid (const char *cid)
-{
-  size_t n = cid != NULL ? strlen (cid) : 0;
-  if (n < 20 || n > 128 || cid[0] != 'b')
-    return FALSE;
-  for (size_t i = 1; i < n; i++)
-    if (!g_ascii_islower (cid[i]) && !(cid[i] >= '2' && cid[i] <= '7'))
-      return FALSE;
-  return TRUE;
-}
-
-gboolean
-svc_reply_error (CairnResponse *resp, int status, const char *code,
-                 const char *fmt, ...)
-{
-  va_list ap;
-  va_start (ap, fmt);
-  g_autofree char *m = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  resp->status = status;
-  resp->json = json_pack ("{s:{s:s,s:s}}", "error", "code", code, "message", m);
-  return TRUE;
+  return cairn_state_get_json_opt (svc_host, s->self, tx, key, error);
 }
 
 char *
@@ -147,10 +79,10 @@ route_post (CairnPlugin *self, const CairnRequest *req, CairnResponse *resp,
     g_autofree char *id = g_strndup (rest, slash - rest);
     return svc_route_query_key (s, id, req, resp, error);
   }
-  return svc_fail (error, CAIRN_ERROR_NOT_FOUND,
-                   "no route POST %s (services has POST "
-                   "/v1/services/content-keys and /v1/services/{id}/key)",
-                   req->path);
+  return cairn_fail (error, CAIRN_ERROR_NOT_FOUND,
+                     "no route POST %s (services has POST "
+                     "/v1/services/content-keys and /v1/services/{id}/key)",
+                     req->path);
 }
 
 /* GET /v1/services/{id}/video goes to the gateway, the rest to reads.c. */
@@ -188,8 +120,9 @@ services_init (CairnPlugin *self, const CairnHost *h, GError **error)
   s->bank = h->lookup_service (self, CAIRN_BANK_SERVICE,
                                CAIRN_BANK_SERVICE_VERSION);
   if (s->bank == NULL) {
-    svc_fail (error, CAIRN_ERROR_CONFIG,
-              "services needs the cairn.bank/1 service: load the bank plugin");
+    cairn_fail (
+        error, CAIRN_ERROR_CONFIG,
+        "services needs the cairn.bank/1 service: load the bank plugin");
     goto fail;
   }
   if (!h->config_int (self, "key_ttl_seconds", 600, 10, 7 * 86400, &ttl, error)

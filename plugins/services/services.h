@@ -36,18 +36,9 @@ typedef struct Services {
 /* The core's host table (set in init; lives as long as the process). */
 extern const CairnHost *svc_host;
 
-/* ---- helpers (services.c) ---- */
-gboolean svc_fail (GError **error, int code, const char *fmt, ...)
-    G_GNUC_PRINTF (3, 4);
 /* A JSON value of the plugin's state, or NULL with *error unset when the
  * key is absent. */
 json_t *svc_get (Services *s, CairnTxCtx *tx, const char *key, GError **error);
-gboolean svc_hex64_valid (const char *s);
-gboolean svc_denom_valid (const char *denom);
-gboolean svc_cid_valid (const char *cid);
-/* Answer {"error":{"code","message"}} with status (returns TRUE). */
-gboolean svc_reply_error (CairnResponse *resp, int status, const char *code,
-                          const char *fmt, ...) G_GNUC_PRINTF (4, 5);
 char *svc_b64url_encode (const void *data, size_t len);
 /* NULL when text is not unpadded base64url. */
 guchar *svc_b64url_decode (const char *text, size_t n, size_t *out_len);

@@ -54,48 +54,29 @@ int_of (const json_t *o, const char *k)
   return json_integer_value (json_object_get (o, k));
 }
 
-/* json_unpack_ex with JSON_STRICT and a message naming the tx type. */
-static gboolean
-unpack (const char *what, const json_t *body, GError **error, const char *fmt,
-        ...)
-{
-  json_error_t jerr;
-  va_list ap;
-  if (!json_is_object (body))
-    return svc_fail (error, CAIRN_ERROR_INVALID, "%s: body must be an object",
-                     what);
-  va_start (ap, fmt);
-  int rc = json_vunpack_ex ((json_t *)body, &jerr, JSON_STRICT, fmt, ap);
-  va_end (ap);
-  if (rc != 0)
-    return svc_fail (error, CAIRN_ERROR_INVALID, "%s: body: %s", what,
-                     jerr.text);
-  return TRUE;
-}
-
 static gboolean
 text_ok (const char *what, const char *field, const char *v, size_t max,
          GError **error)
 {
   size_t n = strlen (v);
   if (n == 0 || n > max || !g_utf8_validate (v, n, NULL))
-    return svc_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: body.%s must be 1 to %zu bytes of UTF-8", what, field,
-                     max);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: body.%s must be 1 to %zu bytes of UTF-8", what,
+                       field, max);
   for (size_t i = 0; i < n; i++)
     if ((unsigned char)v[i] < 0x20 && v[i] != '\n')
-      return svc_fail (error, CAIRN_ERROR_INVALID,
-                       "%s: body.%s holds a control character", what, field);
+      return cairn_fail (error, CAIRN_ERROR_INVALID,
+                         "%s: body.%s holds a control character", what, field);
   return TRUE;
 }
 
 static gboolean
 hex64_ok (const char *what, const char *field, const char *v, GError **error)
 {
-  if (!svc_hex64_valid (v))
-    return svc_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: body.%s must be 64 lowercase hex characters", what,
-                     field);
+  if (!cairn_hex_lower_valid (v, 32))
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: body.%s must be 64 lowercase hex characters", what,
+                       field);
   return TRUE;
 }
 
@@ -119,18 +100,6 @@ svc_params (Services *s, CairnTxCtx *tx, GError **error)
                     "publish_delay_blocks",
                     (json_int_t)SVC_DEFAULT_PUBLISH_DELAY, "stake_blocks",
                     (json_int_t)SVC_DEFAULT_STAKE_BLOCKS);
-}
-
-static gboolean
-role_name_ok (const char *r)
-{
-  size_t n = r ? strlen (r) : 0;
-  if (n < 1 || n > 32)
-    return FALSE;
-  for (size_t i = 0; i < n; i++)
-    if (!g_ascii_islower (r[i]) && r[i] != '_')
-      return FALSE;
-  return TRUE;
 }
 
 static gboolean
@@ -160,24 +129,24 @@ services_genesis (CairnPlugin *self, CairnTxCtx *tx, const json_t *genesis,
   json_int_t delay = SVC_DEFAULT_PUBLISH_DELAY;
   json_int_t stake_blocks = SVC_DEFAULT_STAKE_BLOCKS;
   if (app != NULL
-      && !unpack ("genesis app_state.services", app, error,
-                  "{s?s,s?s,s?I,s?I,s?I}", "platform_role", &platform,
-                  "regulator_role", &regulator, "review_period_blocks", &period,
-                  "publish_delay_blocks", &delay, "stake_blocks",
-                  &stake_blocks))
+      && !cairn_unpack_strict (
+          "genesis app_state.services", app, error, "{s?s,s?s,s?I,s?I,s?I}",
+          "platform_role", &platform, "regulator_role", &regulator,
+          "review_period_blocks", &period, "publish_delay_blocks", &delay,
+          "stake_blocks", &stake_blocks))
     return FALSE;
   if (stake_blocks < 1 || stake_blocks > 100000000)
-    return svc_fail (error, CAIRN_ERROR_INVALID,
-                     "genesis app_state.services: stake_blocks must be "
-                     "1..100000000");
-  if (!role_name_ok (platform) || !role_name_ok (regulator))
-    return svc_fail (error, CAIRN_ERROR_INVALID,
-                     "genesis app_state.services: platform_role and "
-                     "regulator_role must be role names (1-32 of [a-z_])");
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "genesis app_state.services: stake_blocks must be "
+                       "1..100000000");
+  if (!cairn_role_valid (platform) || !cairn_role_valid (regulator))
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "genesis app_state.services: platform_role and "
+                       "regulator_role must be role names (1-32 of [a-z_])");
   if (period < 1 || period > 100000000 || delay < 0 || delay > 100000000)
-    return svc_fail (error, CAIRN_ERROR_INVALID,
-                     "genesis app_state.services: review_period_blocks must "
-                     "be 1..100000000 and publish_delay_blocks 0..100000000");
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "genesis app_state.services: review_period_blocks must "
+                       "be 1..100000000 and publish_delay_blocks 0..100000000");
   g_autoptr (json_t) p
       = json_pack ("{s:s,s:s,s:I,s:I,s:I}", "platform_role", platform,
                    "regulator_role", regulator, "review_period_blocks", period,
@@ -192,14 +161,14 @@ register_parse (const json_t *body, const char **address, const char **name,
                 GError **error)
 {
   const char *what = "services.register_provider";
-  if (!unpack (what, body, error, "{s:s,s:s}", "address", address, "name",
-               name))
+  if (!cairn_unpack_strict (what, body, error, "{s:s,s:s}", "address", address,
+                            "name", name))
     return FALSE;
   if (!svc_host->address_valid (*address))
-    return svc_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: body.address '%s' is not an address (40 lowercase "
-                     "hex characters)",
-                     what, *address);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: body.address '%s' is not an address (40 lowercase "
+                       "hex characters)",
+                       what, *address);
   return text_ok (what, "name", *name, 128, error);
 }
 
@@ -222,11 +191,11 @@ register_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
     return FALSE;
   if (!has_param_role (s, tx, info->sender, "platform_role")) {
     g_autoptr (json_t) p = svc_params (s, tx, NULL);
-    return svc_fail (error, CAIRN_ERROR_UNAUTHORIZED,
-                     "services.register_provider: %s does not hold the role "
-                     "'%s' of the platform authority (granted by the chain's "
-                     "admin with core.grant_role)",
-                     info->sender, p ? str_of (p, "platform_role") : "?");
+    return cairn_fail (error, CAIRN_ERROR_UNAUTHORIZED,
+                       "services.register_provider: %s does not hold the role "
+                       "'%s' of the platform authority (granted by the chain's "
+                       "admin with core.grant_role)",
+                       info->sender, p ? str_of (p, "platform_role") : "?");
   }
   g_snprintf (key, sizeof key, "provider/%s", address);
   GError *local = NULL;
@@ -236,10 +205,10 @@ register_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
     return FALSE;
   }
   if (old != NULL)
-    return svc_fail (error, CAIRN_ERROR_CONFLICT,
-                     "services.register_provider: %s is already registered "
-                     "as '%s' (height %" JSON_INTEGER_FORMAT ")",
-                     address, str_of (old, "name"), int_of (old, "height"));
+    return cairn_fail (error, CAIRN_ERROR_CONFLICT,
+                       "services.register_provider: %s is already registered "
+                       "as '%s' (height %" JSON_INTEGER_FORMAT ")",
+                       address, str_of (old, "name"), int_of (old, "height"));
   g_autoptr (json_t) rec
       = json_pack ("{s:s,s:s,s:s,s:I}", "address", address, "name", name, "by",
                    info->sender, "height", (json_int_t)info->height);
@@ -262,58 +231,59 @@ publish_parse (const json_t *body, Publish *p, GError **error)
 {
   const char *what = "services.publish";
   memset (p, 0, sizeof *p);
-  if (!unpack (what, body, error,
-               "{s:s,s:s,s:I,s:{s:s,s:I},s:{s:s,s:s,s:I,s?s,s:{s:s,s:I}},"
-               "s?s}",
-               "place", &p->place, "type", &p->type, "time", &p->time, "price",
-               "denom", &p->denom, "amount", &p->amount, "video", "cid",
-               &p->cid, "sha256", &p->sha, "size", &p->size, "content_type",
-               &p->ctype, "enc", "alg", &p->alg, "segment_size", &p->seg,
-               "gateway", &p->gateway))
+  if (!cairn_unpack_strict (
+          what, body, error,
+          "{s:s,s:s,s:I,s:{s:s,s:I},s:{s:s,s:s,s:I,s?s,s:{s:s,s:I}},"
+          "s?s}",
+          "place", &p->place, "type", &p->type, "time", &p->time, "price",
+          "denom", &p->denom, "amount", &p->amount, "video", "cid", &p->cid,
+          "sha256", &p->sha, "size", &p->size, "content_type", &p->ctype, "enc",
+          "alg", &p->alg, "segment_size", &p->seg, "gateway", &p->gateway))
     return FALSE;
   if (!text_ok (what, "place", p->place, 256, error)
       || !text_ok (what, "type", p->type, 64, error)
       || !hex64_ok (what, "video.sha256", p->sha, error))
     return FALSE;
   if (p->time < 0)
-    return svc_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: body.time must be a time in ms since 1970 (>= 0)",
-                     what);
-  if (!svc_denom_valid (p->denom))
-    return svc_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: body.price.denom '%s' is not a denomination "
-                     "([a-z][a-z0-9]{1,15})",
-                     what, p->denom);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: body.time must be a time in ms since 1970 (>= 0)",
+                       what);
+  if (!cairn_denom_valid (p->denom))
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: body.price.denom '%s' is not a denomination "
+                       "([a-z][a-z0-9]{1,15})",
+                       what, p->denom);
   if (p->amount <= 0)
-    return svc_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: body.price.amount must be an integer > 0", what);
-  if (!svc_cid_valid (p->cid))
-    return svc_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: body.video.cid '%s' is not a CIDv1 in base32 "
-                     "(as 'cairn blob put' prints)",
-                     what, p->cid);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: body.price.amount must be an integer > 0", what);
+  if (!cairn_cid_valid (p->cid))
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: body.video.cid '%s' is not a CIDv1 in base32 "
+                       "(as 'cairn blob put' prints)",
+                       what, p->cid);
   if (p->size <= 0)
-    return svc_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: body.video.size (plaintext bytes) must be > 0", what);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: body.video.size (plaintext bytes) must be > 0",
+                       what);
   if (strcmp (p->alg, "aes-256-gcm-seg64k") != 0 || p->seg != 65536)
-    return svc_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: body.video.enc must be {\"alg\":"
-                     "\"aes-256-gcm-seg64k\",\"segment_size\":65536}",
-                     what);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: body.video.enc must be {\"alg\":"
+                       "\"aes-256-gcm-seg64k\",\"segment_size\":65536}",
+                       what);
   if (p->ctype != NULL
       && (!text_ok (what, "video.content_type", p->ctype, 64, error)
           || strchr (p->ctype, '/') == NULL || strchr (p->ctype, '\n')))
-    return svc_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: body.video.content_type must be a media type such "
-                     "as video/mp4",
-                     what);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: body.video.content_type must be a media type such "
+                       "as video/mp4",
+                       what);
   if (p->gateway != NULL
       && (!text_ok (what, "gateway", p->gateway, 256, error)
           || !(g_str_has_prefix (p->gateway, "http://")
                || g_str_has_prefix (p->gateway, "https://"))))
-    return svc_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: body.gateway must be an http:// or https:// URL",
-                     what);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: body.gateway must be an http:// or https:// URL",
+                       what);
   return TRUE;
 }
 
@@ -342,11 +312,11 @@ publish_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
     return FALSE;
   }
   if (prov == NULL)
-    return svc_fail (error, CAIRN_ERROR_UNAUTHORIZED,
-                     "services.publish: %s is not a registered provider; the "
-                     "platform authority registers providers with "
-                     "services.register_provider",
-                     info->sender);
+    return cairn_fail (error, CAIRN_ERROR_UNAUTHORIZED,
+                       "services.publish: %s is not a registered provider; the "
+                       "platform authority registers providers with "
+                       "services.register_provider",
+                       info->sender);
   /* The service id is the publish tx's id: unique and known to the sender
    * as soon as it signs. */
   g_autoptr (json_t) svc = json_pack (
@@ -380,21 +350,22 @@ entitle_parse (const json_t *body, const char **service, const char **denom,
 {
   const char *what = "services.entitle";
   const char *by = "payment";
-  if (!unpack (what, body, error, "{s:s,s:s,s:I,s?s}", "service", service,
-               "denom", denom, "amount", amount, "by", &by)
+  if (!cairn_unpack_strict (what, body, error, "{s:s,s:s,s:I,s?s}", "service",
+                            service, "denom", denom, "amount", amount, "by",
+                            &by)
       || !hex64_ok (what, "service", *service, error))
     return FALSE;
   if (strcmp (by, "payment") != 0 && strcmp (by, "stake") != 0)
-    return svc_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: body.by must be \"payment\" or \"stake\" (got "
-                     "'%s')",
-                     what, by);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: body.by must be \"payment\" or \"stake\" (got "
+                       "'%s')",
+                       what, by);
   *by_stake = strcmp (by, "stake") == 0;
-  if (!svc_denom_valid (*denom) || *amount <= 0)
-    return svc_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: body.denom must be a denomination and body.amount "
-                     "an integer > 0 (the service's price)",
-                     what);
+  if (!cairn_denom_valid (*denom) || *amount <= 0)
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: body.denom must be a denomination and body.amount "
+                       "an integer > 0 (the service's price)",
+                       what);
   return TRUE;
 }
 
@@ -421,8 +392,8 @@ record_or_fail (Services *s, CairnTxCtx *tx, const char *what,
   if (local != NULL)
     g_propagate_error (error, local);
   else if (rec == NULL)
-    svc_fail (error, CAIRN_ERROR_NOT_FOUND, "%s: unknown %s %s (see GET %s)",
-              what, noun, id, list);
+    cairn_fail (error, CAIRN_ERROR_NOT_FOUND, "%s: unknown %s %s (see GET %s)",
+                what, noun, id, list);
   return rec;
 }
 
@@ -454,17 +425,17 @@ entitle_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
   const char *provider = str_of (svc, "provider");
   const json_t *price = json_object_get (svc, "price");
   if (strcmp (provider, info->sender) == 0)
-    return svc_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: %s is the provider of service %s; a provider can "
-                     "always get a query key for its own service",
-                     what, info->sender, id);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: %s is the provider of service %s; a provider can "
+                       "always get a query key for its own service",
+                       what, info->sender, id);
   if (strcmp (str_of (price, "denom"), denom) != 0
       || int_of (price, "amount") != amount)
-    return svc_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: wrong price: service %s costs %" JSON_INTEGER_FORMAT
-                     " %s, the body offers %" JSON_INTEGER_FORMAT " %s",
-                     what, id, int_of (price, "amount"),
-                     str_of (price, "denom"), amount, denom);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: wrong price: service %s costs %" JSON_INTEGER_FORMAT
+                       " %s, the body offers %" JSON_INTEGER_FORMAT " %s",
+                       what, id, int_of (price, "amount"),
+                       str_of (price, "denom"), amount, denom);
   g_snprintf (key, sizeof key, "ent/%s/%s", id, info->sender);
   g_autoptr (json_t) old = svc_get (s, tx, key, &local);
   if (local != NULL) {
@@ -472,11 +443,11 @@ entitle_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
     return FALSE;
   }
   if (old != NULL)
-    return svc_fail (error, CAIRN_ERROR_CONFLICT,
-                     "%s: %s already holds an entitlement to service %s "
-                     "(since height %" JSON_INTEGER_FORMAT
-                     "); ask for a query key instead",
-                     what, info->sender, id, int_of (old, "height"));
+    return cairn_fail (error, CAIRN_ERROR_CONFLICT,
+                       "%s: %s already holds an entitlement to service %s "
+                       "(since height %" JSON_INTEGER_FORMAT
+                       "); ask for a query key instead",
+                       what, info->sender, id, int_of (old, "height"));
   g_autoptr (json_t) ent = json_pack (
       "{s:s,s:s,s:s,s:I,s:I,s:s,s:s}", "service", id, "account", info->sender,
       "denom", denom, "amount", amount, "height", (json_int_t)info->height,
@@ -529,25 +500,26 @@ feedback_parse (const json_t *body, Feedback *f, GError **error)
 {
   const char *what = "services.feedback";
   memset (f, 0, sizeof *f);
-  if (!unpack (what, body, error, "{s:s,s:s,s:I,s:s,s?s}", "service",
-               &f->service, "kind", &f->kind, "rating", &f->rating,
-               "text_sha256", &f->sha, "text_cid", &f->cid)
+  if (!cairn_unpack_strict (what, body, error, "{s:s,s:s,s:I,s:s,s?s}",
+                            "service", &f->service, "kind", &f->kind, "rating",
+                            &f->rating, "text_sha256", &f->sha, "text_cid",
+                            &f->cid)
       || !hex64_ok (what, "service", f->service, error)
       || !hex64_ok (what, "text_sha256", f->sha, error))
     return FALSE;
   if (strcmp (f->kind, "experience") != 0 && strcmp (f->kind, "complaint") != 0)
-    return svc_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: body.kind must be 'experience' or 'complaint' (got "
-                     "'%s')",
-                     what, f->kind);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: body.kind must be 'experience' or 'complaint' (got "
+                       "'%s')",
+                       what, f->kind);
   if (f->rating < 1 || f->rating > 5)
-    return svc_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: body.rating must be 1 to 5 (got %" JSON_INTEGER_FORMAT
-                     ")",
-                     what, f->rating);
-  if (f->cid != NULL && !svc_cid_valid (f->cid))
-    return svc_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: body.text_cid is not a CIDv1 in base32", what);
+    return cairn_fail (
+        error, CAIRN_ERROR_INVALID,
+        "%s: body.rating must be 1 to 5 (got %" JSON_INTEGER_FORMAT ")", what,
+        f->rating);
+  if (f->cid != NULL && !cairn_cid_valid (f->cid))
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: body.text_cid is not a CIDv1 in base32", what);
   return TRUE;
 }
 
@@ -580,11 +552,12 @@ feedback_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
     return FALSE;
   }
   if (ent == NULL)
-    return svc_fail (error, CAIRN_ERROR_UNAUTHORIZED,
-                     "%s: %s holds no entitlement to service %s; only users "
-                     "who paid for it may give feedback (send services.entitle "
-                     "first: cairn services entitle %s --from KEY)",
-                     what, info->sender, f.service, f.service);
+    return cairn_fail (
+        error, CAIRN_ERROR_UNAUTHORIZED,
+        "%s: %s holds no entitlement to service %s; only users "
+        "who paid for it may give feedback (send services.entitle "
+        "first: cairn services entitle %s --from KEY)",
+        what, info->sender, f.service, f.service);
   gboolean complaint = strcmp (f.kind, "complaint") == 0;
   g_snprintf (ckey, sizeof ckey, "complaint/%s/%s", f.service, info->sender);
   if (complaint) {
@@ -594,10 +567,11 @@ feedback_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
       return FALSE;
     }
     if (prev != NULL)
-      return svc_fail (error, CAIRN_ERROR_CONFLICT,
-                       "%s: %s already filed a complaint about service %s "
-                       "(case %s)",
-                       what, info->sender, f.service, json_string_value (prev));
+      return cairn_fail (error, CAIRN_ERROR_CONFLICT,
+                         "%s: %s already filed a complaint about service %s "
+                         "(case %s)",
+                         what, info->sender, f.service,
+                         json_string_value (prev));
   }
   g_snprintf (key, sizeof key,
               "fb/%s/%020" G_GUINT64_FORMAT "-%06" G_GUINT32_FORMAT, f.service,
@@ -659,9 +633,9 @@ need_regulator (Services *s, CairnTxCtx *tx, const char *what, GError **error)
   if (svc_is_regulator (s, tx, sender))
     return TRUE;
   g_autoptr (json_t) p = svc_params (s, tx, NULL);
-  return svc_fail (error, CAIRN_ERROR_UNAUTHORIZED,
-                   "%s: %s does not hold the regulator role '%s'", what, sender,
-                   p ? str_of (p, "regulator_role") : "?");
+  return cairn_fail (error, CAIRN_ERROR_UNAUTHORIZED,
+                     "%s: %s does not hold the regulator role '%s'", what,
+                     sender, p ? str_of (p, "regulator_role") : "?");
 }
 
 /* Publish the case's opinion (from its review, or "not_reviewed"). */
@@ -704,16 +678,16 @@ review_parse (const json_t *body, const char **id, const char **verdict,
               const char **text, GError **error)
 {
   const char *what = "services.review";
-  if (!unpack (what, body, error, "{s:s,s:s,s:s}", "case", id, "verdict",
-               verdict, "text", text)
+  if (!cairn_unpack_strict (what, body, error, "{s:s,s:s,s:s}", "case", id,
+                            "verdict", verdict, "text", text)
       || !hex64_ok (what, "case", *id, error)
       || !text_ok (what, "text", *text, SVC_MAX_TEXT, error))
     return FALSE;
   if (strcmp (*verdict, "upheld") != 0 && strcmp (*verdict, "dismissed") != 0)
-    return svc_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: body.verdict must be 'upheld' or 'dismissed' (got "
-                     "'%s')",
-                     what, *verdict);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: body.verdict must be 'upheld' or 'dismissed' (got "
+                       "'%s')",
+                       what, *verdict);
   return TRUE;
 }
 
@@ -741,8 +715,8 @@ review_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
     return FALSE;
   const char *status = str_of (c, "status");
   if (strcmp (status, "open") != 0)
-    return svc_fail (error, CAIRN_ERROR_CONFLICT, "%s: case %s is already %s",
-                     what, id, status);
+    return cairn_fail (error, CAIRN_ERROR_CONFLICT, "%s: case %s is already %s",
+                       what, id, status);
   json_object_set_new (c, "review",
                        json_pack ("{s:s,s:s,s:s,s:I}", "verdict", verdict,
                                   "text", text, "regulator", info->sender,
@@ -761,7 +735,7 @@ static gboolean
 opinion_parse (const json_t *body, const char **id, GError **error)
 {
   const char *what = "services.publish_opinion";
-  return unpack (what, body, error, "{s:s}", "case", id)
+  return cairn_unpack_strict (what, body, error, "{s:s}", "case", id)
          && hex64_ok (what, "case", *id, error);
 }
 
@@ -788,21 +762,21 @@ opinion_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
   const char *status = str_of (c, "status");
   json_int_t deadline = int_of (c, "deadline");
   if (strcmp (status, "published") == 0)
-    return svc_fail (error, CAIRN_ERROR_CONFLICT,
-                     "%s: the opinion on case %s is already published", what,
-                     id);
+    return cairn_fail (error, CAIRN_ERROR_CONFLICT,
+                       "%s: the opinion on case %s is already published", what,
+                       id);
   if ((json_int_t)info->height < deadline)
-    return svc_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: the review period of case %s ends at height "
-                     "%" JSON_INTEGER_FORMAT
-                     " (this block is %" G_GUINT64_FORMAT
-                     "); the opinion can be published from then on",
-                     what, id, deadline, info->height);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: the review period of case %s ends at height "
+                       "%" JSON_INTEGER_FORMAT
+                       " (this block is %" G_GUINT64_FORMAT
+                       "); the opinion can be published from then on",
+                       what, id, deadline, info->height);
   if (strcmp (status, "reviewed") != 0)
-    return svc_fail (error, CAIRN_ERROR_INVALID,
-                     "%s: case %s has no review yet; send services.review "
-                     "first",
-                     what, id);
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "%s: case %s has no review yet; send services.review "
+                       "first",
+                       what, id);
   return publish_case (s, tx, c, info->sender, error);
 }
 

@@ -402,8 +402,8 @@ fail:
 /* Private keys outside any block: one write transaction, synced (the env
  * syncs every commit unless the node runs with sync = false). */
 gboolean
-store_lmdb_private_write (CairnStore *store, const CairnWrite *writes,
-                          size_t n, GError **error)
+store_lmdb_private_write (CairnStore *store, const CairnWrite *writes, size_t n,
+                          GError **error)
 {
   MDB_txn *txn;
   int rc;

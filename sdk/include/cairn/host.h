@@ -267,13 +267,12 @@ struct CairnHost {
   gboolean (*private_delete) (CairnPlugin *self, const char *key,
                               GError **error);
   /* Ascending by key; fn gets keys without the "<plugin id>/" part. */
-  gboolean (*private_iter) (CairnPlugin *self, const char *prefix,
-                            CairnKvFn fn, void *user_data, GError **error);
+  gboolean (*private_iter) (CairnPlugin *self, const char *prefix, CairnKvFn fn,
+                            void *user_data, GError **error);
   /* An event of this node alone (not from a block: tx_id NULL, height =
    * the head), to subscribers and /v1/events, e.g. "a private payload has
    * arrived". type is "<plugin id>.<name>"; attrs (an object) is stolen. */
-  void (*emit_local_event) (CairnPlugin *self, const char *type,
-                            json_t *attrs);
+  void (*emit_local_event) (CairnPlugin *self, const char *type, json_t *attrs);
 };
 
 /* Largest direct message: the P2P frame cap, less room for the header. */
@@ -301,4 +300,21 @@ static inline void G_GNUC_PRINTF (4, 5)
   va_start (ap, fmt);
   host->logv (self, level, fmt, ap);
   va_end (ap);
+}
+
+/* state_get_json of the caller's namespace where an absent key is no
+ * error: NULL with *error unset (set only for a real failure). */
+static inline json_t *
+cairn_state_get_json_opt (const CairnHost *host, CairnPlugin *self,
+                          CairnTxCtx *tx, const char *key, GError **error)
+{
+  GError *local = NULL;
+  json_t *v = host->state_get_json (self, tx, NULL, key, &local);
+  if (v == NULL && local != NULL) {
+    if (g_error_matches (local, CAIRN_ERROR, CAIRN_ERROR_NOT_FOUND))
+      g_error_free (local);
+    else
+      g_propagate_error (error, local);
+  }
+  return v;
 }

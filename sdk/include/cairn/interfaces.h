@@ -8,6 +8,7 @@
  */
 #pragma once
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -93,6 +94,24 @@ typedef struct CairnResponse {
   GDestroyNotify stream_free;
   uint64_t stream_size;
 } CairnResponse;
+
+/* Answer {"error":{"code","message"}} with status (for answers a CAIRN_ERROR
+ * cannot express, e.g. 413 or a code of the plugin's own); returns TRUE,
+ * the route's return value when it has answered. */
+static inline gboolean G_GNUC_PRINTF (4, 5)
+    cairn_reply_error (CairnResponse *resp, int status, const char *code,
+                       const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  char *msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  resp->status = status;
+  resp->json
+      = json_pack ("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+  g_free (msg);
+  return TRUE;
+}
 
 /* Return FALSE with a CAIRN_ERROR to answer with a JSON error; the code
  * picks the status (invalid 400, unauthorized 403, not_found 404, conflict
