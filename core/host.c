@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cjson.h"
+#include "http.h"
 #include "node_private.h"
 #include "p2p.h"
 
@@ -222,9 +223,38 @@ h_register_app (CairnPlugin *self, const CairnAppIface *iface, size_t size,
   return TRUE;
 }
 
+static gboolean add_route (CairnPlugin *self, const char *method,
+                           const char *path, CairnRouteFn fn,
+                           CairnStreamOpenFn open, CairnStreamClosedFn closed,
+                           void *user_data, GError **error);
+
 static gboolean
 h_register_route (CairnPlugin *self, const char *method, const char *path,
                   CairnRouteFn fn, void *user_data, GError **error)
+{
+  if (fn == NULL)
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "plugin %s: route %s %s has no function", self->desc.id,
+                       method ? method : "(null)", path ? path : "(null)");
+  return add_route (self, method, path, fn, NULL, NULL, user_data, error);
+}
+
+static gboolean
+h_register_stream_route (CairnPlugin *self, const char *path,
+                         CairnStreamOpenFn open, CairnStreamClosedFn closed,
+                         void *user_data, GError **error)
+{
+  if (open == NULL)
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "plugin %s: stream route %s has no open function",
+                       self->desc.id, path ? path : "(null)");
+  return add_route (self, "GET", path, NULL, open, closed, user_data, error);
+}
+
+static gboolean
+add_route (CairnPlugin *self, const char *method, const char *path,
+           CairnRouteFn fn, CairnStreamOpenFn open, CairnStreamClosedFn closed,
+           void *user_data, GError **error)
 {
   CairnNode *node = NODE (self);
   if (!check_registering (self, "routes", error))
@@ -234,7 +264,6 @@ h_register_route (CairnPlugin *self, const char *method, const char *path,
   g_autofree char *top_exact = g_strdup_printf ("/%s", self->desc.id);
   static const char *const methods[] = { "GET", "POST", "PUT", "DELETE", NULL };
   if (method == NULL || !g_strv_contains (methods, method) || path == NULL
-      || fn == NULL
       || !(g_str_has_prefix (path, api) || g_str_has_prefix (path, top)
            || strcmp (path, top_exact) == 0)) {
     g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
@@ -259,6 +288,8 @@ h_register_route (CairnPlugin *self, const char *method, const char *path,
   r->path = g_strdup (path);
   r->prefix = g_str_has_suffix (path, "/");
   r->fn = fn;
+  r->stream_open = open;
+  r->stream_closed = closed;
   r->user_data = user_data;
   g_ptr_array_add (node->routes, r);
   return TRUE;
@@ -985,8 +1016,8 @@ private_write_one (CairnPlugin *self, const char *key, const void *value,
     return FALSE;
   if (len > CAIRN_MAX_VALUE) {
     g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
-                 "private %s/%s: value of %zu bytes exceeds %u",
-                 self->desc.id, key, len, CAIRN_MAX_VALUE);
+                 "private %s/%s: value of %zu bytes exceeds %u", self->desc.id,
+                 key, len, CAIRN_MAX_VALUE);
     return FALSE;
   }
   CairnNode *node = NODE (self);
@@ -1118,6 +1149,9 @@ static const CairnHost host_table = {
   .private_delete = h_private_delete,
   .private_iter = h_private_iter,
   .emit_local_event = h_emit_local_event,
+  .register_stream_route = h_register_stream_route,
+  .stream_send = cairn_http_stream_send,
+  .stream_close = cairn_http_stream_close,
 };
 
 const CairnHost *

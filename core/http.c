@@ -13,14 +13,21 @@
 #define SSE_MAX_BACKLOG (16u << 20)
 #define SSE_PING_SECONDS 15
 
-typedef struct {
+/* A server-sent event stream: /v1/events, or a plugin's stream route
+ * (1.4), whose handle plugins hold as CairnStream. */
+struct CairnStream {
   CairnHttp *http;
   SoupServerMessage *msg;
-  guint sub;
-  GStrv types; /* prefixes; NULL = all */
+  guint sub;   /* /v1/events: the node subscription */
+  GStrv types; /* /v1/events: prefixes; NULL = all */
   guint64 appended, written;
   gboolean closed;
-} SseClient;
+  /* plugin streams */
+  CairnPlugin *plugin;
+  CairnStreamClosedFn on_closed;
+  void *user_data;
+};
+typedef struct CairnStream SseClient;
 
 /* ---- responses ---------------------------------------------------------- */
 
@@ -344,11 +351,24 @@ sse_wrote (SoupServerMessage *msg, guint size, gpointer data)
   ((SseClient *)data)->written += size;
 }
 
+/* A plugin stream is over: tell its plugin (once). */
+static void
+sse_plugin_closed (SseClient *c)
+{
+  CairnStreamClosedFn fn = c->on_closed;
+  c->on_closed = NULL;
+  c->closed = TRUE;
+  if (fn != NULL)
+    fn (c->plugin, c, c->user_data);
+}
+
 static void
 sse_finished (SoupServerMessage *msg, gpointer data)
 {
   SseClient *c = data;
-  cairn_node_unsubscribe (c->http->node, c->sub);
+  sse_plugin_closed (c);
+  if (c->sub)
+    cairn_node_unsubscribe (c->http->node, c->sub);
   c->http->sse_clients = g_list_remove (c->http->sse_clients, c);
   g_strfreev (c->types);
   g_object_unref (c->msg);
@@ -364,19 +384,11 @@ sse_ping (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* Start an event stream answer on msg. */
 static void
-get_events (CairnHttp *http, SoupServerMessage *msg, GHashTable *query)
+sse_begin (SseClient *c)
 {
-  if (g_list_length (http->sse_clients) >= SSE_MAX_CLIENTS) {
-    cairn_http_reply_error (msg, 503, "busy", "too many event stream clients");
-    return;
-  }
-  SseClient *c = g_new0 (SseClient, 1);
-  c->http = http;
-  c->msg = g_object_ref (msg);
-  const char *types = query ? g_hash_table_lookup (query, "types") : NULL;
-  if (types && *types)
-    c->types = g_strsplit (types, ",", -1);
+  SoupServerMessage *msg = c->msg;
   SoupMessageHeaders *h = soup_server_message_get_response_headers (msg);
   soup_message_headers_set_encoding (h, SOUP_ENCODING_CHUNKED);
   soup_message_headers_set_content_type (h, "text/event-stream", NULL);
@@ -386,9 +398,109 @@ get_events (CairnHttp *http, SoupServerMessage *msg, GHashTable *query)
                                     FALSE);
   g_signal_connect (msg, "wrote-body-data", G_CALLBACK (sse_wrote), c);
   g_signal_connect (msg, "finished", G_CALLBACK (sse_finished), c);
+  c->http->sse_clients = g_list_prepend (c->http->sse_clients, c);
+}
+
+static gboolean
+sse_room (CairnHttp *http, SoupServerMessage *msg)
+{
+  if (g_list_length (http->sse_clients) < SSE_MAX_CLIENTS)
+    return TRUE;
+  cairn_http_reply_error (msg, 503, "busy", "too many event stream clients");
+  return FALSE;
+}
+
+static void
+get_events (CairnHttp *http, SoupServerMessage *msg, GHashTable *query)
+{
+  if (!sse_room (http, msg))
+    return;
+  SseClient *c = g_new0 (SseClient, 1);
+  c->http = http;
+  c->msg = g_object_ref (msg);
+  const char *types = query ? g_hash_table_lookup (query, "types") : NULL;
+  if (types && *types)
+    c->types = g_strsplit (types, ",", -1);
+  sse_begin (c);
   c->sub = cairn_node_subscribe (http->node, "", sse_on_event, c);
-  http->sse_clients = g_list_prepend (http->sse_clients, c);
   sse_send (c, ": cairn events\n\n", 16);
+}
+
+/* ---- plugin event streams (1.4) ----------------------------------------- */
+
+static void
+plugin_stream (CairnHttp *http, SoupServerMessage *msg, const char *path,
+               GHashTable *query, const RouteEntry *r, const char *rest)
+{
+  if (!sse_room (http, msg))
+    return;
+  g_autoptr (GHashTable) empty = NULL;
+  if (query == NULL)
+    query = empty = g_hash_table_new (g_str_hash, g_str_equal);
+  GInetSocketAddress *ra
+      = G_INET_SOCKET_ADDRESS (soup_server_message_get_remote_address (msg));
+  g_autofree char *remote
+      = ra ? g_inet_address_to_string (g_inet_socket_address_get_address (ra))
+           : g_strdup ("");
+  CairnRequest req = { .size = sizeof req,
+                       .method = "GET",
+                       .path = path,
+                       .path_rest = rest,
+                       .query = query,
+                       .remote = remote };
+  SseClient *c = g_new0 (SseClient, 1);
+  c->http = http;
+  c->msg = g_object_ref (msg);
+  c->plugin = r->plugin;
+  c->user_data = r->user_data;
+  /* open may send already: that goes into the body, which libsoup sends
+   * only after this handler returns, so a refusal can still replace it. */
+  GError *err = NULL;
+  if (!r->stream_open (r->plugin, &req, c, r->user_data, &err)) {
+    soup_message_body_truncate (soup_server_message_get_response_body (msg));
+    if (err == NULL)
+      g_set_error (&err, CAIRN_ERROR, CAIRN_ERROR_FAILED,
+                   "stream %s failed without saying why", path);
+    cairn_http_reply_gerror (msg, err);
+    g_error_free (err);
+    g_object_unref (c->msg);
+    g_free (c);
+    return;
+  }
+  c->on_closed = r->stream_closed;
+  sse_begin (c);
+  if (c->closed) /* closed or overrun in open */
+    cairn_http_stream_close (c);
+  else
+    sse_send (c, ": cairn stream\n\n", 16);
+}
+
+gboolean
+cairn_http_stream_send (CairnStream *c, const char *event, const char *id,
+                        const json_t *data)
+{
+  if (c == NULL || c->closed || event == NULL || data == NULL
+      || strpbrk (event, "\r\n") || (id && strpbrk (id, "\r\n")))
+    return FALSE;
+  g_autofree char *text = json_dumps (data, JSON_COMPACT | JSON_SORT_KEYS);
+  if (text == NULL)
+    return FALSE;
+  g_autofree char *frame
+      = id ? g_strdup_printf ("event: %s\nid: %s\ndata: %s\n\n", event, id,
+                              text)
+           : g_strdup_printf ("event: %s\ndata: %s\n\n", event, text);
+  sse_send (c, frame, strlen (frame));
+  return !c->closed;
+}
+
+void
+cairn_http_stream_close (CairnStream *c)
+{
+  if (c == NULL || c->closed)
+    return;
+  c->closed = TRUE;
+  soup_message_body_complete (soup_server_message_get_response_body (c->msg));
+  soup_server_message_unpause (c->msg);
 }
 
 /* ---- plugin routes ------------------------------------------------------ */
@@ -604,6 +716,13 @@ handle (SoupServer *server, SoupServerMessage *msg, const char *path,
   }
   if (cairn_http_blobs_handle (http, msg, method, path))
     return;
+  const char *srest;
+  const RouteEntry *sr
+      = get ? cairn_node_find_stream_route (node, path, &srest) : NULL;
+  if (sr != NULL) {
+    plugin_stream (http, msg, path, query, sr, srest);
+    return;
+  }
   CairnPlugin *plugin;
   CairnRouteFn fn;
   void *user_data;
@@ -720,9 +839,13 @@ cairn_http_free (CairnHttp *http)
   cairn_http_streams_close (http);
   for (GList *l = http->sse_clients; l; l = l->next) {
     SseClient *c = l->data;
-    cairn_node_unsubscribe (http->node, c->sub);
+    if (c->sub)
+      cairn_node_unsubscribe (http->node, c->sub);
     c->sub = 0;
     g_signal_handlers_disconnect_by_data (c->msg, c);
+    gboolean was_closed = c->closed;
+    sse_plugin_closed (c);
+    c->closed = was_closed;
     if (!c->closed) {
       soup_message_body_complete (
           soup_server_message_get_response_body (c->msg));

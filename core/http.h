@@ -25,4 +25,8 @@ typedef struct CairnHttp CairnHttp;
 CairnHttp *cairn_http_new (CairnNode *node, const char *listen, GError **error);
 const char *cairn_http_url (CairnHttp *http);
 void cairn_http_free (CairnHttp *http);
+/* Host table (1.4): plugin event streams. */
+gboolean cairn_http_stream_send (CairnStream *stream, const char *event,
+                                 const char *id, const json_t *data);
+void cairn_http_stream_close (CairnStream *stream);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CairnHttp, cairn_http_free)

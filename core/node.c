@@ -812,7 +812,7 @@ cairn_node_find_route (CairnNode *node, const char *method, const char *path,
   RouteEntry *best = NULL;
   for (guint i = 0; i < node->routes->len; i++) {
     RouteEntry *r = node->routes->pdata[i];
-    if (strcmp (r->method, method) != 0)
+    if (strcmp (r->method, method) != 0 || r->fn == NULL)
       continue;
     gboolean match = r->prefix ? g_str_has_prefix (path, r->path)
                                : strcmp (path, r->path) == 0;
@@ -826,6 +826,25 @@ cairn_node_find_route (CairnNode *node, const char *method, const char *path,
   *user_data = best->user_data;
   *path_rest = path + strlen (best->path);
   return TRUE;
+}
+
+const RouteEntry *
+cairn_node_find_stream_route (CairnNode *node, const char *path,
+                              const char **path_rest)
+{
+  const RouteEntry *best = NULL;
+  for (guint i = 0; i < node->routes->len; i++) {
+    const RouteEntry *r = node->routes->pdata[i];
+    if (r->stream_open == NULL)
+      continue;
+    gboolean match = r->prefix ? g_str_has_prefix (path, r->path)
+                               : strcmp (path, r->path) == 0;
+    if (match && (best == NULL || strlen (r->path) > strlen (best->path)))
+      best = r;
+  }
+  if (best != NULL)
+    *path_rest = path + strlen (best->path);
+  return best;
 }
 
 guint

@@ -30,8 +30,11 @@ typedef struct {
   char *method;
   char *path;
   gboolean prefix; /* path ends with '/' */
-  CairnRouteFn fn;
+  CairnRouteFn fn; /* NULL for a stream route */
   void *user_data;
+  /* 1.4 stream routes (GET, server-sent events) */
+  CairnStreamOpenFn stream_open;
+  CairnStreamClosedFn stream_closed;
 } RouteEntry;
 
 typedef struct {
@@ -219,6 +222,10 @@ guint cairn_events_subscribe (CairnNode *node, const char *prefix,
                               CairnNodeEventFn nfn, void *user_data);
 void cairn_events_unsubscribe (CairnNode *node, guint id);
 void cairn_events_publish (CairnNode *node, const CairnEvent *ev);
+/* The longest stream route (1.4) matching a GET path, or NULL. */
+const RouteEntry *cairn_node_find_stream_route (CairnNode *node,
+                                                const char *path,
+                                                const char **path_rest);
 void cairn_events_free_all (CairnNode *node);
 
 /* node.c */

@@ -273,13 +273,30 @@ struct CairnHost {
    * the head), to subscribers and /v1/events, e.g. "a private payload has
    * arrived". type is "<plugin id>.<name>"; attrs (an object) is stolen. */
   void (*emit_local_event) (CairnPlugin *self, const char *type, json_t *attrs);
+
+  /* ---- added in 1.4 (test with CAIRN_HOST_HAS) ---- */
+  /* A GET route answered as a server-sent event stream (text/event-stream,
+   * kept open, pinged every 15 s). path as for register_route; closed may
+   * be NULL. During init. */
+  gboolean (*register_stream_route) (CairnPlugin *self, const char *path,
+                                     CairnStreamOpenFn open,
+                                     CairnStreamClosedFn closed,
+                                     void *user_data, GError **error);
+  /* Send one event ("event: <event>", "id: <id>" when id is not NULL,
+   * "data: <compact JSON>"). FALSE when the client is gone or so far
+   * behind that the stream was ended (closed runs soon after). Main loop
+   * only. */
+  gboolean (*stream_send) (CairnStream *stream, const char *event,
+                           const char *id, const json_t *data);
+  /* End the stream from the plugin's side (closed runs). */
+  void (*stream_close) (CairnStream *stream);
 };
 
 /* Largest direct message: the P2P frame cap, less room for the header. */
 #define CAIRN_MAX_DIRECT ((4u << 20) - 512)
 
 #if UINTPTR_MAX == 0xffffffffffffffffu
-_Static_assert(sizeof (CairnHost) == 8 + 66 * sizeof (void *),
+_Static_assert(sizeof (CairnHost) == 8 + 69 * sizeof (void *),
                "CairnHost is append-only: update the count when adding");
 #endif
 

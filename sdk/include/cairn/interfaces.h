@@ -120,6 +120,21 @@ typedef gboolean (*CairnRouteFn) (CairnPlugin *self, const CairnRequest *req,
                                   CairnResponse *resp, void *user_data,
                                   GError **error);
 
+/* 1.4: a server-sent event stream a plugin serves (register_stream_route).
+ * The handle is valid from the open callback until the closed callback. */
+typedef struct CairnStream CairnStream;
+/* A client connected: check the request, send what it missed with
+ * host->stream_send, keep the handle for later events. Return FALSE with a
+ * CAIRN_ERROR to refuse (answered as JSON with its status). */
+typedef gboolean (*CairnStreamOpenFn) (CairnPlugin *self,
+                                       const CairnRequest *req,
+                                       CairnStream *stream, void *user_data,
+                                       GError **error);
+/* The client went away (or was too slow, or the node stops): forget the
+ * handle. Not called for a stream whose open failed. */
+typedef void (*CairnStreamClosedFn) (CairnPlugin *self, CairnStream *stream,
+                                     void *user_data);
+
 /* 1.2: a direct message from the same plugin on another node (peer_id is
  * that node's address); data is valid during the call only. */
 typedef void (*CairnDirectFn) (CairnPlugin *self, const char *peer_id,

@@ -477,6 +477,87 @@ test_event_stream (void)
   net_down (&n);
 }
 
+/* Read from s until `needle` has been seen (10 s at most). */
+static void
+read_until (Stream *s, GString *seen, const char *needle)
+{
+  int64_t deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (!strstr (seen->str, needle) && g_get_monotonic_time () < deadline) {
+    s->done = FALSE;
+    g_input_stream_read_async (s->in, s->buf, sizeof s->buf, G_PRIORITY_DEFAULT,
+                               NULL, on_read, s);
+    while (!s->done)
+      g_main_context_iteration (NULL, TRUE);
+    g_assert_no_error (s->error);
+    g_assert_cmpint (s->got, >, 0);
+    g_string_append_len (seen, s->buf, s->got);
+  }
+  if (!strstr (seen->str, needle))
+    g_error ("no '%s' in the stream: %s", needle, seen->str);
+}
+
+static int64_t
+open_streams (Net *n)
+{
+  g_autoptr (json_t) j = http_json (n, "GET", "/v1/testapp/streams", NULL, 200);
+  return json_integer_value (json_object_get (j, "open"));
+}
+
+/* A plugin's event stream (SDK 1.4): what open sends, then live events;
+ * a refusal answered as JSON; the plugin told when the client goes. */
+static void
+test_plugin_stream (void)
+{
+  Net n = { 0 };
+  net_up (&n);
+  g_autofree char *uri = g_strconcat (n.url, "/v1/testapp/events/alice", NULL);
+  g_autoptr (SoupMessage) msg = soup_message_new ("GET", uri);
+  Stream s = { 0 };
+  soup_session_send_async (n.http, msg, G_PRIORITY_DEFAULT, NULL, on_stream,
+                           &s);
+  while (!s.done)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_no_error (s.error);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
+  g_assert_cmpstr (soup_message_headers_get_content_type (
+                       soup_message_get_response_headers (msg), NULL),
+                   ==, "text/event-stream");
+  g_autoptr (GString) seen = g_string_new (NULL);
+  read_until (&s, seen, "\n\n");
+  g_assert_nonnull (
+      strstr (seen->str, "event: hello\nid: 0\ndata: {\"who\":\"alice\"}\n\n"));
+  g_assert_cmpint (open_streams (&n), ==, 1);
+
+  g_autoptr (CairnTx) tx
+      = sign (&n, n.admin, "testapp.put", "{\"key\":\"s\",\"value\":\"1\"}");
+  json_decref (http_json (&n, "POST", "/v1/txs", tx->bytes, 202));
+  read_until (&s, seen, "event: put\n");
+  read_until (&s, seen, "\"key\":\"s\"}");
+
+  /* Refused in open: a JSON error with the code's status, no stream. */
+  g_autoptr (json_t) refused
+      = http_json (&n, "GET", "/v1/testapp/events/refuse", NULL, 403);
+  json_t *err = json_object_get (refused, "error");
+  g_assert_cmpstr (json_string_value (json_object_get (err, "code")), ==,
+                   "unauthorized");
+  g_assert_nonnull (
+      strstr (json_string_value (json_object_get (err, "message")), "refused"));
+  g_assert_cmpint (open_streams (&n), ==, 1);
+
+  /* The client goes: the plugin hears of it at the next write (an event;
+   * otherwise the 15 s ping). */
+  g_input_stream_close (s.in, NULL, NULL);
+  g_clear_object (&s.in);
+  g_autoptr (CairnTx) tx2
+      = sign (&n, n.admin, "testapp.put", "{\"key\":\"t\",\"value\":\"2\"}");
+  json_decref (http_json (&n, "POST", "/v1/txs", tx2->bytes, 202));
+  int64_t deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (open_streams (&n) != 0 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpint (open_streams (&n), ==, 0);
+  net_down (&n);
+}
+
 /* A plugin route with a streamed body (SDK 1.2): the whole of it, single
  * ranges (206 + Content-Range) and a range past the end (416). */
 static void
@@ -878,6 +959,7 @@ main (int argc, char **argv)
   g_test_add_func ("/node/rejections", test_rejections);
   g_test_add_func ("/node/batch", test_batch_and_events);
   g_test_add_func ("/node/event-stream", test_event_stream);
+  g_test_add_func ("/node/plugin-stream", test_plugin_stream);
   g_test_add_func ("/node/streamed-route", test_streamed_route);
   g_test_add_func ("/node/restart-and-replay", test_restart_and_replay);
   g_test_add_func ("/node/bad-config", test_bad_config);

@@ -134,6 +134,49 @@ direct_route (CairnPlugin *self, const CairnRequest *req, CairnResponse *resp,
   return TRUE;
 }
 
+/* Event streams (SDK 1.4): GET /v1/testapp/events/{who} says hello, then
+ * forwards each committed testapp.put; /v1/testapp/events/refuse is
+ * refused; GET /v1/testapp/streams counts the open ones. */
+static GPtrArray *streams; /* of every node in the process; never freed */
+
+static gboolean
+stream_open (CairnPlugin *self, const CairnRequest *req, CairnStream *stream,
+             void *user_data, GError **error)
+{
+  if (strcmp (req->path_rest, "refuse") == 0) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_UNAUTHORIZED,
+                 "testapp refused this stream");
+    return FALSE;
+  }
+  g_autoptr (json_t) hello = json_pack ("{s:s}", "who", req->path_rest);
+  if (!host->stream_send (stream, "hello", "0", hello))
+    return FALSE;
+  g_ptr_array_add (streams, stream);
+  return TRUE;
+}
+
+static void
+stream_closed (CairnPlugin *self, CairnStream *stream, void *user_data)
+{
+  g_ptr_array_remove (streams, stream);
+}
+
+static void
+on_put (CairnPlugin *self, const CairnEvent *ev, void *user_data)
+{
+  g_autofree char *id = g_strdup_printf ("%" G_GUINT64_FORMAT, ev->height);
+  for (guint i = 0; i < streams->len; i++)
+    host->stream_send (streams->pdata[i], "put", id, ev->attrs);
+}
+
+static gboolean
+streams_route (CairnPlugin *self, const CairnRequest *req, CairnResponse *resp,
+               void *user_data, GError **error)
+{
+  resp->json = json_pack ("{s:i}", "open", (int)streams->len);
+  return TRUE;
+}
+
 static void
 testapp_fini (CairnPlugin *self)
 {
@@ -155,6 +198,14 @@ testapp_init (CairnPlugin *self, const CairnHost *h, GError **error)
   }
   if (!host->register_route (self, "GET", "/v1/testapp/stream", stream_route,
                              NULL, error))
+    return FALSE;
+  if (streams == NULL)
+    streams = g_ptr_array_new ();
+  host->subscribe (self, "testapp.put", on_put, NULL);
+  if (!host->register_stream_route (self, "/v1/testapp/events/", stream_open,
+                                    stream_closed, NULL, error)
+      || !host->register_route (self, "GET", "/v1/testapp/streams",
+                                streams_route, NULL, error))
     return FALSE;
   return host->register_tx_type (self, "testapp.put", &put_handler,
                                  sizeof put_handler, error)
