@@ -166,7 +166,9 @@ keys_list (const char *home, gboolean json)
   g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
   const char *entry;
   while ((entry = g_dir_read_name (dir)) != NULL)
-    if (g_str_has_suffix (entry, ".pem"))
+    /* X25519 keys (cairn im's NAME.x25519.pem) are not signing keys. */
+    if (g_str_has_suffix (entry, ".pem")
+        && !g_str_has_suffix (entry, ".x25519.pem"))
       g_ptr_array_add (names, g_strndup (entry, strlen (entry) - 4));
   g_ptr_array_sort (names, compare_names);
 

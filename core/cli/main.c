@@ -31,6 +31,8 @@ static const Command commands[] = {
     "node groups: create, publish, update, show, members, close" },
   { "market", cairn_cmd_market,
     "app services market: create, serve, usage, rate, rank, trade" },
+  { "im", cairn_cmd_im,
+    "encrypted messages: register, bind, send, inbox, get, chat" },
   { "testnet", cairn_cmd_testnet,
     "a local network of nodes: init, start, stop, status" },
   { "version", cmd_version, "print the version and plugin ABI" },
