@@ -621,7 +621,7 @@ test_shipped_config (void)
 
   g_assert_true (cairn_config_strv (cfg, "plugins", "load", &load, &error));
   load_s = joined (load);
-  g_assert_cmpstr (load_s, ==, "store-lmdb|blob-fs|bank|solo|services|groups|market");
+  g_assert_cmpstr (load_s, ==, "store-lmdb|blob-fs|bank|solo|services|groups|market|im");
   g_assert_true (cairn_config_strv (cfg, "plugins", "path", &path, &error));
   g_assert_cmpuint (g_strv_length (path), ==, 0);
   g_assert_true (cairn_config_size (cfg, "mempool", "max_bytes", 0, 0,
@@ -687,6 +687,12 @@ test_shipped_config (void)
   g_assert_true (
       cairn_config_bool (cfg, "market", "auto_rank", FALSE, &b, &error));
   g_assert_true (b);
+  g_assert_true (cairn_config_int (cfg, "im", "request_skew_seconds", 0, 0,
+                                   G_MAXINT32, &i, &error));
+  g_assert_cmpint (i, ==, 300);
+  g_assert_true (cairn_config_int (cfg, "im", "fetch_timeout_seconds", 0, 0,
+                                   G_MAXINT32, &i, &error));
+  g_assert_cmpint (i, ==, 60);
   g_assert_true (cairn_config_check_unknown (cfg, &error));
   g_assert_no_error (error);
 }
