@@ -919,6 +919,32 @@ cmd_send (Ctx *c, const char *who)
       = to ? get_user_opt (c, my_addr (c), FALSE, &error) : NULL;
   if (me == NULL)
     return cairn_cli_fail (g_steal_pointer (&error));
+  /* Refuse before sealing and uploading what the chain would refuse (the
+   * node and the chain check again). */
+  if (json_is_true (json_object_get (me, "revoked"))) {
+    cairn_cli_printerr ("'%s' is revoked: it can no longer send", c->name);
+    return CAIRN_EXIT_FAILED;
+  }
+  if (!json_is_true (json_object_get (to, "allow_strangers"))) {
+    g_autofree char *path = g_strdup_printf ("/v1/im/contacts/%s", my_addr (c));
+    g_autoptr (json_t) cr = cairn_client_get (c->client, path, &error);
+    if (cr == NULL)
+      return cairn_cli_fail (g_steal_pointer (&error));
+    gboolean contact = FALSE;
+    size_t i;
+    json_t *v;
+    json_array_foreach (json_object_get (cr, "contacts"), i, v)
+    {
+      contact = contact
+                || g_strcmp0 (jstr (v, "address"), jstr (to, "address")) == 0;
+    }
+    if (!contact) {
+      cairn_cli_printerr ("'%s' is not a contact of '%s' and does not allow "
+                          "strangers: 'cairn im bind %s' first",
+                          jstr (to, "name"), c->name, jstr (to, "name"));
+      return CAIRN_EXIT_FAILED;
+    }
+  }
   char mine[65];
   grp_hex (c->enc_pub, 32, mine);
   if (strcmp (mine, jstr (me, "enc_pubkey")) != 0)
