@@ -332,8 +332,11 @@ read_core_config (CairnNode *node, const CairnNodeOptions *opts,
                             &ttl, error)
       || !cairn_config_int (cfg, "block", "max_txs", 10000, 1, 1000000, &bmax,
                             error)
-      || !cairn_config_size (cfg, "block", "max_bytes", 8u << 20, 1 << 16,
-                             1u << 30, &bbytes, error)
+      /* A block travels whole in one P2P frame (a proposal, a catch-up
+       * answer): a bigger one would stop the chain round after round. */
+      || !cairn_config_size (cfg, "block", "max_bytes", 3u << 20, 1 << 16,
+                             CAIRN_P2P_MAX_FRAME - (512u << 10), &bbytes,
+                             error)
       || !read_p2p_config (node, error))
     return FALSE;
   if (!set_log_level (log_level, error))

@@ -332,9 +332,14 @@ env_broadcast (void *ud, const uint8_t *msg, size_t len)
 {
   Pos *p = ud;
   g_autoptr (GError) err = NULL;
+  /* Without P2P (a single node) that is expected; otherwise (a message
+   * over the frame limit, a broken transport) the chain may stall: say so. */
   if (!host->peer_broadcast (p->self, msg, len, &err))
-    cairn_log (host, p->self, G_LOG_LEVEL_DEBUG, "pos: broadcast: %s",
-               err->message);
+    cairn_log (host, p->self,
+               g_error_matches (err, CAIRN_ERROR, CAIRN_ERROR_NOT_IMPLEMENTED)
+                   ? G_LOG_LEVEL_DEBUG
+                   : G_LOG_LEVEL_WARNING,
+               "pos: broadcast: %s", err->message);
 }
 
 static gboolean
