@@ -210,12 +210,9 @@ x25519 (EVP_PKEY *mine, const uint8_t peer[32], uint8_t out[32])
   return ok;
 }
 
-/* KEK = HKDF-SHA256 (IKM = X25519 (mine, peer), salt = epk || pk,
- * info = WRAP_DOMAIN). The sealer passes (eph, pk), the recipient
- * (its key, epk). */
-static gboolean
-derive_kek (EVP_PKEY *mine, const uint8_t peer[32], const uint8_t epk[32],
-            const uint8_t pk[32], uint8_t kek[32])
+gboolean
+grp_x25519_kek (EVP_PKEY *mine, const uint8_t peer[32], const uint8_t epk[32],
+                const uint8_t pk[32], const char *info, uint8_t kek[32])
 {
   uint8_t shared[32], salt[64];
   gboolean ok = FALSE;
@@ -234,8 +231,8 @@ derive_kek (EVP_PKEY *mine, const uint8_t peer[32], const uint8_t epk[32],
                                         (char *)SN_sha256, 0),
       OSSL_PARAM_construct_octet_string (OSSL_KDF_PARAM_KEY, shared, 32),
       OSSL_PARAM_construct_octet_string (OSSL_KDF_PARAM_SALT, salt, 64),
-      OSSL_PARAM_construct_octet_string (
-          OSSL_KDF_PARAM_INFO, (char *)WRAP_DOMAIN, strlen (WRAP_DOMAIN)),
+      OSSL_PARAM_construct_octet_string (OSSL_KDF_PARAM_INFO, (char *)info,
+                                         strlen (info)),
       OSSL_PARAM_construct_end (),
     };
     ok = EVP_KDF_derive (ctx, kek, 32, params) == 1;
@@ -407,7 +404,7 @@ grp_seal (const char *group, uint64_t version, const GrpRecipient *recipients,
   }
   for (size_t i = 0; i < n; i++) {
     const GrpRecipient *r = &env->recipients[i];
-    if (!derive_kek (eph, r->pk, env->epk, r->pk, kek)) {
+    if (!grp_x25519_kek (eph, r->pk, env->epk, r->pk, WRAP_DOMAIN, kek)) {
       g_autofree char *why = openssl_why ();
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                    "recipient %s: its public key is not a usable X25519 key "
@@ -729,7 +726,7 @@ grp_open (const GrpEnvelope *env, const char *addr, const uint8_t priv[32],
                  addr);
     goto out;
   }
-  if (!derive_kek (mine, env->epk, env->epk, r->pk, kek)) {
+  if (!grp_x25519_kek (mine, env->epk, env->epk, r->pk, WRAP_DOMAIN, kek)) {
     g_autofree char *why = openssl_why ();
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                  "envelope: its ephemeral key (epk) is not a usable X25519 "

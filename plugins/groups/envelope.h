@@ -93,5 +93,15 @@ gboolean grp_key_load (const char *path, uint8_t priv[32], GError **error);
 gboolean grp_key_save (const char *path, const uint8_t priv[32],
                        GError **error);
 
+/* KEK = HKDF-SHA256 (IKM = X25519 (mine, peer), salt = epk || pk,
+ * info): the key-wrapping key of a recipient. The sealer passes (its
+ * ephemeral key, pk), the recipient (its key, epk). FALSE for a peer key of
+ * small order or an OpenSSL failure (kek is then wiped). Also used by the
+ * im content format (plugins/im/imcrypt.c). */
+typedef struct evp_pkey_st EVP_PKEY;
+gboolean grp_x25519_kek (EVP_PKEY *mine, const uint8_t peer[32],
+                         const uint8_t epk[32], const uint8_t pk[32],
+                         const char *info, uint8_t kek[32]);
+
 /* Lowercase hex of n bytes (out has 2n + 1). */
 void grp_hex (const uint8_t *in, size_t n, char *out);

@@ -97,65 +97,6 @@ cmp_str (const void *a, const void *b)
 
 /* ---- the key wrap ------------------------------------------------------ */
 
-/* X25519 (mine, peer). Fails for a peer key of small order (OpenSSL refuses
- * an all-zero shared secret). */
-static gboolean
-x25519 (EVP_PKEY *mine, const uint8_t peer[32], uint8_t out[32])
-{
-  size_t len = 32;
-  gboolean ok = FALSE;
-  EVP_PKEY *pk = EVP_PKEY_new_raw_public_key (EVP_PKEY_X25519, NULL, peer, 32);
-  EVP_PKEY_CTX *ctx = pk ? EVP_PKEY_CTX_new_from_pkey (NULL, mine, NULL) : NULL;
-
-  if (ctx != NULL && EVP_PKEY_derive_init (ctx) == 1
-      && EVP_PKEY_derive_set_peer (ctx, pk) == 1
-      && EVP_PKEY_derive (ctx, out, &len) == 1 && len == 32)
-    ok = TRUE;
-  EVP_PKEY_CTX_free (ctx);
-  EVP_PKEY_free (pk);
-  if (!ok)
-    OPENSSL_cleanse (out, 32);
-  return ok;
-}
-
-/* KEK = HKDF-SHA256 (IKM = X25519 (mine, peer), salt = epk || pk,
- * info = IM_WRAP_DOMAIN). The sealer passes (eph, pk), the recipient (its
- * key, epk). */
-static gboolean
-derive_kek (EVP_PKEY *mine, const uint8_t peer[32], const uint8_t epk[32],
-            const uint8_t pk[32], uint8_t kek[32])
-{
-  uint8_t shared[32], salt[64];
-  gboolean ok = FALSE;
-  EVP_KDF *kdf;
-  EVP_KDF_CTX *ctx;
-
-  if (!x25519 (mine, peer, shared))
-    return FALSE;
-  memcpy (salt, epk, 32);
-  memcpy (salt + 32, pk, 32);
-  kdf = EVP_KDF_fetch (NULL, OSSL_KDF_NAME_HKDF, NULL);
-  ctx = kdf ? EVP_KDF_CTX_new (kdf) : NULL;
-  if (ctx != NULL) {
-    OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string (OSSL_KDF_PARAM_DIGEST,
-                                        (char *)SN_sha256, 0),
-      OSSL_PARAM_construct_octet_string (OSSL_KDF_PARAM_KEY, shared, 32),
-      OSSL_PARAM_construct_octet_string (OSSL_KDF_PARAM_SALT, salt, 64),
-      OSSL_PARAM_construct_octet_string (
-          OSSL_KDF_PARAM_INFO, (char *)IM_WRAP_DOMAIN, strlen (IM_WRAP_DOMAIN)),
-      OSSL_PARAM_construct_end (),
-    };
-    ok = EVP_KDF_derive (ctx, kek, 32, params) == 1;
-  }
-  EVP_KDF_CTX_free (ctx);
-  EVP_KDF_free (kdf);
-  OPENSSL_cleanse (shared, sizeof shared);
-  if (!ok)
-    OPENSSL_cleanse (kek, 32);
-  return ok;
-}
-
 static void
 wrap_aad (const char *addr, const uint8_t seg[SEG_HEADER],
           uint8_t aad[WRAP_AAD_LEN])
@@ -485,7 +426,8 @@ im_seal_stream (GInputStream *in, uint64_t size, GOutputStream *out,
     goto out;
   }
   for (size_t i = 0; i < h->n; i++) {
-    if (!derive_kek (eph, h->r[i].pk, h->epk, h->r[i].pk, kek)) {
+    if (!grp_x25519_kek (eph, h->r[i].pk, h->epk, h->r[i].pk, IM_WRAP_DOMAIN,
+                         kek)) {
       ERR_clear_error ();
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                    "recipient %s: its public key is not a usable X25519 key "
@@ -718,7 +660,7 @@ unwrap (const ImHeader *h, const char *addr, const uint8_t priv[32],
     set_openssl_error (error, "X25519 private key");
     return FALSE;
   }
-  if (!derive_kek (mine, h->epk, h->epk, me->pk, kek)) {
+  if (!grp_x25519_kek (mine, h->epk, h->epk, me->pk, IM_WRAP_DOMAIN, kek)) {
     ERR_clear_error ();
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                  "im content header: 'epk' is not a usable X25519 key");
