@@ -162,7 +162,7 @@ use_pos (const char *dir, guint n, guint n_val, GError **error)
             "# pos burns slashed stake and mints block rewards; market\n"
             "# mints reward vouchers (this replaces conf.d/20-bank.conf's\n"
             "# list: the last file wins).\n"
-            "[bank]\nminters = pos; market\n",
+            "[bank]\nminters = pos; market; metering\n",
             -1, error))
       return FALSE;
   }

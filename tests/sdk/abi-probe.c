@@ -2,8 +2,11 @@
  * library's debug info describes every struct and enum of the SDK and
  * `abidw` can record them (sdk/abi/cairn-sdk-1.abi). Never loaded by
  * anything; see test-abi.sh and update-abi-baseline.sh. */
+#include <cairn/attest.h>
 #include <cairn/bank.h>
 #include <cairn/cairn.h>
+#include <cairn/finance.h>
+#include <cairn/threshold.h>
 
 #define PROBE(type, name)                                                      \
   CAIRN_EXPORT void cairn_abi_probe_##name (type *p);                          \
@@ -31,5 +34,12 @@ PROBE (CairnTxInfo, tx_info)
 PROBE (CairnChainHead, chain_head)
 PROBE (CairnServiceRef, service_ref)
 PROBE (CairnBankService, bank_service)
+PROBE (CairnThresholdService, threshold_service)
+PROBE (CairnFrostNonces, frost_nonces)
+PROBE (CairnFrostCommitment, frost_commitment)
+PROBE (CairnFrostShare, frost_share)
+PROBE (CairnMultisigSig, multisig_sig)
+PROBE (CairnAttestService, attest_service)
+PROBE (CairnFinanceService, finance_service)
 PROBE (CairnErrorCode, error_code)
 PROBE (CairnPluginKind, plugin_kind)

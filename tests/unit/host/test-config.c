@@ -621,7 +621,8 @@ test_shipped_config (void)
 
   g_assert_true (cairn_config_strv (cfg, "plugins", "load", &load, &error));
   load_s = joined (load);
-  g_assert_cmpstr (load_s, ==, "store-lmdb|blob-fs|bank|solo|services|groups|market|im");
+  g_assert_cmpstr (load_s, ==, "store-lmdb|blob-fs|bank|solo|services|groups|market|threshold|im|"
+                   "metering");
   g_assert_true (cairn_config_strv (cfg, "plugins", "path", &path, &error));
   g_assert_cmpuint (g_strv_length (path), ==, 0);
   g_assert_true (cairn_config_size (cfg, "mempool", "max_bytes", 0, 0,
@@ -647,8 +648,9 @@ test_shipped_config (void)
                                     G_MAXUINT64, &u, &error));
   g_assert_cmpuint (u, ==, 64ull << 30);
   g_assert_true (cairn_config_strv (cfg, "bank", "minters", &minters, &error));
-  g_assert_cmpuint (g_strv_length (minters), ==, 1);
+  g_assert_cmpuint (g_strv_length (minters), ==, 2);
   g_assert_cmpstr (minters[0], ==, "market");
+  g_assert_cmpstr (minters[1], ==, "metering");
   g_assert_true (cairn_config_int (cfg, "solo", "empty_block_interval_ms", 0, 0,
                                    G_MAXINT32, &i, &error));
   g_assert_true (cairn_config_int (cfg, "solo", "batch_delay_ms", 0, 0,
@@ -693,6 +695,25 @@ test_shipped_config (void)
   g_assert_true (cairn_config_int (cfg, "im", "fetch_timeout_seconds", 0, 0,
                                    G_MAXINT32, &i, &error));
   g_assert_cmpint (i, ==, 60);
+  g_assert_true (
+      cairn_config_bool (cfg, "metering", "center", TRUE, &b, &error));
+  g_assert_false (b);
+  g_autofree char *share_file = NULL, *finance_url = NULL;
+  g_assert_true (cairn_config_string (cfg, "metering", "share_file", NULL,
+                                      &share_file, &error));
+  g_assert_cmpstr (share_file, ==, "frost-share.json");
+  g_assert_true (cairn_config_string (cfg, "metering", "finance_url", NULL,
+                                      &finance_url, &error));
+  g_assert_cmpstr (finance_url, ==, "");
+  g_assert_true (cairn_config_int (cfg, "metering", "grace_ms", 0, 0,
+                                   G_MAXINT32, &i, &error));
+  g_assert_cmpint (i, ==, 5000);
+  g_assert_true (cairn_config_int (cfg, "metering", "coordinator_delay_ms", 0,
+                                   0, G_MAXINT32, &i, &error));
+  g_assert_cmpint (i, ==, 3000);
+  g_assert_true (cairn_config_int (cfg, "metering", "finance_timeout_ms", 0, 0,
+                                   G_MAXINT32, &i, &error));
+  g_assert_cmpint (i, ==, 10000);
   g_assert_true (cairn_config_check_unknown (cfg, &error));
   g_assert_no_error (error);
 }
