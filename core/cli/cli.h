@@ -50,9 +50,13 @@ int cairn_cmd_services (int argc, char **argv);
 int cairn_cmd_group (int argc, char **argv);
 int cairn_cmd_market (int argc, char **argv);
 int cairn_cmd_im (int argc, char **argv);
+int cairn_cmd_meter (int argc, char **argv);
 
 /* ---- output.c: messages, exit codes, option parsing, JSON/human ---- */
 void cairn_cli_printerr (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
+/* Set *error in CAIRN_CLI_ERROR with code (an exit code); returns FALSE. */
+gboolean cairn_cli_set_error (GError **error, int code, const char *fmt, ...)
+    G_GNUC_PRINTF (3, 4);
 /* The exit code an error leads to (CAIRN_CLI_ERROR codes, G_OPTION_ERROR
  * = usage, *_NOT_FOUND = not found, anything else = failed). */
 int cairn_cli_exit_code (const GError *error);

@@ -110,27 +110,17 @@ ctx_clear (Ctx *c)
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static gboolean G_GNUC_PRINTF (3, 4)
-    set_error (GError **error, int code, const char *fmt, ...)
-{
-  va_list ap;
-  va_start (ap, fmt);
-  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  g_set_error_literal (error, CAIRN_CLI_ERROR, code, msg);
-  return FALSE;
-}
-
 /* A reply that lacks what the im plugin documents. request is "GET" and
  * a path, or "METHOD /path" whole (path NULL). */
 static gboolean
 bad_reply (GError **error, const char *request, const char *path,
            const char *what)
 {
-  return set_error (error, CAIRN_EXIT_FAILED,
-                    "%s%s%s: unexpected reply: %s (is the im plugin loaded "
-                    "and of this version?)",
-                    request, path ? " " : "", path ? path : "", what);
+  return cairn_cli_set_error (
+      error, CAIRN_EXIT_FAILED,
+      "%s%s%s: unexpected reply: %s (is the im plugin loaded "
+      "and of this version?)",
+      request, path ? " " : "", path ? path : "", what);
 }
 
 static gboolean
@@ -154,10 +144,11 @@ parse_u64 (const char *what, const char *s, uint64_t min, uint64_t max,
   guint64 v;
   if (s == NULL || strspn (s, "0123456789") != strlen (s) || *s == '\0'
       || !g_ascii_string_to_unsigned (s, 10, min, max, &v, NULL))
-    return set_error (error, CAIRN_EXIT_USAGE,
-                      "%s: '%s' is not a whole number from %" G_GUINT64_FORMAT
-                      " to %" G_GUINT64_FORMAT,
-                      what, s ? s : "", min, max);
+    return cairn_cli_set_error (
+        error, CAIRN_EXIT_USAGE,
+        "%s: '%s' is not a whole number from %" G_GUINT64_FORMAT
+        " to %" G_GUINT64_FORMAT,
+        what, s ? s : "", min, max);
   *out = v;
   return TRUE;
 }
@@ -215,22 +206,26 @@ load_identity (Ctx *c, gboolean need_enc, GError **error)
 {
   const char *name = c->o->as;
   if (name == NULL)
-    return set_error (error, CAIRN_EXIT_USAGE,
-                      "missing --as NAME (the local im user whose keys are "
-                      "DIR/keys/im-NAME.pem)");
+    return cairn_cli_set_error (
+        error, CAIRN_EXIT_USAGE,
+        "missing --as NAME (the local im user whose keys are "
+        "DIR/keys/im-NAME.pem)");
   if (!name_valid (name))
-    return set_error (error, CAIRN_EXIT_USAGE,
-                      "--as '%s' is not a user name (%d-%d of a-z 0-9 _ . -)",
-                      name, IMC_NAME_MIN, IMC_NAME_MAX);
+    return cairn_cli_set_error (
+        error, CAIRN_EXIT_USAGE,
+        "--as '%s' is not a user name (%d-%d of a-z 0-9 _ . -)", name,
+        IMC_NAME_MIN, IMC_NAME_MAX);
   if (c->home == NULL)
-    return set_error (error, CAIRN_EXIT_USAGE,
-                      "missing --home DIR (its keys/ holds im-%s.pem)", name);
+    return cairn_cli_set_error (
+        error, CAIRN_EXIT_USAGE,
+        "missing --home DIR (its keys/ holds im-%s.pem)", name);
   g_autofree char *path = key_file (c->home, name, FALSE);
   if (!g_file_test (path, G_FILE_TEST_EXISTS))
-    return set_error (error, CAIRN_EXIT_NOT_FOUND,
-                      "no im user '%s' here: %s does not exist (make it with "
-                      "'cairn im register %s --home %s')",
-                      name, path, name, c->home);
+    return cairn_cli_set_error (
+        error, CAIRN_EXIT_NOT_FOUND,
+        "no im user '%s' here: %s does not exist (make it with "
+        "'cairn im register %s --home %s')",
+        name, path, name, c->home);
   c->key = cairn_key_load (path, error);
   if (c->key == NULL)
     return FALSE;
@@ -261,9 +256,9 @@ get_user_opt (Ctx *c, const char *who, gboolean optional, GError **error)
     if (!g_error_matches (local, CAIRN_CLI_ERROR, CAIRN_EXIT_NOT_FOUND))
       g_propagate_error (error, g_steal_pointer (&local));
     else if (!optional)
-      set_error (error, CAIRN_EXIT_NOT_FOUND,
-                 "no im user '%s' on the node at %s (%s)", who, c->url,
-                 local->message);
+      cairn_cli_set_error (error, CAIRN_EXIT_NOT_FOUND,
+                           "no im user '%s' on the node at %s (%s)", who,
+                           c->url, local->message);
     return NULL;
   }
   const char *name = jstr (u, "name"), *addr = jstr (u, "address"),
@@ -301,18 +296,20 @@ static json_t *
 resolve_user (Ctx *c, const char *who, gboolean usable, GError **error)
 {
   if (!cairn_address_valid (who) && !name_valid (who)) {
-    set_error (error, CAIRN_EXIT_USAGE,
-               "USER '%s' is neither a user name (%d-%d of a-z 0-9 _ . -) nor "
-               "an address (40 lowercase hex)",
-               who, IMC_NAME_MIN, IMC_NAME_MAX);
+    cairn_cli_set_error (
+        error, CAIRN_EXIT_USAGE,
+        "USER '%s' is neither a user name (%d-%d of a-z 0-9 _ . -) nor "
+        "an address (40 lowercase hex)",
+        who, IMC_NAME_MIN, IMC_NAME_MAX);
     return NULL;
   }
   g_autoptr (json_t) u = get_user_opt (c, who, FALSE, error);
   if (u != NULL && usable && json_is_true (json_object_get (u, "revoked"))) {
-    set_error (error, CAIRN_EXIT_FAILED,
-               "the im user '%s' (%s) is revoked: it can neither send nor "
-               "receive",
-               jstr (u, "name"), jstr (u, "address"));
+    cairn_cli_set_error (
+        error, CAIRN_EXIT_FAILED,
+        "the im user '%s' (%s) is revoked: it can neither send nor "
+        "receive",
+        jstr (u, "name"), jstr (u, "address"));
     return NULL;
   }
   return g_steal_pointer (&u);
@@ -346,8 +343,8 @@ node_address (Ctx *c, GError **error)
   if (st == NULL)
     return NULL;
   if (!cairn_address_valid (jstr (st, "node"))) {
-    set_error (error, CAIRN_EXIT_FAILED,
-               "GET /v1/status: no \"node\" address in the reply");
+    cairn_cli_set_error (error, CAIRN_EXIT_FAILED,
+                         "GET /v1/status: no \"node\" address in the reply");
     return NULL;
   }
   c->store = g_strdup (jstr (st, "node"));
@@ -392,32 +389,35 @@ parse_profile (char **items, json_t **out, GError **error)
   for (char **it = items; it && *it; it++) {
     const char *eq = strchr (*it, '=');
     if (eq == NULL)
-      return set_error (error, CAIRN_EXIT_USAGE,
-                        "--profile '%s': expected KEY=VALUE, e.g. city=Oslo",
-                        *it);
+      return cairn_cli_set_error (
+          error, CAIRN_EXIT_USAGE,
+          "--profile '%s': expected KEY=VALUE, e.g. city=Oslo", *it);
     g_autofree char *k = g_strndup (*it, eq - *it);
     const char *v = eq + 1;
     gboolean ok = *k != '\0' && strlen (k) <= IMC_PROFILE_KEY_MAX;
     for (const char *s = k; ok && *s; s++)
       ok = g_ascii_islower (*s) || g_ascii_isdigit (*s) || *s == '_';
     if (!ok)
-      return set_error (error, CAIRN_EXIT_USAGE,
-                        "--profile '%s': the field name must be 1-%d of "
-                        "a-z 0-9 _",
-                        *it, IMC_PROFILE_KEY_MAX);
+      return cairn_cli_set_error (
+          error, CAIRN_EXIT_USAGE,
+          "--profile '%s': the field name must be 1-%d of "
+          "a-z 0-9 _",
+          *it, IMC_PROFILE_KEY_MAX);
     if (strlen (v) > IMC_PROFILE_VALUE_MAX || !g_utf8_validate (v, -1, NULL))
-      return set_error (error, CAIRN_EXIT_USAGE,
-                        "--profile %s: the value must be at most %d bytes of "
-                        "UTF-8",
-                        k, IMC_PROFILE_VALUE_MAX);
+      return cairn_cli_set_error (
+          error, CAIRN_EXIT_USAGE,
+          "--profile %s: the value must be at most %d bytes of "
+          "UTF-8",
+          k, IMC_PROFILE_VALUE_MAX);
     if (json_object_get (p, k) != NULL)
-      return set_error (error, CAIRN_EXIT_USAGE, "--profile %s given twice", k);
+      return cairn_cli_set_error (error, CAIRN_EXIT_USAGE,
+                                  "--profile %s given twice", k);
     json_object_set_new (p, k, json_string (v));
   }
   if (json_object_size (p) > IMC_PROFILE_FIELDS)
-    return set_error (error, CAIRN_EXIT_USAGE,
-                      "--profile: at most %d fields (got %zu)",
-                      IMC_PROFILE_FIELDS, json_object_size (p));
+    return cairn_cli_set_error (error, CAIRN_EXIT_USAGE,
+                                "--profile: at most %d fields (got %zu)",
+                                IMC_PROFILE_FIELDS, json_object_size (p));
   *out = json_object_size (p) ? g_steal_pointer (&p) : NULL;
   return TRUE;
 }
@@ -447,19 +447,21 @@ wait_certificate (Ctx *c, const char *name, const char *addr, GError **error)
     if (u != NULL && g_strcmp0 (jstr (u, "address"), addr) == 0)
       return g_steal_pointer (&u);
     if (u != NULL) {
-      set_error (error, CAIRN_EXIT_FAILED,
-                 "the name '%s' went to %s, not to %s (registered at the same "
-                 "time by someone else)",
-                 name, jstr (u, "address"), addr);
+      cairn_cli_set_error (
+          error, CAIRN_EXIT_FAILED,
+          "the name '%s' went to %s, not to %s (registered at the same "
+          "time by someone else)",
+          name, jstr (u, "address"), addr);
       return NULL;
     }
     if (g_get_monotonic_time () >= deadline) {
-      set_error (error, CAIRN_EXIT_FAILED,
-                 "the node took the registration of '%s' (%s), but the "
-                 "certificate is not on chain after %.0f s; look later with "
-                 "'cairn im register %s' (it does nothing more when done) or "
-                 "raise --timeout",
-                 name, addr, c->o->timeout, name);
+      cairn_cli_set_error (
+          error, CAIRN_EXIT_FAILED,
+          "the node took the registration of '%s' (%s), but the "
+          "certificate is not on chain after %.0f s; look later with "
+          "'cairn im register %s' (it does nothing more when done) or "
+          "raise --timeout",
+          name, addr, c->o->timeout, name);
       return NULL;
     }
     g_usleep (delay);
@@ -725,9 +727,9 @@ send_content (Ctx *c, const json_t *cert, const char *kind, GInputStream *in,
 {
   const char *to = jstr (cert, "address");
   if (strcmp (to, my_addr (c)) == 0) {
-    set_error (error, CAIRN_EXIT_USAGE,
-               "'%s' is yourself: a message needs another recipient",
-               jstr (cert, "name"));
+    cairn_cli_set_error (error, CAIRN_EXIT_USAGE,
+                         "'%s' is yourself: a message needs another recipient",
+                         jstr (cert, "name"));
     return NULL;
   }
   ImRecipient r[2] = { 0 };
@@ -806,8 +808,8 @@ send_content (Ctx *c, const json_t *cert, const char *kind, GInputStream *in,
   g_autoptr (CairnTx) tx
       = cairn_tx_sign (c->key, chain_id, "im.send", nonce, body, &local);
   if (tx == NULL) {
-    set_error (error, CAIRN_EXIT_FAILED, "cannot sign the im.send tx: %s",
-               local->message);
+    cairn_cli_set_error (error, CAIRN_EXIT_FAILED,
+                         "cannot sign the im.send tx: %s", local->message);
     g_error_free (local);
     return NULL;
   }
@@ -837,10 +839,11 @@ send_content (Ctx *c, const json_t *cert, const char *kind, GInputStream *in,
     return NULL;
   g_autofree char *why = NULL;
   if (!cairn_client_tx_result_ok (t, &why)) {
-    set_error (error, CAIRN_EXIT_FAILED,
-               "im.send refused by the chain (tx %s, height "
-               "%" JSON_INTEGER_FORMAT "): %s",
-               id, json_integer_value (json_object_get (t, "height")), why);
+    cairn_cli_set_error (error, CAIRN_EXIT_FAILED,
+                         "im.send refused by the chain (tx %s, height "
+                         "%" JSON_INTEGER_FORMAT "): %s",
+                         id, json_integer_value (json_object_get (t, "height")),
+                         why);
     return NULL;
   }
   result
@@ -1018,27 +1021,28 @@ record_check (const json_t *rec, GError **error)
       || !json_is_integer (json_object_get (rec, "size"))
       || json_integer_value (json_object_get (rec, "size")) < 0
       || !json_is_integer (json_object_get (rec, "timestamp")))
-    return set_error (error, CAIRN_EXIT_FAILED,
-                      "message %" JSON_INTEGER_FORMAT
-                      ": the record lacks a field (pubkey, sig, cid, "
-                      "content_sha256, store, size, timestamp)",
-                      seq);
+    return cairn_cli_set_error (error, CAIRN_EXIT_FAILED,
+                                "message %" JSON_INTEGER_FORMAT
+                                ": the record lacks a field (pubkey, sig, cid, "
+                                "content_sha256, store, size, timestamp)",
+                                seq);
   cairn_hex_decode (jstr (rec, "pubkey"), pub, 32);
   cairn_hex_decode (jstr (rec, "sig"), sig, 64);
   cairn_address_from_pubkey (pub, addr);
   if (strcmp (addr, jstr (rec, "from")) != 0)
-    return set_error (error, CAIRN_EXIT_FAILED,
-                      "message %" JSON_INTEGER_FORMAT
-                      ": its pubkey is the key of %s, not of its sender %s: "
-                      "refusing it",
-                      seq, addr, jstr (rec, "from"));
+    return cairn_cli_set_error (
+        error, CAIRN_EXIT_FAILED,
+        "message %" JSON_INTEGER_FORMAT
+        ": its pubkey is the key of %s, not of its sender %s: "
+        "refusing it",
+        seq, addr, jstr (rec, "from"));
   g_autoptr (json_t) body = json_object ();
   for (size_t i = 0; i < G_N_ELEMENTS (fields); i++) {
     json_t *v = json_object_get (rec, fields[i]);
     if (v == NULL)
-      return set_error (error, CAIRN_EXIT_FAILED,
-                        "message %" JSON_INTEGER_FORMAT ": no \"%s\"", seq,
-                        fields[i]);
+      return cairn_cli_set_error (error, CAIRN_EXIT_FAILED,
+                                  "message %" JSON_INTEGER_FORMAT ": no \"%s\"",
+                                  seq, fields[i]);
     json_object_set (body, fields[i], v);
   }
   size_t len;
@@ -1046,10 +1050,11 @@ record_check (const json_t *rec, GError **error)
   if (msg == NULL)
     return FALSE;
   if (!cairn_ed25519_verify (pub, IMC_DOMAIN_MESSAGE, msg, len, sig))
-    return set_error (error, CAIRN_EXIT_FAILED,
-                      "message %" JSON_INTEGER_FORMAT
-                      ": the signature is not its sender's (%s): refusing it",
-                      seq, jstr (rec, "from"));
+    return cairn_cli_set_error (
+        error, CAIRN_EXIT_FAILED,
+        "message %" JSON_INTEGER_FORMAT
+        ": the signature is not its sender's (%s): refusing it",
+        seq, jstr (rec, "from"));
   return TRUE;
 }
 
@@ -1131,15 +1136,16 @@ fetch_content (Ctx *c, const char *cid, const char *store, GOutputStream *out,
   for (;;) {
     g_autoptr (SoupMessage) msg = soup_message_new ("GET", url);
     if (msg == NULL)
-      return set_error (error, CAIRN_EXIT_USAGE, "bad URL '%s'", url);
+      return cairn_cli_set_error (error, CAIRN_EXIT_USAGE, "bad URL '%s'", url);
     g_autoptr (GError) local = NULL;
     g_autoptr (GInputStream) in
         = soup_session_send (ctx_soup (c), msg, NULL, &local);
     if (in == NULL)
-      return set_error (error, CAIRN_EXIT_UNREACHABLE,
-                        "cannot reach the node at %s: %s (is the node "
-                        "running?)",
-                        c->url, local->message);
+      return cairn_cli_set_error (
+          error, CAIRN_EXIT_UNREACHABLE,
+          "cannot reach the node at %s: %s (is the node "
+          "running?)",
+          c->url, local->message);
     guint status = soup_message_get_status (msg);
     if (status == 200) {
       g_autoptr (EVP_MD_CTX) md = EVP_MD_CTX_new ();
@@ -1147,16 +1153,16 @@ fetch_content (Ctx *c, const char *cid, const char *store, GOutputStream *out,
           soup_message_get_response_headers (msg));
       unsigned int dl = 32;
       if (md == NULL || EVP_DigestInit_ex (md, EVP_sha256 (), NULL) != 1)
-        return set_error (error, CAIRN_EXIT_FAILED,
-                          "OpenSSL: cannot start a SHA-256 digest");
+        return cairn_cli_set_error (error, CAIRN_EXIT_FAILED,
+                                    "OpenSSL: cannot start a SHA-256 digest");
       if (!copy_hashing (in, out, md, got, NULL, &local))
-        return set_error (error, CAIRN_EXIT_FAILED, "GET %s: %s", path,
-                          local->message);
+        return cairn_cli_set_error (error, CAIRN_EXIT_FAILED, "GET %s: %s",
+                                    path, local->message);
       if (expected > 0 && (uint64_t)expected != *got)
-        return set_error (error, CAIRN_EXIT_FAILED,
-                          "GET %s: got %" G_GUINT64_FORMAT
-                          " of %" G_GOFFSET_FORMAT " bytes",
-                          path, *got, expected);
+        return cairn_cli_set_error (error, CAIRN_EXIT_FAILED,
+                                    "GET %s: got %" G_GUINT64_FORMAT
+                                    " of %" G_GOFFSET_FORMAT " bytes",
+                                    path, *got, expected);
       EVP_DigestFinal_ex (md, sha, &dl);
       if (progress && last_have >= 0)
         g_printerr ("%sfetched %" G_GUINT64_FORMAT " bytes\n", tty ? "\n" : "",
@@ -1187,21 +1193,22 @@ fetch_content (Ctx *c, const char *cid, const char *store, GOutputStream *out,
       if (g_get_monotonic_time () >= deadline) {
         if (tty)
           g_printerr ("\n");
-        return set_error (error, CAIRN_EXIT_FAILED,
-                          "the node at %s is still fetching %s from %s after "
-                          "%.0f s without progress (%" JSON_INTEGER_FORMAT
-                          " bytes); try again later",
-                          c->url, cid, store, c->o->timeout, have);
+        return cairn_cli_set_error (
+            error, CAIRN_EXIT_FAILED,
+            "the node at %s is still fetching %s from %s after "
+            "%.0f s without progress (%" JSON_INTEGER_FORMAT
+            " bytes); try again later",
+            c->url, cid, store, c->o->timeout, have);
       }
       g_usleep (IMC_POLL_US);
       continue;
     }
     const json_t *e = json_object_get (body, "error");
     const char *code = jstr (e, "code"), *m = jstr (e, "message");
-    return set_error (error,
-                      status == 404 ? CAIRN_EXIT_NOT_FOUND : CAIRN_EXIT_FAILED,
-                      "GET %s: %s: %s (HTTP %u)", path, code ? code : "error",
-                      m ? m : soup_message_get_reason_phrase (msg), status);
+    return cairn_cli_set_error (
+        error, status == 404 ? CAIRN_EXIT_NOT_FOUND : CAIRN_EXIT_FAILED,
+        "GET %s: %s: %s (HTTP %u)", path, code ? code : "error",
+        m ? m : soup_message_get_reason_phrase (msg), status);
   }
 }
 
@@ -1227,19 +1234,20 @@ fetch_checked (Ctx *c, const json_t *rec, gboolean progress, GError **error)
   if (ok) {
     grp_hex (sha, 32, hex);
     if (strcmp (hex, jstr (rec, "content_sha256")) != 0)
-      ok = set_error (error, CAIRN_EXIT_FAILED,
-                      "message %" JSON_INTEGER_FORMAT
-                      ": the ciphertext's SHA-256 is %s, not the signed %s: "
-                      "refusing it",
-                      seq, hex, jstr (rec, "content_sha256"));
+      ok = cairn_cli_set_error (
+          error, CAIRN_EXIT_FAILED,
+          "message %" JSON_INTEGER_FORMAT
+          ": the ciphertext's SHA-256 is %s, not the signed %s: "
+          "refusing it",
+          seq, hex, jstr (rec, "content_sha256"));
     else if ((json_int_t)got
              != json_integer_value (json_object_get (rec, "size")))
-      ok = set_error (error, CAIRN_EXIT_FAILED,
-                      "message %" JSON_INTEGER_FORMAT
-                      ": the ciphertext has %" G_GUINT64_FORMAT
-                      " bytes, not the signed %" JSON_INTEGER_FORMAT,
-                      seq, got,
-                      json_integer_value (json_object_get (rec, "size")));
+      ok = cairn_cli_set_error (
+          error, CAIRN_EXIT_FAILED,
+          "message %" JSON_INTEGER_FORMAT
+          ": the ciphertext has %" G_GUINT64_FORMAT
+          " bytes, not the signed %" JSON_INTEGER_FORMAT,
+          seq, got, json_integer_value (json_object_get (rec, "size")));
   }
   if (!ok) {
     g_file_delete (tmp, NULL, NULL);
@@ -1267,10 +1275,10 @@ open_content (Ctx *c, GFile *file, json_int_t seq, GOutputStream *out,
     return TRUE;
   }
   /* Not "not found": the message exists, this key cannot open it. */
-  return set_error (error, CAIRN_EXIT_FAILED,
-                    "decrypting message %" JSON_INTEGER_FORMAT
-                    " as '%s' (%s): %s",
-                    seq, c->name, my_addr (c), local->message);
+  return cairn_cli_set_error (error, CAIRN_EXIT_FAILED,
+                              "decrypting message %" JSON_INTEGER_FORMAT
+                              " as '%s' (%s): %s",
+                              seq, c->name, my_addr (c), local->message);
 }
 
 /* The record of seq in the --as user's inbox (or outbox). */
@@ -1284,9 +1292,9 @@ get_record (Ctx *c, gboolean outbox, uint64_t seq, GError **error)
   json_t *rec = json_array_get (list, 0);
   if (rec == NULL
       || (uint64_t)json_integer_value (json_object_get (rec, "seq")) != seq) {
-    set_error (error, CAIRN_EXIT_NOT_FOUND,
-               "no message %" G_GUINT64_FORMAT " in the %s of '%s'", seq,
-               outbox ? "outbox" : "inbox", c->name);
+    cairn_cli_set_error (error, CAIRN_EXIT_NOT_FOUND,
+                         "no message %" G_GUINT64_FORMAT " in the %s of '%s'",
+                         seq, outbox ? "outbox" : "inbox", c->name);
     return NULL;
   }
   const char *mine = jstr (rec, outbox ? "from" : "to");

@@ -33,6 +33,8 @@ static const Command commands[] = {
     "app services market: create, serve, usage, rate, rank, trade" },
   { "im", cairn_cmd_im,
     "encrypted messages: register, bind, send, inbox, get, chat" },
+  { "meter", cairn_cmd_meter,
+    "usage proofs: device-key, dealer, configure, collect, proofs, balance" },
   { "testnet", cairn_cmd_testnet,
     "a local network of nodes: init, start, stop, status" },
   { "version", cmd_version, "print the version and plugin ABI" },

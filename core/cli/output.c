@@ -252,3 +252,14 @@ cairn_cli_free_port (guint16 *port, GError **error)
   *port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
   return g_socket_close (sock, error);
 }
+
+gboolean
+cairn_cli_set_error (GError **error, int code, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_set_error_literal (error, CAIRN_CLI_ERROR, code, msg);
+  return FALSE;
+}

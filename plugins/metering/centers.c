@@ -62,12 +62,12 @@ struct Session {
 
 struct MeterCenters {
   guint tick;
-  GHashTable *sessions; /* id -> Session (coordinator and member) */
-  GHashTable *active;   /* key -> id of this node's coordinator session */
-  GHashTable *backoff;  /* key -> retry-after (ms, boxed int64) */
+  GHashTable *sessions;   /* id -> Session (coordinator and member) */
+  GHashTable *active;     /* key -> id of this node's coordinator session */
+  GHashTable *backoff;    /* key -> retry-after (ms, boxed int64) */
   GHashTable *first_seen; /* key -> ms this node first saw the work */
   GHashTable *at_finance; /* instruction id -> TRUE while awaiting it */
-  json_t *faults;       /* array, newest last, at most MAX_FAULTS */
+  json_t *faults;         /* array, newest last, at most MAX_FAULTS */
   /* FROST share, loaded on first use */
   gboolean share_loaded;
   guint16 identifier;
@@ -152,11 +152,10 @@ record_fault (Meter *m, const char *center, const char *what, const char *key,
   MeterCenters *c = m->centers;
   c->disagreements++;
   g_warning ("metering: center %s: %s (%s): %s", center, what, key, reason);
-  json_array_append_new (c->faults,
-                         json_pack ("{s:I,s:s,s:s,s:s,s:s}", "time_ms",
-                                    (json_int_t)now_ms (m), "center", center,
-                                    "what", what, "key", key, "reason",
-                                    reason));
+  json_array_append_new (
+      c->faults,
+      json_pack ("{s:I,s:s,s:s,s:s,s:s}", "time_ms", (json_int_t)now_ms (m),
+                 "center", center, "what", what, "key", key, "reason", reason));
   while (json_array_size (c->faults) > MAX_FAULTS)
     json_array_remove (c->faults, 0);
   meter_host->metric_set (m->self, "metering_disagreements_total",
@@ -174,8 +173,8 @@ load_share (Meter *m, const json_t *group, GError **error)
     g_autofree char *path
         = g_path_is_absolute (m->share_file)
               ? g_strdup (m->share_file)
-              : g_build_filename (meter_host->data_dir (m->self),
-                                  m->share_file, NULL);
+              : g_build_filename (meter_host->data_dir (m->self), m->share_file,
+                                  NULL);
     struct stat st;
     if (stat (path, &st) != 0)
       return cairn_fail (error, CAIRN_ERROR_CONFIG,
@@ -261,9 +260,8 @@ my_contribution (Meter *m, Session *s, GError **error)
   if (is_frost (s->group)) {
     CairnFrostCommitment cm;
     if (!load_share (m, s->group, error)
-        || !m->threshold->frost_commit (m->centers->identifier,
-                                        m->centers->share, &s->nonces, &cm,
-                                        error))
+        || !m->threshold->frost_commit (
+            m->centers->identifier, m->centers->share, &s->nonces, &cm, error))
       return NULL;
     s->my_commitment = cm;
     return json_pack ("{s:o}", "commitment", commitment_json (&cm));
@@ -366,8 +364,8 @@ store_reading (Meter *m, const json_t *r, GError **error)
   g_autoptr (GBytes) old = meter_host->private_get (m->self, k, NULL);
   if (old != NULL)
     return FALSE;
-  g_autoptr (json_t) held = held_readings (m, mtr_str (r, "terminal"),
-                                           mtr_int (r, "period"));
+  g_autoptr (json_t) held
+      = held_readings (m, mtr_str (r, "terminal"), mtr_int (r, "period"));
   if (json_array_size (held) >= METER_MAX_READINGS) {
     cairn_fail (error, CAIRN_ERROR_CONFLICT,
                 "reading: terminal %s already has %d readings for period "
@@ -391,14 +389,14 @@ compute_aggregate (Meter *m, const json_t *group, const char *terminal,
   for (size_t i = 0; i < n; i++)
     rs[i] = json_array_get (readings, i);
   const CairnChainHead *head = meter_host->chain_head (m->self);
-  json_t *agg = meter_aggregate (head->chain_id, terminal, period,
-                                 mtr_int (group, "version"), rs, (guint)n,
-                                 error);
+  json_t *agg
+      = meter_aggregate (head->chain_id, terminal, period,
+                         mtr_int (group, "version"), rs, (guint)n, error);
   if (agg != NULL && m->debug_lie_cpu_ms != 0) {
     json_t *u = json_object_get (agg, "usage");
-    json_object_set_new (u, "cpu_ms",
-                         json_integer (mtr_int (u, "cpu_ms")
-                                       + m->debug_lie_cpu_ms));
+    json_object_set_new (
+        u, "cpu_ms",
+        json_integer (mtr_int (u, "cpu_ms") + m->debug_lie_cpu_ms));
   }
   return agg;
 }
@@ -443,7 +441,8 @@ check_aggregate (Meter *m, const json_t *group, const json_t *payload,
   g_autoptr (GHashTable) ids = g_hash_table_new (g_str_hash, g_str_equal);
   json_t *pids = json_object_get (payload, "readings");
   for (size_t i = 0; i < json_array_size (pids); i++)
-    g_hash_table_add (ids, (gpointer)json_string_value (json_array_get (pids, i)));
+    g_hash_table_add (ids,
+                      (gpointer)json_string_value (json_array_get (pids, i)));
   json_t *missing = json_array ();
   for (size_t i = 0; i < json_array_size (held); i++) {
     char id[65];
@@ -505,10 +504,9 @@ check_instruction (Meter *m, const json_t *ins, GError **error)
   }
   if (rec == NULL
       || strcmp (mtr_str (rec, "status"), stl ? "open" : "requested") != 0)
-    return cairn_fail (error, CAIRN_ERROR_CONFLICT,
-                       "no %s %s is pending on chain",
-                       stl ? "open settlement" : "requested withdrawal",
-                       mtr_str (ins, "id"));
+    return cairn_fail (
+        error, CAIRN_ERROR_CONFLICT, "no %s %s is pending on chain",
+        stl ? "open settlement" : "requested withdrawal", mtr_str (ins, "id"));
   const CairnChainHead *head = meter_host->chain_head (m->self);
   g_autoptr (json_t) want = instruction_for (head->chain_id, rec, stl);
   if (!json_equal (want, (json_t *)ins))
@@ -527,11 +525,9 @@ check_payload (Meter *m, const char *kind, const json_t *group,
   if (strcmp (kind, "instruction") == 0)
     return check_instruction (m, payload, error);
   if (strcmp (kind, "voucher") == 0)
-    return mtr_voucher_acceptable (m, NULL,
-                                   mtr_str (payload, "kind")
-                                       ? mtr_str (payload, "kind")
-                                       : "?",
-                                   payload, error);
+    return mtr_voucher_acceptable (
+        m, NULL, mtr_str (payload, "kind") ? mtr_str (payload, "kind") : "?",
+        payload, error);
   return cairn_fail (error, CAIRN_ERROR_INVALID, "unknown payload kind '%s'",
                      kind);
 }
@@ -673,11 +669,14 @@ frost_try_finish (Meter *m, Session *s)
   g_autofree CairnFrostCommitment *cms = g_new0 (CairnFrostCommitment, n);
   g_autofree CairnFrostShare *shares = g_new0 (CairnFrostShare, n);
   for (guint i = 0; i < n; i++) {
-    const char *who = s->signers->pdata[i];
     commitment_parse (json_array_get (s->commit_list, i), &cms[i]);
     shares[i].identifier = cms[i].identifier;
-    cairn_hex_decode (g_hash_table_lookup (s->shares, who), shares[i].share,
-                      32);
+    cairn_hex_decode (g_hash_table_lookup (s->shares, s->signers->pdata[i]),
+                      shares[i].share, 32);
+  }
+  /* Every commitment is in place: now check each share. */
+  for (guint i = 0; i < n; i++) {
+    const char *who = s->signers->pdata[i];
     json_t *mb = member_of (s->group, who);
     uint8_t vs[32];
     GError *e = NULL;
@@ -790,10 +789,9 @@ on_ok (Meter *m, const char *peer, Session *s, const json_t *msg)
     uint8_t p[32], sg[64];
     if (pub == NULL || sig == NULL || g_strcmp0 (pub, mtr_str (mb, "pubkey"))
         || !cairn_hex_decode (pub, p, 32) || !cairn_hex_decode (sig, sg, 64)
-        || !meter_host->ed25519_verify (p, s->domain,
-                                        s->msg + strlen (s->domain) + 1,
-                                        s->msg_len - strlen (s->domain) - 1,
-                                        sg)) {
+        || !meter_host->ed25519_verify (
+            p, s->domain, s->msg + strlen (s->domain) + 1,
+            s->msg_len - strlen (s->domain) - 1, sg)) {
       record_fault (m, peer, "signature", s->key,
                     "not its valid signature of the payload");
       return;
@@ -858,8 +856,8 @@ on_propose (Meter *m, const char *peer, const json_t *msg)
     return;
   }
   json_t *mine = NULL;
-  if (!check_payload (m, kind, group, payload, json_object_get (msg, "readings"),
-                      &mine, &e)) {
+  if (!check_payload (m, kind, group, payload,
+                      json_object_get (msg, "readings"), &mine, &e)) {
     if (strcmp (kind, "aggregate") == 0 && mine == NULL)
       record_fault (m, peer, "proposed aggregate", sid, e->message);
     json_t *reply = json_pack ("{s:s,s:s,s:s}", "m", "refuse", "s", sid,
@@ -922,9 +920,9 @@ on_sign (Meter *m, const char *peer, Session *s, const json_t *msg)
       &s->nonces, cms, n, s->msg, s->msg_len, share, &e);
   if (ok) {
     g_autofree char *hex = cairn_hex_encode (share, 32);
-    send_json (m, peer,
-               json_pack ("{s:s,s:s,s:s}", "m", "share", "s", s->id, "share",
-                          hex));
+    send_json (
+        m, peer,
+        json_pack ("{s:s,s:s,s:s}", "m", "share", "s", s->id, "share", hex));
   } else {
     g_warning ("metering: round 2 for %s: %s", peer, e->message);
     g_error_free (e);
@@ -1023,8 +1021,7 @@ on_finance_voucher (Meter *m, const char *instruction_id, json_t *voucher,
   }
   GError *e = NULL;
   if (!mtr_voucher_acceptable (
-          m, NULL,
-          mtr_str (voucher, "kind") ? mtr_str (voucher, "kind") : "?",
+          m, NULL, mtr_str (voucher, "kind") ? mtr_str (voucher, "kind") : "?",
           voucher, &e)) {
     g_warning ("metering: the financial terminal's voucher for %s: %s",
                instruction_id, e->message);
@@ -1071,8 +1068,8 @@ my_turn (Meter *m, const json_t *group, const char *key, int64_t base_ms)
   guint n = json_array_size (members);
   g_autoptr (GPtrArray) addrs = g_ptr_array_new ();
   for (guint i = 0; i < n; i++)
-    g_ptr_array_add (addrs,
-                     (gpointer)mtr_str (json_array_get (members, i), "address"));
+    g_ptr_array_add (
+        addrs, (gpointer)mtr_str (json_array_get (members, i), "address"));
   g_ptr_array_sort (addrs, cmp_str_ptr);
   guint pos = n;
   for (guint i = 0; i < n; i++)
@@ -1163,8 +1160,7 @@ find_aggregates (Meter *m, const json_t *group, const json_t *params)
       continue;
     g_autoptr (json_t) readings = held_readings (m, tid, p);
     GError *e = NULL;
-    g_autoptr (json_t) agg
-        = compute_aggregate (m, group, tid, p, readings, &e);
+    g_autoptr (json_t) agg = compute_aggregate (m, group, tid, p, readings, &e);
     if (agg == NULL) {
       g_warning ("metering: aggregate of %s period %" JSON_INTEGER_FORMAT
                  ": %s",
@@ -1179,7 +1175,8 @@ find_aggregates (Meter *m, const json_t *group, const json_t *params)
 static void
 find_instructions (Meter *m, const json_t *group, gboolean stl)
 {
-  g_autoptr (GPtrArray) keys = state_keys (m, stl ? "pending/stl/" : "pending/wd/");
+  g_autoptr (GPtrArray) keys
+      = state_keys (m, stl ? "pending/stl/" : "pending/wd/");
   const CairnChainHead *head = meter_host->chain_head (m->self);
   for (guint i = 0; i < keys->len; i++) {
     const char *id = strrchr (keys->pdata[i], '/') + 1;
@@ -1244,8 +1241,7 @@ forward_reading (Meter *m, const json_t *r)
   for (size_t i = 0; i < json_array_size (members); i++) {
     const char *a = mtr_str (json_array_get (members, i), "address");
     if (strcmp (a, m->addr) != 0)
-      send_json (m, a,
-                 json_pack ("{s:s,s:O}", "m", "reading", "reading", r));
+      send_json (m, a, json_pack ("{s:s,s:O}", "m", "reading", "reading", r));
   }
 }
 
@@ -1278,9 +1274,8 @@ post_readings (CairnPlugin *self, const CairnRequest *req, CairnResponse *resp,
       g_propagate_error (error, e);
       return FALSE;
     }
-    json_array_append_new (
-        results, e ? json_pack ("{s:s}", "error", e->message)
-                   : json_pack ("{s:s}", "id", id));
+    json_array_append_new (results, e ? json_pack ("{s:s}", "error", e->message)
+                                      : json_pack ("{s:s}", "id", id));
     g_clear_error (&e);
   }
   resp->status = 202;
@@ -1335,12 +1330,10 @@ mtr_centers_init (Meter *m, GError **error)
   c->faults = json_array ();
   m->centers = c;
   return meter_host->register_direct_handler (m->self, on_direct, m, error)
-         && meter_host->register_route (m->self, "POST",
-                                        "/v1/metering/readings", post_readings,
-                                        m, error)
-         && meter_host->register_route (m->self, "POST",
-                                        "/v1/metering/vouchers", post_voucher,
-                                        m, error)
+         && meter_host->register_route (
+             m->self, "POST", "/v1/metering/readings", post_readings, m, error)
+         && meter_host->register_route (
+             m->self, "POST", "/v1/metering/vouchers", post_voucher, m, error)
          && mtr_finance_init (m, error);
 }
 

@@ -42,8 +42,8 @@ on_response (GObject *src, GAsyncResult *res, gpointer data)
   Request *r = data;
   Meter *m = r->m;
   MeterFinance *f = m->finance;
-  SoupMessage *msg = soup_session_get_async_result_message (SOUP_SESSION (src),
-                                                            res);
+  SoupMessage *msg
+      = soup_session_get_async_result_message (SOUP_SESSION (src), res);
   GError *e = NULL;
   g_autoptr (GBytes) body
       = soup_session_send_and_read_finish (SOUP_SESSION (src), res, &e);
@@ -57,8 +57,8 @@ on_response (GObject *src, GAsyncResult *res, gpointer data)
       j = json_loadb (text ? text : "", len, 0, NULL);
       if (status != 200 || !json_is_object (json_object_get (j, "voucher")))
         g_set_error (&e, CAIRN_ERROR, CAIRN_ERROR_FAILED,
-                     "%s answered %u without a voucher: %.200s",
-                     m->finance_url, status, text ? text : "");
+                     "%s answered %u without a voucher: %.200s", m->finance_url,
+                     status, text ? text : "");
     }
     r->done (m, r->id, e ? NULL : json_object_get (j, "voucher"), e);
     json_decref (j);
@@ -103,10 +103,9 @@ mtr_finance_send (Meter *m, const json_t *instruction, const json_t *proof,
     g_error_free (e);
     return;
   }
-  g_autofree char *url
-      = g_strconcat (m->finance_url,
-                     g_str_has_suffix (m->finance_url, "/") ? "" : "/",
-                     "instructions", NULL);
+  g_autofree char *url = g_strconcat (
+      m->finance_url, g_str_has_suffix (m->finance_url, "/") ? "" : "/",
+      "instructions", NULL);
   g_autoptr (SoupMessage) msg = soup_message_new ("POST", url);
   if (msg == NULL) {
     GError *e = g_error_new (CAIRN_ERROR, CAIRN_ERROR_CONFIG,
@@ -116,8 +115,8 @@ mtr_finance_send (Meter *m, const json_t *instruction, const json_t *proof,
     g_error_free (e);
     return;
   }
-  g_autoptr (json_t) body = json_pack ("{s:O,s:O}", "instruction", instruction,
-                                       "proof", proof);
+  g_autoptr (json_t) body
+      = json_pack ("{s:O,s:O}", "instruction", instruction, "proof", proof);
   size_t len;
   char *text = meter_canonical (body, &len);
   g_autoptr (GBytes) bytes = g_bytes_new_take (text, len);

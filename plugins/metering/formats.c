@@ -6,10 +6,10 @@
 #include <cairn/error.h>
 #include <cairn/util.h>
 
-static const char *const usage_keys[]
-    = { "cpu_ms", "mem_mib_s", "net_in_bytes", "net_out_bytes",
-        "storage_mib_s" };
-static const char *const idle_keys[] = { "cpu_milli", "mem_mib", "storage_mib" };
+static const char *const usage_keys[] = { "cpu_ms", "mem_mib_s", "net_in_bytes",
+                                          "net_out_bytes", "storage_mib_s" };
+static const char *const idle_keys[]
+    = { "cpu_milli", "mem_mib", "storage_mib" };
 static const char *const network_keys[]
     = { "latency_us", "loss_ppm", "bandwidth_kbps" };
 static const char *const app_states[]
@@ -22,8 +22,8 @@ meter_id_valid (const char *id)
       || !(g_ascii_islower (id[0]) || g_ascii_isdigit (id[0])))
     return FALSE;
   for (const char *s = id; *s; s++)
-    if (!(g_ascii_islower (*s) || g_ascii_isdigit (*s) || *s == '_'
-          || *s == '-' || *s == '.'))
+    if (!(g_ascii_islower (*s) || g_ascii_isdigit (*s) || *s == '_' || *s == '-'
+          || *s == '.'))
       return FALSE;
   return TRUE;
 }
@@ -61,6 +61,14 @@ int_in (const json_t *v, json_int_t lo, json_int_t hi)
          && json_integer_value (v) <= hi;
 }
 
+/* A JSON string without a NUL inside (C string functions see all of it). */
+static gboolean
+cstring_is (const json_t *v)
+{
+  return json_is_string (v)
+         && strlen (json_string_value (v)) == json_string_length (v);
+}
+
 static gboolean
 hex_is (const json_t *v, size_t n)
 {
@@ -86,9 +94,10 @@ int_object (const char *what, const char *field, const json_t *obj,
                        what, field, n);
   for (guint i = 0; i < n; i++)
     if (!int_in (json_object_get (obj, keys[i]), 0, max))
-      return cairn_fail (error, CAIRN_ERROR_INVALID,
-                         "%s: %s.%s must be an integer from 0 to %" G_GINT64_FORMAT,
-                         what, field, keys[i], (gint64)max);
+      return cairn_fail (
+          error, CAIRN_ERROR_INVALID,
+          "%s: %s.%s must be an integer from 0 to %" G_GINT64_FORMAT, what,
+          field, keys[i], (gint64)max);
   return TRUE;
 }
 
@@ -103,12 +112,12 @@ plain_json (const json_t *v, int depth)
   size_t i;
   switch (json_typeof (v)) {
   case JSON_OBJECT:
-    json_object_foreach ((json_t *)v, k, item) if (!plain_json (item, depth + 1))
-        return FALSE;
+    json_object_foreach ((json_t *)v, k,
+                         item) if (!plain_json (item, depth + 1)) return FALSE;
     return TRUE;
   case JSON_ARRAY:
-    json_array_foreach (v, i, item) if (!plain_json (item, depth + 1))
-        return FALSE;
+    json_array_foreach (v, i,
+                        item) if (!plain_json (item, depth + 1)) return FALSE;
     return TRUE;
   case JSON_STRING:
     return g_utf8_validate (json_string_value (v), json_string_length (v), NULL)
@@ -130,8 +139,8 @@ app_name_valid (const char *s)
   if (n == 0 || n > 32)
     return FALSE;
   for (; *s; s++)
-    if (!(g_ascii_islower (*s) || g_ascii_isdigit (*s) || *s == '_'
-          || *s == '-' || *s == '.'))
+    if (!(g_ascii_islower (*s) || g_ascii_isdigit (*s) || *s == '_' || *s == '-'
+          || *s == '.'))
       return FALSE;
   return TRUE;
 }
@@ -154,7 +163,7 @@ apps_check (const char *what, const json_t *apps, GError **error)
                          what, name);
     gboolean ok = FALSE;
     for (guint i = 0; i < G_N_ELEMENTS (app_states); i++)
-      if (json_is_string (state)
+      if (cstring_is (state)
           && strcmp (json_string_value (state), app_states[i]) == 0)
         ok = TRUE;
     if (!ok)
@@ -186,8 +195,8 @@ exact_keys (const char *what, const json_t *obj, const char *const *keys,
       for (guint i = 0; i < n; i++)
         known = known || strcmp (k, keys[i]) == 0;
       if (!known)
-        return cairn_fail (error, CAIRN_ERROR_INVALID,
-                           "%s: unknown field '%s'", what, k);
+        return cairn_fail (error, CAIRN_ERROR_INVALID, "%s: unknown field '%s'",
+                           what, k);
     }
   }
   return TRUE;
@@ -197,8 +206,7 @@ static gboolean
 chain_id_is (const json_t *v)
 {
   return json_is_string (v) && json_string_length (v) >= 1
-         && json_string_length (v) <= 64
-         && plain_json (v, 0);
+         && json_string_length (v) <= 64 && plain_json (v, 0);
 }
 
 /* ---- readings ----------------------------------------------------------- */
@@ -207,13 +215,13 @@ gboolean
 meter_reading_check (const json_t *r, GError **error)
 {
   static const char *const keys[]
-      = { "terminal", "device", "period", "seq", "idle", "network", "usage",
-          "usage_time_s", "apps", "evidence", "sig" };
+      = { "terminal", "device",       "period", "seq",      "idle", "network",
+          "usage",    "usage_time_s", "apps",   "evidence", "sig" };
   const char *what = "reading";
   if (!exact_keys (what, r, keys, G_N_ELEMENTS (keys), error))
     return FALSE;
   json_t *t = json_object_get (r, "terminal");
-  if (!json_is_string (t) || !meter_id_valid (json_string_value (t)))
+  if (!cstring_is (t) || !meter_id_valid (json_string_value (t)))
     return cairn_fail (error, CAIRN_ERROR_INVALID,
                        "%s: terminal must be an id ([a-z0-9][a-z0-9_.-], at "
                        "most %d)",
@@ -311,8 +319,17 @@ by_seq_device (gconstpointer a, gconstpointer b)
   json_int_t sb = json_integer_value (json_object_get (rb, "seq"));
   if (sa != sb)
     return sa < sb ? -1 : 1;
-  return strcmp (json_string_value (json_object_get (ra, "device")),
-                 json_string_value (json_object_get (rb, "device")));
+  int c = strcmp (json_string_value (json_object_get (ra, "device")),
+                  json_string_value (json_object_get (rb, "device")));
+  /* Two readings of one (seq, device): the greater id wins, whatever
+   * qsort does with equal elements. */
+  return c != 0 ? c : strcmp (((const Item *)a)->id, ((const Item *)b)->id);
+}
+
+static int
+cmp_str_ptr (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(char *const *)a, *(char *const *)b);
 }
 
 static int
@@ -333,6 +350,18 @@ meter_aggregate (const char *chain_id, const char *terminal, int64_t period,
                  int64_t centers_version, json_t *const *readings, guint n,
                  GError **error)
 {
+  g_autoptr (json_t) chain = chain_id ? json_string (chain_id) : NULL;
+  if (!chain_id_is (chain) || !meter_id_valid (terminal) || period < 0
+      || period > METER_MAX_VALUE || centers_version < 1
+      || centers_version > G_MAXINT32) {
+    cairn_fail (
+        error, CAIRN_ERROR_INVALID,
+        "aggregate: chain_id '%s', terminal '%s', period %" G_GINT64_FORMAT
+        " or centers_version %" G_GINT64_FORMAT " is malformed",
+        chain_id ? chain_id : "", terminal ? terminal : "", period,
+        centers_version);
+    return NULL;
+  }
   if (n > METER_MAX_READINGS) {
     cairn_fail (error, CAIRN_ERROR_INVALID,
                 "aggregate of %s, period %" G_GINT64_FORMAT
@@ -406,9 +435,8 @@ meter_aggregate (const char *chain_id, const char *terminal, int64_t period,
     qsort (lat, n, sizeof *lat, cmp_int64);
     latency = lat[(n - 1) / 2];
   }
-  json_t *network
-      = json_pack ("{s:I,s:I,s:I}", "latency_us", latency, "loss_ppm", loss,
-                   "bandwidth_kbps", bw);
+  json_t *network = json_pack ("{s:I,s:I,s:I}", "latency_us", latency,
+                               "loss_ppm", loss, "bandwidth_kbps", bw);
 
   g_autofree Item *order = g_memdup2 (items, sizeof *items * MAX (n, 1));
   qsort (order, n, sizeof *order, by_seq_device);
@@ -420,36 +448,39 @@ meter_aggregate (const char *chain_id, const char *terminal, int64_t period,
         json_object_set (apps, name, state);
   }
   if (json_object_size (apps) > METER_MAX_APPS) {
-    json_decref (ids);
-    json_decref (usage);
-    json_decref (idle);
-    json_decref (network);
-    json_decref (apps);
-    cairn_fail (error, CAIRN_ERROR_INVALID,
-                "aggregate of %s, period %" G_GINT64_FORMAT
-                ": the readings name more than %d apps",
-                terminal, period, METER_MAX_APPS);
-    return NULL;
+    /* Keep the first METER_MAX_APPS names in byte order: a period is never
+     * left unprovable by its readings. */
+    g_autoptr (GPtrArray) names = g_ptr_array_new ();
+    const char *name;
+    json_t *state;
+    json_object_foreach (apps, name, state)
+        g_ptr_array_add (names, (gpointer)name);
+    g_ptr_array_sort (names, cmp_str_ptr);
+    g_autoptr (GPtrArray) drop = g_ptr_array_new_with_free_func (g_free);
+    for (guint i = METER_MAX_APPS; i < names->len; i++)
+      g_ptr_array_add (drop, g_strdup (names->pdata[i]));
+    for (guint i = 0; i < drop->len; i++)
+      json_object_del (apps, drop->pdata[i]);
   }
-  return json_pack ("{s:s,s:s,s:I,s:I,s:o,s:o,s:I,s:o,s:o,s:o}", "chain_id",
-                    chain_id, "terminal", terminal, "period", (json_int_t)period,
-                    "centers_version", (json_int_t)centers_version, "readings",
-                    ids, "usage", usage, "usage_time_s", time_s, "idle", idle,
-                    "network", network, "apps", apps);
+  return json_pack (
+      "{s:s,s:s,s:I,s:I,s:o,s:o,s:I,s:o,s:o,s:o}", "chain_id", chain_id,
+      "terminal", terminal, "period", (json_int_t)period, "centers_version",
+      (json_int_t)centers_version, "readings", ids, "usage", usage,
+      "usage_time_s", time_s, "idle", idle, "network", network, "apps", apps);
 }
 
 gboolean
 meter_aggregate_check (const json_t *a, GError **error)
 {
   static const char *const keys[]
-      = { "chain_id", "terminal", "period", "centers_version", "readings",
-          "usage", "usage_time_s", "idle", "network", "apps" };
+      = { "chain_id", "terminal",     "period", "centers_version", "readings",
+          "usage",    "usage_time_s", "idle",   "network",         "apps" };
   const char *what = "aggregate";
   const json_int_t sum_max = METER_MAX_VALUE * METER_MAX_READINGS;
   if (!exact_keys (what, a, keys, G_N_ELEMENTS (keys), error))
     return FALSE;
   json_t *t = json_object_get (a, "terminal");
-  if (!chain_id_is (json_object_get (a, "chain_id")) || !json_is_string (t)
+  if (!chain_id_is (json_object_get (a, "chain_id")) || !cstring_is (t)
       || !meter_id_valid (json_string_value (t)))
     return cairn_fail (error, CAIRN_ERROR_INVALID,
                        "%s: chain_id or terminal is malformed", what);
@@ -517,6 +548,11 @@ meter_price (const json_t *usage, const json_t *prices, uint64_t scale,
                          "price: usage times price overflows 64 bits at %s",
                          usage_keys[k]);
   }
+  if (total / scale > (uint64_t)G_MAXINT64)
+    return cairn_fail (error, CAIRN_ERROR_OVERFLOW,
+                       "price: %" G_GUINT64_FORMAT " is above the largest "
+                       "amount (2^63 - 1)",
+                       total / scale);
   *amount = total / scale;
   return TRUE;
 }
@@ -530,7 +566,7 @@ amount_denom (const char *what, const json_t *obj, GError **error)
   if (!int_in (json_object_get (obj, "amount"), 1, G_MAXINT64))
     return cairn_fail (error, CAIRN_ERROR_INVALID,
                        "%s: amount must be a positive integer", what);
-  if (!json_is_string (d) || !cairn_denom_valid (json_string_value (d)))
+  if (!cstring_is (d) || !cairn_denom_valid (json_string_value (d)))
     return cairn_fail (error, CAIRN_ERROR_INVALID,
                        "%s: denom must be a denomination ([a-z][a-z0-9]{1,15})",
                        what);
@@ -569,7 +605,7 @@ meter_instruction_check (const json_t *ins, GError **error)
 static gboolean
 ref_valid (const json_t *v)
 {
-  if (!json_is_string (v) || json_string_length (v) < 1
+  if (!cstring_is (v) || json_string_length (v) < 1
       || json_string_length (v) > 128)
     return FALSE;
   for (const char *s = json_string_value (v); *s; s++)
@@ -582,8 +618,8 @@ gboolean
 meter_voucher_check (const json_t *v, GError **error)
 {
   static const char *const keys[]
-      = { "kind",     "ref",    "account",   "amount", "denom",
-          "status",   "chain_id", "issued_ms", "sig" };
+      = { "kind",   "ref",      "account",   "amount", "denom",
+          "status", "chain_id", "issued_ms", "sig" };
   const char *what = "voucher";
   if (!exact_keys (what, v, keys, G_N_ELEMENTS (keys), error))
     return FALSE;

@@ -61,9 +61,10 @@ json_t *meter_aggregate (const char *chain_id, const char *terminal,
 /* Shape of an aggregate (as a proof carries it). */
 gboolean meter_aggregate_check (const json_t *a, GError **error);
 
-/* floor(sum usage[k] * prices[k] / scale); INVALID on overflow. */
-gboolean meter_price (const json_t *usage, const json_t *prices,
-                      uint64_t scale, uint64_t *amount, GError **error);
+/* floor(sum usage[k] * prices[k] / scale); OVERFLOW when a product, the
+ * sum or the result leaves [0, 2^63 - 1]. */
+gboolean meter_price (const json_t *usage, const json_t *prices, uint64_t scale,
+                      uint64_t *amount, GError **error);
 /* Shape of a prices object: every usage key, integers >= 0. */
 gboolean meter_prices_check (const json_t *prices, GError **error);
 

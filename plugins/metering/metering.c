@@ -113,9 +113,8 @@ mtr_period_of (const json_t *params, int64_t time_ms)
 /* ---- threshold proofs --------------------------------------------------- */
 
 gboolean
-mtr_proof_verify (Meter *m, CairnTxCtx *tx, const char *domain,
-                  const void *msg, size_t len, const json_t *proof,
-                  GError **error)
+mtr_proof_verify (Meter *m, CairnTxCtx *tx, const char *domain, const void *msg,
+                  size_t len, const json_t *proof, GError **error)
 {
   if (!meter_proof_check (proof, error))
     return FALSE;
@@ -124,10 +123,11 @@ mtr_proof_verify (Meter *m, CairnTxCtx *tx, const char *domain,
     return FALSE;
   json_int_t version = mtr_int (proof, "centers_version");
   if (version != mtr_int (c, "version"))
-    return cairn_fail (error, CAIRN_ERROR_UNAUTHORIZED,
-                       "proof: made by center group version %" JSON_INTEGER_FORMAT
-                       ", but the current group is version %" JSON_INTEGER_FORMAT,
-                       version, mtr_int (c, "version"));
+    return cairn_fail (
+        error, CAIRN_ERROR_UNAUTHORIZED,
+        "proof: made by center group version %" JSON_INTEGER_FORMAT
+        ", but the current group is version %" JSON_INTEGER_FORMAT,
+        version, mtr_int (c, "version"));
   const char *scheme = mtr_str (proof, "scheme");
   if (strcmp (scheme, mtr_str (c, "scheme")) != 0)
     return cairn_fail (error, CAIRN_ERROR_UNAUTHORIZED,
@@ -221,8 +221,9 @@ mtr_reading_acceptable (Meter *m, CairnTxCtx *tx, const json_t *reading,
     cairn_hex_decode (device, pub, 32);
     if (!attest->verify (m->self, tx, tid, pub,
                          json_object_get (reading, "evidence"), error)) {
-      g_prefix_error (error, "reading of %s by device %.16s...: attestation: ",
-                      tid, device);
+      g_prefix_error (error,
+                      "reading of %s by device %.16s...: attestation: ", tid,
+                      device);
       return FALSE;
     }
   } else if (!device_registered (term, device))
@@ -234,7 +235,8 @@ mtr_reading_acceptable (Meter *m, CairnTxCtx *tx, const json_t *reading,
   json_int_t next = mtr_int (term, "next_period");
   if (period < next)
     return cairn_fail (error, CAIRN_ERROR_CONFLICT,
-                       "reading: period %" JSON_INTEGER_FORMAT " of terminal %s "
+                       "reading: period %" JSON_INTEGER_FORMAT
+                       " of terminal %s "
                        "is already proven or before its registration (next "
                        "unproven period: %" JSON_INTEGER_FORMAT ")",
                        period, tid, next);
@@ -350,8 +352,8 @@ meter_init (CairnPlugin *self, const CairnHost *h, GError **error)
   Meter *m = g_new0 (Meter, 1);
   m->self = self;
   g_strlcpy (m->addr, h->node_address (self), sizeof m->addr);
-  m->bank
-      = h->lookup_service (self, CAIRN_BANK_SERVICE, CAIRN_BANK_SERVICE_VERSION);
+  m->bank = h->lookup_service (self, CAIRN_BANK_SERVICE,
+                               CAIRN_BANK_SERVICE_VERSION);
   m->threshold = h->lookup_service (self, CAIRN_THRESHOLD_SERVICE,
                                     CAIRN_THRESHOLD_SERVICE_VERSION);
   if (m->bank == NULL || m->threshold == NULL) {

@@ -70,8 +70,7 @@ json_t *mtr_params (Meter *m, CairnTxCtx *tx, GError **error);
 /* The current center group; NOT_FOUND when none. */
 json_t *mtr_centers (Meter *m, CairnTxCtx *tx, GError **error);
 /* term/<id>; NOT_FOUND naming the terminal when unregistered. */
-json_t *mtr_terminal (Meter *m, CairnTxCtx *tx, const char *id,
-                      GError **error);
+json_t *mtr_terminal (Meter *m, CairnTxCtx *tx, const char *id, GError **error);
 /* The period that contains time_ms under params. */
 int64_t mtr_period_of (const json_t *params, int64_t time_ms);
 
@@ -121,8 +120,8 @@ typedef void (*MtrVoucherFn) (Meter *m, const char *instruction_id,
 gboolean mtr_finance_init (Meter *m, GError **error);
 /* POST {"instruction","proof"} to [metering] finance_url; done runs on the
  * main loop with the voucher of the response (never after stop). */
-void mtr_finance_send (Meter *m, const json_t *instruction,
-                       const json_t *proof, MtrVoucherFn done);
+void mtr_finance_send (Meter *m, const json_t *instruction, const json_t *proof,
+                       MtrVoucherFn done);
 void mtr_finance_stop (Meter *m);
 void mtr_finance_free (Meter *m);
 

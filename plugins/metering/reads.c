@@ -23,8 +23,8 @@ list_one (const char *key, const uint8_t *value, size_t len, void *ud)
   ListCtx *c = ud;
   if (c->min_key && strcmp (key, c->min_key) < 0)
     return TRUE;
-  json_t *v = meter_host->json_parse_canonical ((const char *)value, len,
-                                                &c->error);
+  json_t *v
+      = meter_host->json_parse_canonical ((const char *)value, len, &c->error);
   if (v == NULL)
     return FALSE;
   if (c->status && g_strcmp0 (mtr_str (v, "status"), c->status) != 0) {
@@ -43,8 +43,7 @@ limit_of (const CairnRequest *req, CairnResponse *resp, guint *limit)
   const char *l = g_hash_table_lookup (req->query, "limit");
   guint64 v = LIST_DEFAULT;
   if (l && !g_ascii_string_to_unsigned (l, 10, 1, LIST_MAX, &v, NULL)) {
-    cairn_reply_error (resp, 400, "invalid", "limit must be 1 to %d",
-                       LIST_MAX);
+    cairn_reply_error (resp, 400, "invalid", "limit must be 1 to %d", LIST_MAX);
     return FALSE;
   }
   *limit = (guint)v;
@@ -56,8 +55,7 @@ list (Meter *m, const char *prefix, const char *min_key, const char *status,
       guint limit, CairnResponse *resp, GError **error)
 {
   ListCtx c = { m, json_array (), prefix, min_key, status, limit, NULL };
-  if (!meter_host->state_iter (m->self, NULL, NULL, prefix, list_one, &c,
-                               error)
+  if (!meter_host->state_iter (m->self, NULL, NULL, prefix, list_one, &c, error)
       || c.error != NULL) {
     if (c.error)
       g_propagate_error (error, c.error);
@@ -123,9 +121,9 @@ balances (Meter *m, const char *addr, CairnResponse *resp, GError **error)
   if (!m->bank->balance (m->self, NULL, addr, denom, &bal, error)
       || !m->bank->locked (m->self, NULL, addr, denom, &locked, error))
     return FALSE;
-  resp->json = json_pack ("{s:s,s:s,s:I,s:I}", "address", addr, "denom", denom,
-                          "balance", (json_int_t)bal, "locked",
-                          (json_int_t)locked);
+  resp->json
+      = json_pack ("{s:s,s:s,s:I,s:I}", "address", addr, "denom", denom,
+                   "balance", (json_int_t)bal, "locked", (json_int_t)locked);
   return TRUE;
 }
 
@@ -154,7 +152,8 @@ route_get (CairnPlugin *self, const CairnRequest *req, CairnResponse *resp,
                   resp, error);
     if (strcmp (what, "totals") == 0)
       return one (m, "totals", "totals yet", resp, error);
-    if (strcmp (what, "settlements") == 0 || strcmp (what, "withdrawals") == 0) {
+    if (strcmp (what, "settlements") == 0
+        || strcmp (what, "withdrawals") == 0) {
       const char *status = g_hash_table_lookup (req->query, "status");
       if (!limit_of (req, resp, &limit))
         return TRUE;
@@ -205,6 +204,6 @@ route_get (CairnPlugin *self, const CairnRequest *req, CairnResponse *resp,
 gboolean
 mtr_register_reads (Meter *m, GError **error)
 {
-  return meter_host->register_route (m->self, "GET", "/v1/metering/",
-                                     route_get, m, error);
+  return meter_host->register_route (m->self, "GET", "/v1/metering/", route_get,
+                                     m, error);
 }

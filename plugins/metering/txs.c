@@ -36,9 +36,10 @@ need_center (Meter *m, CairnTxCtx *tx, const char *what, GError **error)
     if (g_strcmp0 (mtr_str (json_array_get (members, i), "address"), sender)
         == 0)
       return TRUE;
-  return cairn_fail (error, CAIRN_ERROR_UNAUTHORIZED,
-                     "%s: %s is not in center group version %" JSON_INTEGER_FORMAT,
-                     what, sender, mtr_int (c, "version"));
+  return cairn_fail (
+      error, CAIRN_ERROR_UNAUTHORIZED,
+      "%s: %s is not in center group version %" JSON_INTEGER_FORMAT, what,
+      sender, mtr_int (c, "version"));
 }
 
 /* Counters in "totals": terminals, recharged, withdrawn, settled. */
@@ -120,7 +121,8 @@ configure_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
     return FALSE;
   }
   if (old != NULL && mtr_int (totals, "terminals") > 0) {
-    static const char *const fixed[] = { "period_s", "window_periods", "denom" };
+    static const char *const fixed[]
+        = { "period_s", "window_periods", "denom" };
     for (guint i = 0; i < G_N_ELEMENTS (fixed); i++)
       if (!json_equal (json_object_get (old, fixed[i]),
                        json_object_get (body, fixed[i])))
@@ -150,12 +152,12 @@ set_centers_check (CairnPlugin *self, const json_t *body, GError **error)
   json_int_t t;
   json_t *members;
   const char *group = NULL;
-  if (frost ? !cairn_unpack_strict (what, body, error, "{s:s,s:I,s:o,s:s}",
-                                    "scheme", &scheme, "t", &t, "members",
-                                    &members, "group_pubkey", &group)
-            : !cairn_unpack_strict (what, body, error, "{s:s,s:I,s:o}",
-                                    "scheme", &scheme, "t", &t, "members",
-                                    &members))
+  if (frost
+          ? !cairn_unpack_strict (what, body, error, "{s:s,s:I,s:o,s:s}",
+                                  "scheme", &scheme, "t", &t, "members",
+                                  &members, "group_pubkey", &group)
+          : !cairn_unpack_strict (what, body, error, "{s:s,s:I,s:o}", "scheme",
+                                  &scheme, "t", &t, "members", &members))
     return FALSE;
   size_t n = json_array_size (members);
   if (!json_is_array (members) || n < 2 || n > METER_MAX_CENTERS || t < 2
@@ -192,8 +194,8 @@ set_centers_check (CairnPlugin *self, const json_t *body, GError **error)
     for (size_t j = 0; j < i; j++)
       if (g_strcmp0 (mtr_str (json_array_get (members, j), "address"), addr)
           == 0)
-        return cairn_fail (error, CAIRN_ERROR_INVALID,
-                           "%s: %s is listed twice", what, addr);
+        return cairn_fail (error, CAIRN_ERROR_INVALID, "%s: %s is listed twice",
+                           what, addr);
   }
   return TRUE;
 }
@@ -331,17 +333,17 @@ register_terminal_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
                        "%s: terminal %s is already registered", what, id);
   const CairnTxInfo *info = meter_host->tx_info (tx);
   int64_t from = mtr_period_of (params, info->time_ms);
-  g_autoptr (json_t) term = json_pack (
-      "{s:s,s:O,s:b,s:I,s:I,s:I}", "terminal", id, "devices",
-      json_object_get (body, "devices"), "active", 1, "from_period",
-      (json_int_t)from, "next_period", (json_int_t)from, "height",
-      (json_int_t)info->height);
+  g_autoptr (json_t) term
+      = json_pack ("{s:s,s:O,s:b,s:I,s:I,s:I}", "terminal", id, "devices",
+                   json_object_get (body, "devices"), "active", 1,
+                   "from_period", (json_int_t)from, "next_period",
+                   (json_int_t)from, "height", (json_int_t)info->height);
   if (!mtr_put (m, tx, k, term, error)
       || !totals_add (m, tx, "terminals", 1, error))
     return FALSE;
-  mtr_emit (m, tx, "metering.terminal",
-            json_pack ("{s:s,s:I}", "terminal", id, "from_period",
-                       (json_int_t)from));
+  mtr_emit (
+      m, tx, "metering.terminal",
+      json_pack ("{s:s,s:I}", "terminal", id, "from_period", (json_int_t)from));
   return TRUE;
 }
 
@@ -351,8 +353,8 @@ update_terminal_check (CairnPlugin *self, const json_t *body, GError **error)
   const char *what = "metering.update_terminal", *id;
   json_t *devs = NULL;
   int active = -1;
-  if (!cairn_unpack_strict (what, body, error, "{s:s,s?o,s?b}", "terminal",
-                            &id, "devices", &devs, "active", &active))
+  if (!cairn_unpack_strict (what, body, error, "{s:s,s?o,s?b}", "terminal", &id,
+                            "devices", &devs, "active", &active))
     return FALSE;
   if (devs == NULL && active < 0)
     return cairn_fail (error, CAIRN_ERROR_INVALID,
@@ -479,35 +481,48 @@ create_set_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
 
 /* ---- metering.prove, level 2 and settlements ---------------------------- */
 
-static const char *const usage_keys[]
-    = { "cpu_ms", "mem_mib_s", "net_in_bytes", "net_out_bytes",
-        "storage_mib_s" };
+static const char *const usage_keys[] = { "cpu_ms", "mem_mib_s", "net_in_bytes",
+                                          "net_out_bytes", "storage_mib_s" };
 
-/* dst[k] += src[k] for every usage key, and time, amount. */
-static gboolean
-acc_add (json_t *dst, const json_t *usage, json_int_t time_s, uint64_t amount,
-         GError **error)
+/* The price of usage under params, 2^63 - 1 when it overflows (only
+ * absurd readings and prices get there; failing would stop proofs). */
+static uint64_t
+price_of (const json_t *params, const json_t *usage)
+{
+  uint64_t amount;
+  g_autoptr (GError) e = NULL;
+  if (!meter_price (usage, json_object_get (params, "prices"),
+                    (uint64_t)mtr_int (params, "price_scale"), &amount, &e))
+    return (uint64_t)INT64_MAX;
+  return amount;
+}
+
+/* a + b, saturating at 2^63 - 1 (both >= 0). */
+static json_int_t
+sat_add (json_int_t a, json_int_t b)
+{
+  return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
+/* dst[k] += src[k] for every usage key, and time, amount. Window totals
+ * saturate at 2^63 - 1 rather than fail: a failing proof would stop the
+ * terminal's proofs for good (only absurd readings can get there). */
+static void
+acc_add (json_t *dst, const json_t *usage, json_int_t time_s, uint64_t amount)
 {
   json_t *du = json_object_get (dst, "usage");
-  for (guint k = 0; k < G_N_ELEMENTS (usage_keys); k++) {
-    uint64_t v;
-    if (!cairn_add_u64 ((uint64_t)mtr_int (du, usage_keys[k]),
-                        (uint64_t)mtr_int (usage, usage_keys[k]), &v)
-        || v > (uint64_t)INT64_MAX)
-      return cairn_fail (error, CAIRN_ERROR_OVERFLOW,
-                         "metering: the %s total overflows", usage_keys[k]);
-    json_object_set_new (du, usage_keys[k], json_integer ((json_int_t)v));
-  }
-  uint64_t t, a;
-  if (!cairn_add_u64 ((uint64_t)mtr_int (dst, "usage_time_s"),
-                      (uint64_t)time_s, &t)
-      || !cairn_add_u64 ((uint64_t)mtr_int (dst, "amount"), amount, &a)
-      || t > (uint64_t)INT64_MAX || a > (uint64_t)INT64_MAX)
-    return cairn_fail (error, CAIRN_ERROR_OVERFLOW,
-                       "metering: a window total overflows");
-  json_object_set_new (dst, "usage_time_s", json_integer ((json_int_t)t));
-  json_object_set_new (dst, "amount", json_integer ((json_int_t)a));
-  return TRUE;
+  for (guint k = 0; k < G_N_ELEMENTS (usage_keys); k++)
+    json_object_set_new (
+        du, usage_keys[k],
+        json_integer (sat_add (mtr_int (du, usage_keys[k]),
+                               mtr_int (usage, usage_keys[k]))));
+  json_object_set_new (
+      dst, "usage_time_s",
+      json_integer (sat_add (mtr_int (dst, "usage_time_s"), time_s)));
+  json_object_set_new (
+      dst, "amount",
+      json_integer (sat_add (mtr_int (dst, "amount"),
+                             (json_int_t)MIN (amount, (uint64_t)INT64_MAX))));
 }
 
 static json_t *
@@ -568,8 +583,7 @@ settlement_open (Meter *m, CairnTxCtx *tx, const json_t *params, json_t *set,
   }
   json_object_set_new (set, "carry", json_integer (0));
   /* id = SHA-256 of "cairn.metering.settlement\0" set "\0" window. */
-  g_autofree char *wtext
-      = g_strdup_printf ("%" JSON_INTEGER_FORMAT, window);
+  g_autofree char *wtext = g_strdup_printf ("%" JSON_INTEGER_FORMAT, window);
   const char *sid = mtr_str (set, "set");
   GChecksum *cs = g_checksum_new (G_CHECKSUM_SHA256);
   g_checksum_update (cs, (const guchar *)"cairn.metering.settlement",
@@ -640,31 +654,23 @@ level2_try (Meter *m, CairnTxCtx *tx, const json_t *params, const char *sid,
                            "lacks periods",
                            t, w);
       }
-      if (!acc_add (total, json_object_get (acc, "usage"),
-                    mtr_int (acc, "usage_time_s"),
-                    (uint64_t)mtr_int (acc, "amount"), error)) {
-        json_decref (acc);
-        return FALSE;
-      }
+      acc_add (total, json_object_get (acc, "usage"),
+               mtr_int (acc, "usage_time_s"),
+               (uint64_t)mtr_int (acc, "amount"));
       json_object_set_new (per, t, acc);
     }
     if (!complete)
       break;
     /* The price of the set's window is that of its summed usage; the
      * per-terminal amounts are informative. */
-    uint64_t amount;
-    if (!meter_price (json_object_get (total, "usage"),
-                      json_object_get (params, "prices"),
-                      (uint64_t)mtr_int (params, "price_scale"), &amount,
-                      error))
-      return FALSE;
+    uint64_t amount = price_of (params, json_object_get (total, "usage"));
     const CairnTxInfo *info = meter_host->tx_info (tx);
     g_autoptr (json_t) l2 = json_pack (
         "{s:s,s:I,s:I,s:I,s:O,s:O,s:I,s:I,s:I}", "set", sid, "window", w,
         "from_period", w * wp, "to_period", end, "terminals", per, "usage",
         json_object_get (total, "usage"), "usage_time_s",
-        mtr_int (total, "usage_time_s"), "amount", (json_int_t)amount,
-        "height", (json_int_t)info->height);
+        mtr_int (total, "usage_time_s"), "amount", (json_int_t)amount, "height",
+        (json_int_t)info->height);
     g_autofree char *lk = mtr_seq_key ("l2", sid, (uint64_t)w);
     if (!mtr_put (m, tx, lk, l2, error))
       return FALSE;
@@ -700,7 +706,8 @@ prove_check (CairnPlugin *self, const json_t *body, GError **error)
   if (!cairn_unpack_strict ("metering.prove", body, error, "{s:o,s:o}",
                             "aggregate", &agg, "proof", &proof))
     return FALSE;
-  if (!meter_aggregate_check (agg, error) || !meter_proof_check (proof, error)) {
+  if (!meter_aggregate_check (agg, error)
+      || !meter_proof_check (proof, error)) {
     g_prefix_error (error, "metering.prove: ");
     return FALSE;
   }
@@ -735,11 +742,19 @@ prove_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
   if (group == NULL)
     return FALSE;
   if (mtr_int (proof, "centers_version") != mtr_int (group, "version"))
-    return cairn_fail (error, CAIRN_ERROR_UNAUTHORIZED,
-                       "%s: made by center group version %" JSON_INTEGER_FORMAT
-                       ", but the current group is version %" JSON_INTEGER_FORMAT,
-                       what, mtr_int (proof, "centers_version"),
-                       mtr_int (group, "version"));
+    return cairn_fail (
+        error, CAIRN_ERROR_UNAUTHORIZED,
+        "%s: made by center group version %" JSON_INTEGER_FORMAT
+        ", but the current group is version %" JSON_INTEGER_FORMAT,
+        what, mtr_int (proof, "centers_version"), mtr_int (group, "version"));
+  /* The signature first: a proof below the threshold is named as such
+   * whatever else is wrong with it. */
+  if (!mtr_proof_verify_json (m, tx, METER_DOMAIN_AGGREGATE, agg, proof,
+                              error)) {
+    g_prefix_error (error, "%s: terminal %s, period %" JSON_INTEGER_FORMAT ": ",
+                    what, tid, period);
+    return FALSE;
+  }
   g_autoptr (json_t) term = mtr_terminal (m, tx, tid, error);
   if (term == NULL)
     return FALSE;
@@ -758,22 +773,12 @@ prove_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
                        next);
   int64_t current = mtr_period_of (params, info->time_ms);
   if (period >= current)
-    return cairn_fail (error, CAIRN_ERROR_INVALID,
-                       "%s: terminal %s, period %" JSON_INTEGER_FORMAT " has "
-                       "not ended at block time (current period %" G_GINT64_FORMAT
-                       ")",
-                       what, tid, period, current);
-  if (!mtr_proof_verify_json (m, tx, METER_DOMAIN_AGGREGATE, agg, proof,
-                              error)) {
-    g_prefix_error (error, "%s: terminal %s, period %" JSON_INTEGER_FORMAT ": ",
-                    what, tid, period);
-    return FALSE;
-  }
-  uint64_t amount;
-  if (!meter_price (json_object_get (agg, "usage"),
-                    json_object_get (params, "prices"),
-                    (uint64_t)mtr_int (params, "price_scale"), &amount, error))
-    return FALSE;
+    return cairn_fail (
+        error, CAIRN_ERROR_INVALID,
+        "%s: terminal %s, period %" JSON_INTEGER_FORMAT " has "
+        "not ended at block time (current period %" G_GINT64_FORMAT ")",
+        what, tid, period, current);
+  uint64_t amount = price_of (params, json_object_get (agg, "usage"));
 
   g_autofree char *pk = mtr_seq_key ("proof", tid, (uint64_t)period);
   g_autoptr (json_t) rec = json_pack (
@@ -799,9 +804,8 @@ prove_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
   }
   if (acc == NULL)
     acc = acc_new ();
-  if (!acc_add (acc, json_object_get (agg, "usage"),
-                mtr_int (agg, "usage_time_s"), amount, error))
-    return FALSE;
+  acc_add (acc, json_object_get (agg, "usage"), mtr_int (agg, "usage_time_s"),
+           amount);
   json_object_set_new (acc, "periods",
                        json_integer (mtr_int (acc, "periods") + 1));
   if (!mtr_put (m, tx, k, acc, error))
@@ -814,8 +818,8 @@ prove_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
 
   g_snprintf (k, sizeof k, "tset/%s/", tid);
   SetList l = { g_ptr_array_new_with_free_func (g_free), k };
-  gboolean ok = meter_host->state_iter (m->self, tx, NULL, k, collect_set, &l,
-                                        error);
+  gboolean ok
+      = meter_host->state_iter (m->self, tx, NULL, k, collect_set, &l, error);
   for (guint i = 0; ok && i < l.sets->len; i++)
     ok = level2_try (m, tx, params, l.sets->pdata[i], error);
   g_ptr_array_unref (l.sets);
@@ -979,8 +983,8 @@ recharge_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
                        "%s: a recharge voucher must say done", what);
   /* One recharge per reference, even if the terminal signs it twice. */
   char k[METER_KEYBUF];
-  g_autofree char *ref_hex
-      = g_compute_checksum_for_string (G_CHECKSUM_SHA256, mtr_str (v, "ref"), -1);
+  g_autofree char *ref_hex = g_compute_checksum_for_string (
+      G_CHECKSUM_SHA256, mtr_str (v, "ref"), -1);
   g_snprintf (k, sizeof k, "rref/%s", ref_hex);
   GError *local = NULL;
   g_autoptr (json_t) seen = mtr_get (m, tx, k, &local);
@@ -1012,8 +1016,8 @@ static gboolean
 withdraw_check (CairnPlugin *self, const json_t *body, GError **error)
 {
   json_int_t amount;
-  if (!cairn_unpack_strict ("metering.withdraw", body, error, "{s:I}",
-                            "amount", &amount))
+  if (!cairn_unpack_strict ("metering.withdraw", body, error, "{s:I}", "amount",
+                            &amount))
     return FALSE;
   if (amount < 1)
     return cairn_fail (error, CAIRN_ERROR_INVALID,
@@ -1039,10 +1043,10 @@ withdraw_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
     g_prefix_error (error, "metering.withdraw: ");
     return FALSE;
   }
-  g_autoptr (json_t) wd = json_pack (
-      "{s:s,s:s,s:I,s:s,s:s,s:I}", "id", info->id, "account", info->sender,
-      "amount", amount, "denom", denom, "status", "requested", "height",
-      (json_int_t)info->height);
+  g_autoptr (json_t) wd
+      = json_pack ("{s:s,s:s,s:I,s:s,s:s,s:I}", "id", info->id, "account",
+                   info->sender, "amount", amount, "denom", denom, "status",
+                   "requested", "height", (json_int_t)info->height);
   char k[METER_KEYBUF];
   g_snprintf (k, sizeof k, "wd/%s", info->id);
   g_autoptr (json_t) empty = json_object ();
