@@ -32,6 +32,7 @@
 set -euo pipefail
 cairn=${CAIRN_BIN:?CAIRN_BIN must point at the cairn executable}
 fin=${FIN_TERMINAL:?FIN_TERMINAL must point at the fin-terminal executable}
+meter_tool=${METER_TOOL:?METER_TOOL must point at the meter-tool executable}
 dir=$(mktemp -d "${TMPDIR:-/tmp}/cairn-meter-XXXXXX")
 net="$dir/net"
 fin_pid=
@@ -301,7 +302,20 @@ mp=$(get 1 "/v1/metering/proofs/edge-2?from=$next&limit=1" | jq -c '.[0]')
 below=$(jq -c '{aggregate: .aggregate, proof: (.proof | .sigs = .sigs[:1])}' <<<"$mp")
 out=$(tx 1 metering.prove "$below") && fail "a proof below the threshold was accepted"
 grep -qi "fewer\|threshold\|at least" <<<"$out" || fail "below threshold: $out"
-pass "g: multisig group v2 proves; a FROST proof of group v1 and a multisig proof below t are refused"
+# Validly signed by two centers, but a period already proven and one
+# out of order.
+n3=$(get 1 /v1/metering/terminals/edge-3 | jq .next_period)
+for case in "$((n3 - 1)):already proven" "$((n3 + 5)):out of order"; do
+  get 1 "/v1/metering/proofs/edge-3?from=$((n3 - 1))&limit=1" |
+    jq -c --argjson q "${case%%:*}" '.[0].aggregate | .period = $q | .centers_version = 2' >"$dir/agg.json"
+  pr=$("$meter_tool" multisig-proof cairn/metering/aggregate/v1 2 "$dir/agg.json" \
+    "$(home 1)/keys/node.pem" "$(home 2)/keys/node.pem" 2>"$dir/tool.err") ||
+    fail "meter-tool multisig-proof: $(cat "$dir/tool.err") on $(cat "$dir/agg.json")"
+  out=$(tx 1 metering.prove "$(jq -c --argjson p "$pr" '{aggregate: ., proof: $p}' "$dir/agg.json")") &&
+    fail "a proof for ${case#*:} period was accepted"
+  grep -q "${case#*:}" <<<"$out" || fail "${case#*:}: $out"
+done
+pass "g: multisig group v2 proves; a FROST proof of group v1, a multisig proof below t, a duplicated and an out-of-order period are refused"
 
 # ---- h. bad input ---------------------------------------------------------------------
 openssl genpkey -algorithm ed25519 -out "$dir/rogue.pem" 2>/dev/null
