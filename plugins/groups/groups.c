@@ -9,6 +9,8 @@
 
 #include "groups.h"
 
+#include <cairn/explorer.h>
+
 const CairnHost *grp_host;
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -138,6 +140,17 @@ fail:
 static gboolean
 groups_start (CairnPlugin *self, GError **error)
 {
+  cairn_explorer_add_panel (
+      grp_host, self,
+      "{\"id\":\"commitments\",\"title\":\"Group commitments\","
+      "\"route\":\"/v1/groups/commitments\",\"description\":\"What the "
+      "chain records of each privacy-group version: the SHA-256 of the "
+      "ciphertext, its size and who published it\",\"columns\":[{\"key\":"
+      "\"group\",\"label\":\"Group\"},{\"key\":\"version\",\"label\":"
+      "\"Version\"},{\"key\":\"commitment\",\"label\":\"Commitment\"},"
+      "{\"key\":\"size\",\"label\":\"Size\"},{\"key\":\"publisher\","
+      "\"label\":\"Publisher\",\"link\":\"account\"},{\"key\":"
+      "\"height\",\"label\":\"Height\",\"link\":\"block\"}]}");
   return grp_delivery_start (grp_host->get_data (self), error);
 }
 

@@ -311,6 +311,74 @@ post_envelope (Groups *g, const char *id, const CairnRequest *req,
 
 /* ---- dispatch --------------------------------------------------------- */
 
+typedef struct {
+  json_t *out;
+  GError *error;
+} Commitments;
+
+static gboolean
+collect_commitment (const char *key, const uint8_t *value, size_t len, void *ud)
+{
+  Commitments *c = ud;
+  /* key: v/<id>/<version %020> */
+  g_auto (GStrv) parts = g_strsplit (key, "/", 3);
+  json_t *v
+      = grp_host->json_parse_canonical ((const char *)value, len, &c->error);
+  if (v == NULL || g_strv_length (parts) != 3)
+    return FALSE;
+  json_array_append_new (
+      c->out,
+      json_pack ("{s:s,s:I,s:O,s:O,s:O,s:O}", "group", parts[1], "version",
+                 (json_int_t)g_ascii_strtoull (parts[2], NULL, 10),
+                 "commitment", json_object_get (v, "commitment"), "size",
+                 json_object_get (v, "size"), "publisher",
+                 json_object_get (v, "publisher"), "height",
+                 json_object_get (v, "height")));
+  json_decref (v);
+  return TRUE;
+}
+
+static int
+by_height_desc (const void *a, const void *b)
+{
+  json_int_t x = json_integer_value (json_object_get (*(json_t **)a, "height"));
+  json_int_t y = json_integer_value (json_object_get (*(json_t **)b, "height"));
+  return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* GET /v1/groups/commitments[?limit=N]: the latest versions of all groups
+ * (what the chain records of them: commitment, size, publisher), newest
+ * first. */
+static gboolean
+list_commitments (Groups *g, const CairnRequest *req, CairnResponse *resp,
+                  GError **error)
+{
+  const char *l = g_hash_table_lookup (req->query, "limit");
+  guint64 limit = 100;
+  if (l && !g_ascii_string_to_unsigned (l, 10, 1, 1000, &limit, NULL))
+    return cairn_reply_error (resp, 400, "invalid", "limit must be 1 to 1000");
+  Commitments c = { json_array (), NULL };
+  if (!grp_host->state_iter (g->self, NULL, NULL, "v/", collect_commitment, &c,
+                             error)
+      || c.error != NULL) {
+    if (c.error)
+      g_propagate_error (error, c.error);
+    json_decref (c.out);
+    return FALSE;
+  }
+  size_t n = json_array_size (c.out);
+  g_autofree json_t **rows = g_new (json_t *, MAX (n, 1));
+  for (size_t i = 0; i < n; i++)
+    rows[i] = json_array_get (c.out, i);
+  qsort (rows, n, sizeof *rows, by_height_desc);
+  json_t *out = json_array ();
+  for (size_t i = 0; i < n && i < limit; i++)
+    json_array_append (out, rows[i]);
+  json_decref (c.out);
+  resp->json = json_pack ("{s:o}", "commitments", out);
+  return TRUE;
+}
+
 static gboolean
 route_get (CairnPlugin *self, const CairnRequest *req, CairnResponse *resp,
            void *user_data, GError **error)
@@ -321,6 +389,8 @@ route_get (CairnPlugin *self, const CairnRequest *req, CairnResponse *resp,
     return list_groups (g, req, resp, error);
   if (strcmp (rest, "node") == 0)
     return get_node (g, resp, error);
+  if (strcmp (rest, "commitments") == 0)
+    return list_commitments (g, req, resp, error);
   if (g_str_has_prefix (rest, "keys/"))
     return get_key (g, rest + 5, resp, error);
   g_auto (GStrv) parts = g_strsplit (rest, "/", 4);

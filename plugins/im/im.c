@@ -6,6 +6,8 @@
 
 #include "im.h"
 
+#include <cairn/explorer.h>
+
 const CairnHost *im_host;
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -479,6 +481,13 @@ static gboolean
 im_start (CairnPlugin *self, GError **error)
 {
   Im *im = im_host->get_data (self);
+  cairn_explorer_add_panel (
+      im_host, self,
+      "{\"id\":\"network\",\"title\":\"Messaging network\",\"route\":"
+      "\"/v1/im/stats\",\"description\":\"Users and message records of "
+      "the encrypted messaging network (contents are never on chain)\","
+      "\"columns\":[{\"key\":\"name\",\"label\":\"What\"},{\"key\":"
+      "\"value\",\"label\":\"Count\"}]}");
   if (!im_streams_start (im, error))
     return FALSE;
   im_metrics (im);

@@ -774,12 +774,70 @@ im_streams_free (Im *im)
 
 /* ---- dispatch --------------------------------------------------------- */
 
+typedef struct {
+  uint64_t users, revoked, messages;
+  GError *error;
+} Stats;
+
+static gboolean
+count_user (const char *key, const uint8_t *value, size_t len, void *ud)
+{
+  Stats *st = ud;
+  g_autoptr (json_t) u
+      = im_host->json_parse_canonical ((const char *)value, len, &st->error);
+  if (u == NULL)
+    return FALSE;
+  st->users++;
+  if (json_is_true (json_object_get (u, "revoked")))
+    st->revoked++;
+  return TRUE;
+}
+
+static gboolean
+count_messages (const char *key, const uint8_t *value, size_t len, void *ud)
+{
+  Stats *st = ud;
+  g_autoptr (json_t) c
+      = im_host->json_parse_canonical ((const char *)value, len, &st->error);
+  if (c == NULL)
+    return FALSE;
+  st->messages += (uint64_t)MAX (0, im_int (c, "out"));
+  return TRUE;
+}
+
+/* GET /v1/im/stats: {"stats":[{"name","value"}]}: registered and revoked
+ * users, messages recorded, and this node's open streams and fetches. */
+static gboolean
+get_stats (Im *im, CairnResponse *resp, GError **error)
+{
+  Stats st = { 0 };
+  if (!im_host->state_iter (im->self, NULL, NULL, "user/", count_user, &st,
+                            error)
+      || !im_host->state_iter (im->self, NULL, NULL, "seq/", count_messages,
+                               &st, error)
+      || st.error != NULL) {
+    if (st.error)
+      g_propagate_error (error, st.error);
+    return FALSE;
+  }
+  resp->json = json_pack (
+      "{s:[{s:s,s:I},{s:s,s:I},{s:s,s:I},{s:s,s:I},{s:s,s:I}]}", "stats",
+      "name", "users", "value", (json_int_t)st.users, "name", "revoked users",
+      "value", (json_int_t)st.revoked, "name", "messages recorded", "value",
+      (json_int_t)st.messages, "name", "open streams on this node", "value",
+      (json_int_t)im->streams->len, "name", "content fetches on this node",
+      "value", (json_int_t)g_hash_table_size (im->fetches));
+  return TRUE;
+}
+
 static gboolean
 route_get (CairnPlugin *self, const CairnRequest *req, CairnResponse *resp,
            void *user_data, GError **error)
 {
   Im *im = user_data;
   const char *rest = req->path_rest;
+  if (strcmp (rest, "stats") == 0)
+    return get_stats (im, resp, error);
   static const char *const one[]
       = { "users/", "contacts/", "inbox/", "outbox/", "content/" };
   for (size_t i = 0; i < G_N_ELEMENTS (one); i++) {

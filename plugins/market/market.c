@@ -5,6 +5,8 @@
 
 #include "market.h"
 
+#include <cairn/explorer.h>
+
 const CairnHost *mkt_host;
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -122,6 +124,16 @@ static gboolean
 market_start (CairnPlugin *self, GError **error)
 {
   Market *m = mkt_host->get_data (self);
+  cairn_explorer_add_panel (
+      mkt_host, self,
+      "{\"id\":\"apps\",\"title\":\"App services\",\"route\":"
+      "\"/v1/market/services/\",\"description\":\"Third-party app "
+      "services on the market (their per-epoch ranking: GET "
+      "/v1/market/ranking)\",\"columns\":[{\"key\":\"name\",\"label\":"
+      "\"Name\"},{\"key\":\"category\",\"label\":\"Category\"},"
+      "{\"key\":\"developer\",\"label\":\"Developer\",\"link\":"
+      "\"account\"},{\"key\":\"id\",\"label\":\"Id\",\"link\":"
+      "\"tx\"}]}");
   m->sub_block = mkt_host->subscribe (self, "block", on_block, m);
   return TRUE;
 }

@@ -5,6 +5,8 @@
 
 #include "metering.h"
 
+#include <cairn/explorer.h>
+
 #include <cairn/attest.h>
 
 const CairnHost *meter_host;
@@ -391,6 +393,17 @@ static gboolean
 meter_start (CairnPlugin *self, GError **error)
 {
   Meter *m = meter_host->get_data (self);
+  cairn_explorer_add_panel (
+      meter_host, self,
+      "{\"id\":\"settlements\",\"title\":\"Metering settlements\","
+      "\"route\":\"/v1/metering/settlements\",\"description\":"
+      "\"Settlements opened from level-2 usage proofs of billing sets, and "
+      "their state\",\"columns\":[{\"key\":\"set\",\"label\":\"Set\"},"
+      "{\"key\":\"window\",\"label\":\"Window\"},{\"key\":\"amount\","
+      "\"label\":\"Amount\"},{\"key\":\"denom\",\"label\":\"Denom\"},"
+      "{\"key\":\"status\",\"label\":\"Status\"},{\"key\":\"payer\","
+      "\"label\":\"Payer\",\"link\":\"account\"},{\"key\":\"height\","
+      "\"label\":\"Height\",\"link\":\"block\"}]}");
   if (m->debug_lie_cpu_ms != 0)
     g_warning ("metering: debug_lie_cpu_ms = %" G_GINT64_FORMAT ": this center "
                "adds it to every aggregate it computes, lying on purpose (for "

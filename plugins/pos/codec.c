@@ -261,6 +261,31 @@ pos_msg_verify (const PosValidatorSet *set, const char *chain_id,
 /* ---- certificates --------------------------------------------------- */
 
 gboolean
+pos_certificate_signers (const uint8_t *cert, size_t cert_len, uint64_t *height,
+                         uint32_t *round, GArray *signers, GError **error)
+{
+  Reader r = { cert, cert_len, cert != NULL };
+  uint64_t version = rd_uint (&r, 1);
+  *height = rd_uint (&r, 8);
+  *round = (uint32_t)rd_uint (&r, 4);
+  uint8_t id[32];
+  rd_copy (&r, id, 32);
+  uint64_t count = rd_uint (&r, 2);
+  if (!r.ok || version != POS_WIRE_VERSION || r.left != count * (20 + 64)) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+                 "pos certificate: malformed");
+    return FALSE;
+  }
+  for (uint64_t i = 0; i < count; i++) {
+    uint8_t addr[20], sig[64];
+    rd_copy (&r, addr, 20);
+    rd_copy (&r, sig, 64);
+    g_array_append_vals (signers, addr, 1);
+  }
+  return TRUE;
+}
+
+gboolean
 pos_certificate_verify (const PosValidatorSet *set, const char *chain_id,
                         uint64_t height, const uint8_t block_id[32],
                         const uint8_t *cert, size_t cert_len,

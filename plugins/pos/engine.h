@@ -116,6 +116,12 @@ gboolean pos_certificate_verify (const PosValidatorSet *set,
                                  PosVerifyFn verify, void *verify_data,
                                  GError **error);
 
+/* Structural decode of a certificate (no signature or set check): its
+ * round and the signers' raw addresses, strictly ascending. */
+gboolean pos_certificate_signers (const uint8_t *cert, size_t cert_len,
+                                  uint64_t *height, uint32_t *round,
+                                  GArray *signers /* of uint8_t[20] */,
+                                  GError **error);
 /* Evidence of double signing: two encoded votes of one validator for the
  * same (height, round, type) with different block ids. On success fills
  * the offender's address (raw) when addr is not NULL. */

@@ -655,6 +655,138 @@ route_status (CairnPlugin *self, const CairnRequest *req, CairnResponse *resp,
   return TRUE;
 }
 
+/* ---- routes: who signed which commit (the explorer) ------------------- */
+
+#define SIGNING_MAX_BLOCKS 1000
+
+/* The stored block's commit: {"height","round","proposer","validators":
+ * [{"address","power","signed"}],"signed_power","total_power"}. */
+static json_t *
+commit_info (Pos *p, uint64_t height, GError **error)
+{
+  g_autoptr (json_t) stored = host->block_get (p->self, height, error);
+  if (stored == NULL)
+    return NULL;
+  json_t *cert = json_object_get (stored, "certificate");
+  const char *hex = json_string_value (json_object_get (cert, "precommits"));
+  if (g_strcmp0 (json_string_value (json_object_get (cert, "type")), "pos") != 0
+      || hex == NULL || strlen (hex) % 2) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_NOT_FOUND,
+                 "block %" G_GUINT64_FORMAT " has no pos commit certificate",
+                 height);
+    return NULL;
+  }
+  gsize n = strlen (hex) / 2;
+  g_autofree uint8_t *raw = g_malloc (MAX (n, 1));
+  g_autoptr (GArray) signers = g_array_new (FALSE, FALSE, 20);
+  uint64_t h;
+  uint32_t round;
+  if (!cairn_hex_decode (hex, raw, n)
+      || !pos_certificate_signers (raw, n, &h, &round, signers, error)) {
+    g_prefix_error (error, "block %" G_GUINT64_FORMAT ": ", height);
+    return NULL;
+  }
+  g_autoptr (PosValidatorSet) set = set_for_height (p, height, NULL, error);
+  if (set == NULL)
+    return NULL;
+  size_t nv = pos_validator_set_size (set);
+  g_autofree gboolean *did = g_new0 (gboolean, MAX (nv, 1));
+  uint64_t signed_power = 0;
+  for (guint i = 0; i < signers->len; i++) {
+    int idx = pos_validator_set_find_raw (set, (const uint8_t *)signers->data
+                                                   + 20 * (gsize)i);
+    if (idx >= 0 && !did[idx]) {
+      did[idx] = TRUE;
+      signed_power += pos_validator_set_get (set, (size_t)idx)->power;
+    }
+  }
+  json_t *vals = json_array ();
+  for (size_t i = 0; i < nv; i++) {
+    const PosValidator *v = pos_validator_set_get (set, i);
+    json_array_append_new (
+        vals, json_pack ("{s:s,s:I,s:b}", "address", v->address, "power",
+                         (json_int_t)v->power, "signed", did[i]));
+  }
+  const char *proposer = json_string_value (
+      json_object_get (json_object_get (stored, "header"), "proposer"));
+  return json_pack ("{s:I,s:I,s:s,s:o,s:I,s:I}", "height", (json_int_t)height,
+                    "round", (json_int_t)round, "proposer",
+                    proposer ? proposer : "", "validators", vals,
+                    "signed_power", (json_int_t)signed_power, "total_power",
+                    (json_int_t)pos_validator_set_total (set));
+}
+
+/* GET /v1/pos/commits/{height|latest} */
+static gboolean
+route_commit (CairnPlugin *self, const CairnRequest *req, CairnResponse *resp,
+              void *user_data, GError **error)
+{
+  Pos *p = host->get_data (self);
+  uint64_t head = host->chain_head (self)->height;
+  guint64 h = head;
+  if (strcmp (req->path_rest, "latest") != 0
+      && !g_ascii_string_to_unsigned (req->path_rest, 10, 1, head, &h, NULL))
+    return cairn_fail (error, CAIRN_ERROR_NOT_FOUND,
+                       "GET /v1/pos/commits/{height}: '%s' is not a committed "
+                       "height (1 to %" G_GUINT64_FORMAT ") or 'latest'",
+                       req->path_rest, head);
+  resp->json = commit_info (p, h, error);
+  return resp->json != NULL;
+}
+
+/* GET /v1/pos/signing[?last=N]: blocks proposed, commits signed and
+ * missed per validator over the last N (default 100, at most 1,000)
+ * blocks. */
+static gboolean
+route_signing (CairnPlugin *self, const CairnRequest *req, CairnResponse *resp,
+               void *user_data, GError **error)
+{
+  Pos *p = host->get_data (self);
+  const char *l = g_hash_table_lookup (req->query, "last");
+  guint64 last = 100;
+  if (l
+      && !g_ascii_string_to_unsigned (l, 10, 1, SIGNING_MAX_BLOCKS, &last,
+                                      NULL))
+    return cairn_fail (error, CAIRN_ERROR_INVALID,
+                       "last must be 1 to %d blocks", SIGNING_MAX_BLOCKS);
+  uint64_t head = host->chain_head (self)->height;
+  uint64_t from = head >= last ? head - last + 1 : 1;
+  g_autoptr (json_t) per = json_object ();
+  uint64_t counted = 0;
+  for (uint64_t h = from; h <= head; h++) {
+    g_autoptr (GError) e = NULL;
+    g_autoptr (json_t) c = commit_info (p, h, &e);
+    if (c == NULL)
+      continue; /* e.g. a block before pos took over */
+    counted++;
+    const char *proposer = json_string_value (json_object_get (c, "proposer"));
+    json_t *vals = json_object_get (c, "validators");
+    for (size_t i = 0; i < json_array_size (vals); i++) {
+      json_t *v = json_array_get (vals, i);
+      const char *a = json_string_value (json_object_get (v, "address"));
+      json_t *s = json_object_get (per, a);
+      if (s == NULL) {
+        s = json_pack ("{s:i,s:i,s:i}", "proposed", 0, "signed", 0, "missed",
+                       0);
+        json_object_set_new (per, a, s);
+      }
+      const char *k
+          = json_is_true (json_object_get (v, "signed")) ? "signed" : "missed";
+      json_object_set_new (
+          s, k, json_integer (json_integer_value (json_object_get (s, k)) + 1));
+      if (g_strcmp0 (proposer, a) == 0)
+        json_object_set_new (
+            s, "proposed",
+            json_integer (json_integer_value (json_object_get (s, "proposed"))
+                          + 1));
+    }
+  }
+  resp->json = json_pack ("{s:I,s:I,s:I,s:O}", "from", (json_int_t)from, "to",
+                          (json_int_t)head, "blocks", (json_int_t)counted,
+                          "validators", per);
+  return TRUE;
+}
+
 /* ---- lifecycle -------------------------------------------------------------
  */
 
@@ -706,6 +838,10 @@ pos_init (CairnPlugin *self, const CairnHost *h, GError **error)
       && pos_staking_check_minter (&p->staking, error)
       && host->register_consensus (self, &pos_iface, sizeof pos_iface, error)
       && host->register_route (self, "GET", "/v1/pos/status", route_status,
+                               NULL, error)
+      && host->register_route (self, "GET", "/v1/pos/commits/", route_commit,
+                               NULL, error)
+      && host->register_route (self, "GET", "/v1/pos/signing", route_signing,
                                NULL, error))
     return TRUE;
   pos_fini (self); /* a plugin whose init fails is not fini'd */

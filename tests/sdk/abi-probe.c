@@ -5,6 +5,7 @@
 #include <cairn/attest.h>
 #include <cairn/bank.h>
 #include <cairn/cairn.h>
+#include <cairn/explorer.h>
 #include <cairn/finance.h>
 #include <cairn/threshold.h>
 
@@ -41,5 +42,6 @@ PROBE (CairnFrostShare, frost_share)
 PROBE (CairnMultisigSig, multisig_sig)
 PROBE (CairnAttestService, attest_service)
 PROBE (CairnFinanceService, finance_service)
+PROBE (CairnExplorerService, explorer_service)
 PROBE (CairnErrorCode, error_code)
 PROBE (CairnPluginKind, plugin_kind)

@@ -113,6 +113,9 @@ for i in 0 1 2 3; do
   until curl -fs "$(api "$i")/v1/status" >/dev/null; do sleep 0.1; done
 done
 until [ "$(get 0 /v1/status | jq .height)" -ge 2 ]; do sleep 0.2; done
+# node0's groups plugin registers its key with the node key by itself; the
+# operator txs below use the same key, so wait for that tx first.
+until [ "$(get 0 /v1/groups/node | jq .registered)" = true ]; do sleep 0.2; done
 
 # ---- setup ------------------------------------------------------------------
 out=$(tx 0 metering.configure "$(jq -cn --arg p "$op" '{period_s:2, window_periods:3,

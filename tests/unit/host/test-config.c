@@ -622,7 +622,7 @@ test_shipped_config (void)
   g_assert_true (cairn_config_strv (cfg, "plugins", "load", &load, &error));
   load_s = joined (load);
   g_assert_cmpstr (load_s, ==, "store-lmdb|blob-fs|bank|solo|services|groups|market|threshold|im|"
-                   "metering");
+                   "metering|explorer");
   g_assert_true (cairn_config_strv (cfg, "plugins", "path", &path, &error));
   g_assert_cmpuint (g_strv_length (path), ==, 0);
   g_assert_true (cairn_config_size (cfg, "mempool", "max_bytes", 0, 0,
@@ -714,6 +714,11 @@ test_shipped_config (void)
   g_assert_true (cairn_config_int (cfg, "metering", "finance_timeout_ms", 0, 0,
                                    G_MAXINT32, &i, &error));
   g_assert_cmpint (i, ==, 10000);
+  g_assert_true (cairn_config_bool (cfg, "explorer", "index", FALSE, &b, &error));
+  g_assert_true (b);
+  g_assert_true (cairn_config_int (cfg, "explorer", "index_blocks", 0, 0,
+                                   G_MAXINT64, &i, &error));
+  g_assert_cmpint (i, ==, 100000);
   g_assert_true (cairn_config_check_unknown (cfg, &error));
   g_assert_no_error (error);
 }
