@@ -51,6 +51,22 @@ route_web (CairnPlugin *self, const CairnRequest *req, CairnResponse *resp,
   return TRUE;
 }
 
+/* GET /explorer: the page's paths are relative to /explorer/. */
+static gboolean
+route_web_root (CairnPlugin *self, const CairnRequest *req, CairnResponse *resp,
+                void *ud, GError **error)
+{
+  static const char page[]
+      = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta http-equiv=\"refresh\" content=\"0; url=/explorer/\">"
+        "<title>Cairn explorer</title></head><body><p><a "
+        "href=\"/explorer/\">The explorer is at /explorer/</a></p></body>"
+        "</html>\n";
+  resp->body = g_bytes_new_static (page, sizeof page - 1);
+  resp->content_type = "text/html; charset=utf-8";
+  return TRUE;
+}
+
 /* ---- panels: cairn.explorer/1 ------------------------------------------- */
 
 static Explorer *the_explorer; /* the service has no user data */
@@ -190,6 +206,8 @@ ex_init (CairnPlugin *self, const CairnHost *h, GError **error)
                            CAIRN_EXPLORER_SERVICE_VERSION, &explorer_service,
                            error)
       || !h->register_route (self, "GET", "/explorer/", route_web, ex, error)
+      || !h->register_route (self, "GET", "/explorer", route_web_root, ex,
+                             error)
       || !h->register_route (self, "GET", "/v1/explorer/panels", route_panels,
                              ex, error)
       || !ex_index_init (ex, error) || !ex_register_api (ex, error))

@@ -88,8 +88,9 @@ get_raw (CairnStore *store, MDB_txn *txn, MDB_dbi dbi, const void *key,
   MDB_val k = { key_len, (void *)key };
   int rc = mdb_get (txn, dbi, &k, v);
   if (rc == MDB_NOTFOUND) {
-    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_NOT_FOUND, "%s: %s not found",
-                 store->dir, what);
+    /* An ordinary answer that reaches API clients: no data dir in it. */
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_NOT_FOUND, "%s not found",
+                 what);
     return FALSE;
   }
   if (rc != 0)
@@ -193,11 +194,11 @@ fail_key_not_found (CairnStore *store, GError **error, const char *key,
 {
   if (height == CAIRN_HEAD)
     g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_NOT_FOUND,
-                 "%s: key '%s' not found", store->dir, key);
+                 "key '%s' not found", key);
   else
     g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_NOT_FOUND,
-                 "%s: key '%s' not found at height %" G_GUINT64_FORMAT,
-                 store->dir, key, height);
+                 "key '%s' not found at height %" G_GUINT64_FORMAT, key,
+                 height);
   return FALSE;
 }
 

@@ -48,6 +48,8 @@ for f in $(grep -o '\(src\|href\)="[^"#:]*"' "$dir/body" | sed 's/.*="\(.*\)"/\1
   r=$(code 0 "$url")
   [ "${r%% *}" = 200 ] || fail "$url, named by index.html: $r"
 done
+r=$(code 0 /explorer)
+[ "${r%% *}" = 200 ] && grep -q 'url=/explorer/' "$dir/body" || fail "/explorer: $r"
 for bad in /explorer/no-such-file.js /explorer/%2e%2e%2fcairn.conf /explorer/..%2f..%2fcairn.conf; do
   r=$(code 0 "$bad")
   case "${r%% *}" in 400 | 404) ;; *) fail "$bad: $r $(cat "$dir/body")" ;; esac
@@ -83,6 +85,8 @@ cid=$(printf 'explorer test blob' | curl -fsS -X POST --data-binary @- "$(api 0)
 [ "$(get 0 "/v1/explorer/blocks/by-hash/$hash" | jq .height)" = "$h" ] || fail "by-hash"
 r=$(code 0 "/v1/explorer/blocks/by-hash/$(printf '%064d' 0)")
 [ "${r%% *}" = 404 ] || fail "unknown hash: $r"
+r=$(code 0 /v1/blocks/99999999)
+[ "${r%% *}" = 404 ] && ! grep -q "$net" "$dir/body" || fail "a missing block names the data dir: $(cat "$dir/body")"
 r=$(code 0 "/v1/explorer/blocks/by-hash/xyz")
 [ "${r%% *}" = 400 ] || fail "malformed hash: $r"
 [ "$(get 0 "/v1/explorer/accounts/$from/txs" | jq -c --arg t "$txid" '[.txs[] | select(.id == $t) | .role]')" = '["sender"]' ] ||
