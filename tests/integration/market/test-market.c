@@ -537,7 +537,10 @@ refused_tx (Net *net, CairnKey *k, const char *type, json_t *body,
   g_assert_cmpuint (next_nonce (net, k), ==, before);
 }
 
-/* A filler block: blocks are made only when txs arrive. */
+/* Filler blocks until the head reaches h (blocks are made only when txs
+ * arrive). The app nodes' own market.rank txs for the epoch that just
+ * ended race with the last filler and may make more blocks, so the head
+ * can be past h when this returns (a slow run, e.g. under ASan). */
 static void
 advance_to (Net *net, uint64_t h)
 {
@@ -547,7 +550,7 @@ advance_to (Net *net, uint64_t h)
                      "amount", (json_int_t)1);
     g_free (ok_tx (net, net->filler, "bank.transfer", g_steal_pointer (&b)));
   }
-  g_assert_cmpuint (head (net, 0), ==, h);
+  g_assert_cmpuint (head (net, 0), >=, h);
 }
 
 /* ---- batches: many signed txs in one POST ------------------------------ */
