@@ -241,6 +241,13 @@ static gboolean
 apply_block (CairnNode *node, const char *peer, const char *data, gsize len,
              gboolean defer, GError **error)
 {
+  return cairn_node_apply_stored_block (node, data, len, defer, error);
+}
+
+gboolean
+cairn_node_apply_stored_block (CairnNode *node, const void *data, size_t len,
+                               gboolean defer, GError **error)
+{
   CairnBlockData *d
       = cairn_block_decode (data, len, node->genesis->chain_id, error);
   if (d == NULL)

@@ -335,8 +335,7 @@ read_core_config (CairnNode *node, const CairnNodeOptions *opts,
       /* A block travels whole in one P2P frame (a proposal, a catch-up
        * answer): a bigger one would stop the chain round after round. */
       || !cairn_config_size (cfg, "block", "max_bytes", 3u << 20, 1 << 16,
-                             CAIRN_P2P_MAX_FRAME - (512u << 10), &bbytes,
-                             error)
+                             CAIRN_P2P_MAX_FRAME - (512u << 10), &bbytes, error)
       || !read_p2p_config (node, error))
     return FALSE;
   if (!set_log_level (log_level, error))
@@ -861,4 +860,16 @@ void
 cairn_node_unsubscribe (CairnNode *node, guint id)
 {
   cairn_events_unsubscribe (node, id);
+}
+
+GBytes *
+cairn_node_stored_block_bytes (CairnNode *node, uint64_t height, GError **error)
+{
+  return node->storage.block_get (node->store, height, error);
+}
+
+gboolean
+cairn_node_sync_store (CairnNode *node, GError **error)
+{
+  return cairn_chain_sync (node, FALSE, error);
 }

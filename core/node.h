@@ -51,6 +51,19 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (CairnNode, cairn_node_free)
 int cairn_node_run (const CairnNodeOptions *opts);
 
 const char *cairn_node_chain_id (CairnNode *node);
+
+/* ---- blocks in their stored form (with certificate), for catch-up,
+ * `cairn store export|import` ---- */
+/* The stored bytes of a committed block. */
+GBytes *cairn_node_stored_block_bytes (CairnNode *node, uint64_t height,
+                                       GError **error);
+/* Decode, re-execute (the state root must match), check the certificate
+ * with the consensus plugin and commit the next block. defer: more follow,
+ * the commit need not reach the disk yet (cairn_node_sync_store then). */
+gboolean cairn_node_apply_stored_block (CairnNode *node, const void *data,
+                                        size_t len, gboolean defer,
+                                        GError **error);
+gboolean cairn_node_sync_store (CairnNode *node, GError **error);
 /* The URL the HTTP API listens on ("http://127.0.0.1:7700"), or NULL. */
 const char *cairn_node_http_url (CairnNode *node);
 struct CairnPluginHost *cairn_node_plugins (CairnNode *node);

@@ -51,6 +51,7 @@ int cairn_cmd_group (int argc, char **argv);
 int cairn_cmd_market (int argc, char **argv);
 int cairn_cmd_im (int argc, char **argv);
 int cairn_cmd_meter (int argc, char **argv);
+int cairn_cmd_store (int argc, char **argv);
 
 /* ---- output.c: messages, exit codes, option parsing, JSON/human ---- */
 void cairn_cli_printerr (const char *fmt, ...) G_GNUC_PRINTF (1, 2);

@@ -35,6 +35,8 @@ static const Command commands[] = {
     "encrypted messages: register, bind, send, inbox, get, chat" },
   { "meter", cairn_cmd_meter,
     "usage proofs: device-key, dealer, configure, collect, proofs, balance" },
+  { "store", cairn_cmd_store,
+    "move a chain between storage backends: export, import" },
   { "testnet", cairn_cmd_testnet,
     "a local network of nodes: init, start, stop, status" },
   { "version", cmd_version, "print the version and plugin ABI" },
