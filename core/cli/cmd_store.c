@@ -23,6 +23,14 @@ typedef struct {
   gboolean json;
 } Opts;
 
+/* cairn_cli_print_json borrows; these replies are made to be printed. */
+static void
+print_json_steal (json_t *value)
+{
+  cairn_cli_print_json (value);
+  json_decref (value);
+}
+
 static CairnNode *
 open_node (const char *home, GError **error)
 {
@@ -75,7 +83,7 @@ do_export (const Opts *o)
   if (!g_output_stream_close (os, NULL, &error))
     return cairn_cli_fail (g_steal_pointer (&error));
   if (o->json)
-    cairn_cli_print_json (
+    print_json_steal (
         json_pack ("{s:I,s:I,s:s}", "blocks", (json_int_t)head->height, "bytes",
                    (json_int_t)bytes, "state_root", head->state_root));
   else
@@ -174,7 +182,7 @@ do_import (const Opts *o)
   const char *want = json_string_value (json_object_get (hdr, "state_root"));
   gboolean same = head->height == to && g_strcmp0 (head->state_root, want) == 0;
   if (o->json)
-    cairn_cli_print_json (json_pack (
+    print_json_steal (json_pack (
         "{s:I,s:I,s:I,s:s,s:b}", "applied", (json_int_t)applied, "skipped",
         (json_int_t)skipped, "height", (json_int_t)head->height, "state_root",
         head->state_root, "same_state_root", same));

@@ -169,6 +169,28 @@ use_pos (const char *dir, guint n, guint n_val, GError **error)
   return TRUE;
 }
 
+/* A free loopback port for node i's HTTP (p2p FALSE) or P2P listener that
+ * no earlier choice of this init has: a port the kernel lends for a probe
+ * can come back at the next probe, since nothing holds it yet. */
+static gboolean
+distinct_free_port (guint16 *http_port, guint16 *p2p_port, guint i,
+                    gboolean p2p, GError **error)
+{
+  guint16 *out = p2p ? &p2p_port[i] : &http_port[i];
+  for (guint attempt = 0; attempt < 100; attempt++) {
+    if (!cairn_cli_free_port (out, error))
+      return FALSE;
+    gboolean taken = p2p && *out == http_port[i];
+    for (guint j = 0; j < i && !taken; j++)
+      taken = *out == http_port[j] || *out == p2p_port[j];
+    if (!taken)
+      return TRUE;
+  }
+  g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_IO,
+               "no distinct free loopback port after 100 tries");
+  return FALSE;
+}
+
 static gboolean
 testnet_init (const char *dir, guint n, guint n_val, const char *chain_id,
               gboolean force, GError **error)
@@ -216,8 +238,8 @@ testnet_init (const char *dir, guint n, guint n_val, const char *chain_id,
     if (key == NULL)
       return FALSE;
     g_ptr_array_add (ids, g_strdup (cairn_key_address (key)));
-    if (!cairn_cli_free_port (&http_port[i], error)
-        || !cairn_cli_free_port (&p2p_port[i], error))
+    if (!distinct_free_port (http_port, p2p_port, i, FALSE, error)
+        || !distinct_free_port (http_port, p2p_port, i, TRUE, error))
       return FALSE;
   }
   for (guint i = 0; i < n; i++) {
