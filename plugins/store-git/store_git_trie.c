@@ -382,6 +382,11 @@ node_to_child (StoreGitRepo *r, Node *n, const char *prefix, size_t plen,
   }
   if (n->children->len == 1 && !n->has_value) {
     Child *only = &g_array_index (n->children, Child, 0);
+    /* A child loaded from a tree may be the first piece of a long edge:
+     * merge the whole edge, or the pieces would be cut at other places
+     * than a store that never split it would cut them. */
+    if (!child_resolve (r, only, error))
+      return FALSE;
     g_autofree char *head = g_strndup (prefix, plen);
     out->label = g_strconcat (head, only->label, NULL);
     out->is_tree = only->is_tree;

@@ -591,6 +591,44 @@ test_canonical_trie (void)
   }
 }
 
+/* A node that loses all but one child merges with it; when that child is
+ * a long edge stored as a chain of pieces, the merged edge is cut where a
+ * store that never had the sibling cuts it. (Found by canonical-trie with
+ * seed R02S0000303900000924000018b80000128e.) */
+static void
+test_long_edge_merge (void)
+{
+  g_autoptr (Env) e = env_new ();
+  g_autofree char *long_key = g_strnfill (600, 'k');
+  memcpy (long_key, "a/x", 3);
+
+  CairnStore *s = env_open (e);
+  g_autoptr (TestCommit) c0 = test_commit_new (0);
+  test_commit_put (c0, long_key, "long");
+  test_commit_put (c0, "a/y", "sibling");
+  test_commit_put (c0, "b", "other");
+  commit_ok (e, s, c0);
+  g_autoptr (TestCommit) c1 = test_commit_new (1);
+  test_commit_delete (c1, "a/y");
+  commit_ok (e, s, c1);
+  e->iface->close (s);
+
+  g_autofree char *other = g_build_filename (e->tmp, "other", NULL);
+  CairnStore *s2 = env_open_dir (e, other);
+  g_autoptr (TestCommit) c = test_commit_new (0);
+  test_commit_put (c, long_key, "long");
+  test_commit_put (c, "b", "other");
+  commit_ok (e, s2, c);
+  e->iface->close (s2);
+
+  g_autofree char *repo1 = chain_path (e);
+  g_autofree char *repo2 = g_build_filename (other, "chain.git", NULL);
+  g_autofree char *t1 = git_out (repo1, "rev-parse", "chain:state");
+  g_autofree char *t2 = git_out (repo2, "rev-parse", "chain:state");
+  g_assert_cmpstr (t1, ==, t2);
+  assert_fsck (repo1);
+}
+
 /* ---- the index ---------------------------------------------------------- */
 
 static void
@@ -1145,6 +1183,7 @@ main (int argc, char **argv)
   g_test_add_func ("/store-git/config", test_config);
   g_test_add_func ("/store-git/git-tools", test_git_tools);
   g_test_add_func ("/store-git/canonical-trie", test_canonical_trie);
+  g_test_add_func ("/store-git/long-edge-merge", test_long_edge_merge);
   g_test_add_func ("/store-git/index-rebuild", test_index_rebuild);
   g_test_add_func ("/store-git/damaged", test_damaged);
   g_test_add_func ("/store-git/flipped-bytes", test_flipped_bytes);
