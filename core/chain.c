@@ -3,6 +3,7 @@
  * Only the consensus plugin decides when to build and what to commit. */
 #include <string.h>
 
+#include "chain_verify.h"
 #include "cjson.h"
 #include "node_private.h"
 
@@ -526,6 +527,47 @@ load_block (CairnNode *node, uint64_t height, GError **error)
   return d;
 }
 
+/* Blocks without this node's state accumulator: a store copied from
+ * another node (a git clone of store-git's chain), or one whose private
+ * data was lost. Nothing in it is trusted until every block and the head
+ * state are verified; then the accumulator is written. */
+static gboolean
+adopt_copied_chain (CairnNode *node, CairnBlockData *head, GError **error)
+{
+  g_message ("%s holds chain %s up to block %" G_GUINT64_FORMAT
+             " but not this node's state accumulator (%s): a copied store, "
+             "such as a git clone of another node's chain; verifying every "
+             "block and the state before using it",
+             node->data_dir, node->genesis->chain_id, head->height, LTHASH_KEY);
+  CairnChainVerifyReport r;
+  if (!cairn_chain_verify_stored (node, head->height, &r, error)) {
+    g_prefix_error (error, "the copied chain failed verification: ");
+    return FALSE;
+  }
+  if (node->storage.private_write == NULL) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFIG,
+                 "storage %s cannot write private data outside a block, so "
+                 "it cannot adopt a copied chain; use cairn store import",
+                 node->storage_plugin->desc.id);
+    return FALSE;
+  }
+  uint8_t lt_bytes[CAIRN_LTHASH_BYTES];
+  cairn_lthash_to_bytes (&r.lthash, lt_bytes);
+  CairnWrite w
+      = { .key = LTHASH_KEY, .value = lt_bytes, .value_len = sizeof lt_bytes };
+  if (!node->storage.private_write (node->store, &w, 1, error))
+    return FALSE;
+  set_head (node, head, &r.lthash);
+  g_message (
+      "verified %" G_GUINT64_FORMAT " blocks (%" G_GUINT64_FORMAT
+      " txs, every signature and commit certificate) and %" G_GUINT64_FORMAT
+      " state keys against state root %s in %.1f s: resuming chain %s at "
+      "height %" G_GUINT64_FORMAT,
+      r.blocks, r.txs, r.state_keys, head->state_root, r.seconds,
+      node->genesis->chain_id, head->height);
+  return TRUE;
+}
+
 gboolean
 cairn_chain_open (CairnNode *node, GError **error)
 {
@@ -559,8 +601,16 @@ cairn_chain_open (CairnNode *node, GError **error)
   g_autoptr (CairnBlockData) head = load_block (node, h, error);
   if (head == NULL)
     return FALSE;
+  GError *missing = NULL;
   g_autoptr (GBytes) lt
-      = node->storage.private_get (node->store, LTHASH_KEY, error);
+      = node->storage.private_get (node->store, LTHASH_KEY, &missing);
+  if (lt == NULL
+      && g_error_matches (missing, CAIRN_ERROR, CAIRN_ERROR_NOT_FOUND)) {
+    g_clear_error (&missing);
+    return adopt_copied_chain (node, head, error);
+  }
+  if (missing != NULL)
+    g_propagate_error (error, missing);
   CairnLtHash hash;
   if (lt == NULL
       || !cairn_lthash_from_bytes (&hash, g_bytes_get_data (lt, NULL),

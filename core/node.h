@@ -64,6 +64,13 @@ gboolean cairn_node_apply_stored_block (CairnNode *node, const void *data,
                                         size_t len, gboolean defer,
                                         GError **error);
 gboolean cairn_node_sync_store (CairnNode *node, GError **error);
+/* Check the stored chain without executing it: every block's links, tx
+ * root, tx signatures and commit certificate, and the head state against
+ * the head's state root (`cairn store verify`; also what a node does on
+ * its own when it opens a copied store). A report {"blocks","txs",
+ * "state_keys","seconds","height","state_root"}, or NULL and
+ * CAIRN_ERROR_CORRUPT naming the block. */
+json_t *cairn_node_verify_chain (CairnNode *node, GError **error);
 /* The URL the HTTP API listens on ("http://127.0.0.1:7700"), or NULL. */
 const char *cairn_node_http_url (CairnNode *node);
 struct CairnPluginHost *cairn_node_plugins (CairnNode *node);
