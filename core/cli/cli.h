@@ -181,6 +181,10 @@ typedef struct CairnInitSpec {
   const char *home;
   const char *chain_id;
   const char *profile;
+  /* Storage and blob-store plugins: NULL = the defaults of conf.d
+   * (store-lmdb, blob-fs); another name takes conf/alternatives/. */
+  const char *store;
+  const char *blobstore;
   gboolean force;
   /* Extra accounts funded in genesis with {"cairn": funded_balance}. */
   const char *const *funded; /* NULL-terminated addresses, may be NULL */

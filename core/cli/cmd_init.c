@@ -4,6 +4,8 @@
  *   DIR/cairn.conf              conf/cairn.conf with [node] chain_id set
  *   DIR/conf.d/NN-*.conf        conf/conf.d/ (one snippet per plugin)
  *   DIR/conf.d/00-profile.conf  conf/profiles/<profile>.conf
+ *   (--store, --blobstore: conf/alternatives/10-<store>.conf or
+ *    15-<blobstore>.conf in place of conf.d's 10-* or 15-* snippet)
  *   DIR/keys/node.pem           the validator key   (keys/ is 0700)
  *   DIR/keys/admin.pem          the chain's admin, funded in genesis
  *   DIR/genesis.json            pretty-printed, keys sorted */
@@ -135,8 +137,75 @@ write_main_config (const char *home, const char *chain_id, GError **error)
   return write_file (path, out->str, out->len, 0644, error);
 }
 
+/* The plugins a home may swap: storage in slot "10-", blob store in
+ * "15-". The default's snippet is conf.d/<slot><name>.conf; the others are
+ * conf/alternatives/<slot><name>.conf. */
+static const struct {
+  const char *prefix, *what;
+} slots[] = { { "10-", "storage" }, { "15-", "blob-store" } };
+
+static const char *
+slot_choice (const CairnInitSpec *spec, size_t i)
+{
+  return i == 0 ? spec->store : spec->blobstore;
+}
+
+/* The resource of plugin `name`'s snippet for slot i, or NULL and a usage
+ * error listing the choices. */
+static char *
+slot_snippet (size_t i, const char *name, GError **error)
+{
+  static const char *const dirs[] = { "conf.d", "alternatives" };
+  const char *prefix = slots[i].prefix;
+  g_autoptr (GString) choices = g_string_new (NULL);
+  for (size_t d = 0; d < G_N_ELEMENTS (dirs); d++) {
+    g_autofree char *res
+        = g_strdup_printf ("%s/%s%s.conf", dirs[d], prefix, name);
+    g_autofree char *full = g_strconcat (RESOURCE_ROOT "/", res, NULL);
+    if (g_resources_get_info (full, G_RESOURCE_LOOKUP_FLAGS_NONE, NULL, NULL,
+                              NULL))
+      return g_steal_pointer (&res);
+    g_autofree char *dir = g_strconcat (RESOURCE_ROOT "/", dirs[d], NULL);
+    g_auto (GStrv) names = g_resources_enumerate_children (
+        dir, G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
+    for (char **n = names; n && *n; n++)
+      if (g_str_has_prefix (*n, prefix) && g_str_has_suffix (*n, ".conf"))
+        g_string_append_printf (choices, "%s%.*s", choices->len ? ", " : "",
+                                (int)(strlen (*n) - strlen (prefix) - 5),
+                                *n + strlen (prefix));
+  }
+  g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_USAGE,
+               "unknown %s plugin '%s' (available: %s)", slots[i].what, name,
+               choices->str);
+  return NULL;
+}
+
 static gboolean
-write_snippets (const char *home, const char *profile, GError **error)
+slots_check (const CairnInitSpec *spec, GError **error)
+{
+  for (size_t i = 0; i < G_N_ELEMENTS (slots); i++) {
+    if (slot_choice (spec, i) == NULL)
+      continue;
+    g_autofree char *res = slot_snippet (i, slot_choice (spec, i), error);
+    if (res == NULL)
+      return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+unlink_or_fail (const char *path, GError **error)
+{
+  if (g_unlink (path) == 0)
+    return TRUE;
+  int err = errno;
+  g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (err),
+               "cannot remove %s: %s", path, g_strerror (err));
+  return FALSE;
+}
+
+static gboolean
+write_snippets (const char *home, const CairnInitSpec *spec, GError **error)
 {
   g_autofree char *dir = g_build_filename (home, "conf.d", NULL);
   if (g_mkdir_with_parents (dir, 0755) != 0) {
@@ -145,17 +214,44 @@ write_snippets (const char *home, const char *profile, GError **error)
                  "cannot create %s: %s", dir, g_strerror (err));
     return FALSE;
   }
+  /* --force over an old home: the storage and blob-store snippets it had
+   * go, or the node could load two of a kind. */
+  g_autoptr (GDir) old = g_dir_open (dir, 0, NULL);
+  for (const char *n; old != NULL && (n = g_dir_read_name (old)) != NULL;)
+    for (size_t i = 0; i < G_N_ELEMENTS (slots); i++)
+      if (g_str_has_prefix (n, slots[i].prefix)
+          && g_str_has_suffix (n, ".conf")) {
+        g_autofree char *path = g_build_filename (dir, n, NULL);
+        if (!unlink_or_fail (path, error))
+          return FALSE;
+      }
   g_auto (GStrv) names = g_resources_enumerate_children (
       RESOURCE_ROOT "/conf.d", G_RESOURCE_LOOKUP_FLAGS_NONE, error);
   if (names == NULL)
     return FALSE;
   for (char **n = names; *n; n++) {
+    gboolean replaced = FALSE;
+    for (size_t i = 0; i < G_N_ELEMENTS (slots); i++)
+      replaced |= slot_choice (spec, i) != NULL
+                  && g_str_has_prefix (*n, slots[i].prefix);
+    if (replaced)
+      continue; /* written below */
     g_autofree char *res = g_strconcat ("conf.d/", *n, NULL);
     g_autofree char *dest = g_build_filename (dir, *n, NULL);
     if (!write_resource (res, dest, error))
       return FALSE;
   }
-  g_autofree char *res = g_strdup_printf ("profiles/%s.conf", profile);
+  for (size_t i = 0; i < G_N_ELEMENTS (slots); i++) {
+    if (slot_choice (spec, i) == NULL)
+      continue;
+    g_autofree char *res = slot_snippet (i, slot_choice (spec, i), error);
+    if (res == NULL)
+      return FALSE;
+    g_autofree char *dest = g_build_filename (dir, strchr (res, '/') + 1, NULL);
+    if (!write_resource (res, dest, error))
+      return FALSE;
+  }
+  g_autofree char *res = g_strdup_printf ("profiles/%s.conf", spec->profile);
   g_autofree char *dest = g_build_filename (dir, "00-profile.conf", NULL);
   return write_resource (res, dest, error);
 }
@@ -266,6 +362,9 @@ cairn_cli_init_home (const CairnInitSpec *spec, char **admin_address,
                  list->str);
     return FALSE;
   }
+  /* Storage and blob-store names, before anything is written. */
+  if (!slots_check (spec, error))
+    return FALSE;
   if (!check_home (spec->home, spec->force, error))
     return FALSE;
 
@@ -284,7 +383,7 @@ cairn_cli_init_home (const CairnInitSpec *spec, char **admin_address,
       return FALSE;
   }
   if (!write_main_config (spec->home, spec->chain_id, error)
-      || !write_snippets (spec->home, spec->profile, error))
+      || !write_snippets (spec->home, spec, error))
     return FALSE;
 
   g_autoptr (CairnKey) node = new_key (spec->home, "node", spec->force, error);
@@ -321,6 +420,7 @@ cairn_cmd_init (int argc, char **argv)
   g_autofree char *home_opt = NULL;
   g_autofree char *chain_id = NULL;
   g_autofree char *profile = NULL;
+  g_autofree char *store = NULL, *blobstore = NULL;
   gboolean force = FALSE;
   const GOptionEntry entries[] = {
     { "home", 0, 0, G_OPTION_ARG_FILENAME, &home_opt,
@@ -329,6 +429,10 @@ cairn_cmd_init (int argc, char **argv)
       "Chain id (default: dev)", "ID" },
     { "profile", 0, 0, G_OPTION_ARG_STRING, &profile,
       "Configuration profile (default: dev)", "NAME" },
+    { "store", 0, 0, G_OPTION_ARG_STRING, &store,
+      "Storage plugin (default: store-lmdb; or store-git)", "NAME" },
+    { "blobstore", 0, 0, G_OPTION_ARG_STRING, &blobstore,
+      "Blob-store plugin (default: blob-fs; or blob-ipfs)", "NAME" },
     { "force", 0, 0, G_OPTION_ARG_NONE, &force,
       "Initialise a non-empty DIR: replace its config, keys and genesis and "
       "delete DIR/data",
@@ -340,7 +444,9 @@ cairn_cmd_init (int argc, char **argv)
       "Writes DIR/cairn.conf, DIR/conf.d/*.conf, DIR/keys/{node,admin}.pem "
       "and\n"
       "DIR/genesis.json. The admin account holds 1000000000000 cairn; the\n"
-      "node's key is the only validator.",
+      "node's key is the only validator. --store and --blobstore write\n"
+      "another plugin's snippet (conf/alternatives/) in place of the\n"
+      "default's 10-store-lmdb.conf or 15-blob-fs.conf.",
       entries);
   int rc;
   if (!cairn_cli_parse (ctx, &argc, &argv, &rc))
@@ -355,6 +461,8 @@ cairn_cmd_init (int argc, char **argv)
     .home = home,
     .chain_id = chain_id ? chain_id : "dev",
     .profile = profile ? profile : "dev",
+    .store = store,
+    .blobstore = blobstore,
     .force = force,
   };
   g_autoptr (GError) error = NULL;

@@ -192,9 +192,10 @@ distinct_free_port (guint16 *http_port, guint16 *p2p_port, guint i,
 }
 
 static gboolean
-testnet_init (const char *dir, guint n, guint n_val, const char *chain_id,
+testnet_init (const char *dir, guint n, guint n_val, const CairnInitSpec *tmpl,
               gboolean force, GError **error)
 {
+  const char *chain_id = tmpl->chain_id;
   if (g_file_test (dir, G_FILE_TEST_EXISTS)) {
     if (!force) {
       g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_FAILED,
@@ -213,8 +214,8 @@ testnet_init (const char *dir, guint n, guint n_val, const char *chain_id,
   }
   /* node0 is a normal home; the others copy its genesis and admin key. */
   g_autofree char *home0 = node_dir (dir, 0);
-  CairnInitSpec spec
-      = { .home = home0, .chain_id = chain_id, .profile = "dev" };
+  CairnInitSpec spec = *tmpl;
+  spec.home = home0;
   if (!cairn_cli_init_home (&spec, NULL, NULL, error))
     return FALSE;
   g_autofree char *genesis0 = g_build_filename (home0, "genesis.json", NULL);
@@ -224,8 +225,8 @@ testnet_init (const char *dir, guint n, guint n_val, const char *chain_id,
   for (guint i = 0; i < n; i++) {
     g_autofree char *home = node_dir (dir, i);
     if (i > 0) {
-      CairnInitSpec s
-          = { .home = home, .chain_id = chain_id, .profile = "dev" };
+      CairnInitSpec s = *tmpl;
+      s.home = home;
       g_autofree char *g = g_build_filename (home, "genesis.json", NULL);
       g_autofree char *a = g_build_filename (home, "keys", "admin.pem", NULL);
       if (!cairn_cli_init_home (&s, NULL, NULL, error)
@@ -475,6 +476,7 @@ int
 cairn_cmd_testnet (int argc, char **argv)
 {
   g_autofree char *dir = NULL, *chain_id = NULL;
+  g_autofree char *store = NULL, *blobstore = NULL;
   int nodes = 0, validators = 1;
   gboolean force = FALSE, json = FALSE;
   const GOptionEntry entries[] = {
@@ -486,6 +488,10 @@ cairn_cmd_testnet (int argc, char **argv)
       "N" },
     { "chain-id", 0, 0, G_OPTION_ARG_STRING, &chain_id,
       "init: chain id (default testnet)", "ID" },
+    { "store", 0, 0, G_OPTION_ARG_STRING, &store,
+      "init: storage plugin (default store-lmdb; or store-git)", "NAME" },
+    { "blobstore", 0, 0, G_OPTION_ARG_STRING, &blobstore,
+      "init: blob-store plugin (default blob-fs; or blob-ipfs)", "NAME" },
     { "force", 0, 0, G_OPTION_ARG_NONE, &force, "init: replace D", NULL },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "status: JSON output", NULL },
     { NULL },
@@ -516,8 +522,11 @@ cairn_cmd_testnet (int argc, char **argv)
       return cairn_cli_usage ("--nodes must be 1..%d", MAX_NODES);
     if (validators < 1 || validators > nodes)
       return cairn_cli_usage ("--validators must be 1..--nodes (%d)", nodes);
-    if (!testnet_init (dir, nodes, validators, chain_id ? chain_id : "testnet",
-                       force, &error))
+    CairnInitSpec tmpl = { .chain_id = chain_id ? chain_id : "testnet",
+                           .profile = "dev",
+                           .store = store,
+                           .blobstore = blobstore };
+    if (!testnet_init (dir, nodes, validators, &tmpl, force, &error))
       return cairn_cli_fail (g_steal_pointer (&error));
     return CAIRN_EXIT_OK;
   }

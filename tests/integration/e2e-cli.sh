@@ -128,6 +128,19 @@ pass "init wrote config, profile, keys and genesis"
 expect 1 "init refuses a non-empty home" init --home "$NODE_HOME"
 err_has "not empty" || fail "init's refusal does not say why: $ERR"
 expect 2 "init refuses a bad chain id" init --home "$TMP/other" --chain-id "bad id"
+expect 0 "init with other backends" init --home "$TMP/alt" --store store-git --blobstore blob-ipfs
+ls "$TMP/alt/conf.d" >"$TMP/alt.ls"
+grep -qx 10-store-git.conf "$TMP/alt.ls" && grep -qx 15-blob-ipfs.conf "$TMP/alt.ls" &&
+  ! grep -q -e store-lmdb -e blob-fs "$TMP/alt.ls" || fail "init --store/--blobstore wrote: $(cat "$TMP/alt.ls")"
+expect 0 "init --force back to the defaults" init --home "$TMP/alt" --force
+ls "$TMP/alt/conf.d" >"$TMP/alt.ls"
+grep -qx 10-store-lmdb.conf "$TMP/alt.ls" && ! grep -q -e store-git -e blob-ipfs "$TMP/alt.ls" ||
+  fail "init --force left: $(cat "$TMP/alt.ls")"
+expect 2 "init refuses an unknown storage plugin" init --home "$TMP/alt2" --store store-nope
+err_has "unknown storage plugin 'store-nope' (available: store-lmdb, store-git)" ||
+  fail "unknown --store: $ERR"
+[ ! -e "$TMP/alt2" ] || fail "a refused init left $TMP/alt2 behind"
+pass "init --store/--blobstore swap the backend snippets; unknown names are refused"
 
 # ---- node ------------------------------------------------------------
 
