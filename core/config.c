@@ -38,7 +38,7 @@ static const struct {
   const char *keys[6];
 } core_groups[] = {
   { "node", { "chain_id", "log_level", "key", "genesis", "data_dir" } },
-  { "plugins", { "path", "load" } },
+  { "plugins", { "path", "load", "require_signed_plugins", "trusted_keys" } },
   { "http", { "listen", "enabled", "max_blob_bytes" } },
   { "mempool", { "max_txs", "max_bytes", "max_nonce_gap", "ttl_seconds" } },
   { "block", { "max_txs", "max_bytes" } },
@@ -67,7 +67,8 @@ static gboolean
 is_append_key (const char *group, const char *key)
 {
   return strcmp (group, "plugins") == 0
-         && (strcmp (key, "path") == 0 || strcmp (key, "load") == 0);
+         && (strcmp (key, "path") == 0 || strcmp (key, "load") == 0
+             || strcmp (key, "trusted_keys") == 0);
 }
 
 static char *

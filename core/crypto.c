@@ -200,6 +200,36 @@ cairn_key_load (const char *path, GError **error)
   return key_from_pkey (pkey, path, error);
 }
 
+gboolean
+cairn_pubkey_load (const char *path, uint8_t pubkey[32], GError **error)
+{
+  char buf[KEY_FILE_MAX + 1];
+  gssize n = read_key_file (path, buf, sizeof buf, error);
+  if (n < 0)
+    return FALSE;
+  BIO *bio = BIO_new_mem_buf (buf, (int)n);
+  EVP_PKEY *pkey
+      = bio ? PEM_read_bio_PUBKEY_ex (bio, NULL, NULL, NULL, NULL, NULL) : NULL;
+  BIO_free (bio);
+  if (pkey == NULL) {
+    g_autofree char *why = openssl_error_text ();
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+                 "%s: not a PEM public key (\"BEGIN PUBLIC KEY\"; make one "
+                 "with `openssl pkey -in KEY.pem -pubout`): %s",
+                 path, why);
+    return FALSE;
+  }
+  size_t len = 32;
+  gboolean ok = EVP_PKEY_is_a (pkey, "ED25519")
+                && EVP_PKEY_get_raw_public_key (pkey, pubkey, &len) == 1
+                && len == 32;
+  if (!ok)
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+                 "%s: not an Ed25519 public key", path);
+  EVP_PKEY_free (pkey);
+  return ok;
+}
+
 static gboolean
 write_all (int fd, const char *data, size_t len)
 {

@@ -24,6 +24,11 @@ gboolean cairn_key_save (CairnKey *key, const char *path, GError **error);
 void cairn_key_free (CairnKey *key);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CairnKey, cairn_key_free)
 
+/* An Ed25519 public key from a PEM file ("BEGIN PUBLIC KEY", as
+ * `openssl pkey -pubout` writes it). */
+gboolean cairn_pubkey_load (const char *path, uint8_t pubkey[32],
+                            GError **error);
+
 const uint8_t *cairn_key_pubkey (const CairnKey *key); /* 32 bytes */
 const char *cairn_key_address (const CairnKey *key);   /* 40 hex */
 void cairn_key_sign (const CairnKey *key, const char *domain, const void *msg,

@@ -10,6 +10,7 @@
 #include "http.h"
 #include "node_private.h"
 #include "p2p.h"
+#include "plugin_sig.h"
 
 #ifndef CAIRN_PLUGINSDIR
 #define CAIRN_PLUGINSDIR "/usr/local/lib/cairn/plugins"
@@ -423,6 +424,11 @@ cairn_node_new (const CairnNodeOptions *opts, GError **error)
   g_ptr_array_add (path, NULL);
   node->plugins = cairn_plugin_host_new ();
   cairn_plugin_host_set_path (node->plugins, (const char *const *)path->pdata);
+  /* Signed plugins: checked before dlopen (plugin_sig.h). */
+  CairnPluginTrust *trust = cairn_plugin_trust_from_config (node->cfg, error);
+  if (trust == NULL)
+    return NULL;
+  cairn_plugin_host_set_trust (node->plugins, trust);
   if (g_strv_length (load) == 0) {
     g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFIG,
                  "%s: no plugins are enabled ([plugins] load is empty); "

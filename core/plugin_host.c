@@ -4,10 +4,16 @@
 #include "plugin_host.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cairn/error.h>
+#include <cairn/util.h>
+
+#include "plugin_sig.h"
 
 /* The host's record; CairnPlugin comes first so the two pointers are the
  * same. */
@@ -16,6 +22,10 @@ typedef struct {
   char *name;        /* requested id (or file stem): desc.id until read */
   gboolean init_ran; /* init was called: the handle is never closed */
   gboolean live;     /* init succeeded and fini has not run */
+  /* The memfd a signed plugin was loaded from, open as long as the handle
+   * is: glibc knows a loaded object by its path, and a reused fd number
+   * must never name two plugins. -1 otherwise. */
+  int memfd;
 } PluginRecord;
 
 struct CairnPluginHost {
@@ -23,6 +33,7 @@ struct CairnPluginHost {
   GPtrArray *requests; /* every id passed to load, to skip repeats */
   char **path;
   gboolean resolved;
+  CairnPluginTrust *trust; /* NULL: signatures are not looked at */
 };
 
 /* The 1.0 descriptor ends with fini; later minors only append. */
@@ -249,9 +260,37 @@ cairn_plugin_check_descriptor (const char *file,
   return TRUE;
 }
 
-/* dlopen + dlsym + checks; on success *dl_out owns the handle. */
+/* The verified bytes of a signed plugin in an anonymous file: what gets
+ * loaded is what was checked, whatever happens to the file on disk. */
+static int
+memfd_of (const char *path, GBytes *bytes, GError **error)
+{
+  g_autofree char *base = g_path_get_basename (path);
+  int fd = memfd_create (base, MFD_CLOEXEC);
+  gsize len;
+  const char *p = g_bytes_get_data (bytes, &len);
+  while (fd >= 0 && len > 0) {
+    ssize_t w = write (fd, p, len);
+    if (w < 0) {
+      close (fd);
+      fd = -1;
+      break;
+    }
+    p += w;
+    len -= (gsize)w;
+  }
+  if (fd < 0)
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_IO,
+                 "%s: cannot copy the verified plugin to memory: %s", path,
+                 g_strerror (errno));
+  return fd;
+}
+
+/* [signature check +] dlopen + dlsym + checks; on success *dl_out owns the
+ * handle. */
 static gboolean
-open_plugin_file (const char *path, CairnPluginDescriptor *out, void **dl_out,
+open_plugin_file (const char *path, const CairnPluginTrust *trust,
+                  CairnPluginDescriptor *out, void **dl_out, int *fd_out,
                   GError **error)
 {
   /* Without a '/', dlopen would search the library path, not the file. */
@@ -260,10 +299,26 @@ open_plugin_file (const char *path, CairnPluginDescriptor *out, void **dl_out,
   void *dl;
   void *sym;
   CairnPluginEntry entry;
+  g_autoptr (GBytes) verified = NULL;
+  g_autoptr (json_t) signed_desc = NULL;
+  int fd = -1;
 
   *dl_out = NULL;
+  if (trust != NULL) {
+    if (!cairn_plugin_sig_check (trust, path, &verified, &signed_desc, error))
+      return FALSE;
+    if (verified != NULL) {
+      fd = memfd_of (path, verified, error);
+      if (fd < 0)
+        return FALSE;
+      g_free (dl_path);
+      dl_path = g_strdup_printf ("/proc/self/fd/%d", fd);
+    }
+  }
   dlerror ();
   dl = dlopen (dl_path, RTLD_NOW | RTLD_LOCAL);
+  if (!dl && fd >= 0)
+    close (fd);
   if (!dl) {
     const char *why = dlerror ();
     if (!why)
@@ -290,14 +345,21 @@ open_plugin_file (const char *path, CairnPluginDescriptor *out, void **dl_out,
                  "cairn-sdk-1's version script",
                  path, CAIRN_PLUGIN_ENTRY_SYMBOL, why ? why : "symbol is NULL");
     dlclose (dl);
+    if (fd >= 0)
+      close (fd);
     return FALSE;
   }
   entry = (CairnPluginEntry)sym;
-  if (!cairn_plugin_check_descriptor (path, entry (), out, error)) {
+  if (!cairn_plugin_check_descriptor (path, entry (), out, error)
+      || (signed_desc != NULL
+          && !cairn_plugin_sig_match (signed_desc, out, path, error))) {
     dlclose (dl);
+    if (fd >= 0)
+      close (fd);
     return FALSE;
   }
   *dl_out = dl;
+  *fd_out = fd;
   return TRUE;
 }
 
@@ -306,7 +368,8 @@ cairn_plugin_inspect_file (const char *path, CairnPluginDescriptor *out,
                            void **dl_out, GError **error)
 {
   memset (out, 0, sizeof *out);
-  return open_plugin_file (path, out, dl_out, error);
+  int fd;
+  return open_plugin_file (path, NULL, out, dl_out, &fd, error);
 }
 
 /* ---- records ---- */
@@ -323,8 +386,11 @@ record_free (gpointer p)
   PluginRecord *r = p;
 
   /* Code that ran init may have left callbacks anywhere in the process. */
-  if (r->pub.dl && !r->init_ran)
+  if (r->pub.dl && !r->init_ran) {
     dlclose (r->pub.dl);
+    if (r->memfd >= 0)
+      close (r->memfd);
+  }
   g_free (r->pub.file);
   g_clear_error (&r->pub.error);
   g_free (r->pub.log_domain);
@@ -340,6 +406,7 @@ record_new (CairnPluginHost *ph, const char *name, const char *file)
   PluginRecord *r = g_new0 (PluginRecord, 1);
 
   r->name = g_strdup (name);
+  r->memfd = -1;
   r->pub.desc.id = r->name;
   r->pub.file = g_strdup (file);
   r->pub.provided = g_ptr_array_new_with_free_func (g_free);
@@ -412,7 +479,15 @@ cairn_plugin_host_free (CairnPluginHost *ph)
   g_ptr_array_unref (ph->plugins);
   g_ptr_array_unref (ph->requests);
   g_strfreev (ph->path);
+  cairn_plugin_trust_free (ph->trust);
   g_free (ph);
+}
+
+void
+cairn_plugin_host_set_trust (CairnPluginHost *ph, CairnPluginTrust *trust)
+{
+  cairn_plugin_trust_free (ph->trust);
+  ph->trust = trust;
 }
 
 void
@@ -490,7 +565,8 @@ load_one (CairnPluginHost *ph, const char *id, GError **error)
     file = search_plugin (ph, id, &local);
   }
   r = record_new (ph, name, file ? file : "(not found)");
-  if (!file || !open_plugin_file (file, &desc, &dl, &local))
+  if (!file
+      || !open_plugin_file (file, ph->trust, &desc, &dl, &r->memfd, &local))
     goto fail;
   if (!is_path && strcmp (desc.id, id) != 0) {
     g_set_error (&local, CAIRN_ERROR, CAIRN_ERROR_CONFIG,
@@ -499,6 +575,9 @@ load_one (CairnPluginHost *ph, const char *id, GError **error)
                  "the file %s.so or load '%s'",
                  file, id, desc.id, desc.id, id, desc.id, desc.id);
     dlclose (dl); /* desc's strings point into it */
+    if (r->memfd >= 0)
+      close (r->memfd);
+    r->memfd = -1;
     goto fail;
   }
   if (!record_accept (ph, r, &desc, dl, &local))

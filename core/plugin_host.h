@@ -61,6 +61,11 @@ CairnPluginHost *cairn_plugin_host_new (void);
 void cairn_plugin_host_free (CairnPluginHost *ph);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CairnPluginHost, cairn_plugin_host_free)
 
+/* Plugin signatures (plugin_sig.h): with a trust set, each file is checked
+ * against FILE.sig before dlopen and the verified bytes are what is
+ * loaded. Takes ownership; NULL (the default) looks at no signature. */
+typedef struct CairnPluginTrust CairnPluginTrust;
+void cairn_plugin_host_set_trust (CairnPluginHost *ph, CairnPluginTrust *trust);
 /* Directories to search for "<id>.so" and "<id>/<id>.so", in order. */
 void cairn_plugin_host_set_path (CairnPluginHost *ph, const char *const *dirs);
 /* Register a statically linked plugin (tests). */

@@ -1,4 +1,4 @@
-/* cairn plugin list|inspect|new, and the default plugin search path the
+/* cairn plugin list|inspect|sign|new, and the default plugin search path the
  * node is started with. `list` reads the config and checks every plugin the
  * way the node would (load + resolve) without running any plugin code. */
 #include <dlfcn.h>
@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "plugin_host.h"
+#include "plugin_sig.h"
 
 char **
 cairn_cli_default_plugin_path (void)
@@ -124,10 +125,14 @@ print_descriptor_human (const CairnPluginDescriptor *d)
 
 /* The ids the config enables and the dirs the node would search. */
 static gboolean
-read_plugin_config (const char *home, char ***ids, char ***dirs, GError **error)
+read_plugin_config (const char *home, char ***ids, char ***dirs,
+                    CairnPluginTrust **trust, GError **error)
 {
   g_autoptr (CairnConfig) cfg = cairn_config_load (home, error);
   if (cfg == NULL)
+    return FALSE;
+  *trust = cairn_plugin_trust_from_config (cfg, error);
+  if (*trust == NULL)
     return FALSE;
   g_auto (GStrv) load = NULL;
   g_auto (GStrv) cfg_path = NULL;
@@ -153,11 +158,13 @@ plugin_list (const char *home, gboolean json)
   g_autoptr (GError) error = NULL;
   g_auto (GStrv) ids = NULL;
   g_auto (GStrv) dirs = NULL;
-  if (!read_plugin_config (home, &ids, &dirs, &error))
+  CairnPluginTrust *trust = NULL;
+  if (!read_plugin_config (home, &ids, &dirs, &trust, &error))
     return cairn_cli_fail (g_steal_pointer (&error));
 
   g_autoptr (CairnPluginHost) ph = cairn_plugin_host_new ();
   cairn_plugin_host_set_path (ph, (const char *const *)dirs);
+  cairn_plugin_host_set_trust (ph, trust);
   /* Failures are recorded per plugin and listed; they do not stop us. */
   g_autoptr (GError) load_error = NULL;
   g_autoptr (GError) resolve_error = NULL;
@@ -227,9 +234,11 @@ plugin_inspect (const char *file, gboolean json)
                                          (guint64)d.build_fingerprint);
   g_autofree char *host_fp = g_strdup_printf ("0x%016" G_GINT64_MODIFIER "x",
                                               (guint64)CAIRN_BUILD_FINGERPRINT);
+  g_autoptr (json_t) sig = cairn_plugin_sig_status (NULL, file);
   if (json) {
     g_autoptr (json_t) o = descriptor_json (&d);
     json_object_set_new (o, "file", json_string (file));
+    json_object_set (o, "signature", sig);
     json_object_set_new (o, "magic", json_string (magic));
     json_object_set_new (o, "struct_size", json_integer (d.struct_size));
     json_object_set_new (o, "build_fingerprint", json_string (fp));
@@ -253,6 +262,11 @@ plugin_inspect (const char *file, gboolean json)
     cairn_cli_print_field ("  build", "%s (host %s)", fp, host_fp);
     cairn_cli_print_field ("  callbacks", "init%s%s%s", d.start ? " start" : "",
                            d.stop ? " stop" : "", d.fini ? " fini" : "");
+    const char *st = json_string_value (json_object_get (sig, "status"));
+    const char *by = json_string_value (json_object_get (sig, "pubkey"));
+    const char *why = json_string_value (json_object_get (sig, "error"));
+    cairn_cli_print_field ("  signature", "%s%s%s%s%s", st, by ? " by " : "",
+                           by ? by : "", why ? ": " : "", why ? why : "");
     cairn_cli_print_field ("  verdict", "loadable by this cairn (ABI %d.%d)",
                            CAIRN_ABI_MAJOR, CAIRN_ABI_MINOR);
   }
@@ -262,26 +276,75 @@ plugin_inspect (const char *file, gboolean json)
   return CAIRN_EXIT_OK;
 }
 
+static int
+plugin_sign (const char *file, const char *key_path, gboolean json)
+{
+  if (key_path == NULL)
+    return cairn_cli_usage ("plugin sign: --key VENDOR.pem is required");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (CairnKey) key = cairn_key_load (key_path, &error);
+  if (key == NULL)
+    return cairn_cli_fail (g_steal_pointer (&error));
+  if (!g_file_test (file, G_FILE_TEST_IS_REGULAR)) {
+    cairn_cli_printerr ("%s: no such file", file);
+    return CAIRN_EXIT_NOT_FOUND;
+  }
+  /* The descriptor is part of what is signed: read it the way the node
+   * does (which also refuses a file that is not a loadable plugin). */
+  CairnPluginDescriptor d;
+  void *dl = NULL;
+  if (!cairn_plugin_inspect_file (file, &d, &dl, &error)) {
+    if (dl)
+      dlclose (dl);
+    return cairn_cli_fail (g_steal_pointer (&error));
+  }
+  g_autofree char *sig_path = NULL;
+  gboolean ok = cairn_plugin_sig_write (file, &d, key, &sig_path, &error);
+  g_autofree char *id = g_strdup (d.id);
+  dlclose (dl);
+  if (!ok)
+    return cairn_cli_fail (g_steal_pointer (&error));
+  g_autofree char *pk = cairn_hex_encode (cairn_key_pubkey (key), 32);
+  if (json) {
+    g_autoptr (json_t) o
+        = json_pack ("{s:s,s:s,s:s,s:s}", "file", file, "signature", sig_path,
+                     "id", id, "pubkey", pk);
+    cairn_cli_print_json (o);
+  } else {
+    g_print ("signed %s (plugin %s) with key %s: %s\n", file, id, pk, sig_path);
+  }
+  return CAIRN_EXIT_OK;
+}
+
 int
 cairn_cmd_plugin (int argc, char **argv)
 {
   g_autofree char *home_opt = NULL;
+  g_autofree char *key_opt = NULL;
   gboolean json = FALSE;
   const GOptionEntry entries[] = {
     { "home", 0, 0, G_OPTION_ARG_FILENAME, &home_opt,
       "Node home whose config is listed (default: $CAIRN_HOME)", "DIR" },
+    { "key", 0, 0, G_OPTION_ARG_FILENAME, &key_opt,
+      "sign: the vendor's Ed25519 key (PEM)", "VENDOR.pem" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
     { NULL },
   };
   g_autoptr (GOptionContext) ctx = cairn_cli_context_new (
-      "list | inspect FILE.so | new", "Inspect plugins without running a node.",
+      "list | inspect FILE.so | sign FILE.so | new",
+      "Inspect and sign plugins without running a node.",
       "Commands:\n"
       "  list           the plugins DIR's config enables, checked the way the\n"
       "                 node loads them: id, kind, version, ABI, vendor, "
       "file,\n"
       "                 provides/requires, state and error (exit 1 if any "
       "failed)\n"
-      "  inspect FILE   every field of a plugin file's descriptor\n"
+      "  inspect FILE   every field of a plugin file's descriptor and its\n"
+      "                 signature\n"
+      "  sign FILE      write FILE.sig: the vendor's Ed25519 signature over\n"
+      "                 the file's SHA-256 and its descriptor (--key); nodes\n"
+      "                 with [plugins] require_signed_plugins = true load\n"
+      "                 only plugins signed by a key in trusted_keys\n"
       "  new            create a plugin project (not implemented yet)",
       entries);
   int rc;
@@ -294,14 +357,19 @@ cairn_cmd_plugin (int argc, char **argv)
     cairn_cli_printerr ("plugin new is not implemented yet (see issue 11)");
     return CAIRN_EXIT_FAILED;
   }
+  if (g_str_equal (sub, "sign")) {
+    if (argc != 3)
+      return cairn_cli_usage ("usage: plugin sign --key VENDOR.pem FILE.so");
+    return plugin_sign (argv[2], key_opt, json);
+  }
   if (g_str_equal (sub, "inspect")) {
     if (argc != 3)
       return cairn_cli_usage ("usage: plugin inspect FILE.so");
     return plugin_inspect (argv[2], json);
   }
   if (!g_str_equal (sub, "list"))
-    return cairn_cli_usage ("unknown plugin command '%s' (list, inspect, new)",
-                            sub);
+    return cairn_cli_usage (
+        "unknown plugin command '%s' (list, inspect, sign, new)", sub);
   if (argc != 2)
     return cairn_cli_usage ("unexpected argument '%s'", argv[2]);
   const char *home = cairn_cli_require_home (home_opt);
