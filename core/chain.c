@@ -512,8 +512,8 @@ commit_genesis (CairnNode *node, GError **error)
   return ok;
 }
 
-static CairnBlockData *
-load_block (CairnNode *node, uint64_t height, GError **error)
+CairnBlockData *
+cairn_chain_load_block (CairnNode *node, uint64_t height, GError **error)
 {
   g_autoptr (GBytes) raw = node->storage.block_get (node->store, height, error);
   if (raw == NULL)
@@ -584,7 +584,7 @@ cairn_chain_open (CairnNode *node, GError **error)
                node->data_dir, node->genesis->chain_id);
     return commit_genesis (node, error);
   }
-  g_autoptr (CairnBlockData) g0 = load_block (node, 0, error);
+  g_autoptr (CairnBlockData) g0 = cairn_chain_load_block (node, 0, error);
   if (g0 == NULL)
     return FALSE;
   g_autofree char *want = cairn_hex_encode (node->genesis->hash, 32);
@@ -598,7 +598,7 @@ cairn_chain_open (CairnNode *node, GError **error)
                  node->data_dir, have ? have : "(none)", want);
     return FALSE;
   }
-  g_autoptr (CairnBlockData) head = load_block (node, h, error);
+  g_autoptr (CairnBlockData) head = cairn_chain_load_block (node, h, error);
   if (head == NULL)
     return FALSE;
   GError *missing = NULL;

@@ -40,24 +40,11 @@ hash_kv (const char *key, const uint8_t *value, size_t len, void *user_data)
 static CairnBlockData *
 load (CairnNode *node, uint64_t height, GError **error)
 {
-  g_autoptr (GBytes) raw = node->storage.block_get (node->store, height, error);
-  if (raw == NULL) {
-    g_prefix_error (error, "%s: block %" G_GUINT64_FORMAT ": ", node->data_dir,
-                    height);
-    return NULL;
-  }
-  gsize len;
-  const char *p = g_bytes_get_data (raw, &len);
-  CairnBlockData *d
-      = cairn_block_decode (p, len, node->genesis->chain_id, error);
+  CairnBlockData *d = cairn_chain_load_block (node, height, error);
   if (d == NULL)
-    g_prefix_error (error, "%s: block %" G_GUINT64_FORMAT ": ", node->data_dir,
-                    height);
+    g_prefix_error (error, "%s: ", node->data_dir);
   return d;
 }
-
-static gboolean bad (GError **error, CairnNode *node, uint64_t height,
-                     const char *fmt, ...) G_GNUC_PRINTF (4, 5);
 
 static gboolean
 bad (GError **error, CairnNode *node, uint64_t height, const char *fmt, ...)

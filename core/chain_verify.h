@@ -17,6 +17,12 @@ typedef struct {
   CairnLtHash lthash; /* the accumulator of the head state */
 } CairnChainVerifyReport;
 
+typedef struct CairnBlockData CairnBlockData;
+
+/* A committed block from the store, decoded (chain.c). */
+CairnBlockData *cairn_chain_load_block (CairnNode *node, uint64_t height,
+                                        GError **error);
+
 /* Blocks 1..head of node's store: links, tx roots and signatures, commit
  * certificates (by the consensus plugin); then the head state against the
  * head's state_root. CAIRN_ERROR_CORRUPT naming the block and what is

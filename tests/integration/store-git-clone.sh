@@ -8,6 +8,7 @@
 # checks a stopped home, and the clone passes `git fsck --strict`.
 set -euo pipefail
 cairn=${CAIRN_BIN:?CAIRN_BIN must point at the cairn executable}
+. "$(dirname "$0")/lib.sh" # agree
 dir=$(mktemp -d "${TMPDIR:-/tmp}/cairn-git-clone-XXXXXX")
 net="$dir/net"
 cleanup() {
@@ -34,25 +35,6 @@ command -v git >/dev/null || fail "git is not installed"
 use_store_git() {
   rm "$1/conf.d/10-store-lmdb.conf"
   printf '[plugins]\nload = store-git\n' >"$1/conf.d/10-store-git.conf"
-}
-
-# The running nodes reach height >= $2 and agree on its block.
-agree() {
-  for _ in $(seq 600); do
-    st=$("$cairn" testnet status --dir "$net" --json)
-    n=$(jq '[.[] | select(.running and .height != null)] | length' <<<"$st")
-    min=$(jq '[.[] | select(.running) | .height] | min // 0' <<<"$st")
-    if [ "$n" -eq "$1" ] && [ "$min" -ge "$2" ]; then
-      hashes=$(for h in $(jq -r '.[] | select(.running) | .home' <<<"$st"); do
-        "$cairn" query --home "$h" block "$2" --json | jq -r .hash
-      done | sort -u | wc -l)
-      [ "$hashes" -eq 1 ] && return 0
-      fail "nodes hold different blocks at height $2"
-    fi
-    sleep 0.1
-  done
-  echo "$st"
-  return 1
 }
 
 "$cairn" testnet init --dir "$net" --validators 4 --nodes 5 --chain-id gitclone >/dev/null ||

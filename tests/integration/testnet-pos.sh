@@ -6,6 +6,7 @@
 # and syncs; every node ends on the same head and state.
 set -euo pipefail
 cairn=${CAIRN_BIN:?CAIRN_BIN must point at the cairn executable}
+. "$(dirname "$0")/lib.sh" # agree
 dir=$(mktemp -d "${TMPDIR:-/tmp}/cairn-pos-XXXXXX")
 net="$dir/net"
 cleanup() {
@@ -22,26 +23,6 @@ fail() {
   exit 1
 }
 pass() { echo "PASS: $*"; }
-
-# The running nodes reach height >= $2 and, at some moment, agree on it.
-agree() {
-  for _ in $(seq 900); do
-    st=$("$cairn" testnet status --dir "$net" --json)
-    n=$(echo "$st" | jq '[.[] | select(.running and .height != null)] | length')
-    min=$(echo "$st" | jq '[.[] | select(.running) | .height] | min // 0')
-    if [ "$n" -eq "$1" ] && [ "$min" -ge "$2" ]; then
-      # Same block at height $2 everywhere.
-      hashes=$(for h in $(echo "$st" | jq -r '.[] | select(.running) | .home'); do
-        "$cairn" query --home "$h" block "$2" --json | jq -r .hash
-      done | sort -u | wc -l)
-      [ "$hashes" -eq 1 ] && return 0
-      fail "nodes hold different blocks at height $2"
-    fi
-    sleep 0.1
-  done
-  echo "$st"
-  return 1
-}
 
 "$cairn" testnet init --dir "$net" --validators 4 --nodes 5 >/dev/null ||
   fail "init"
