@@ -13,9 +13,7 @@
 
 #include <cairn/cairn.h>
 
-#include "commit_builder.h"
-#include "fake_host.h"
-#include "test_util.h"
+#include <cairn/testing/testing.h>
 
 const CairnPluginDescriptor *cairn_plugin_descriptor_store_lmdb (void);
 
@@ -52,10 +50,10 @@ address (GRand *r)
   return cairn_hex_encode (digest, 20);
 }
 
-static TestCommit *
+static CairnTestCommit *
 make_block (uint64_t h, GRand *r)
 {
-  TestCommit *c = test_commit_new (h);
+  CairnTestCommit *c = cairn_test_commit_new (h);
   GString *block = g_string_new ("{\"txs\":[");
   for (int t = 0; t < n_txs; t++) {
     g_autofree char *from = address (r);
@@ -68,18 +66,18 @@ make_block (uint64_t h, GRand *r)
             : w == 2 ? g_strdup_printf ("core/nonce/%s", from)
                      : g_strdup_printf ("app/extra/%s/%d", from, w);
       g_snprintf (value, sizeof value, "%u", g_rand_int (r));
-      test_commit_put (c, key, value);
+      cairn_test_commit_put (c, key, value);
     }
     uint8_t id[32];
-    test_tx_id (h, (uint32_t)t, id);
-    test_commit_add_tx (c, id, "{\"code\":\"ok\",\"events\":[]}");
+    cairn_test_tx_id (h, (uint32_t)t, id);
+    cairn_test_commit_add_tx (c, id, "{\"code\":\"ok\",\"events\":[]}");
     g_string_append_printf (block,
                             "{\"body\":{\"amount\":%u,\"to\":\"%s\"},"
                             "\"sender\":\"%s\",\"sig\":\"%0128d\"},",
                             g_rand_int (r), to, from, 0);
   }
   g_string_append (block, "]}");
-  test_commit_set_block (c, block->str, block->len);
+  cairn_test_commit_set_block (c, block->str, block->len);
   g_string_free (block, TRUE);
   return c;
 }
@@ -129,21 +127,22 @@ main (int argc, char **argv)
     g_printerr ("%s\n", error->message);
     return 2;
   }
-  g_autofree char *tmp = dir_opt ? NULL : test_make_tmpdir ();
+  g_autofree char *tmp = dir_opt ? NULL : cairn_test_make_tmpdir ();
   const char *dir = dir_opt ? dir_opt : tmp;
   g_autofree char *store_dir = g_build_filename (dir, "store", NULL);
 
-  g_autoptr (FakePlugin) fp
-      = fake_plugin_new (cairn_plugin_descriptor_store_lmdb, dir);
-  fake_plugin_set_config (fp, "sync", no_sync ? "false" : "true");
+  g_autoptr (CairnTestPlugin) fp
+      = cairn_test_plugin_new (cairn_plugin_descriptor_store_lmdb, dir);
+  cairn_test_plugin_set_config (fp, "sync", no_sync ? "false" : "true");
   if (map_size != NULL)
-    fake_plugin_set_config (fp, "map_size", map_size);
-  if (!fake_plugin_init (fp, &error)) {
+    cairn_test_plugin_set_config (fp, "map_size", map_size);
+  if (!cairn_test_plugin_init (fp, &error)) {
     g_printerr ("init: %s\n", error->message);
     return 1;
   }
-  const CairnStorageIface *iface = fake_plugin_storage (fp);
-  CairnStore *store = iface->open (fake_plugin_handle (fp), store_dir, &error);
+  const CairnStorageIface *iface = cairn_test_plugin_storage (fp);
+  CairnStore *store
+      = iface->open (cairn_test_plugin_self (fp), store_dir, &error);
   if (store == NULL) {
     g_printerr ("open: %s\n", error->message);
     return 1;
@@ -162,8 +161,8 @@ main (int argc, char **argv)
   g_autofree double *ms = g_new0 (double, n_blocks);
   double total = 0;
   for (int b = 0; b < n_blocks; b++) {
-    g_autoptr (TestCommit) c = make_block (first + (uint64_t)b, r);
-    const CairnCommitData *d = test_commit_data (c);
+    g_autoptr (CairnTestCommit) c = make_block (first + (uint64_t)b, r);
+    const CairnCommitData *d = cairn_test_commit_data (c);
     gint64 t0 = g_get_monotonic_time ();
     if (!iface->commit (store, d, &error)) {
       g_printerr ("commit: %s\n", error->message);
@@ -215,6 +214,6 @@ main (int argc, char **argv)
 
   iface->close (store);
   if (tmp != NULL)
-    test_rm_rf (tmp);
+    cairn_test_rm_rf (tmp);
   return 0;
 }

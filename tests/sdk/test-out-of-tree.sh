@@ -3,7 +3,13 @@
 # build sdk/examples/hello with nothing but the installed SDK (its own
 # `meson setup` + `ninja`), check what it exports, then load it into a real
 # node: `cairn plugin inspect`, `cairn init`, `cairn node`, a hello.greet
-# tx sent with `cairn tx send --wait` and read back over HTTP.
+# tx sent with `cairn tx send --wait` and read back over HTTP. Then the
+# SDK's test library as a vendor uses it: the installed example
+# (share/doc/cairn-sdk-1/examples/testing, `dependency('cairn-sdk-testing-1')`)
+# built with its own meson and run with `meson test` on the installed
+# store-lmdb.so (the storage suite, crash harness included, through the
+# library's dlopen helper), and the installed `cairn-conformance` on the
+# installed blob-fs.so and on files that are no plugin.
 #
 # Usage: test-out-of-tree.sh [HELLO_SOURCE_DIR]
 # Environment: CAIRN_BUILD_ROOT (the build to install), CAIRN_SOURCE_ROOT.
@@ -52,6 +58,10 @@ pc=$(find "$root" -name cairn-sdk-1.pc -print -quit)
 # installed in /usr, not in the staging root), so relocate only our file.
 mkdir "$tmp/pkgconfig"
 sed "s|^prefix=.*|prefix=$root$prefix|" "$pc" >"$tmp/pkgconfig/cairn-sdk-1.pc"
+testing_pc=$(find "$root" -name cairn-sdk-testing-1.pc -print -quit)
+[ -n "$testing_pc" ] || fail "cairn-sdk-testing-1.pc was not installed"
+sed "s|^prefix=.*|prefix=$root$prefix|" "$testing_pc" \
+  >"$tmp/pkgconfig/cairn-sdk-testing-1.pc"
 export PKG_CONFIG_PATH=$tmp/pkgconfig
 unset PKG_CONFIG_SYSROOT_DIR PKG_CONFIG_LIBDIR 2>/dev/null || true
 
@@ -100,7 +110,82 @@ fi
 meson install -C "$tmp/hello-build" --quiet || fail "installing hello failed"
 [ -f "$pluginsdir/hello.so" ] || fail "hello.so was not installed into pluginsdir $pluginsdir"
 
-# ---- 3. load it into a node ------------------------------------------------
+# ---- 3. the SDK's test library, as a vendor uses it -------------------------
+step "pkg-config cairn-sdk-testing-1"
+pkg-config --exists --print-errors cairn-sdk-testing-1 \
+  || fail "pkg-config cannot use cairn-sdk-testing-1.pc"
+for req in cairn-sdk-1 glib-2.0 gio-2.0 jansson; do
+  pkg-config --print-requires cairn-sdk-testing-1 | grep -q "^$req\b" \
+    || fail "cairn-sdk-testing-1.pc does not require $req: $(pkg-config --print-requires cairn-sdk-testing-1)"
+done
+testing_lib=$(find "$root" -name libcairn-sdk-testing-1.a -print -quit)
+[ -n "$testing_lib" ] || fail "libcairn-sdk-testing-1.a was not installed"
+for h in testing.h fake_host.h commit.h storage.h blob.h util.h; do
+  [ -f "$root$prefix/include/cairn-1/cairn/testing/$h" ] \
+    || fail "include/cairn-1/cairn/testing/$h was not installed"
+done
+conformance=$root$prefix/bin/cairn-conformance
+[ -x "$conformance" ] || fail "$conformance was not installed"
+[ "$(pkg-config --variable=conformance cairn-sdk-testing-1)" = "$conformance" ] \
+  || fail "the .pc's conformance variable '$(pkg-config --variable=conformance cairn-sdk-testing-1)' is not $conformance"
+example=$root$prefix/share/doc/cairn-sdk-1/examples/testing
+[ -f "$example/meson.build" ] || fail "share/doc/cairn-sdk-1/examples/testing was not installed"
+
+# A sanitized build installs a sanitized library: the vendor's project
+# needs the same -Db_sanitize to link it.
+sanitize=$(meson introspect --buildoptions "$build_root" \
+  | jq -r '.[] | select(.name == "b_sanitize") | .value')
+san_opts=()
+if [ -n "$sanitize" ] && [ "$sanitize" != none ]; then
+  san_opts=("-Db_sanitize=$sanitize" -Db_lundef=false)
+fi
+step "build the testing example out of tree (${san_opts[*]:-no sanitizer})"
+cp -r "$example" "$tmp/testing-src"
+meson setup "$tmp/testing-build" "$tmp/testing-src" "${san_opts[@]}" \
+  "-Dplugin=$pluginsdir/store-lmdb.so" >"$tmp/testing-setup.log" 2>&1 \
+  || { cat "$tmp/testing-setup.log"; fail "meson setup of the testing example failed"; }
+ninja -C "$tmp/testing-build" || fail "building the testing example failed"
+# The library's global names are all cairn_test_* (a vendor's own names
+# cannot clash with it).
+others=$(nm -g --defined-only "$testing_lib" | awk 'NF == 3 {print $3}' \
+  | grep -v '^cairn_test_' | tr '\n' ' ' || true)
+[ -z "$others" ] || fail "libcairn-sdk-testing-1.a defines global names other than cairn_test_*: $others"
+nm -g --defined-only "$tmp/testing-build/test-storage" | awk '{print $NF}' \
+  | grep -q '^cairn_test_storage_add$' || fail "test-storage does not link cairn_test_storage_add"
+
+step "meson test: the storage suite on the installed store-lmdb.so"
+meson test -C "$tmp/testing-build" --print-errorlogs >"$tmp/testing-test.log" 2>&1 \
+  || { cat "$tmp/testing-test.log"; fail "the storage suite failed on $pluginsdir/store-lmdb.so"; }
+log=$tmp/testing-build/meson-logs/testlog.txt
+for case in genesis history many-keys long-keys private-write deferred-sync crash; do
+  grep -q "^ok [0-9]* /storage/store-lmdb/$case\$" "$log" \
+    || fail "the vendor test did not pass /storage/store-lmdb/$case: $(grep -n "store-lmdb/$case" "$log")"
+done
+grep -q "^ok [0-9]* /vendor/reopen-reads\$" "$log" || fail "the vendor's own case did not pass"
+if grep -q "^not ok" "$log"; then fail "a case failed: $(grep '^not ok' "$log")"; fi
+
+step "cairn-conformance on the installed blob-fs.so"
+"$conformance" --config sync=false "$pluginsdir/blob-fs.so" >"$tmp/conf-blob.log" 2>&1 \
+  || { cat "$tmp/conf-blob.log"; fail "cairn-conformance failed on $pluginsdir/blob-fs.so"; }
+for case in roundtrip ranges errors put-errors threads cancel-read; do
+  grep -q "^ok [0-9]* /blob-store/blob-fs/$case\$" "$tmp/conf-blob.log" \
+    || fail "cairn-conformance did not pass /blob-store/blob-fs/$case"
+done
+
+step "cairn-conformance refuses what is no plugin"
+echo "not a plugin" >"$tmp/notes.so"
+rc=0
+"$conformance" "$tmp/notes.so" >"$tmp/conf-bad.out" 2>"$tmp/conf-bad.err" || rc=$?
+[ "$rc" -eq 1 ] || fail "cairn-conformance on a text file exited $rc, not 1"
+grep -qF "$tmp/notes.so: cannot load plugin" "$tmp/conf-bad.err" \
+  || fail "cairn-conformance's refusal does not name the file: $(cat "$tmp/conf-bad.err")"
+rc=0
+"$conformance" "$pluginsdir/bank.so" >/dev/null 2>"$tmp/conf-kind.err" || rc=$?
+[ "$rc" -eq 1 ] || fail "cairn-conformance on bank.so (an app) exited $rc, not 1"
+grep -q "bank.so: plugin 'bank' is of kind app" "$tmp/conf-kind.err" \
+  || fail "cairn-conformance's refusal of bank.so: $(cat "$tmp/conf-kind.err")"
+
+# ---- 4. load it into a node ------------------------------------------------
 cairn=$root$prefix/bin/cairn
 [ -x "$cairn" ] || fail "$cairn was not installed"
 
@@ -189,4 +274,4 @@ rc=0
 wait "$node_pid" || rc=$?
 node_pid=
 [ "$rc" -eq 0 ] || fail "the node exited with status $rc after SIGTERM"
-echo "OK: hello built out of tree, loaded, greeted and read back"
+echo "OK: hello built out of tree, loaded, greeted and read back; the SDK test library and cairn-conformance used from the install"

@@ -11,8 +11,9 @@
 #include <stdio.h>
 #include <sys/vfs.h>
 
-#include "blob_fs_test.h"
-#include "test_util.h"
+#include <cairn/testing/testing.h>
+
+const CairnPluginDescriptor *cairn_plugin_descriptor_blob_fs (void);
 
 static char *dir_opt;
 static int size_mib = 1024;
@@ -66,15 +67,16 @@ main (int argc, char **argv)
     g_printerr ("%s\n", error ? error->message : "bad --size or --ranges");
     return 2;
   }
-  g_autofree char *tmp = dir_opt ? NULL : test_make_tmpdir ();
+  g_autofree char *tmp = dir_opt ? NULL : cairn_test_make_tmpdir ();
   const char *dir = dir_opt ? dir_opt : tmp;
   const uint64_t size = (uint64_t)size_mib << 20;
   const double mb = (double)size / 1e6;
   enum { BUF = 256 * 1024 };
   g_autofree uint8_t *buf = g_malloc (BUF);
 
-  g_autoptr (Bft) t
-      = bft_start (dir, &error, "sync", no_sync ? "false" : "true", NULL);
+  g_autoptr (CairnTestBlobBackend) t = cairn_test_blob_backend_start (
+      cairn_plugin_descriptor_blob_fs, dir, &error, "sync",
+      no_sync ? "false" : "true", NULL);
   if (t == NULL) {
     g_printerr ("init: %s\n", error->message);
     return 1;
@@ -85,22 +87,22 @@ main (int argc, char **argv)
   /* The generator alone, for scale. */
   gint64 t0 = g_get_monotonic_time ();
   for (uint64_t pos = 0; pos < size; pos += BUF)
-    gen_fill (1, pos, buf, BUF);
+    cairn_test_gen_fill (1, pos, buf, BUF);
   double gen_s = seconds_since (t0);
 
-  uint64_t hwm0 = test_vm_hwm_kib ();
-  g_autoptr (GInputStream) in = gen_stream_new (1, size);
+  uint64_t hwm0 = cairn_test_peak_rss_kib ();
+  g_autoptr (GInputStream) in = cairn_test_gen_stream_new (1, size);
   t0 = g_get_monotonic_time ();
-  g_autofree char *cid = bft_put (t, in, &error);
+  g_autofree char *cid = cairn_test_blob_put (t, in, &error);
   if (cid == NULL) {
     g_printerr ("put: %s\n", error->message);
     return 1;
   }
   double put_s = seconds_since (t0);
-  uint64_t hwm_put = test_vm_hwm_kib ();
+  uint64_t hwm_put = cairn_test_peak_rss_kib ();
 
   g_autoptr (GInputStream) out
-      = t->iface.get (bft_self (t), cid, 0, UINT64_MAX, &error);
+      = cairn_test_blob_get (t, cid, 0, UINT64_MAX, &error);
   uint64_t got = 0;
   gssize n;
   t0 = g_get_monotonic_time ();
@@ -112,14 +114,14 @@ main (int argc, char **argv)
     return 1;
   }
   double get_s = seconds_since (t0);
-  uint64_t hwm_get = test_vm_hwm_kib ();
+  uint64_t hwm_get = cairn_test_peak_rss_kib ();
 
   g_autoptr (GRand) r = g_rand_new_with_seed (1);
   t0 = g_get_monotonic_time ();
   for (int i = 0; i < n_ranges; i++) {
     uint64_t off = (uint64_t)(g_rand_double (r) * (double)(size - 65536));
     g_autoptr (GInputStream) rin
-        = t->iface.get (bft_self (t), cid, off, 65536, &error);
+        = cairn_test_blob_get (t, cid, off, 65536, &error);
     gsize rn;
     if (rin == NULL
         || !g_input_stream_read_all (rin, buf, 65536, &rn, NULL, &error)
@@ -145,8 +147,8 @@ main (int argc, char **argv)
            size_mib, no_sync ? "false" : "true", mb / put_s, mb / get_s,
            n_ranges > 0 ? n_ranges / range_s : 0, hwm_get);
   g_clear_object (&out);
-  g_clear_pointer (&t, bft_stop);
+  g_clear_pointer (&t, cairn_test_blob_backend_stop);
   if (tmp != NULL)
-    test_rm_rf (tmp);
+    cairn_test_rm_rf (tmp);
   return 0;
 }

@@ -14,9 +14,11 @@
 
 #include <jansson.h>
 
+#include <cairn/testing/testing.h>
+
 #include "blob_fs.h"
-#include "blob_fs_test.h"
-#include "test_util.h"
+
+const CairnPluginDescriptor *cairn_plugin_descriptor_blob_fs (void);
 
 #define CHUNK BLOB_FS_CHUNK_SIZE
 
@@ -61,9 +63,10 @@ zeros_stream (uint64_t n)
 static void
 test_known (void)
 {
-  g_autofree char *dir = test_make_tmpdir ();
+  g_autofree char *dir = cairn_test_make_tmpdir ();
   g_autoptr (GError) error = NULL;
-  g_autoptr (Bft) t = bft_start (dir, &error, "sync", "false", NULL);
+  g_autoptr (CairnTestBlobBackend) t = cairn_test_blob_backend_start (
+      cairn_plugin_descriptor_blob_fs, dir, &error, "sync", "false", NULL);
   g_assert_no_error (error);
 
   for (size_t i = 0; i < G_N_ELEMENTS (known); i++) {
@@ -74,25 +77,25 @@ test_known (void)
     uint64_t want = known[i].zeros == UINT64_MAX ? 12 : known[i].zeros;
     uint64_t size = 0, size0 = 0;
     g_test_message ("%s", known[i].what);
-    g_autofree char *cid = bft_put (t, in, &error);
+    g_autofree char *cid = cairn_test_blob_put (t, in, &error);
     g_assert_no_error (error);
     g_assert_cmpstr (cid, ==, known[i].v1);
-    g_assert_true (bft_stat (t, known[i].v1, &size, &error));
+    g_assert_true (cairn_test_blob_stat (t, known[i].v1, &size, &error));
     g_assert_no_error (error);
-    g_assert_true (bft_stat (t, known[i].v0, &size0, &error));
+    g_assert_true (cairn_test_blob_stat (t, known[i].v0, &size0, &error));
     g_assert_no_error (error);
     g_assert_cmpuint (size, ==, want);
     g_assert_cmpuint (size0, ==, want);
   }
   g_autoptr (GBytes) hello
-      = bft_get_bytes (t, known[1].v0, 0, UINT64_MAX, &error);
+      = cairn_test_blob_get_bytes (t, known[1].v0, 0, UINT64_MAX, &error);
   g_assert_no_error (error);
-  test_assert_bytes_str (hello, "hello world\n");
+  cairn_test_assert_bytes_str (hello, "hello world\n");
   g_autoptr (GBytes) empty
-      = bft_get_bytes (t, known[0].v0, 0, UINT64_MAX, &error);
+      = cairn_test_blob_get_bytes (t, known[0].v0, 0, UINT64_MAX, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (g_bytes_get_size (empty), ==, 0);
-  test_rm_rf (dir);
+  cairn_test_rm_rf (dir);
 }
 
 /* ipfs_cid FILE prints {"CIDv0":"Qm…","CIDv1":"bafy…"} on stdout. */
@@ -141,30 +144,31 @@ test_ipfs_cid (void)
                         "ids are checked against it");
     return;
   }
-  g_autofree char *dir = test_make_tmpdir ();
+  g_autofree char *dir = cairn_test_make_tmpdir ();
   g_autofree char *file = g_build_filename (dir, "blob", NULL);
   g_autofree char *store = g_build_filename (dir, "store", NULL);
   g_autoptr (GError) error = NULL;
-  g_autoptr (Bft) t = bft_start (store, &error, "sync", "false", NULL);
+  g_autoptr (CairnTestBlobBackend) t = cairn_test_blob_backend_start (
+      cairn_plugin_descriptor_blob_fs, store, &error, "sync", "false", NULL);
   g_assert_no_error (error);
 
   for (size_t i = 0; i < G_N_ELEMENTS (sizes); i++) {
     g_autofree char *v0 = NULL, *v1 = NULL;
     uint64_t seed = 1000 + i, size = 0;
-    gen_write_file (file, seed, sizes[i]);
+    cairn_test_gen_write_file (file, seed, sizes[i]);
     if (!ipfs_cid (tool, file, &v0, &v1))
       break;
-    g_autofree char *cid = bft_put_gen (t, seed, sizes[i]);
+    g_autofree char *cid = cairn_test_blob_put_gen (t, seed, sizes[i]);
     g_test_message ("%" G_GUINT64_FORMAT " bytes: %s %s", sizes[i], v0, cid);
     g_assert_cmpstr (cid, ==, v1);
-    g_assert_true (bft_stat (t, v0, &size, &error));
+    g_assert_true (cairn_test_blob_stat (t, v0, &size, &error));
     g_assert_no_error (error);
     g_assert_cmpuint (size, ==, sizes[i]);
-    g_assert_true (
-        bft_check_gen (t, v0, seed, sizes[i], 0, UINT64_MAX, &error));
+    g_assert_true (cairn_test_blob_check_gen (t, v0, seed, sizes[i], 0,
+                                              UINT64_MAX, NULL, &error));
     g_assert_no_error (error);
   }
-  test_rm_rf (dir);
+  cairn_test_rm_rf (dir);
 }
 
 /* ---- the layout, by a direct port of go-unixfs importer/balanced ------- */
@@ -247,7 +251,7 @@ ref_layout (Ref *r)
 static void
 test_layout (void)
 {
-  g_autofree char *dir = test_make_tmpdir ();
+  g_autofree char *dir = cairn_test_make_tmpdir ();
   g_autoptr (GError) error = NULL;
   guint removed;
   g_autoptr (BlobFsStore) store
@@ -257,7 +261,7 @@ test_layout (void)
   uint8_t data[200];
   guint n_checked = 0;
 
-  gen_fill (7, 0, data, sizeof data);
+  cairn_test_gen_fill (7, 0, data, sizeof data);
   for (size_t chunk = 1; chunk <= 5; chunk += 2)
     for (size_t links = 2; links <= 4; links++)
       for (size_t len = 0; len <= sizeof data; len += len < 40 ? 1 : 23) {
@@ -294,7 +298,7 @@ test_layout (void)
           }
       }
   g_test_message ("%u ranges read back", n_checked);
-  test_rm_rf (dir);
+  cairn_test_rm_rf (dir);
 }
 
 static void

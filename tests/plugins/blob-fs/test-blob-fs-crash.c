@@ -21,9 +21,11 @@
 
 #include <glib/gstdio.h>
 
+#include <cairn/testing/testing.h>
+
 #include "blob_fs.h"
-#include "blob_fs_test.h"
-#include "test_util.h"
+
+const CairnPluginDescriptor *cairn_plugin_descriptor_blob_fs (void);
 
 #define CHUNK ((uint64_t)BLOB_FS_CHUNK_SIZE)
 
@@ -34,15 +36,16 @@ child_main (char **argv)
   uint64_t seed = g_ascii_strtoull (argv[1], NULL, 10);
   uint64_t size = g_ascii_strtoull (argv[2], NULL, 10);
   int64_t pause_at = g_ascii_strtoll (argv[3], NULL, 10);
-  g_autoptr (Bft) t = bft_start (argv[0], &error, "sync", "true", NULL);
+  g_autoptr (CairnTestBlobBackend) t = cairn_test_blob_backend_start (
+      cairn_plugin_descriptor_blob_fs, argv[0], &error, "sync", "true", NULL);
   if (t == NULL) {
     fprintf (stderr, "child: %s\n", error->message);
     return 1;
   }
-  g_autoptr (GInputStream) in = gen_stream_new (seed, size);
+  g_autoptr (GInputStream) in = cairn_test_gen_stream_new (seed, size);
   if (pause_at >= 0)
-    gen_stream_pause_at (in, (uint64_t)pause_at);
-  g_autofree char *cid = bft_put (t, in, &error);
+    cairn_test_gen_stream_pause_at (in, (uint64_t)pause_at);
+  g_autofree char *cid = cairn_test_blob_put (t, in, &error);
   if (cid == NULL) {
     fprintf (stderr, "child: %s\n", error->message);
     return 1;
@@ -94,12 +97,13 @@ kill_child (Child *c)
 static char *
 reference_cid (uint64_t seed, uint64_t size)
 {
-  g_autofree char *dir = test_make_tmpdir ();
+  g_autofree char *dir = cairn_test_make_tmpdir ();
   g_autoptr (GError) error = NULL;
-  g_autoptr (Bft) t = bft_start (dir, &error, "sync", "false", NULL);
+  g_autoptr (CairnTestBlobBackend) t = cairn_test_blob_backend_start (
+      cairn_plugin_descriptor_blob_fs, dir, &error, "sync", "false", NULL);
   g_assert_no_error (error);
-  char *cid = bft_put_gen (t, seed, size);
-  test_rm_rf (dir);
+  char *cid = cairn_test_blob_put_gen (t, seed, size);
+  cairn_test_rm_rf (dir);
   return cid;
 }
 
@@ -107,19 +111,19 @@ static guint
 count_files (const char *dir, const char *sub)
 {
   g_autofree char *path = g_build_filename (dir, sub, NULL);
-  g_autoptr (GPtrArray) files = test_list_files (path);
+  g_autoptr (GPtrArray) files = cairn_test_list_files (path);
   return files->len;
 }
 
 static void
-assert_absent (Bft *t, const char *cid)
+assert_absent (CairnTestBlobBackend *t, const char *cid)
 {
   g_autoptr (GError) error = NULL;
   uint64_t size;
-  g_assert_false (bft_stat (t, cid, &size, &error));
+  g_assert_false (cairn_test_blob_stat (t, cid, &size, &error));
   g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_NOT_FOUND);
   g_clear_error (&error);
-  g_assert_null (t->iface.get (bft_self (t), cid, 0, UINT64_MAX, &error));
+  g_assert_null (cairn_test_blob_get (t, cid, 0, UINT64_MAX, &error));
   g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_NOT_FOUND);
 }
 
@@ -137,7 +141,7 @@ add_leftovers (const char *dir)
 static void
 test_paused (void)
 {
-  g_autofree char *dir = test_make_tmpdir ();
+  g_autofree char *dir = cairn_test_make_tmpdir ();
   g_autoptr (GError) error = NULL;
   const uint64_t size = 40 * CHUNK + 3, pause_at = 20 * CHUNK + 1000;
   g_autofree char *full = reference_cid (31, size);
@@ -156,20 +160,22 @@ test_paused (void)
   guint leftovers = count_files (dir, "tmp");
   g_assert_cmpuint (leftovers, >=, 2);
 
-  g_autoptr (Bft) t = bft_start (dir, &error, NULL);
+  g_autoptr (CairnTestBlobBackend) t = cairn_test_blob_backend_start (
+      cairn_plugin_descriptor_blob_fs, dir, &error, NULL);
   g_assert_no_error (error);
   g_assert_cmpuint (count_files (dir, "tmp"), ==, 0);
   g_autofree char *logged = g_strdup_printf ("removed %u leftover", leftovers);
-  g_assert_true (fake_plugin_log_contains (t->fp, logged));
+  g_assert_true (cairn_test_blob_backend_logged (t, logged));
   assert_absent (t, full);
   assert_absent (t, prefix);
 
   /* The upload again, now to its end: the same id, the right bytes. */
-  g_autofree char *cid = bft_put_gen (t, 31, size);
+  g_autofree char *cid = cairn_test_blob_put_gen (t, 31, size);
   g_assert_cmpstr (cid, ==, full);
-  g_assert_true (bft_check_gen (t, cid, 31, size, 0, UINT64_MAX, &error));
+  g_assert_true (cairn_test_blob_check_gen (t, cid, 31, size, 0, UINT64_MAX,
+                                            NULL, &error));
   g_assert_no_error (error);
-  test_rm_rf (dir);
+  cairn_test_rm_rf (dir);
 }
 
 static void
@@ -180,7 +186,7 @@ test_random (void)
   guint finished = 0, rounds = 6;
 
   for (guint round = 0; round < rounds; round++) {
-    g_autofree char *dir = test_make_tmpdir ();
+    g_autofree char *dir = cairn_test_make_tmpdir ();
     g_autoptr (GError) error = NULL;
     guint delay_ms = (guint)g_test_rand_int_range (0, 250);
     Child c = spawn_put (dir, 32, size, -1);
@@ -188,11 +194,12 @@ test_random (void)
     gboolean done = kill_child (&c);
     finished += done;
 
-    g_autoptr (Bft) t = bft_start (dir, &error, NULL);
+    g_autoptr (CairnTestBlobBackend) t = cairn_test_blob_backend_start (
+        cairn_plugin_descriptor_blob_fs, dir, &error, NULL);
     g_assert_no_error (error);
     g_assert_cmpuint (count_files (dir, "tmp"), ==, 0);
     uint64_t got = 0;
-    gboolean found = bft_stat (t, full, &got, &error);
+    gboolean found = cairn_test_blob_stat (t, full, &got, &error);
     g_test_message ("kill after %u ms: %s, blob %s, %u blocks", delay_ms,
                     done ? "finished" : "killed", found ? "whole" : "absent",
                     count_files (dir, "blocks"));
@@ -200,12 +207,13 @@ test_random (void)
       g_assert_true (found);
     if (found) {
       g_assert_cmpuint (got, ==, size);
-      g_assert_true (bft_check_gen (t, full, 32, size, 0, UINT64_MAX, &error));
+      g_assert_true (cairn_test_blob_check_gen (t, full, 32, size, 0,
+                                                UINT64_MAX, NULL, &error));
       g_assert_no_error (error);
     } else {
       g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_NOT_FOUND);
     }
-    test_rm_rf (dir);
+    cairn_test_rm_rf (dir);
   }
   g_test_message ("%u of %u uploads finished before the kill", finished,
                   rounds);
@@ -214,7 +222,7 @@ test_random (void)
 static void
 test_simulated (void)
 {
-  g_autofree char *dir = test_make_tmpdir ();
+  g_autofree char *dir = cairn_test_make_tmpdir ();
   g_autoptr (GError) error = NULL;
   const uint64_t size = 3 * CHUNK + 5;
   uint8_t digest[BLOB_FS_DIGEST_LEN];
@@ -222,9 +230,10 @@ test_simulated (void)
   g_autofree char *root = NULL;
 
   {
-    g_autoptr (Bft) t = bft_start (dir, &error, NULL);
+    g_autoptr (CairnTestBlobBackend) t = cairn_test_blob_backend_start (
+        cairn_plugin_descriptor_blob_fs, dir, &error, NULL);
     g_assert_no_error (error);
-    cid = bft_put_gen (t, 33, size);
+    cid = cairn_test_blob_put_gen (t, 33, size);
   }
   /* The root's rename never happened: its bytes are in a temp file. */
   guint removed;
@@ -239,15 +248,16 @@ test_simulated (void)
   g_assert_cmpint (g_rename (root, tmp), ==, 0);
   add_leftovers (dir);
 
-  g_autoptr (Bft) t = bft_start (dir, &error, NULL);
+  g_autoptr (CairnTestBlobBackend) t = cairn_test_blob_backend_start (
+      cairn_plugin_descriptor_blob_fs, dir, &error, NULL);
   g_assert_no_error (error);
-  g_assert_true (fake_plugin_log_contains (t->fp, "removed 3 leftover"));
+  g_assert_true (cairn_test_blob_backend_logged (t, "removed 3 leftover"));
   g_assert_cmpuint (count_files (dir, "tmp"), ==, 0);
   assert_absent (t, cid);
-  g_autofree char *again = bft_put_gen (t, 33, size);
+  g_autofree char *again = cairn_test_blob_put_gen (t, 33, size);
   g_assert_cmpstr (again, ==, cid);
   g_assert_true (g_file_test (root, G_FILE_TEST_IS_REGULAR));
-  test_rm_rf (dir);
+  cairn_test_rm_rf (dir);
 }
 
 int

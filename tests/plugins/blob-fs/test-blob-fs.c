@@ -1,5 +1,8 @@
-/* blob-fs through its interface (put, get, stat) on the fake host.
+/* blob-fs through its interface (put, get, stat) on the SDK's fake host
+ * (libcairn-sdk-testing-1).
  *
+ *   /blob-store/blob-fs/... the SDK's blob store conformance suite
+ *                           (<cairn/testing/blob.h>) on blob-fs
  *   /blob-fs/ranges         random and boundary ranges, offset == size,
  *                           clipping, on one- and two-level DAGs
  *   /blob-fs/seek           a range read touches only its blocks
@@ -20,27 +23,30 @@
 
 #include <glib/gstdio.h>
 
+#include <cairn/testing/testing.h>
+
 #include "blob_fs.h"
-#include "blob_fs_test.h"
-#include "test_util.h"
+
+const CairnPluginDescriptor *cairn_plugin_descriptor_blob_fs (void);
 
 #define CHUNK ((uint64_t)BLOB_FS_CHUNK_SIZE)
 
-static Bft *
+static CairnTestBlobBackend *
 start (const char *dir)
 {
   g_autoptr (GError) error = NULL;
-  Bft *t = bft_start (dir, &error, NULL);
+  CairnTestBlobBackend *t = cairn_test_blob_backend_start (
+      cairn_plugin_descriptor_blob_fs, dir, &error, NULL);
   g_assert_no_error (error);
   return t;
 }
 
 static void
-check_range (Bft *t, const char *cid, uint64_t seed, uint64_t size,
-             uint64_t off, uint64_t len)
+check_range (CairnTestBlobBackend *t, const char *cid, uint64_t seed,
+             uint64_t size, uint64_t off, uint64_t len)
 {
   g_autoptr (GError) error = NULL;
-  if (!bft_check_gen (t, cid, seed, size, off, len, &error))
+  if (!cairn_test_blob_check_gen (t, cid, seed, size, off, len, NULL, &error))
     g_error ("range [%" G_GUINT64_FORMAT ", +%" G_GUINT64_FORMAT
              ") of %" G_GUINT64_FORMAT " bytes: %s",
              off, len, size, error->message);
@@ -48,8 +54,8 @@ check_range (Bft *t, const char *cid, uint64_t seed, uint64_t size,
 
 /* Boundaries: every chunk edge +-1, the subtree edge, the ends. */
 static void
-check_ranges (Bft *t, const char *cid, uint64_t seed, uint64_t size,
-              guint n_random)
+check_ranges (CairnTestBlobBackend *t, const char *cid, uint64_t seed,
+              uint64_t size, guint n_random)
 {
   uint64_t n_chunks = size / CHUNK + 1;
   uint64_t edges[] = { 0,           1,
@@ -79,44 +85,44 @@ check_ranges (Bft *t, const char *cid, uint64_t seed, uint64_t size,
 static void
 test_ranges (void)
 {
-  g_autofree char *dir = test_make_tmpdir ();
-  g_autoptr (Bft) t = start (dir);
+  g_autofree char *dir = cairn_test_make_tmpdir ();
+  g_autoptr (CairnTestBlobBackend) t = start (dir);
   g_autoptr (GError) error = NULL;
   const uint64_t small = 3 * CHUNK + 17, big = 175 * CHUNK + 1;
 
-  g_autofree char *a = bft_put_gen (t, 1, small);
+  g_autofree char *a = cairn_test_blob_put_gen (t, 1, small);
   check_ranges (t, a, 1, small, 200);
   check_range (t, a, 1, small, 0, small); /* exactly to the end */
   check_range (t, a, 1, small, 5, small); /* clipped at the end */
   check_range (t, a, 1, small, 0, UINT64_MAX - 1);
 
-  g_autofree char *b = bft_put_gen (t, 2, big);
+  g_autofree char *b = cairn_test_blob_put_gen (t, 2, big);
   check_ranges (t, b, 2, big, 40);
 
   /* offset == size: an empty stream, for every blob shape. */
   uint64_t sizes[] = { 0, 1, CHUNK, small, big };
   for (size_t i = 0; i < G_N_ELEMENTS (sizes); i++) {
-    g_autofree char *cid = bft_put_gen (t, 3, sizes[i]);
+    g_autofree char *cid = cairn_test_blob_put_gen (t, 3, sizes[i]);
     uint64_t size = 1234;
-    g_assert_true (bft_stat (t, cid, &size, &error));
+    g_assert_true (cairn_test_blob_stat (t, cid, &size, &error));
     g_assert_no_error (error);
     g_assert_cmpuint (size, ==, sizes[i]);
     g_autoptr (GBytes) end
-        = bft_get_bytes (t, cid, sizes[i], UINT64_MAX, &error);
+        = cairn_test_blob_get_bytes (t, cid, sizes[i], UINT64_MAX, &error);
     g_assert_no_error (error);
     g_assert_cmpuint (g_bytes_get_size (end), ==, 0);
-    g_autoptr (GBytes) none = bft_get_bytes (t, cid, 0, 0, &error);
+    g_autoptr (GBytes) none = cairn_test_blob_get_bytes (t, cid, 0, 0, &error);
     g_assert_no_error (error);
     g_assert_cmpuint (g_bytes_get_size (none), ==, 0);
   }
-  test_rm_rf (dir);
+  cairn_test_rm_rf (dir);
 }
 
 /* Path of the block holding bytes [i*CHUNK, ...) of a generated blob: the
  * leaf that a put of that chunk alone stores (a one-chunk blob is its
  * leaf). */
 static char *
-leaf_path (Bft *t, uint64_t seed, uint64_t size, uint64_t i)
+leaf_path (CairnTestBlobBackend *t, uint64_t seed, uint64_t size, uint64_t i)
 {
   g_autoptr (GError) error = NULL;
   uint64_t n = MIN (CHUNK, size - i * CHUNK);
@@ -125,11 +131,11 @@ leaf_path (Bft *t, uint64_t seed, uint64_t size, uint64_t i)
   uint8_t digest[BLOB_FS_DIGEST_LEN];
   guint removed;
 
-  gen_fill (seed, i * CHUNK, buf, n);
+  cairn_test_gen_fill (seed, i * CHUNK, buf, n);
   blob_fs_encode_leaf (leaf, buf, n);
   blob_fs_sha256 (leaf->data, leaf->len, digest);
-  g_autoptr (BlobFsStore) store
-      = blob_fs_store_open (t->data_dir, FALSE, &removed, &error);
+  g_autoptr (BlobFsStore) store = blob_fs_store_open (
+      cairn_test_blob_backend_data_dir (t), FALSE, &removed, &error);
   g_assert_no_error (error);
   char *path = blob_fs_store_block_path (store, digest);
   g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
@@ -152,11 +158,11 @@ flip_byte (const char *path, gsize at)
 static void
 test_seek (void)
 {
-  g_autofree char *dir = test_make_tmpdir ();
-  g_autoptr (Bft) t = start (dir);
+  g_autofree char *dir = cairn_test_make_tmpdir ();
+  g_autoptr (CairnTestBlobBackend) t = start (dir);
   g_autoptr (GError) error = NULL;
   const uint64_t size = 175 * CHUNK + 1;
-  g_autofree char *cid = bft_put_gen (t, 9, size);
+  g_autofree char *cid = cairn_test_blob_put_gen (t, 9, size);
 
   /* Damage the first leaf: ranges after it still read, since the reader
    * goes down by blocksizes instead of reading from the start. */
@@ -165,9 +171,10 @@ test_seek (void)
   check_range (t, cid, 9, size, CHUNK, 10);
   check_range (t, cid, 9, size, 174 * CHUNK - 5, 10);
   check_range (t, cid, 9, size, size - 1, 1);
-  g_assert_false (bft_check_gen (t, cid, 9, size, 0, 10, &error));
+  g_assert_false (
+      cairn_test_blob_check_gen (t, cid, 9, size, 0, 10, NULL, &error));
   g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_CORRUPT);
-  test_rm_rf (dir);
+  cairn_test_rm_rf (dir);
 }
 
 static void
@@ -223,18 +230,18 @@ test_errors (void)
     { "bae", "truncated codec" },
     { "b", "truncated" },
   };
-  g_autofree char *dir = test_make_tmpdir ();
-  g_autoptr (Bft) t = start (dir);
+  g_autofree char *dir = cairn_test_make_tmpdir ();
+  g_autoptr (CairnTestBlobBackend) t = start (dir);
   g_autoptr (GError) error = NULL;
   uint64_t size;
 
   for (size_t i = 0; i < G_N_ELEMENTS (bad); i++) {
     g_test_message ("%s", bad[i].cid);
-    g_assert_false (bft_stat (t, bad[i].cid, &size, &error));
+    g_assert_false (cairn_test_blob_stat (t, bad[i].cid, &size, &error));
     assert_error (error, CAIRN_ERROR_INVALID, bad[i].says);
     g_assert_true (strstr (error->message, "invalid CID") != NULL);
     g_clear_error (&error);
-    g_assert_null (t->iface.get (bft_self (t), bad[i].cid, 0, 1, &error));
+    g_assert_null (cairn_test_blob_get (t, bad[i].cid, 0, 1, &error));
     assert_error (error, CAIRN_ERROR_INVALID, bad[i].says);
     g_clear_error (&error);
   }
@@ -245,37 +252,37 @@ test_errors (void)
     "bafybeicg2rebjoofv4kbyovkw7af3rpiitvnl6i7ckcywaq6xjcxnc2mby",
   };
   for (size_t i = 0; i < G_N_ELEMENTS (absent); i++) {
-    g_assert_false (bft_stat (t, absent[i], &size, &error));
+    g_assert_false (cairn_test_blob_stat (t, absent[i], &size, &error));
     assert_error (error, CAIRN_ERROR_NOT_FOUND, absent[i]);
     g_clear_error (&error);
-    g_assert_null (
-        t->iface.get (bft_self (t), absent[i], 0, UINT64_MAX, &error));
+    g_assert_null (cairn_test_blob_get (t, absent[i], 0, UINT64_MAX, &error));
     assert_error (error, CAIRN_ERROR_NOT_FOUND, absent[i]);
     g_clear_error (&error);
   }
 
   /* offset > size is INVALID; offset == size is an empty stream. */
-  g_autofree char *cid = bft_put_data (t, "hello world\n", 12);
-  g_assert_null (t->iface.get (bft_self (t), cid, 13, 1, &error));
+  g_autofree char *cid = cairn_test_blob_put_data (t, "hello world\n", 12);
+  g_assert_null (cairn_test_blob_get (t, cid, 13, 1, &error));
   assert_error (error, CAIRN_ERROR_INVALID, "offset 13 is beyond the end");
   g_clear_error (&error);
-  g_assert_null (t->iface.get (bft_self (t), cid, UINT64_MAX, 1, &error));
+  g_assert_null (cairn_test_blob_get (t, cid, UINT64_MAX, 1, &error));
   assert_error (error, CAIRN_ERROR_INVALID, "(12 bytes)");
   g_clear_error (&error);
-  g_autoptr (GBytes) tail = bft_get_bytes (t, cid, 6, UINT64_MAX, &error);
+  g_autoptr (GBytes) tail
+      = cairn_test_blob_get_bytes (t, cid, 6, UINT64_MAX, &error);
   g_assert_no_error (error);
-  test_assert_bytes_str (tail, "world\n");
-  test_rm_rf (dir);
+  cairn_test_assert_bytes_str (tail, "world\n");
+  cairn_test_rm_rf (dir);
 }
 
 static void
 test_corrupt (void)
 {
-  g_autofree char *dir = test_make_tmpdir ();
-  g_autoptr (Bft) t = start (dir);
+  g_autofree char *dir = cairn_test_make_tmpdir ();
+  g_autoptr (CairnTestBlobBackend) t = start (dir);
   g_autoptr (GError) error = NULL;
   const uint64_t size = 3 * CHUNK + 17;
-  g_autofree char *cid = bft_put_gen (t, 5, size);
+  g_autofree char *cid = cairn_test_blob_put_gen (t, 5, size);
   g_autofree char *leaf = leaf_path (t, 5, size, 1);
   g_autofree char *leaf_name = g_path_get_basename (leaf);
   uint8_t buf[4096];
@@ -285,7 +292,7 @@ test_corrupt (void)
    * then fails, and keeps failing. */
   flip_byte (leaf, CHUNK / 2);
   g_autoptr (GInputStream) in
-      = t->iface.get (bft_self (t), cid, CHUNK - 10, UINT64_MAX, &error);
+      = cairn_test_blob_get (t, cid, CHUNK - 10, UINT64_MAX, &error);
   g_assert_no_error (error);
   g_assert_true (g_input_stream_read_all (in, buf, 10, &n, NULL, &error));
   g_assert_cmpuint (n, ==, 10);
@@ -302,26 +309,28 @@ test_corrupt (void)
   g_clear_error (&error);
   /* stat reads only the root: still fine. */
   uint64_t got;
-  g_assert_true (bft_stat (t, cid, &got, &error));
+  g_assert_true (cairn_test_blob_stat (t, cid, &got, &error));
   g_assert_cmpuint (got, ==, size);
 
   /* A new put of the same bytes replaces the damaged block. */
-  g_autofree char *again = bft_put_gen (t, 5, size);
+  g_autofree char *again = cairn_test_blob_put_gen (t, 5, size);
   g_assert_cmpstr (again, ==, cid);
   check_range (t, cid, 5, size, 0, UINT64_MAX);
 
   /* Truncated, then missing: CORRUPT too (the root says it should be). */
   g_assert_cmpint (truncate (leaf, 1000), ==, 0);
-  g_assert_false (bft_check_gen (t, cid, 5, size, 0, UINT64_MAX, &error));
+  g_assert_false (
+      cairn_test_blob_check_gen (t, cid, 5, size, 0, UINT64_MAX, NULL, &error));
   assert_error (error, CAIRN_ERROR_CORRUPT, leaf_name);
   g_clear_error (&error);
   g_assert_cmpint (g_unlink (leaf), ==, 0);
-  g_assert_false (bft_check_gen (t, cid, 5, size, 0, UINT64_MAX, &error));
+  g_assert_false (
+      cairn_test_blob_check_gen (t, cid, 5, size, 0, UINT64_MAX, NULL, &error));
   assert_error (error, CAIRN_ERROR_CORRUPT, "is not stored");
   g_clear_error (&error);
 
   /* A damaged root: stat and get fail at once. */
-  g_autoptr (GPtrArray) files = test_list_files (dir);
+  g_autoptr (GPtrArray) files = cairn_test_list_files (dir);
   g_autofree char *blocks = g_build_filename (dir, "blocks", NULL);
   const char *root = NULL;
   for (guint i = 0; i < files->len; i++) {
@@ -332,25 +341,26 @@ test_corrupt (void)
   }
   g_assert_nonnull (root);
   flip_byte (root, 3);
-  g_assert_false (bft_stat (t, cid, &got, &error));
+  g_assert_false (cairn_test_blob_stat (t, cid, &got, &error));
   assert_error (error, CAIRN_ERROR_CORRUPT, cid);
   g_clear_error (&error);
-  g_assert_null (t->iface.get (bft_self (t), cid, 0, UINT64_MAX, &error));
+  g_assert_null (cairn_test_blob_get (t, cid, 0, UINT64_MAX, &error));
   assert_error (error, CAIRN_ERROR_CORRUPT, "is corrupt");
-  test_rm_rf (dir);
+  cairn_test_rm_rf (dir);
 }
 
 static void
 test_put_errors (void)
 {
-  g_autofree char *dir = test_make_tmpdir ();
-  g_autoptr (Bft) t = start (dir);
+  g_autofree char *dir = cairn_test_make_tmpdir ();
+  g_autoptr (CairnTestBlobBackend) t = start (dir);
   g_autoptr (GError) error = NULL;
   char *cid = NULL;
 
-  g_autoptr (GInputStream) in = gen_stream_new (4, 3 * CHUNK);
-  gen_stream_fail_at (in, CHUNK + 100);
-  g_assert_false (t->iface.put (bft_self (t), in, &cid, NULL, &error));
+  g_autoptr (GInputStream) in = cairn_test_gen_stream_new (4, 3 * CHUNK);
+  cairn_test_gen_stream_fail_at (in, CHUNK + 100);
+  g_assert_false (cairn_test_blob_backend_iface (t)->put (
+      cairn_test_blob_backend_self (t), in, &cid, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
   g_assert_true (strstr (error->message, "blob-fs: reading the blob") != NULL);
   g_assert_null (cid);
@@ -358,27 +368,28 @@ test_put_errors (void)
 
   g_autoptr (GCancellable) cancel = g_cancellable_new ();
   g_cancellable_cancel (cancel);
-  g_autoptr (GInputStream) in2 = gen_stream_new (4, 3 * CHUNK);
-  g_assert_false (t->iface.put (bft_self (t), in2, &cid, cancel, &error));
+  g_autoptr (GInputStream) in2 = cairn_test_gen_stream_new (4, 3 * CHUNK);
+  g_assert_false (cairn_test_blob_backend_iface (t)->put (
+      cairn_test_blob_backend_self (t), in2, &cid, cancel, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_null (cid);
   g_clear_error (&error);
 
   /* Neither left a blob or a temp file. */
-  g_autoptr (GInputStream) all = gen_stream_new (4, 3 * CHUNK);
+  g_autoptr (GInputStream) all = cairn_test_gen_stream_new (4, 3 * CHUNK);
   g_autofree char *tmp = g_build_filename (dir, "tmp", NULL);
-  g_autoptr (GPtrArray) left = test_list_files (tmp);
+  g_autoptr (GPtrArray) left = cairn_test_list_files (tmp);
   g_assert_cmpuint (left->len, ==, 0);
-  g_autofree char *whole = bft_put (t, all, &error);
+  g_autofree char *whole = cairn_test_blob_put (t, all, &error);
   g_assert_no_error (error);
   check_range (t, whole, 4, 3 * CHUNK, 0, UINT64_MAX);
-  test_rm_rf (dir);
+  cairn_test_rm_rf (dir);
 }
 
 /* ---- threads ------------------------------------------------------------ */
 
 typedef struct {
-  Bft *t;
+  CairnTestBlobBackend *t;
   uint64_t seed, size;
   char *cid;
 } PutJob;
@@ -387,7 +398,7 @@ static gpointer
 put_thread (gpointer data)
 {
   PutJob *job = data;
-  job->cid = bft_put_gen (job->t, job->seed, job->size);
+  job->cid = cairn_test_blob_put_gen (job->t, job->seed, job->size);
   return NULL;
 }
 
@@ -410,8 +421,8 @@ read_done (GObject *src, GAsyncResult *res, gpointer data)
 static void
 test_threads (void)
 {
-  g_autofree char *dir = test_make_tmpdir ();
-  g_autoptr (Bft) t = start (dir);
+  g_autofree char *dir = cairn_test_make_tmpdir ();
+  g_autoptr (CairnTestBlobBackend) t = start (dir);
   PutJob jobs[4] = {
     { t, 11, 2 * CHUNK + 5 },
     { t, 11, 2 * CHUNK + 5 }, /* the same bytes at the same time */
@@ -433,18 +444,18 @@ test_threads (void)
     g_autofree uint8_t *want = g_malloc (jobs[i].size);
     ReadJob job = { loop, g_malloc (jobs[i].size + 1), 0, NULL };
     g_autoptr (GInputStream) in
-        = t->iface.get (bft_self (t), jobs[i].cid, 0, UINT64_MAX, &error);
+        = cairn_test_blob_get (t, jobs[i].cid, 0, UINT64_MAX, &error);
     g_assert_no_error (error);
     g_input_stream_read_all_async (in, job.buf, jobs[i].size + 1,
                                    G_PRIORITY_DEFAULT, NULL, read_done, &job);
     g_main_loop_run (loop);
     g_assert_no_error (job.error);
-    gen_fill (jobs[i].seed, 0, want, jobs[i].size);
+    cairn_test_gen_fill (jobs[i].seed, 0, want, jobs[i].size);
     g_assert_cmpmem (job.buf, job.n, want, jobs[i].size);
     g_free (job.buf);
     g_free (jobs[i].cid);
   }
-  test_rm_rf (dir);
+  cairn_test_rm_rf (dir);
 }
 
 /* ---- nodes not written by put -------------------------------------------- */
@@ -504,10 +515,11 @@ store_foreign (const char *dir, uint8_t blocksize)
 }
 
 static void
-assert_get_fails (Bft *t, const char *cid, const char *says)
+assert_get_fails (CairnTestBlobBackend *t, const char *cid, const char *says)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GBytes) b = bft_get_bytes (t, cid, 0, UINT64_MAX, &error);
+  g_autoptr (GBytes) b
+      = cairn_test_blob_get_bytes (t, cid, 0, UINT64_MAX, &error);
   g_assert_null (b);
   assert_error (error, CAIRN_ERROR_CORRUPT, says);
   g_test_message ("%s", error->message);
@@ -516,22 +528,23 @@ assert_get_fails (Bft *t, const char *cid, const char *says)
 static void
 test_nodes (void)
 {
-  g_autofree char *dir = test_make_tmpdir ();
-  g_autoptr (Bft) t = start (dir);
+  g_autofree char *dir = cairn_test_make_tmpdir ();
+  g_autoptr (CairnTestBlobBackend) t = start (dir);
   g_autoptr (GError) error = NULL;
 
   /* Read as data then children: "abc" + "defg", from any offset. */
   g_autofree char *cid = store_foreign (dir, 4);
   const char *whole = "abcdefg";
   for (uint64_t off = 0; off <= 7; off++) {
-    g_autoptr (GBytes) b = bft_get_bytes (t, cid, off, UINT64_MAX, &error);
+    g_autoptr (GBytes) b
+        = cairn_test_blob_get_bytes (t, cid, off, UINT64_MAX, &error);
     g_assert_no_error (error);
-    test_assert_bytes_str (b, whole + off);
+    cairn_test_assert_bytes_str (b, whole + off);
   }
   /* The parent says 5 bytes below the link; the leaf holds 4. */
   g_autofree char *lying = store_foreign (dir, 5);
   uint64_t size;
-  g_assert_true (bft_stat (t, lying, &size, &error));
+  g_assert_true (cairn_test_blob_stat (t, lying, &size, &error));
   g_assert_cmpuint (size, ==, 8);
   assert_get_fails (t, lying,
                     "holds 4 bytes of the file but its parent "
@@ -555,12 +568,12 @@ test_nodes (void)
   };
   for (size_t i = 0; i < G_N_ELEMENTS (bad); i++) {
     g_autofree char *c = store_block (dir, bad[i].bytes, bad[i].len, NULL);
-    g_assert_false (bft_stat (t, c, &size, &error));
+    g_assert_false (cairn_test_blob_stat (t, c, &size, &error));
     assert_error (error, CAIRN_ERROR_CORRUPT, bad[i].says);
     g_clear_error (&error);
     assert_get_fails (t, c, bad[i].says);
   }
-  test_rm_rf (dir);
+  cairn_test_rm_rf (dir);
 }
 
 /* ---- config ------------------------------------------------------------- */
@@ -568,27 +581,28 @@ test_nodes (void)
 static void
 test_config (void)
 {
-  g_autofree char *dir = test_make_tmpdir ();
+  g_autofree char *dir = cairn_test_make_tmpdir ();
   g_autofree char *abs = g_build_filename (dir, "elsewhere", NULL);
   g_autoptr (GError) error = NULL;
 
   /* Default: the data directory itself. */
   {
-    g_autoptr (Bft) t = start (dir);
-    g_autofree char *cid = bft_put_data (t, "x", 1);
+    g_autoptr (CairnTestBlobBackend) t = start (dir);
+    g_autofree char *cid = cairn_test_blob_put_data (t, "x", 1);
     g_autofree char *blocks = g_build_filename (dir, "blocks", NULL);
     g_assert_true (g_file_test (blocks, G_FILE_TEST_IS_DIR));
   }
   /* Relative to the data directory, and absolute; sync = false. */
   {
-    g_autoptr (Bft) t
-        = bft_start (dir, &error, "dir", "sub/blobs", "sync", "false", NULL);
+    g_autoptr (CairnTestBlobBackend) t = cairn_test_blob_backend_start (
+        cairn_plugin_descriptor_blob_fs, dir, &error, "dir", "sub/blobs",
+        "sync", "false", NULL);
     g_assert_no_error (error);
-    g_autofree char *cid = bft_put_data (t, "y", 1);
+    g_autofree char *cid = cairn_test_blob_put_data (t, "y", 1);
     g_autofree char *blocks
         = g_build_filename (dir, "sub", "blobs", "blocks", NULL);
     g_assert_true (g_file_test (blocks, G_FILE_TEST_IS_DIR));
-    g_autoptr (GPtrArray) files = test_list_files (blocks);
+    g_autoptr (GPtrArray) files = cairn_test_list_files (blocks);
     g_assert_cmpuint (files->len, ==, 1);
     /* blocks/<next-to-last two chars of KEY>/<KEY>.data */
     g_autofree char *name = g_path_get_basename (files->pdata[0]);
@@ -601,25 +615,28 @@ test_config (void)
     g_assert_true (strncmp (shard, name + n - 3, 2) == 0);
   }
   {
-    g_autoptr (Bft) t
-        = bft_start (dir, &error, "dir", abs, "sync", "true", NULL);
+    g_autoptr (CairnTestBlobBackend) t = cairn_test_blob_backend_start (
+        cairn_plugin_descriptor_blob_fs, dir, &error, "dir", abs, "sync",
+        "true", NULL);
     g_assert_no_error (error);
-    g_autofree char *cid = bft_put_data (t, "z", 1);
+    g_autofree char *cid = cairn_test_blob_put_data (t, "z", 1);
     g_autofree char *blocks = g_build_filename (abs, "blocks", NULL);
     g_assert_true (g_file_test (blocks, G_FILE_TEST_IS_DIR));
   }
   /* A bad boolean, and a dir that is a file. */
-  g_assert_null (bft_start (dir, &error, "sync", "maybe", NULL));
+  g_assert_null (cairn_test_blob_backend_start (
+      cairn_plugin_descriptor_blob_fs, dir, &error, "sync", "maybe", NULL));
   g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFIG);
   g_assert_true (strstr (error->message, "sync") != NULL);
   g_clear_error (&error);
   g_autofree char *file = g_build_filename (dir, "a-file", NULL);
   g_assert_true (g_file_set_contents (file, "", 0, NULL));
-  g_assert_null (bft_start (dir, &error, "dir", file, NULL));
+  g_assert_null (cairn_test_blob_backend_start (
+      cairn_plugin_descriptor_blob_fs, dir, &error, "dir", file, NULL));
   assert_error (error, CAIRN_ERROR_IO, file);
   g_assert_true (strstr (error->message, "[blob-fs] dir") != NULL);
   g_test_message ("%s", error->message);
-  test_rm_rf (dir);
+  cairn_test_rm_rf (dir);
 }
 
 /* ---- memory -------------------------------------------------------------- */
@@ -636,20 +653,21 @@ test_memory (void)
     return;
   }
 
-  g_autofree char *dir = test_make_tmpdir ();
+  g_autofree char *dir = cairn_test_make_tmpdir ();
   g_autoptr (GError) error = NULL;
-  g_autoptr (Bft) t = bft_start (dir, &error, "sync", "false", NULL);
+  g_autoptr (CairnTestBlobBackend) t = cairn_test_blob_backend_start (
+      cairn_plugin_descriptor_blob_fs, dir, &error, "sync", "false", NULL);
   const uint64_t size = 200u << 20;
   g_assert_no_error (error);
 
   /* Warm up (allocator, GIO types) before the baseline. */
-  g_autofree char *warm = bft_put_gen (t, 20, 2 * CHUNK);
+  g_autofree char *warm = cairn_test_blob_put_gen (t, 20, 2 * CHUNK);
   check_range (t, warm, 20, 2 * CHUNK, 0, UINT64_MAX);
-  uint64_t before = test_vm_hwm_kib ();
-  g_autofree char *cid = bft_put_gen (t, 21, size);
-  uint64_t after_put = test_vm_hwm_kib ();
+  uint64_t before = cairn_test_peak_rss_kib ();
+  g_autofree char *cid = cairn_test_blob_put_gen (t, 21, size);
+  uint64_t after_put = cairn_test_peak_rss_kib ();
   check_range (t, cid, 21, size, 0, UINT64_MAX);
-  uint64_t after_get = test_vm_hwm_kib ();
+  uint64_t after_get = cairn_test_peak_rss_kib ();
   /* A TAP comment on the inherited stdout (g_test_message is quiet in a
    * subprocess). */
   printf ("# VmHWM %" G_GUINT64_FORMAT
@@ -658,13 +676,27 @@ test_memory (void)
           before, after_put, after_get);
   g_assert_cmpuint (after_put - before, <, 64u << 10);
   g_assert_cmpuint (after_get - before, <, 64u << 10);
-  test_rm_rf (dir);
+  cairn_test_rm_rf (dir);
+}
+
+/* A fresh blob-fs in a temporary data dir, for the conformance suite. */
+static CairnTestBlobBackend *
+open_suite_backend (void *data)
+{
+  g_autoptr (GError) error = NULL;
+  CairnTestBlobBackend *b = cairn_test_blob_backend_start (
+      cairn_plugin_descriptor_blob_fs, NULL, &error, "sync", "false", NULL);
+  g_assert_no_error (error);
+  return b;
 }
 
 int
 main (int argc, char **argv)
 {
+  static const CairnTestBlobSuite suite
+      = { "blob-fs", open_suite_backend, NULL };
   g_test_init (&argc, &argv, NULL);
+  cairn_test_blob_suite_add (&suite);
   g_test_add_func ("/blob-fs/ranges", test_ranges);
   g_test_add_func ("/blob-fs/seek", test_seek);
   g_test_add_func ("/blob-fs/errors", test_errors);

@@ -13,10 +13,9 @@
  * generating the bytes. */
 #include <stdio.h>
 
-#include "blob_fs_test.h"
-#include "blob_suite.h"
+#include <cairn/testing/testing.h>
+
 #include "ipfsd.h"
-#include "test_util.h"
 
 const CairnPluginDescriptor *cairn_plugin_descriptor_blob_fs (void);
 const CairnPluginDescriptor *cairn_plugin_descriptor_blob_ipfs (void);
@@ -42,22 +41,22 @@ seconds_since (gint64 t0)
 
 /* One backend: put, whole read, ranges; a line of results. */
 static gboolean
-run (const char *what, BlobBackend *b, uint64_t size, GError **error)
+run (const char *what, CairnTestBlobBackend *b, uint64_t size, GError **error)
 {
   enum { BUF = 256 * 1024, RANGE = 64 * 1024 };
   g_autofree uint8_t *buf = g_malloc (BUF);
   const double mb = (double)size / 1e6;
 
-  g_autoptr (GInputStream) gen = gen_stream_new (1, size);
+  g_autoptr (GInputStream) gen = cairn_test_gen_stream_new (1, size);
   gint64 t0 = g_get_monotonic_time ();
-  g_autofree char *cid = blob_put (b, gen, error);
+  g_autofree char *cid = cairn_test_blob_put (b, gen, error);
   if (cid == NULL)
     return FALSE;
   double put_s = seconds_since (t0);
 
   t0 = g_get_monotonic_time ();
   g_autoptr (GInputStream) in
-      = b->iface.get (blob_backend_self (b), cid, 0, UINT64_MAX, error);
+      = cairn_test_blob_get (b, cid, 0, UINT64_MAX, error);
   if (in == NULL)
     return FALSE;
   uint64_t got = 0;
@@ -83,7 +82,7 @@ run (const char *what, BlobBackend *b, uint64_t size, GError **error)
     uint64_t off
         = (uint64_t)g_rand_double_range (rand, 0, (double)(size - RANGE));
     g_autoptr (GInputStream) r
-        = b->iface.get (blob_backend_self (b), cid, off, RANGE, error);
+        = cairn_test_blob_get (b, cid, off, RANGE, error);
     gsize n;
     if (r == NULL
         || !g_input_stream_read_all (r, buf, RANGE, &n, NULL, error)) {
@@ -126,30 +125,32 @@ main (int argc, char **argv)
           d != NULL ? " (js-ipfs 0.66, started here)" : "");
 
   {
-    g_autofree char *tmp = test_make_tmpdir ();
-    g_autoptr (BlobBackend) b = blob_backend_start (
-        cairn_plugin_descriptor_blob_ipfs, tmp, &error, "api_url", api, NULL);
+    /* Data dirs: temporary ones (NULL), removed with the backend. */
+    g_autoptr (CairnTestBlobBackend) b = cairn_test_blob_backend_start (
+        cairn_plugin_descriptor_blob_ipfs, NULL, &error, "api_url", api, NULL);
     if (b == NULL || !run ("blob-ipfs", b, size, &error)) {
       g_printerr ("blob-ipfs: %s\n", error->message);
       return 1;
     }
   }
   for (int sync = 1; sync >= 0; sync--) {
-    g_autofree char *tmp = test_make_tmpdir ();
     g_autofree char *dir
         = dir_opt != NULL ? g_build_filename (dir_opt, "bench-blob-fs", NULL)
-                          : g_strdup (tmp);
-    g_autoptr (BlobBackend) b
-        = blob_backend_start (cairn_plugin_descriptor_blob_fs, dir, &error,
-                              "sync", sync ? "true" : "false", NULL);
-    if (b == NULL
-        || !run (sync ? "blob-fs (sync = true)" : "blob-fs (sync = false)", b,
-                 size, &error)) {
+                          : NULL;
+    CairnTestBlobBackend *b = cairn_test_blob_backend_start (
+        cairn_plugin_descriptor_blob_fs, dir, &error, "sync",
+        sync ? "true" : "false", NULL);
+    gboolean ok
+        = b != NULL
+          && run (sync ? "blob-fs (sync = true)" : "blob-fs (sync = false)", b,
+                  size, &error);
+    cairn_test_blob_backend_stop (b);
+    if (dir != NULL)
+      cairn_test_rm_rf (dir);
+    if (!ok) {
       g_printerr ("blob-fs: %s\n", error->message);
       return 1;
     }
-    if (dir_opt != NULL)
-      test_rm_rf (tmp);
   }
   return 0;
 }

@@ -8,7 +8,7 @@
 #include <jansson.h>
 #include <libsoup/soup.h>
 
-#include "test_util.h"
+#include <cairn/testing/testing.h>
 
 struct Ipfsd {
   char *dir;  /* temp dir: repo/ and daemon.log */
@@ -156,7 +156,7 @@ spawn_daemon (Ipfsd *d, GError **error)
     return FALSE;
   /* A SIGKILLed js-ipfs leaves its lock behind. */
   g_autofree char *lock = g_build_filename (d->repo, "repo.lock", NULL);
-  test_rm_rf (lock);
+  cairn_test_rm_rf (lock);
   g_autoptr (GSubprocessLauncher) l = launcher (d, shim);
   d->proc = g_subprocess_launcher_spawn (l, error, jsipfs, "daemon",
                                          "--offline", NULL);
@@ -186,7 +186,7 @@ ipfsd_start (GError **error)
   if (!driver_env (&jsipfs, &shim, error))
     return NULL;
   g_autoptr (Ipfsd) d = g_new0 (Ipfsd, 1);
-  d->dir = test_make_tmpdir ();
+  d->dir = cairn_test_make_tmpdir ();
   d->repo = g_build_filename (d->dir, "repo", NULL);
   d->log = g_build_filename (d->dir, "daemon.log", NULL);
 
@@ -246,7 +246,7 @@ ipfsd_free (Ipfsd *d)
     ipfsd_kill (d);
   }
   if (d->dir != NULL)
-    test_rm_rf (d->dir);
+    cairn_test_rm_rf (d->dir);
   g_free (d->dir);
   g_free (d->repo);
   g_free (d->log);

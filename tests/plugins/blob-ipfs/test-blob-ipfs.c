@@ -1,8 +1,8 @@
 /* blob-ipfs against a real IPFS daemon (js-ipfs, started by the test; see
- * ipfsd.h), and the blob store conformance suite (blob_suite.h) against
- * both blob-fs and blob-ipfs.
+ * ipfsd.h), with the SDK's blob store conformance suite
+ * (libcairn-sdk-testing-1, <cairn/testing/blob.h>; test-blob-fs runs it on
+ * blob-fs).
  *
- *   /blob-store/blob-fs/...     the suite on blob-fs
  *   /blob-store/blob-ipfs/...   the suite on blob-ipfs
  *   /blob-ipfs/same-ids         blob-fs and blob-ipfs give the same CIDs;
  *                               a blob moved from one to the other keeps
@@ -34,11 +34,10 @@
 
 #include <jansson.h>
 
-#include "blob_fs_test.h"
-#include "blob_suite.h"
+#include <cairn/testing/testing.h>
+
 #include "ipfsd.h"
 #include "proxy.h"
-#include "test_util.h"
 
 #define CHUNK ((uint64_t)262144)
 
@@ -60,31 +59,30 @@ __asan_default_options (void)
  * g_test_trap_subprocess find it in the environment). */
 static const char *api_url;
 
-static BlobBackend *
+static CairnTestBlobBackend *
 start_ipfs (const char *url, GError **error, const char *k1, const char *v1)
 {
-  g_autofree char *dir = test_make_tmpdir ();
-  return blob_backend_start (cairn_plugin_descriptor_blob_ipfs, dir, error,
-                             "api_url", url, "lookup_timeout_ms", "500", k1, v1,
-                             NULL);
+  /* A temporary data dir, removed with the backend. */
+  return cairn_test_blob_backend_start (
+      cairn_plugin_descriptor_blob_ipfs, NULL, error, "api_url", url,
+      "lookup_timeout_ms", "500", k1, v1, NULL);
 }
 
-static BlobBackend *
+static CairnTestBlobBackend *
 open_ipfs (void *data)
 {
   g_autoptr (GError) error = NULL;
-  BlobBackend *b = start_ipfs (api_url, &error, NULL, NULL);
+  CairnTestBlobBackend *b = start_ipfs (api_url, &error, NULL, NULL);
   g_assert_no_error (error);
   return b;
 }
 
-static BlobBackend *
+static CairnTestBlobBackend *
 open_fs (void *data)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree char *dir = test_make_tmpdir ();
-  BlobBackend *b = blob_backend_start (cairn_plugin_descriptor_blob_fs, dir,
-                                       &error, "sync", "false", NULL);
+  CairnTestBlobBackend *b = cairn_test_blob_backend_start (
+      cairn_plugin_descriptor_blob_fs, NULL, &error, "sync", "false", NULL);
   g_assert_no_error (error);
   return b;
 }
@@ -121,31 +119,31 @@ test_same_ids (void)
 {
   static const uint64_t sizes[]
       = { 0, 1, CHUNK - 1, CHUNK + 1, 174 * CHUNK + 1, 3u << 20 };
-  g_autoptr (BlobBackend) fs = open_fs (NULL);
-  g_autoptr (BlobBackend) ipfs = open_ipfs (NULL);
+  g_autoptr (CairnTestBlobBackend) fs = open_fs (NULL);
+  g_autoptr (CairnTestBlobBackend) ipfs = open_ipfs (NULL);
 
   for (size_t i = 0; i < G_N_ELEMENTS (sizes); i++) {
-    g_autofree char *a = blob_put_gen (fs, 700 + i, sizes[i]);
-    g_autofree char *b = blob_put_gen (ipfs, 700 + i, sizes[i]);
+    g_autofree char *a = cairn_test_blob_put_gen (fs, 700 + i, sizes[i]);
+    g_autofree char *b = cairn_test_blob_put_gen (ipfs, 700 + i, sizes[i]);
     g_assert_cmpstr (a, ==, b);
     g_assert_true (pinned (api_url, b));
   }
 
   /* A blob moved from blob-fs to blob-ipfs (a stream from one into the
    * other) keeps its id, and back. */
-  g_autofree char *src = blob_put_gen (fs, 710, 7 * CHUNK + 3);
+  g_autofree char *src = cairn_test_blob_put_gen (fs, 710, 7 * CHUNK + 3);
   g_autoptr (GError) error = NULL;
   g_autoptr (GInputStream) in
-      = fs->iface.get (blob_backend_self (fs), src, 0, UINT64_MAX, &error);
+      = cairn_test_blob_get (fs, src, 0, UINT64_MAX, &error);
   g_assert_no_error (error);
-  g_autofree char *moved = blob_put (ipfs, in, &error);
+  g_autofree char *moved = cairn_test_blob_put (ipfs, in, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (moved, ==, src);
-  g_autoptr (BlobBackend) fs2 = open_fs (NULL);
-  g_autoptr (GInputStream) in2 = ipfs->iface.get (blob_backend_self (ipfs),
-                                                  moved, 0, UINT64_MAX, &error);
+  g_autoptr (CairnTestBlobBackend) fs2 = open_fs (NULL);
+  g_autoptr (GInputStream) in2
+      = cairn_test_blob_get (ipfs, moved, 0, UINT64_MAX, &error);
   g_assert_no_error (error);
-  g_autofree char *back = blob_put (fs2, in2, &error);
+  g_autofree char *back = cairn_test_blob_put (fs2, in2, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (back, ==, src);
 }
@@ -159,9 +157,10 @@ test_add_params (void)
   g_autoptr (GError) error = NULL;
 
   {
-    g_autoptr (BlobBackend) b = start_ipfs (proxy_url (p), &error, NULL, NULL);
+    g_autoptr (CairnTestBlobBackend) b
+        = start_ipfs (proxy_url (p), &error, NULL, NULL);
     g_assert_no_error (error);
-    g_autofree char *cid = blob_put_gen (b, 720, CHUNK + 9);
+    g_autofree char *cid = cairn_test_blob_put_gen (b, 720, CHUNK + 9);
     g_autofree char *q = proxy_last_query (p, "add");
     g_auto (GStrv) params = g_strsplit (q, "&", -1);
     static const char *const want[]
@@ -172,17 +171,17 @@ test_add_params (void)
     g_assert_true (pinned (api_url, cid));
   }
   {
-    g_autoptr (BlobBackend) b
+    g_autoptr (CairnTestBlobBackend) b
         = start_ipfs (proxy_url (p), &error, "pin", "false");
     g_assert_no_error (error);
-    g_autofree char *cid = blob_put_gen (b, 721, CHUNK + 9);
+    g_autofree char *cid = cairn_test_blob_put_gen (b, 721, CHUNK + 9);
     g_autofree char *q = proxy_last_query (p, "add");
     assert_contains (q, "pin=false");
     g_assert_false (pinned (api_url, cid));
     /* Unpinned is still stored (until the daemon collects garbage). */
     uint64_t good = 0;
-    g_assert_true (
-        blob_check_gen (b, cid, 721, CHUNK + 9, 0, UINT64_MAX, &good, &error));
+    g_assert_true (cairn_test_blob_check_gen (b, cid, 721, CHUNK + 9, 0,
+                                              UINT64_MAX, &good, &error));
     g_assert_no_error (error);
   }
 }
@@ -194,16 +193,17 @@ test_reads (void)
 {
   g_autoptr (Proxy) p = proxy_start (api_url);
   g_autoptr (GError) error = NULL;
-  g_autoptr (BlobBackend) b = start_ipfs (proxy_url (p), &error, NULL, NULL);
+  g_autoptr (CairnTestBlobBackend) b
+      = start_ipfs (proxy_url (p), &error, NULL, NULL);
   g_assert_no_error (error);
   const uint64_t small = 3 * CHUNK + 17, big = 177 * CHUNK + 5;
-  g_autofree char *c1 = blob_put_gen (b, 730, small);
-  g_autofree char *c2 = blob_put_gen (b, 731, big);
+  g_autofree char *c1 = cairn_test_blob_put_gen (b, 730, small);
+  g_autofree char *c2 = cairn_test_blob_put_gen (b, 731, big);
   uint64_t size, good;
 
   /* stat: the root only. */
   proxy_reset_counts (p);
-  g_assert_true (blob_stat (b, c2, &size, &error));
+  g_assert_true (cairn_test_blob_stat (b, c2, &size, &error));
   g_assert_cmpuint (size, ==, big);
   g_assert_cmpuint (proxy_calls (p, "block/get"), ==, 1);
   g_assert_cmpuint (proxy_calls (p, "cat"), ==, 0);
@@ -213,8 +213,8 @@ test_reads (void)
 
   /* A whole one-level blob: the root, then one /cat of every byte. */
   proxy_reset_counts (p);
-  g_assert_true (
-      blob_check_gen (b, c1, 730, small, 0, UINT64_MAX, &good, &error));
+  g_assert_true (cairn_test_blob_check_gen (b, c1, 730, small, 0, UINT64_MAX,
+                                            &good, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (proxy_calls (p, "block/get"), ==, 1);
   g_assert_cmpuint (proxy_calls (p, "cat"), ==, 1);
@@ -223,8 +223,8 @@ test_reads (void)
   /* A range inside one leaf of a two-level blob: root, one inner node,
    * and that leaf. */
   proxy_reset_counts (p);
-  g_assert_true (
-      blob_check_gen (b, c2, 731, big, 175 * CHUNK + 10, 100, &good, &error));
+  g_assert_true (cairn_test_blob_check_gen (b, c2, 731, big, 175 * CHUNK + 10,
+                                            100, &good, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (proxy_calls (p, "block/get"), ==, 2);
   g_assert_cmpuint (proxy_calls (p, "cat"), ==, 1);
@@ -237,26 +237,26 @@ test_reads (void)
 
   /* Across the two subtrees: both inner nodes, two leaves. */
   proxy_reset_counts (p);
-  g_assert_true (
-      blob_check_gen (b, c2, 731, big, 174 * CHUNK - 5, 10, &good, &error));
+  g_assert_true (cairn_test_blob_check_gen (b, c2, 731, big, 174 * CHUNK - 5,
+                                            10, &good, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (proxy_calls (p, "block/get"), ==, 3);
   g_assert_cmpuint (proxy_bytes (p, "cat"), ==, 2 * CHUNK);
 
   /* A whole two-level blob: three blocks and one /cat. */
   proxy_reset_counts (p);
-  g_assert_true (
-      blob_check_gen (b, c2, 731, big, 0, UINT64_MAX, &good, &error));
+  g_assert_true (cairn_test_blob_check_gen (b, c2, 731, big, 0, UINT64_MAX,
+                                            &good, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (proxy_calls (p, "block/get"), ==, 3);
   g_assert_cmpuint (proxy_calls (p, "cat"), ==, 1);
   g_assert_cmpuint (proxy_bytes (p, "cat"), ==, big);
 
   /* offline = false: no offline=true. */
-  g_autoptr (BlobBackend) online
+  g_autoptr (CairnTestBlobBackend) online
       = start_ipfs (proxy_url (p), &error, "offline", "false");
   g_assert_no_error (error);
-  g_assert_true (blob_stat (online, c1, &size, &error));
+  g_assert_true (cairn_test_blob_stat (online, c1, &size, &error));
   g_free (q);
   q = proxy_last_query (p, "block/get");
   g_assert_null (strstr (q, "offline"));
@@ -269,17 +269,18 @@ test_wrong_bytes (void)
 {
   g_autoptr (Proxy) p = proxy_start (api_url);
   g_autoptr (GError) error = NULL;
-  g_autoptr (BlobBackend) b = start_ipfs (proxy_url (p), &error, NULL, NULL);
+  g_autoptr (CairnTestBlobBackend) b
+      = start_ipfs (proxy_url (p), &error, NULL, NULL);
   g_assert_no_error (error);
   const uint64_t size = 5 * CHUNK + 17;
-  g_autofree char *cid = blob_put_gen (b, 740, size);
+  g_autofree char *cid = cairn_test_blob_put_gen (b, 740, size);
   uint64_t good = 0, got;
 
   /* A byte of the second leaf flipped: the first leaf comes, then the
    * error; not one byte of the second. */
   proxy_set_mode (p, PROXY_FLIP_CAT, CHUNK + 1000);
-  g_assert_false (
-      blob_check_gen (b, cid, 740, size, 0, UINT64_MAX, &good, &error));
+  g_assert_false (cairn_test_blob_check_gen (b, cid, 740, size, 0, UINT64_MAX,
+                                             &good, &error));
   g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_CORRUPT);
   g_assert_cmpuint (good, ==, CHUNK);
   assert_contains (error->message, "wrong bytes");
@@ -290,24 +291,24 @@ test_wrong_bytes (void)
 
   /* A range inside the third leaf, its byte 100 flipped: nothing. */
   proxy_set_mode (p, PROXY_FLIP_CAT, 100);
-  g_assert_false (
-      blob_check_gen (b, cid, 740, size, 2 * CHUNK + 50, 1000, &good, &error));
+  g_assert_false (cairn_test_blob_check_gen (b, cid, 740, size, 2 * CHUNK + 50,
+                                             1000, &good, &error));
   g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_CORRUPT);
   g_assert_cmpuint (good, ==, 0);
   g_clear_error (&error);
 
   /* The last byte of the blob flipped. */
   proxy_set_mode (p, PROXY_FLIP_CAT, size - 1);
-  g_assert_false (
-      blob_check_gen (b, cid, 740, size, 0, UINT64_MAX, &good, &error));
+  g_assert_false (cairn_test_blob_check_gen (b, cid, 740, size, 0, UINT64_MAX,
+                                             &good, &error));
   g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_CORRUPT);
   g_assert_cmpuint (good, ==, 5 * CHUNK);
   g_clear_error (&error);
 
   /* /cat cut short: an I/O error saying where, after the good leaves. */
   proxy_set_mode (p, PROXY_SHORT_CAT, 2 * CHUNK + 5);
-  g_assert_false (
-      blob_check_gen (b, cid, 740, size, 0, UINT64_MAX, &good, &error));
+  g_assert_false (cairn_test_blob_check_gen (b, cid, 740, size, 0, UINT64_MAX,
+                                             &good, &error));
   g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_IO);
   g_assert_cmpuint (good, ==, 2 * CHUNK);
   assert_contains (error->message, "ended at byte");
@@ -317,22 +318,22 @@ test_wrong_bytes (void)
   /* A flipped root block: get and stat fail at once. */
   proxy_set_mode (p, PROXY_FLIP_BLOCK, 10);
   g_autoptr (GInputStream) in
-      = b->iface.get (blob_backend_self (b), cid, 0, UINT64_MAX, &error);
+      = cairn_test_blob_get (b, cid, 0, UINT64_MAX, &error);
   g_assert_null (in);
   g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_CORRUPT);
   assert_contains (error->message, "wrong bytes for block");
   g_test_message ("%s", error->message);
   g_clear_error (&error);
-  g_assert_false (blob_stat (b, cid, &got, &error));
+  g_assert_false (cairn_test_blob_stat (b, cid, &got, &error));
   g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_CORRUPT);
   g_clear_error (&error);
 
   /* An inner node flipped (two levels; the root fetched before the flip). */
   proxy_set_mode (p, PROXY_PASS, 0);
   const uint64_t big = 175 * CHUNK + 1;
-  g_autofree char *c2 = blob_put_gen (b, 741, big);
+  g_autofree char *c2 = cairn_test_blob_put_gen (b, 741, big);
   g_autoptr (GInputStream) in2
-      = b->iface.get (blob_backend_self (b), c2, 0, UINT64_MAX, &error);
+      = cairn_test_blob_get (b, c2, 0, UINT64_MAX, &error);
   g_assert_no_error (error);
   proxy_set_mode (p, PROXY_FLIP_BLOCK, 10);
   guint8 buf[100];
@@ -348,8 +349,8 @@ test_wrong_bytes (void)
 
   /* An honest daemon again: all is well. */
   proxy_set_mode (p, PROXY_PASS, 0);
-  g_assert_true (
-      blob_check_gen (b, cid, 740, size, 0, UINT64_MAX, &good, &error));
+  g_assert_true (cairn_test_blob_check_gen (b, cid, 740, size, 0, UINT64_MAX,
+                                            &good, &error));
   g_assert_no_error (error);
 }
 
@@ -358,16 +359,18 @@ test_wrong_cid (void)
 {
   g_autoptr (Proxy) p = proxy_start (api_url);
   g_autoptr (GError) error = NULL;
-  g_autoptr (BlobBackend) b = start_ipfs (proxy_url (p), &error, NULL, NULL);
+  g_autoptr (CairnTestBlobBackend) b
+      = start_ipfs (proxy_url (p), &error, NULL, NULL);
   g_assert_no_error (error);
   g_autofree char *v1 = NULL;
   char *cid = NULL;
 
   /* Another file's CID. */
-  blob_ipfs_cid_of_gen (750, 2 * CHUNK, &v1, NULL);
+  cairn_test_blob_ipfs_cid_of_gen (750, 2 * CHUNK, &v1, NULL);
   proxy_set_mode (p, PROXY_WRONG_HASH, 0);
-  g_autoptr (GInputStream) in = gen_stream_new (750, 2 * CHUNK);
-  g_assert_false (b->iface.put (blob_backend_self (b), in, &cid, NULL, &error));
+  g_autoptr (GInputStream) in = cairn_test_gen_stream_new (750, 2 * CHUNK);
+  g_assert_false (cairn_test_blob_backend_iface (b)->put (
+      cairn_test_blob_backend_self (b), in, &cid, NULL, &error));
   g_assert_null (cid);
   g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_CORRUPT);
   assert_contains (error->message,
@@ -381,9 +384,9 @@ test_wrong_cid (void)
    * pin is removed again. */
   g_autofree char *before = pins (api_url);
   proxy_set_mode (p, PROXY_RAW_LEAVES, 0);
-  g_autoptr (GInputStream) in2 = gen_stream_new (751, 3 * CHUNK);
-  g_assert_false (
-      b->iface.put (blob_backend_self (b), in2, &cid, NULL, &error));
+  g_autoptr (GInputStream) in2 = cairn_test_gen_stream_new (751, 3 * CHUNK);
+  g_assert_false (cairn_test_blob_backend_iface (b)->put (
+      cairn_test_blob_backend_self (b), in2, &cid, NULL, &error));
   g_assert_null (cid);
   g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_CORRUPT);
   assert_contains (error->message, "unpinned it");
@@ -410,26 +413,27 @@ test_daemon_down (void)
       "http://127.0.0.1:%u",
       g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
   g_autoptr (GError) error = NULL;
-  g_autoptr (BlobBackend) b = start_ipfs (url, &error, NULL, NULL);
+  g_autoptr (CairnTestBlobBackend) b = start_ipfs (url, &error, NULL, NULL);
   g_assert_no_error (error);
-  g_assert_true (blob_backend_logged (b, "blobs fail until the daemon"));
+  g_assert_true (
+      cairn_test_blob_backend_logged (b, "blobs fail until the daemon"));
   g_autofree char *absent = NULL;
-  blob_ipfs_cid_of_gen (760, 10, &absent, NULL);
+  cairn_test_blob_ipfs_cid_of_gen (760, 10, &absent, NULL);
   uint64_t size;
 
-  g_autoptr (GInputStream) in = gen_stream_new (760, 3 * CHUNK);
-  g_assert_null (blob_put (b, in, &error));
+  g_autoptr (GInputStream) in = cairn_test_gen_stream_new (760, 3 * CHUNK);
+  g_assert_null (cairn_test_blob_put (b, in, &error));
   g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_IO);
   assert_contains (error->message, url);
   assert_contains (error->message, "cannot reach");
   g_test_message ("%s", error->message);
   g_clear_error (&error);
-  g_assert_false (blob_stat (b, absent, &size, &error));
+  g_assert_false (cairn_test_blob_stat (b, absent, &size, &error));
   g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_IO);
   assert_contains (error->message, url);
   g_clear_error (&error);
   g_autoptr (GInputStream) got
-      = b->iface.get (blob_backend_self (b), absent, 0, UINT64_MAX, &error);
+      = cairn_test_blob_get (b, absent, 0, UINT64_MAX, &error);
   g_assert_null (got);
   g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_IO);
   assert_contains (error->message, url);
@@ -491,24 +495,25 @@ test_killed (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (Ipfsd) d = ipfsd_start (&error);
   g_assert_no_error (error);
-  g_autoptr (BlobBackend) b
+  g_autoptr (CairnTestBlobBackend) b
       = start_ipfs (ipfsd_api_url (d), &error, NULL, NULL);
   g_assert_no_error (error);
-  g_autoptr (BlobBackend) fs = open_fs (NULL);
+  g_autoptr (CairnTestBlobBackend) fs = open_fs (NULL);
   const uint64_t big = 64u << 20;
-  g_autofree char *kept = blob_put_gen (b, 770, 3 * CHUNK);
-  g_autofree char *would_be = blob_put_gen (fs, 771, big);
+  g_autofree char *kept = cairn_test_blob_put_gen (b, 770, 3 * CHUNK);
+  g_autofree char *would_be = cairn_test_blob_put_gen (fs, 771, big);
   uint64_t size, good;
 
   /* Killed at 16 MiB of a 64 MiB put. */
   TestKillStream *ks = g_object_new (TEST_TYPE_KILL_STREAM, NULL);
-  ks->gen = gen_stream_new (771, big);
+  ks->gen = cairn_test_gen_stream_new (771, big);
   ks->at = 16u << 20;
   ks->victim = ipfsd_pid (d);
   g_assert_cmpint (ks->victim, >, 0);
   char *cid = NULL;
-  g_assert_false (b->iface.put (blob_backend_self (b), G_INPUT_STREAM (ks),
-                                &cid, NULL, &error));
+  g_assert_false (cairn_test_blob_backend_iface (b)->put (
+      cairn_test_blob_backend_self (b), G_INPUT_STREAM (ks), &cid, NULL,
+      &error));
   g_object_unref (ks);
   g_assert_null (cid);
   g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_IO);
@@ -519,38 +524,38 @@ test_killed (void)
   ipfsd_kill (d);
 
   /* While it is down: a clear error. */
-  g_assert_false (blob_stat (b, kept, &size, &error));
+  g_assert_false (cairn_test_blob_stat (b, kept, &size, &error));
   g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_IO);
   g_clear_error (&error);
 
   /* Restarted: the cut blob is not there, the earlier one is. */
   g_assert_true (ipfsd_restart (d, &error));
   g_assert_no_error (error);
-  g_assert_false (blob_stat (b, would_be, &size, &error));
+  g_assert_false (cairn_test_blob_stat (b, would_be, &size, &error));
   g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_NOT_FOUND);
   g_clear_error (&error);
-  g_assert_true (
-      blob_check_gen (b, kept, 770, 3 * CHUNK, 0, UINT64_MAX, &good, &error));
+  g_assert_true (cairn_test_blob_check_gen (b, kept, 770, 3 * CHUNK, 0,
+                                            UINT64_MAX, &good, &error));
   g_assert_no_error (error);
 
   /* Killed during a read: an error after good bytes only. */
   const uint64_t mid = 48u << 20;
-  g_autofree char *c = blob_put_gen (b, 772, mid);
+  g_autofree char *c = cairn_test_blob_put_gen (b, 772, mid);
   g_autoptr (GInputStream) in
-      = b->iface.get (blob_backend_self (b), c, 0, UINT64_MAX, &error);
+      = cairn_test_blob_get (b, c, 0, UINT64_MAX, &error);
   g_assert_no_error (error);
   g_autofree uint8_t *buf = g_malloc (1 << 20);
   g_autofree uint8_t *want = g_malloc (1 << 20);
   uint64_t pos = 0;
   gsize n;
   g_assert_true (g_input_stream_read_all (in, buf, 1 << 20, &n, NULL, &error));
-  gen_fill (772, 0, want, n);
+  cairn_test_gen_fill (772, 0, want, n);
   g_assert_cmpmem (buf, n, want, n);
   pos += n;
   ipfsd_kill (d);
   for (;;) {
     gboolean ok = g_input_stream_read_all (in, buf, 1 << 20, &n, NULL, &error);
-    gen_fill (772, pos, want, n);
+    cairn_test_gen_fill (772, pos, want, n);
     g_assert_cmpmem (buf, n, want, n);
     pos += n;
     if (!ok || n == 0)
@@ -583,35 +588,33 @@ test_config (void)
   };
   for (size_t i = 0; i < G_N_ELEMENTS (bad); i++) {
     g_autoptr (GError) error = NULL;
-    g_autofree char *dir = test_make_tmpdir ();
-    g_autoptr (BlobBackend) b
-        = blob_backend_start (cairn_plugin_descriptor_blob_ipfs, dir, &error,
-                              bad[i].key, bad[i].value, NULL);
+    g_autofree char *dir = cairn_test_make_tmpdir ();
+    g_autoptr (CairnTestBlobBackend) b = cairn_test_blob_backend_start (
+        cairn_plugin_descriptor_blob_ipfs, dir, &error, bad[i].key,
+        bad[i].value, NULL);
     g_assert_null (b);
     g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFIG);
     assert_contains (error->message, bad[i].key);
     g_test_message ("%s = %s: %s", bad[i].key, bad[i].value, error->message);
-    test_rm_rf (dir);
+    cairn_test_rm_rf (dir);
   }
 
   /* Every key, a trailing slash, and the defaults (the default api_url is
    * another daemon's: it must init all the same). */
   g_autoptr (GError) error = NULL;
   g_autofree char *slash = g_strconcat (api_url, "/", NULL);
-  g_autofree char *dir = test_make_tmpdir ();
-  g_autoptr (BlobBackend) b = blob_backend_start (
-      cairn_plugin_descriptor_blob_ipfs, dir, &error, "api_url", slash,
+  g_autoptr (CairnTestBlobBackend) b = cairn_test_blob_backend_start (
+      cairn_plugin_descriptor_blob_ipfs, NULL, &error, "api_url", slash,
       "timeout_s", "30", "lookup_timeout_ms", "300", "offline", "true", "pin",
       "true", NULL);
   g_assert_no_error (error);
-  g_assert_true (blob_backend_logged (b, "version"));
-  g_autofree char *cid = blob_put_gen (b, 780, 10);
+  g_assert_true (cairn_test_blob_backend_logged (b, "version"));
+  g_autofree char *cid = cairn_test_blob_put_gen (b, 780, 10);
   uint64_t size;
-  g_assert_true (blob_stat (b, cid, &size, &error));
+  g_assert_true (cairn_test_blob_stat (b, cid, &size, &error));
   g_assert_no_error (error);
-  g_autofree char *dir2 = test_make_tmpdir ();
-  g_autoptr (BlobBackend) d = blob_backend_start (
-      cairn_plugin_descriptor_blob_ipfs, dir2, &error, NULL);
+  g_autoptr (CairnTestBlobBackend) d = cairn_test_blob_backend_start (
+      cairn_plugin_descriptor_blob_ipfs, NULL, &error, NULL);
   g_assert_no_error (error);
 }
 
@@ -628,21 +631,21 @@ test_memory (void)
     g_test_trap_assert_passed ();
     return;
   }
-  g_autoptr (BlobBackend) b = open_ipfs (NULL);
+  g_autoptr (CairnTestBlobBackend) b = open_ipfs (NULL);
   const uint64_t size = 128u << 20;
   g_autoptr (GError) error = NULL;
   uint64_t good;
 
-  g_autofree char *warm = blob_put_gen (b, 790, 3 * CHUNK);
-  g_assert_true (
-      blob_check_gen (b, warm, 790, 3 * CHUNK, 0, UINT64_MAX, &good, &error));
-  uint64_t before = test_vm_hwm_kib ();
-  g_autofree char *cid = blob_put_gen (b, 791, size);
-  uint64_t after_put = test_vm_hwm_kib ();
-  g_assert_true (
-      blob_check_gen (b, cid, 791, size, 0, UINT64_MAX, &good, &error));
+  g_autofree char *warm = cairn_test_blob_put_gen (b, 790, 3 * CHUNK);
+  g_assert_true (cairn_test_blob_check_gen (b, warm, 790, 3 * CHUNK, 0,
+                                            UINT64_MAX, &good, &error));
+  uint64_t before = cairn_test_peak_rss_kib ();
+  g_autofree char *cid = cairn_test_blob_put_gen (b, 791, size);
+  uint64_t after_put = cairn_test_peak_rss_kib ();
+  g_assert_true (cairn_test_blob_check_gen (b, cid, 791, size, 0, UINT64_MAX,
+                                            &good, &error));
   g_assert_no_error (error);
-  uint64_t after_get = test_vm_hwm_kib ();
+  uint64_t after_get = cairn_test_peak_rss_kib ();
   printf ("# VmHWM %" G_GUINT64_FORMAT
           " KiB, after a 128 MiB put %" G_GUINT64_FORMAT
           " KiB, after reading it back %" G_GUINT64_FORMAT " KiB\n",
@@ -654,8 +657,7 @@ test_memory (void)
 int
 main (int argc, char **argv)
 {
-  static const BlobSuite fs_suite = { "blob-fs", open_fs, NULL };
-  static const BlobSuite ipfs_suite = { "blob-ipfs", open_ipfs, NULL };
+  static const CairnTestBlobSuite ipfs_suite = { "blob-ipfs", open_ipfs, NULL };
   g_autoptr (Ipfsd) daemon = NULL;
 
   g_autofree char *dir = NULL, *file = NULL, *url = NULL;
@@ -669,21 +671,20 @@ main (int argc, char **argv)
                                         &url, NULL, NULL));
   } else {
     g_autoptr (GError) error = NULL;
-    dir = test_make_tmpdir ();
+    dir = cairn_test_make_tmpdir ();
     file = g_build_filename (dir, "api", NULL);
     g_setenv ("BLOB_IPFS_TEST_API_FILE", file, TRUE);
     daemon = ipfsd_start (&error);
     if (daemon == NULL) {
       printf ("Bail out! cannot start the IPFS daemon: %s\n", error->message);
-      test_rm_rf (dir);
+      cairn_test_rm_rf (dir);
       return 1;
     }
     url = g_strdup (ipfsd_api_url (daemon));
     g_assert_true (g_file_set_contents (file, url, -1, NULL));
   }
   api_url = url;
-  blob_suite_add (&fs_suite);
-  blob_suite_add (&ipfs_suite);
+  cairn_test_blob_suite_add (&ipfs_suite);
   g_test_add_func ("/blob-ipfs/same-ids", test_same_ids);
   g_test_add_func ("/blob-ipfs/add-params", test_add_params);
   g_test_add_func ("/blob-ipfs/reads", test_reads);
@@ -695,6 +696,6 @@ main (int argc, char **argv)
   g_test_add_func ("/blob-ipfs/memory", test_memory);
   rc = g_test_run ();
   if (dir != NULL)
-    test_rm_rf (dir);
+    cairn_test_rm_rf (dir);
   return rc;
 }

@@ -3,30 +3,27 @@
  * 1. At every step of a commit: the static library calls
  *    store_git_test_hook at each step (objects built, pack written,
  *    private commit, ref moved, index written, each step of packing, a
- *    private write); a child process commits with the hook set to SIGKILL
- *    itself at one step, and the parent checks that the store opens with
- *    exactly the blocks that step implies (before the ref moved: the
- *    previous head; after: the new one), the exact state, the private
- *    keys of the head, passes `git fsck --strict`, and goes on.
- * 2. At random moments: the store-crash harness of tests/plugins
- *    (test-store-crash.c, included unchanged, with store-git's descriptor
- *    in place of store-lmdb's): its deterministic chain, child and
- *    verification, 24 SIGKILLs, half inside a large commit. Its kill
- *    windows (up to 150 ms after the start, up to 8 ms into a large
- *    commit) assume a large commit takes well under 150 ms; store-git's
- *    takes ~40 ms here, ~100 ms under ASan, so the schedule here scales the
- *    windows to the measured time of one large commit (the harness's own
- *    windows whenever that is at most 30 ms).
+ *    private write); a child process commits blocks of the SDK crash
+ *    harness's deterministic chain (cairn_test_chain_commit) with the hook
+ *    set to SIGKILL itself at one step, and the parent checks that the
+ *    store opens with exactly the blocks that step implies (before the ref
+ *    moved: the previous head; after: the new one), the exact state, the
+ *    private keys of the head (cairn_test_chain_verify), passes `git fsck
+ *    --strict`, and goes on.
+ * 2. At random moments: the crash case of the SDK's storage suite
+ *    (<cairn/testing/storage.h>), 24 SIGKILLs, half inside a large commit,
+ *    its kill windows scaled to the time of one large commit here (~40 ms,
+ *    ~100 ms under ASan); after every kill, and at the end, `git fsck
+ *    --strict` of both repositories and one commit per block.
  */
 #include <signal.h>
+#include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
-/* The harness, pointed at store-git; its main is not ours. */
-#define cairn_plugin_descriptor_store_lmdb cairn_plugin_descriptor_store_git
-#define main store_crash_harness_main
-int main (int argc, char **argv);
-#include "../test-store-crash.c"
-#undef main
+#include <cairn/testing/testing.h>
+
+const CairnPluginDescriptor *cairn_plugin_descriptor_store_git (void);
 
 extern void (*store_git_test_hook) (const char *step);
 
@@ -39,34 +36,37 @@ kill_hook (const char *step)
     raise (SIGKILL);
 }
 
-/* A handle with packing every 4 blocks (the harness's opens the default),
- * or never (merging only) for the merge step. */
+/* A store with packing every 4 blocks (the checks open it with the
+ * default config), or never (merging only) for the merge step. */
 static const char *pack_every = "4";
 
-static gboolean
-open_packing (Handle *hd, const char *dir, GError **error)
+static CairnTestStore *
+open_packing (const char *dir, GError **error)
 {
-  hd->fp = fake_plugin_new (cairn_plugin_descriptor_store_git, dir);
-  fake_plugin_set_config (hd->fp, "pack_every", pack_every);
-  if (!fake_plugin_init (hd->fp, error))
-    return FALSE;
-  hd->iface = fake_plugin_storage (hd->fp);
-  hd->store = hd->iface->open (fake_plugin_handle (hd->fp), dir, error);
-  return hd->store != NULL;
+  const char *const config[] = { "pack_every", pack_every, NULL };
+  return cairn_test_store_open (cairn_plugin_descriptor_store_git, config, dir,
+                                error);
 }
 
 static void
 commit_range (const char *dir, uint64_t from, uint64_t to)
 {
   g_autoptr (GError) error = NULL;
-  Handle hd = { 0 };
-  g_assert_true (open_packing (&hd, dir, &error));
+  g_autoptr (CairnTestStore) s = open_packing (dir, &error);
+  g_assert_no_error (error);
   for (uint64_t h = from; h < to; h++) {
-    g_autoptr (TestCommit) c = build_commit (h);
-    g_assert_true (hd.iface->commit (hd.store, test_commit_data (c), &error));
+    g_autoptr (CairnTestCommit) c = cairn_test_chain_commit (h);
+    g_assert_true (cairn_test_store_commit (s, c, &error));
     g_assert_no_error (error);
   }
-  handle_close (&hd);
+}
+
+/* The chain's check, with the default config. */
+static gint64
+verify (const char *dir, gint64 min_head, gint64 max_head)
+{
+  return cairn_test_chain_verify (cairn_plugin_descriptor_store_git, NULL, dir,
+                                  min_head, max_head);
 }
 
 static int
@@ -116,7 +116,7 @@ static void
 test_step (gconstpointer data)
 {
   const StepCase *sc = data;
-  g_autofree char *tmp = test_make_tmpdir ();
+  g_autofree char *tmp = cairn_test_make_tmpdir ();
   g_autofree char *dir = g_build_filename (tmp, "store", NULL);
   uint64_t before = sc->before ? sc->before : 3;
 
@@ -127,24 +127,25 @@ test_step (gconstpointer data)
   g_assert_cmpint (pid, >=, 0);
   if (pid == 0) {
     g_autoptr (GError) error = NULL;
-    Handle hd = { 0 };
-    if (!open_packing (&hd, dir, &error))
+    CairnTestStore *s = open_packing (dir, &error);
+    if (s == NULL)
       _exit (2);
     kill_at = sc->step;
     store_git_test_hook = kill_hook;
     if (sc->private_write) {
       CairnWrite w = { "p/extra", (const uint8_t *)"kept", 4, 0, 0 };
-      hd.iface->private_write (hd.store, &w, 1, &error);
+      cairn_test_store_iface (s)->private_write (cairn_test_store_handle (s),
+                                                 &w, 1, &error);
       _exit (3);
     }
     for (uint64_t h = before; h <= before + 1; h++) {
-      TestCommit *c = build_commit (h);
-      if (!hd.iface->commit (hd.store, test_commit_data (c), &error))
+      CairnTestCommit *c = cairn_test_chain_commit (h);
+      if (!cairn_test_store_commit (s, c, &error))
         _exit (4);
-      test_commit_free (c);
+      cairn_test_commit_free (c);
     }
     /* A checkpoint is packed in the background: closing finishes it. */
-    handle_close (&hd);
+    cairn_test_store_close (s);
     _exit (5); /* the step never came */
   }
   int status;
@@ -154,139 +155,40 @@ test_step (gconstpointer data)
              sc->step, status);
 
   /* Exactly the blocks the step implies, their state, the private keys
-   * of the head (verify_store checks p/last == head), git's view. */
-  g_assert_cmpuint (
-      verify_store (dir, (gint64)sc->head, (gint64)sc->head, (gint64)sc->head),
-      ==, sc->head);
+   * of the head (the chain's p/last == head), git's view. */
+  g_assert_cmpint (verify (dir, (gint64)sc->head, (gint64)sc->head), ==,
+                   (gint64)sc->head);
   assert_git_ok (dir, sc->head);
   if (sc->private_write) {
     g_autoptr (GError) error = NULL;
-    Handle hd = { 0 };
-    g_assert_true (open_packing (&hd, dir, &error));
-    g_autoptr (GBytes) v = hd.iface->private_get (hd.store, "p/extra", &error);
+    g_autoptr (CairnTestStore) s = open_packing (dir, &error);
     g_assert_no_error (error);
-    test_assert_bytes_str (v, "kept");
-    handle_close (&hd);
+    g_autoptr (GBytes) v = cairn_test_store_iface (s)->private_get (
+        cairn_test_store_handle (s), "p/extra", &error);
+    g_assert_no_error (error);
+    cairn_test_assert_bytes_str (v, "kept");
   }
   /* And it goes on: through the next checkpoint. */
   uint64_t end = MAX (10, sc->head + 3);
   commit_range (dir, sc->head + 1, end);
-  g_assert_cmpuint (
-      verify_store (dir, (gint64)end - 1, (gint64)end - 1, (gint64)end - 1), ==,
-      end - 1);
+  g_assert_cmpint (verify (dir, (gint64)end - 1, (gint64)end - 1), ==,
+                   (gint64)end - 1);
   assert_git_ok (dir, end - 1);
   g_autofree char *chain = g_build_filename (dir, "chain.git", NULL);
   g_autofree char *tags = NULL;
   g_assert_cmpint (git_status (chain, &tags, "tag", "--list", NULL), ==, 0);
   g_assert_cmpstr (tags, ==, sc->before ? "" : "checkpoint-4\ncheckpoint-8\n");
-  test_rm_rf (tmp);
+  cairn_test_rm_rf (tmp);
 }
 
-/* Microseconds of one large commit (the harness's block 5). */
-static gint64
-measure_big_commit (void)
-{
-  g_autofree char *tmp = test_make_tmpdir ();
-  g_autofree char *dir = g_build_filename (tmp, "store", NULL);
-  g_autoptr (GError) error = NULL;
-  Handle hd = { 0 };
-  gint64 worst = 0;
-  g_assert_true (handle_open (&hd, dir, &error));
-  for (uint64_t h = 0; h <= 10; h++) {
-    g_autoptr (TestCommit) c = build_commit (h);
-    gint64 t0 = g_get_monotonic_time ();
-    g_assert_true (hd.iface->commit (hd.store, test_commit_data (c), &error));
-    if (is_big_height (h))
-      worst = MAX (worst, g_get_monotonic_time () - t0);
-  }
-  handle_close (&hd);
-  test_rm_rf (tmp);
-  return worst;
-}
-
-/* test_crash_consistency of the harness with scaled kill windows. */
+/* The crash case's check after every kill: git's own view of the store. */
 static void
-test_crash_random (void)
+crash_check (const char *dir, gint64 head, void *user_data)
 {
-  g_autofree char *tmp = test_make_tmpdir ();
-  g_autofree char *dir = g_build_filename (tmp, "store", NULL);
-  gint64 head = -1, last_done_ever = -1;
-  guint mid_big = 0, big_rounds = 0;
-  gint64 big_us = measure_big_commit ();
-  gint32 random_us = (gint32)MAX (150000, 5 * big_us);
-  gint32 inside_us = (gint32)MAX (8000, big_us / 6);
-  g_test_message ("a large commit takes %.1f ms: kills up to %.0f ms after "
-                  "the start, up to %.1f ms into a large commit",
-                  big_us / 1e3, random_us / 1e3, inside_us / 1e3);
-
-  for (int round = 0; round < ROUNDS; round++) {
-    int fds[2];
-    g_assert_cmpint (pipe (fds), ==, 0);
-    pid_t pid = fork ();
-    g_assert_cmpint (pid, >=, 0);
-    if (pid == 0) {
-      close (fds[0]);
-      child_main (dir, fds[1]);
-    }
-    close (fds[1]);
-
-    Progress p = { g_string_new (NULL), -1, -1, FALSE, -1 };
-    gboolean wait_big = round % 2 == 1;
-    if (wait_big) {
-      big_rounds++;
-      gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
-      while (p.big_begun < 0) {
-        g_assert_true (read_some (fds[0], &p, 100));
-        g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      }
-      g_usleep ((gulong)g_test_rand_int_range (0, inside_us));
-    } else {
-      g_usleep ((gulong)g_test_rand_int_range (0, random_us));
-    }
-    g_assert_cmpint (kill (pid, SIGKILL), ==, 0);
-    int status;
-    g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
-    while (read_some (fds[0], &p, 1000))
-      ;
-    close (fds[0]);
-    if (!WIFSIGNALED (status) || WTERMSIG (status) != SIGKILL)
-      g_error ("the child did not die by SIGKILL (status %d): %s", status,
-               p.buf->str);
-    if (wait_big && p.last_was_begin && is_big_height ((guint64)p.last_begun))
-      mid_big++;
-    if (p.last_done >= 0)
-      last_done_ever = p.last_done;
-    gint64 new_head = (gint64)verify_store (
-        dir, last_done_ever, p.last_begun >= 0 ? p.last_begun : head, head);
-    if (new_head == (gint64)UINT64_MAX)
-      new_head = -1;
-    g_test_message ("round %d: %s, begun up to %" G_GINT64_FORMAT
-                    ", done up to %" G_GINT64_FORMAT ", head %" G_GINT64_FORMAT
-                    "%s",
-                    round, wait_big ? "kill in a big commit" : "random kill",
-                    p.last_begun, p.last_done, new_head,
-                    p.last_was_begin ? " (killed inside commit)" : "");
-    head = new_head;
-    g_string_free (p.buf, TRUE);
-  }
-  g_test_message ("%d kills, %u of %u aimed at big commits landed inside "
-                  "one; final head %" G_GINT64_FORMAT,
-                  ROUNDS, mid_big, big_rounds, head);
-  g_assert_cmpint (head, >=, 20);
-  g_assert_cmpuint (mid_big, >=, 1);
-  assert_git_ok (dir, (uint64_t)head);
-
-  /* The survivor continues from head + 1. */
-  g_autoptr (GError) error = NULL;
-  Handle hd = { 0 };
-  g_assert_true (handle_open (&hd, dir, &error));
-  g_autoptr (TestCommit) next = build_commit ((uint64_t)head + 1);
-  g_assert_true (hd.iface->commit (hd.store, test_commit_data (next), &error));
-  g_assert_no_error (error);
-  handle_close (&hd);
-  g_assert_cmpuint (verify_store (dir, head + 1, head + 1, head + 1), ==,
-                    (uint64_t)head + 1);
-  test_rm_rf (tmp);
+  guint *calls = user_data;
+  (*calls)++;
+  if (head >= 0)
+    assert_git_ok (dir, (uint64_t)head);
 }
 
 int
@@ -315,8 +217,18 @@ main (int argc, char **argv)
         = g_strdup_printf ("/store-git/crash/step/%s", steps[i].step);
     g_test_add_data_func (path, &steps[i], test_step);
   }
-  /* The harness's own schedule (for store-lmdb) is not used here. */
-  (void)test_crash_consistency;
-  g_test_add_func ("/store-git/crash/random", test_crash_random);
-  return g_test_run ();
+  /* At random moments: the SDK suite's crash case, checked by git too. */
+  static guint checks;
+  const CairnTestStorageBackend git = {
+    .name = "store-git",
+    .entry = cairn_plugin_descriptor_store_git,
+    .cases = CAIRN_TEST_STORAGE_CRASH,
+    .crash_check = crash_check,
+    .user_data = &checks,
+  };
+  cairn_test_storage_add_backend (&git);
+  int rc = g_test_run ();
+  /* Every kill and the end were checked (when the case ran). */
+  g_assert_true (checks == 0 || checks == CAIRN_TEST_CRASH_ROUNDS + 1);
+  return rc;
 }

@@ -1,4 +1,4 @@
-/* store-git: the storage conformance suite (as for store-lmdb, also with
+/* store-git: the SDK's storage conformance suite (as for store-lmdb, also with
  * sync = false and with packing every 3 blocks) plus what is git's own:
  * the repository passes `git fsck --strict`, `git log` lists the blocks,
  * `git show chain:state/...` reads a value, the state tree is the same for
@@ -16,10 +16,7 @@
 
 #include <cairn/cairn.h>
 
-#include "commit_builder.h"
-#include "fake_host.h"
-#include "storage_conformance.h"
-#include "test_util.h"
+#include <cairn/testing/testing.h>
 
 const CairnPluginDescriptor *cairn_plugin_descriptor_store_git (void);
 
@@ -28,7 +25,7 @@ const CairnPluginDescriptor *cairn_plugin_descriptor_store_git (void);
 typedef struct {
   char *tmp;
   char *dir;
-  FakePlugin *fp;
+  CairnTestPlugin *fp;
   const CairnStorageIface *iface;
 } Env;
 
@@ -37,15 +34,15 @@ env_new_with (const char *const *config)
 {
   g_autoptr (GError) error = NULL;
   Env *e = g_new0 (Env, 1);
-  e->tmp = test_make_tmpdir ();
+  e->tmp = cairn_test_make_tmpdir ();
   e->dir = g_build_filename (e->tmp, "store", NULL);
   g_autofree char *data_dir = g_build_filename (e->tmp, "data", NULL);
-  e->fp = fake_plugin_new (cairn_plugin_descriptor_store_git, data_dir);
+  e->fp = cairn_test_plugin_new (cairn_plugin_descriptor_store_git, data_dir);
   for (; config != NULL && config[0] != NULL; config += 2)
-    fake_plugin_set_config (e->fp, config[0], config[1]);
-  g_assert_true (fake_plugin_init (e->fp, &error));
+    cairn_test_plugin_set_config (e->fp, config[0], config[1]);
+  g_assert_true (cairn_test_plugin_init (e->fp, &error));
   g_assert_no_error (error);
-  e->iface = fake_plugin_storage (e->fp);
+  e->iface = cairn_test_plugin_storage (e->fp);
   g_assert_nonnull (e->iface);
   return e;
 }
@@ -59,8 +56,8 @@ env_new (void)
 static void
 env_free (Env *e)
 {
-  fake_plugin_free (e->fp);
-  test_rm_rf (e->tmp);
+  cairn_test_plugin_free (e->fp);
+  cairn_test_rm_rf (e->tmp);
   g_free (e->dir);
   g_free (e->tmp);
   g_free (e);
@@ -71,7 +68,7 @@ static CairnStore *
 env_open_dir (Env *e, const char *dir)
 {
   g_autoptr (GError) error = NULL;
-  CairnStore *s = e->iface->open (fake_plugin_handle (e->fp), dir, &error);
+  CairnStore *s = e->iface->open (cairn_test_plugin_self (e->fp), dir, &error);
   g_assert_no_error (error);
   g_assert_nonnull (s);
   return s;
@@ -88,7 +85,8 @@ static char *
 env_open_fails (Env *e, int code)
 {
   g_autoptr (GError) error = NULL;
-  CairnStore *s = e->iface->open (fake_plugin_handle (e->fp), e->dir, &error);
+  CairnStore *s
+      = e->iface->open (cairn_test_plugin_self (e->fp), e->dir, &error);
   if (s != NULL)
     g_error ("open of %s should have failed", e->dir);
   g_assert_error (error, CAIRN_ERROR, code);
@@ -97,10 +95,10 @@ env_open_fails (Env *e, int code)
 }
 
 static void
-commit_ok (Env *e, CairnStore *s, TestCommit *c)
+commit_ok (Env *e, CairnStore *s, CairnTestCommit *c)
 {
   g_autoptr (GError) error = NULL;
-  g_assert_true (e->iface->commit (s, test_commit_data (c), &error));
+  g_assert_true (e->iface->commit (s, cairn_test_commit_data (c), &error));
   g_assert_no_error (error);
 }
 
@@ -122,7 +120,7 @@ assert_state (Env *e, CairnStore *s, const char *key, uint64_t height,
     return;
   }
   g_assert_no_error (error);
-  test_assert_bytes_str (b, want);
+  cairn_test_assert_bytes_str (b, want);
 }
 
 /* ---- the git command --------------------------------------------------- */
@@ -256,18 +254,18 @@ core_block (uint64_t h, char **header_out)
   return block;
 }
 
-static TestCommit *
+static CairnTestCommit *
 core_commit (uint64_t h)
 {
-  TestCommit *c = test_commit_new (h);
+  CairnTestCommit *c = cairn_test_commit_new (h);
   g_autofree char *block = core_block (h, NULL);
-  test_commit_set_block (c, block, strlen (block));
+  cairn_test_commit_set_block (c, block, strlen (block));
   for (uint32_t i = 0; i < 2; i++) {
     uint8_t id[32];
     g_autofree char *result = g_strdup_printf (
         "{\"code\":\"ok\",\"h\":%" G_GUINT64_FORMAT ",\"i\":%u}", h, i);
-    test_tx_id (h, i, id);
-    test_commit_add_tx (c, id, result);
+    cairn_test_tx_id (h, i, id);
+    cairn_test_commit_add_tx (c, id, result);
   }
   return c;
 }
@@ -294,15 +292,15 @@ test_config (void)
   };
   for (size_t i = 0; i < G_N_ELEMENTS (good); i++) {
     g_autoptr (GError) error = NULL;
-    g_autofree char *tmp = test_make_tmpdir ();
-    g_autoptr (FakePlugin) fp
-        = fake_plugin_new (cairn_plugin_descriptor_store_git, tmp);
-    fake_plugin_set_config (fp, good[i][0], good[i][1]);
-    g_assert_true (fake_plugin_init (fp, &error));
+    g_autofree char *tmp = cairn_test_make_tmpdir ();
+    g_autoptr (CairnTestPlugin) fp
+        = cairn_test_plugin_new (cairn_plugin_descriptor_store_git, tmp);
+    cairn_test_plugin_set_config (fp, good[i][0], good[i][1]);
+    g_assert_true (cairn_test_plugin_init (fp, &error));
     g_assert_no_error (error);
-    g_auto (GStrv) unread = fake_plugin_unread_config (fp);
+    g_auto (GStrv) unread = cairn_test_plugin_unread_config (fp);
     g_assert_cmpuint (g_strv_length (unread), ==, 0);
-    test_rm_rf (tmp);
+    cairn_test_rm_rf (tmp);
   }
   static const char *const bad[][2] = {
     { "index_map_size", "abc" },  { "index_map_size", "1KiB" },
@@ -312,16 +310,16 @@ test_config (void)
   };
   for (size_t i = 0; i < G_N_ELEMENTS (bad); i++) {
     g_autoptr (GError) error = NULL;
-    g_autofree char *tmp = test_make_tmpdir ();
-    g_autoptr (FakePlugin) fp
-        = fake_plugin_new (cairn_plugin_descriptor_store_git, tmp);
-    fake_plugin_set_config (fp, bad[i][0], bad[i][1]);
-    g_assert_false (fake_plugin_init (fp, &error));
+    g_autofree char *tmp = cairn_test_make_tmpdir ();
+    g_autoptr (CairnTestPlugin) fp
+        = cairn_test_plugin_new (cairn_plugin_descriptor_store_git, tmp);
+    cairn_test_plugin_set_config (fp, bad[i][0], bad[i][1]);
+    g_assert_false (cairn_test_plugin_init (fp, &error));
     g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFIG);
     g_test_message ("%s = '%s': %s", bad[i][0], bad[i][1], error->message);
     g_assert_nonnull (strstr (error->message, bad[i][0]));
-    g_assert_null (fake_plugin_storage (fp));
-    test_rm_rf (tmp);
+    g_assert_null (cairn_test_plugin_storage (fp));
+    cairn_test_rm_rf (tmp);
   }
 }
 
@@ -347,15 +345,15 @@ test_git_tools (void)
   g_autoptr (Env) e = env_new ();
   CairnStore *s = env_open (e);
   for (uint64_t h = 0; h < n; h++) {
-    g_autoptr (TestCommit) c = core_commit (h);
+    g_autoptr (CairnTestCommit) c = core_commit (h);
     for (size_t k = 0; k < G_N_ELEMENTS (odd_keys); k++) {
       g_autofree char *v = g_strdup_printf ("v%" G_GUINT64_FORMAT ".%zu", h, k);
       if ((h + k) % 4 != 3)
-        test_commit_put (c, odd_keys[k], v);
+        cairn_test_commit_put (c, odd_keys[k], v);
       else
-        test_commit_delete (c, odd_keys[k]);
+        cairn_test_commit_delete (c, odd_keys[k]);
     }
-    test_commit_private_put (c, "p/secret", "do-not-leak-7f3a");
+    cairn_test_commit_private_put (c, "p/secret", "do-not-leak-7f3a");
     commit_ok (e, s, c);
   }
   e->iface->close (s);
@@ -429,7 +427,7 @@ test_git_tools (void)
   /* The store reads back what git shows. */
   s = env_open (e);
   g_autoptr (GBytes) b = e->iface->block_get (s, n - 1, NULL);
-  test_assert_bytes_str (b, block);
+  cairn_test_assert_bytes_str (b, block);
   e->iface->close (s);
 }
 
@@ -532,17 +530,17 @@ test_canonical_trie (void)
 
   for (guint h = 0; h < n_heights; h++) {
     GHashTable *m = model_copy (h > 0 ? models->pdata[h - 1] : NULL);
-    g_autoptr (TestCommit) c = test_commit_new (h);
+    g_autoptr (CairnTestCommit) c = cairn_test_commit_new (h);
     int ops = g_test_rand_int_range (1, 25);
     for (int i = 0; i < ops; i++) {
       const char *k = pool->pdata[g_test_rand_int_range (0, (gint32)pool->len)];
       /* deletes grow later, so nodes merge back as well as split */
       if (g_test_rand_int_range (0, 100) < (gint32)(20 + h)) {
-        test_commit_delete (c, k);
+        cairn_test_commit_delete (c, k);
         g_hash_table_remove (m, k);
       } else {
         g_autofree char *v = g_strdup_printf ("%u.%d", h, i);
-        test_commit_put (c, k, v);
+        cairn_test_commit_put (c, k, v);
         g_hash_table_insert (m, g_strdup (k), g_strdup (v));
       }
     }
@@ -562,13 +560,13 @@ test_canonical_trie (void)
   /* A second store gets the final state in one block: the same tree. */
   g_autofree char *other = g_build_filename (e->tmp, "other", NULL);
   CairnStore *s2 = env_open_dir (e, other);
-  g_autoptr (TestCommit) c = test_commit_new (0);
+  g_autoptr (CairnTestCommit) c = cairn_test_commit_new (0);
   GHashTable *last = models->pdata[n_heights - 1];
   GHashTableIter it;
   gpointer k, v;
   g_hash_table_iter_init (&it, last);
   while (g_hash_table_iter_next (&it, &k, &v))
-    test_commit_put (c, k, v);
+    cairn_test_commit_put (c, k, v);
   commit_ok (e, s2, c);
   e->iface->close (s2);
   g_autofree char *repo1 = chain_path (e);
@@ -603,21 +601,21 @@ test_long_edge_merge (void)
   memcpy (long_key, "a/x", 3);
 
   CairnStore *s = env_open (e);
-  g_autoptr (TestCommit) c0 = test_commit_new (0);
-  test_commit_put (c0, long_key, "long");
-  test_commit_put (c0, "a/y", "sibling");
-  test_commit_put (c0, "b", "other");
+  g_autoptr (CairnTestCommit) c0 = cairn_test_commit_new (0);
+  cairn_test_commit_put (c0, long_key, "long");
+  cairn_test_commit_put (c0, "a/y", "sibling");
+  cairn_test_commit_put (c0, "b", "other");
   commit_ok (e, s, c0);
-  g_autoptr (TestCommit) c1 = test_commit_new (1);
-  test_commit_delete (c1, "a/y");
+  g_autoptr (CairnTestCommit) c1 = cairn_test_commit_new (1);
+  cairn_test_commit_delete (c1, "a/y");
   commit_ok (e, s, c1);
   e->iface->close (s);
 
   g_autofree char *other = g_build_filename (e->tmp, "other", NULL);
   CairnStore *s2 = env_open_dir (e, other);
-  g_autoptr (TestCommit) c = test_commit_new (0);
-  test_commit_put (c, long_key, "long");
-  test_commit_put (c, "b", "other");
+  g_autoptr (CairnTestCommit) c = cairn_test_commit_new (0);
+  cairn_test_commit_put (c, long_key, "long");
+  cairn_test_commit_put (c, "b", "other");
   commit_ok (e, s2, c);
   e->iface->close (s2);
 
@@ -638,7 +636,7 @@ check_lookups (Env *e, CairnStore *s, uint64_t n)
     g_autoptr (GError) error = NULL;
     uint8_t hash[32];
     uint64_t found = 0;
-    test_block_hash (h, hash);
+    cairn_test_block_hash (h, hash);
     g_assert_true (e->iface->block_find (s, hash, &found, &error));
     g_assert_no_error (error);
     g_assert_cmpuint (found, ==, h);
@@ -647,14 +645,14 @@ check_lookups (Env *e, CairnStore *s, uint64_t n)
       uint64_t th;
       uint32_t ti;
       g_autoptr (GBytes) res = NULL;
-      test_tx_id (h, i, id);
+      cairn_test_tx_id (h, i, id);
       g_assert_true (e->iface->tx_get (s, id, &th, &ti, &res, &error));
       g_assert_no_error (error);
       g_assert_cmpuint (th, ==, h);
       g_assert_cmpuint (ti, ==, i);
       g_autofree char *want = g_strdup_printf (
           "{\"code\":\"ok\",\"h\":%" G_GUINT64_FORMAT ",\"i\":%u}", h, i);
-      test_assert_bytes_str (res, want);
+      cairn_test_assert_bytes_str (res, want);
     }
     g_autofree char *v = g_strdup_printf ("%" G_GUINT64_FORMAT, h);
     assert_state (e, s, "c/counter", h, v);
@@ -665,9 +663,9 @@ static void
 commit_counted (Env *e, CairnStore *s, uint64_t from, uint64_t to)
 {
   for (uint64_t h = from; h < to; h++) {
-    g_autoptr (TestCommit) c = core_commit (h);
+    g_autoptr (CairnTestCommit) c = core_commit (h);
     g_autofree char *v = g_strdup_printf ("%" G_GUINT64_FORMAT, h);
-    test_commit_put (c, "c/counter", v);
+    cairn_test_commit_put (c, "c/counter", v);
     commit_ok (e, s, c);
   }
 }
@@ -696,18 +694,19 @@ test_index_rebuild (void)
   s = env_open (e);
   commit_counted (e, s, 4, 9);
   e->iface->close (s);
-  test_rm_rf (index);
+  cairn_test_rm_rf (index);
   s = env_open (e);
-  g_assert_true (fake_plugin_log_contains (e->fp, "rebuilt the index"));
+  g_assert_true (cairn_test_plugin_log_contains (e->fp, "rebuilt the index"));
   check_lookups (e, s, 9);
   e->iface->close (s);
 
   /* Behind (an index of block 3): caught up, not rebuilt. */
-  test_rm_rf (index);
+  cairn_test_rm_rf (index);
   copy_dir (saved, index);
   s = env_open (e);
-  g_assert_true (fake_plugin_log_contains (e->fp, "caught up the index of "
-                                                  "blocks 4..8"));
+  g_assert_true (cairn_test_plugin_log_contains (e->fp,
+                                                 "caught up the index of "
+                                                 "blocks 4..8"));
   check_lookups (e, s, 9);
   commit_counted (e, s, 9, 10);
   check_lookups (e, s, 10);
@@ -718,7 +717,8 @@ test_index_rebuild (void)
   g_autofree char *junk = g_strnfill (20000, 'j');
   g_assert_true (g_file_set_contents (data, junk, -1, NULL));
   s = env_open (e);
-  g_assert_true (fake_plugin_log_contains (e->fp, "the index is damaged"));
+  g_assert_true (
+      cairn_test_plugin_log_contains (e->fp, "the index is damaged"));
   check_lookups (e, s, 10);
   e->iface->close (s);
   g_assert_cmpint (truncate (data, 4096 * 3), ==, 0);
@@ -771,7 +771,7 @@ test_damaged (void)
   g_assert_cmpint (
       git_run (repo, NULL, "config", "--unset", "cairn.format", NULL), ==, 0);
   s = env_open (e);
-  g_assert_true (fake_plugin_log_contains (e->fp, "adopting it"));
+  g_assert_true (cairn_test_plugin_log_contains (e->fp, "adopting it"));
   check_lookups (e, s, 3);
   e->iface->close (s);
   g_autofree char *format = git_out (repo, "config", "cairn.format");
@@ -793,14 +793,14 @@ test_damaged (void)
     }
   g_autofree char *m5 = env_open_fails (e, CAIRN_ERROR_CORRUPT);
   g_assert_nonnull (strstr (m5, "refs/heads/chain"));
-  test_rm_rf (repo);
+  cairn_test_rm_rf (repo);
 
   /* Another git repository, without blocks: not ours. */
   g_assert_cmpint (
       git_run (e->tmp, NULL, "init", "--quiet", "--bare", repo, NULL), ==, 0);
   g_autofree char *m3 = env_open_fails (e, CAIRN_ERROR_CORRUPT);
   g_assert_nonnull (strstr (m3, "not a store-git chain repository"));
-  test_rm_rf (repo);
+  cairn_test_rm_rf (repo);
 
   /* Not a directory. */
   write_file (repo, "x");
@@ -827,7 +827,7 @@ test_flipped_bytes (void)
   copy_dir (repo, pristine);
   guint refused = 0, fine = 0;
   for (int round = 0; round < 30; round++) {
-    test_rm_rf (repo);
+    cairn_test_rm_rf (repo);
     copy_dir (pristine, repo);
     g_autofree char *packs = g_build_filename (repo, "objects", "pack", NULL);
     g_autoptr (GDir) d = g_dir_open (packs, 0, NULL);
@@ -846,7 +846,7 @@ test_flipped_bytes (void)
       close (fd);
     }
     g_autoptr (GError) error = NULL;
-    s = e->iface->open (fake_plugin_handle (e->fp), e->dir, &error);
+    s = e->iface->open (cairn_test_plugin_self (e->fp), e->dir, &error);
     if (s == NULL) {
       g_assert_true (error->code == CAIRN_ERROR_CORRUPT
                      || error->code == CAIRN_ERROR_IO);
@@ -858,7 +858,7 @@ test_flipped_bytes (void)
       g_autoptr (GBytes) v = e->iface->state_get (s, "c/counter", h, &e2);
       g_autofree char *want = g_strdup_printf ("%" G_GUINT64_FORMAT, h);
       if (v != NULL) {
-        test_assert_bytes_str (v, want);
+        cairn_test_assert_bytes_str (v, want);
         fine++;
       } else {
         g_assert_true (e2->code == CAIRN_ERROR_CORRUPT
@@ -869,7 +869,7 @@ test_flipped_bytes (void)
       g_autoptr (GBytes) b = e->iface->block_get (s, h, NULL);
       if (b != NULL) {
         g_autofree char *want_b = core_block (h, NULL);
-        test_assert_bytes_str (b, want_b);
+        cairn_test_assert_bytes_str (b, want_b);
       }
     }
     e->iface->close (s);
@@ -913,21 +913,21 @@ test_packing (void)
   g_autoptr (Env) e = env_new_with (config);
   CairnStore *s = env_open (e);
   for (uint64_t h = 0; h < 23; h++) {
-    g_autoptr (TestCommit) c = core_commit (h);
+    g_autoptr (CairnTestCommit) c = core_commit (h);
     g_autofree char *v = g_strdup_printf ("%" G_GUINT64_FORMAT, h);
-    test_commit_put (c, "c/counter", v);
+    cairn_test_commit_put (c, "c/counter", v);
     for (int i = 0; i < 50; i++) {
       g_autofree char *k
           = g_strdup_printf ("k/%02d/%" G_GUINT64_FORMAT, i, h % 7);
-      test_commit_put (c, k, v);
+      cairn_test_commit_put (c, k, v);
     }
-    test_commit_private_put (c, "p/last", v);
+    cairn_test_commit_private_put (c, "p/last", v);
     commit_ok (e, s, c);
   }
   /* Reads work while the last checkpoint is packed in the background. */
   check_lookups (e, s, 23);
   g_autoptr (GBytes) last = e->iface->private_get (s, "p/last", NULL);
-  test_assert_bytes_str (last, "22");
+  cairn_test_assert_bytes_str (last, "22");
   /* Closing finishes it. */
   e->iface->close (s);
   g_autofree char *repo = chain_path (e);
@@ -943,7 +943,7 @@ test_packing (void)
   g_autofree char *c20 = git_out (repo, "rev-parse", "checkpoint-20");
   g_autofree char *h20 = git_out (repo, "rev-parse", "chain~2");
   g_assert_cmpstr (c20, ==, h20);
-  g_assert_true (fake_plugin_log_contains (e->fp, "removed 5 packs"));
+  g_assert_true (cairn_test_plugin_log_contains (e->fp, "removed 5 packs"));
   /* private.git is packed as well (every 5 private commits). */
   g_autofree char *ppacks
       = g_build_filename (e->dir, "private.git", "objects", "pack", NULL);
@@ -970,15 +970,15 @@ test_merging (void)
   g_autoptr (Env) e = env_new_with (config);
   CairnStore *s = env_open (e);
   for (uint64_t h = 0; h < 70; h++) {
-    g_autoptr (TestCommit) c = core_commit (h);
+    g_autoptr (CairnTestCommit) c = core_commit (h);
     g_autofree char *v = g_strdup_printf ("%" G_GUINT64_FORMAT, h);
-    test_commit_put (c, "c/counter", v);
+    cairn_test_commit_put (c, "c/counter", v);
     g_autofree char *k = g_strdup_printf ("k/%" G_GUINT64_FORMAT, h % 13);
-    test_commit_put (c, k, v);
-    test_commit_private_put (c, "p/last", v);
+    cairn_test_commit_put (c, k, v);
+    cairn_test_commit_private_put (c, "p/last", v);
     commit_ok (e, s, c);
   }
-  g_assert_true (fake_plugin_log_contains (e->fp, "merged 16 packs"));
+  g_assert_true (cairn_test_plugin_log_contains (e->fp, "merged 16 packs"));
   g_autofree char *repo = chain_path (e);
   g_autofree char *packs = g_build_filename (repo, "objects", "pack", NULL);
   g_autofree char *ppacks
@@ -993,7 +993,7 @@ test_merging (void)
     assert_state (e, s, k, h, v);
   }
   g_autoptr (GBytes) last = e->iface->private_get (s, "p/last", NULL);
-  test_assert_bytes_str (last, "69");
+  cairn_test_assert_bytes_str (last, "69");
   e->iface->close (s);
   assert_fsck (repo);
   s = env_open (e);
@@ -1050,37 +1050,37 @@ test_refusals (void)
 
   /* A tx id twice in one block, an id already stored, a stored hash. */
   {
-    g_autoptr (TestCommit) c = core_commit (2);
+    g_autoptr (CairnTestCommit) c = core_commit (2);
     uint8_t id[32];
-    test_tx_id (2, 0, id);
-    test_commit_add_tx (c, id, "{}");
-    g_assert_false (e->iface->commit (s, test_commit_data (c), &error));
+    cairn_test_tx_id (2, 0, id);
+    cairn_test_commit_add_tx (c, id, "{}");
+    g_assert_false (e->iface->commit (s, cairn_test_commit_data (c), &error));
     g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFLICT);
     g_clear_error (&error);
   }
   {
-    g_autoptr (TestCommit) c = test_commit_new (2);
+    g_autoptr (CairnTestCommit) c = cairn_test_commit_new (2);
     uint8_t id[32];
-    test_tx_id (1, 1, id);
-    test_commit_add_tx (c, id, "{}");
-    g_assert_false (e->iface->commit (s, test_commit_data (c), &error));
+    cairn_test_tx_id (1, 1, id);
+    cairn_test_commit_add_tx (c, id, "{}");
+    g_assert_false (e->iface->commit (s, cairn_test_commit_data (c), &error));
     g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFLICT);
     g_assert_nonnull (strstr (error->message, "already stored"));
     g_clear_error (&error);
   }
   {
-    g_autoptr (TestCommit) c = test_commit_new (2);
+    g_autoptr (CairnTestCommit) c = cairn_test_commit_new (2);
     uint8_t hash[32];
-    test_block_hash (0, hash);
-    test_commit_set_hash (c, hash);
-    g_assert_false (e->iface->commit (s, test_commit_data (c), &error));
+    cairn_test_block_hash (0, hash);
+    cairn_test_commit_set_hash (c, hash);
+    g_assert_false (e->iface->commit (s, cairn_test_commit_data (c), &error));
     g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFLICT);
     g_clear_error (&error);
   }
   /* Unsorted writes, an empty key. */
   {
-    g_autoptr (TestCommit) c = test_commit_new (2);
-    CairnCommitData d = *test_commit_data (c);
+    g_autoptr (CairnTestCommit) c = cairn_test_commit_new (2);
+    CairnCommitData d = *cairn_test_commit_data (c);
     CairnWrite w[] = { { "b/x", (const uint8_t *)"1", 1, 0, 0 },
                        { "a/x", (const uint8_t *)"1", 1, 0, 0 } };
     d.writes = w;
@@ -1136,7 +1136,7 @@ reader_main (gpointer data)
         = r->e->iface->state_get (r->s, "c/counter", h, &error);
     g_assert_no_error (error);
     g_autofree char *want = g_strdup_printf ("%" G_GUINT64_FORMAT, h);
-    test_assert_bytes_str (v, want);
+    cairn_test_assert_bytes_str (v, want);
     guint n = 0;
     g_assert_true (
         r->e->iface->state_iter (r->s, "c/", h, count_cb, &n, &error));
@@ -1170,14 +1170,25 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
 
-  cairn_storage_conformance_add_tests ("store-git",
-                                       cairn_plugin_descriptor_store_git);
+  /* The SDK's storage suite without its crash case, which runs as the
+   * store-git-crash test (test-store-git-crash.c). */
   static const char *const no_sync[] = { "sync", "false", NULL };
-  cairn_storage_conformance_add_tests_with_config (
-      "store-git-nosync", cairn_plugin_descriptor_store_git, no_sync);
   static const char *const pack3[] = { "pack_every", "3", NULL };
-  cairn_storage_conformance_add_tests_with_config (
-      "store-git-pack3", cairn_plugin_descriptor_store_git, pack3);
+  const CairnTestStorageBackend backends[] = {
+    { .name = "store-git",
+      .entry = cairn_plugin_descriptor_store_git,
+      .cases = CAIRN_TEST_STORAGE_CONFORMANCE },
+    { .name = "store-git-nosync",
+      .entry = cairn_plugin_descriptor_store_git,
+      .config = no_sync,
+      .cases = CAIRN_TEST_STORAGE_CONFORMANCE },
+    { .name = "store-git-pack3",
+      .entry = cairn_plugin_descriptor_store_git,
+      .config = pack3,
+      .cases = CAIRN_TEST_STORAGE_CONFORMANCE },
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS (backends); i++)
+    cairn_test_storage_add_backend (&backends[i]);
 
   g_test_add_func ("/store-git/descriptor", test_descriptor);
   g_test_add_func ("/store-git/config", test_config);

@@ -1,10 +1,10 @@
-/* Build CairnCommitData for storage tests: see commit_builder.h. */
-#include "commit_builder.h"
+/* Build CairnCommitData for storage tests: see cairn/testing/commit.h. */
+#include "cairn/testing/commit.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-struct TestCommit {
+struct CairnTestCommit {
   uint64_t height;
   uint8_t hash[32];
   GBytes *block;
@@ -12,7 +12,7 @@ struct TestCommit {
   GHashTable *privates; /* same */
   GArray *txs;          /* CairnCommitTx, ids and results owned below */
   GPtrArray *owned;     /* tx ids and results */
-  /* The last test_commit_data(). */
+  /* The last cairn_test_commit_data(). */
   CairnCommitData data;
   GArray *write_array;
   GArray *private_array;
@@ -30,14 +30,14 @@ sha256_text (const char *text, uint8_t out[32])
 }
 
 void
-test_block_hash (uint64_t height, uint8_t out[32])
+cairn_test_block_hash (uint64_t height, uint8_t out[32])
 {
   g_autofree char *text = g_strdup_printf ("block:%" G_GUINT64_FORMAT, height);
   sha256_text (text, out);
 }
 
 void
-test_tx_id (uint64_t height, uint32_t index, uint8_t out[32])
+cairn_test_tx_id (uint64_t height, uint32_t index, uint8_t out[32])
 {
   g_autofree char *text
       = g_strdup_printf ("tx:%" G_GUINT64_FORMAT ":%u", height, index);
@@ -51,12 +51,12 @@ bytes_unref0 (gpointer p)
     g_bytes_unref (p);
 }
 
-TestCommit *
-test_commit_new (uint64_t height)
+CairnTestCommit *
+cairn_test_commit_new (uint64_t height)
 {
-  TestCommit *c = g_new0 (TestCommit, 1);
+  CairnTestCommit *c = g_new0 (CairnTestCommit, 1);
   c->height = height;
-  test_block_hash (height, c->hash);
+  cairn_test_block_hash (height, c->hash);
   char *text = g_strdup_printf ("{\"height\":%" G_GUINT64_FORMAT "}", height);
   c->block = g_bytes_new_take (text, strlen (text));
   c->writes
@@ -72,7 +72,7 @@ test_commit_new (uint64_t height)
 }
 
 void
-test_commit_free (TestCommit *c)
+cairn_test_commit_free (CairnTestCommit *c)
 {
   if (c == NULL)
     return;
@@ -88,52 +88,54 @@ test_commit_free (TestCommit *c)
 }
 
 void
-test_commit_set_block (TestCommit *c, const void *bytes, size_t len)
+cairn_test_commit_set_block (CairnTestCommit *c, const void *bytes, size_t len)
 {
   g_bytes_unref (c->block);
   c->block = g_bytes_new (bytes, len);
 }
 
 void
-test_commit_set_hash (TestCommit *c, const uint8_t hash[32])
+cairn_test_commit_set_hash (CairnTestCommit *c, const uint8_t hash[32])
 {
   memcpy (c->hash, hash, 32);
 }
 
 void
-test_commit_put_bytes (TestCommit *c, const char *key, const void *value,
-                       size_t len)
+cairn_test_commit_put_bytes (CairnTestCommit *c, const char *key,
+                             const void *value, size_t len)
 {
   g_hash_table_insert (c->writes, g_strdup (key), g_bytes_new (value, len));
 }
 
 void
-test_commit_put (TestCommit *c, const char *key, const char *value)
+cairn_test_commit_put (CairnTestCommit *c, const char *key, const char *value)
 {
-  test_commit_put_bytes (c, key, value, strlen (value));
+  cairn_test_commit_put_bytes (c, key, value, strlen (value));
 }
 
 void
-test_commit_delete (TestCommit *c, const char *key)
+cairn_test_commit_delete (CairnTestCommit *c, const char *key)
 {
   g_hash_table_insert (c->writes, g_strdup (key), NULL);
 }
 
 void
-test_commit_private_put (TestCommit *c, const char *key, const char *value)
+cairn_test_commit_private_put (CairnTestCommit *c, const char *key,
+                               const char *value)
 {
   g_hash_table_insert (c->privates, g_strdup (key),
                        g_bytes_new (value, strlen (value)));
 }
 
 void
-test_commit_private_delete (TestCommit *c, const char *key)
+cairn_test_commit_private_delete (CairnTestCommit *c, const char *key)
 {
   g_hash_table_insert (c->privates, g_strdup (key), NULL);
 }
 
 void
-test_commit_add_tx (TestCommit *c, const uint8_t id[32], const char *result)
+cairn_test_commit_add_tx (CairnTestCommit *c, const uint8_t id[32],
+                          const char *result)
 {
   CairnCommitTx t = { 0 };
   uint8_t *idc = g_memdup2 (id, 32);
@@ -153,7 +155,7 @@ cmp_str_ptr (const void *a, const void *b)
 }
 
 static void
-fill_writes (TestCommit *c, GHashTable *table, GArray *out)
+fill_writes (CairnTestCommit *c, GHashTable *table, GArray *out)
 {
   GHashTableIter it;
   gpointer key;
@@ -186,7 +188,7 @@ fill_writes (TestCommit *c, GHashTable *table, GArray *out)
 }
 
 const CairnCommitData *
-test_commit_data (TestCommit *c)
+cairn_test_commit_data (CairnTestCommit *c)
 {
   gsize len;
 
@@ -209,13 +211,13 @@ test_commit_data (TestCommit *c)
 }
 
 uint64_t
-test_commit_height (const TestCommit *c)
+cairn_test_commit_height (const CairnTestCommit *c)
 {
   return c->height;
 }
 
 GBytes *
-test_commit_block (const TestCommit *c)
+cairn_test_commit_block (const CairnTestCommit *c)
 {
   return g_bytes_ref (c->block);
 }

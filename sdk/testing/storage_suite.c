@@ -1,26 +1,17 @@
-/* The storage conformance suite: see storage_conformance.h. */
-#include "storage_conformance.h"
+/* The storage conformance suite: see <cairn/testing/storage.h>. The crash
+ * case is in storage_crash.c. */
+#include "cairn/testing/storage.h"
 
 #include <string.h>
 
-#include "commit_builder.h"
-#include "fake_host.h"
-#include "test_util.h"
+#include "cairn/testing/util.h"
+#include "storage_private.h"
 
 typedef struct {
-  char *name;
-  CairnPluginEntry entry;
-  GStrv config; /* key, value, ... */
-} Backend;
-
-/* Backends live as long as the test program (reachable, not leaked). */
-static GPtrArray *backends;
-
-typedef struct {
-  const Backend *be;
+  const StorageBackend *be;
   char *tmp;
   char *dir; /* the store directory, below tmp, not created before open */
-  FakePlugin *fp;
+  CairnTestPlugin *fp;
   const CairnStorageIface *iface;
   CairnStore *store;
 } Fx;
@@ -32,7 +23,8 @@ fx_open (Fx *fx)
 {
   g_autoptr (GError) error = NULL;
   g_assert_null (fx->store);
-  fx->store = fx->iface->open (fake_plugin_handle (fx->fp), fx->dir, &error);
+  fx->store
+      = fx->iface->open (cairn_test_plugin_self (fx->fp), fx->dir, &error);
   g_assert_no_error (error);
   g_assert_nonnull (fx->store);
 }
@@ -57,18 +49,20 @@ fx_setup (Fx *fx, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   fx->be = data;
-  fx->tmp = test_make_tmpdir ();
+  fx->tmp = cairn_test_make_tmpdir ();
   fx->dir = g_build_filename (fx->tmp, "store", NULL);
   g_autofree char *data_dir = g_build_filename (fx->tmp, "data", NULL);
-  fx->fp = fake_plugin_new (fx->be->entry, data_dir);
-  for (char **kv = fx->be->config; kv != NULL && kv[0] != NULL; kv += 2)
-    fake_plugin_set_config (fx->fp, kv[0], kv[1]);
-  g_assert_true (fake_plugin_init (fx->fp, &error));
-  g_assert_no_error (error);
-  g_assert_cmpuint (fake_plugin_descriptor (fx->fp)->kinds & CAIRN_KIND_STORAGE,
-                    !=, 0);
-  fx->iface = fake_plugin_storage (fx->fp);
-  g_assert_nonnull (fx->iface);
+  fx->fp = cairn_test_plugin_new (fx->be->entry, data_dir);
+  cairn_test_plugin_set_config_list (fx->fp,
+                                     (const char *const *)fx->be->config);
+  if (!cairn_test_plugin_init (fx->fp, &error))
+    g_error ("%s: init failed: %s", fx->be->name, error->message);
+  if (!cairn_test_plugin_check_config_read (fx->fp, &error))
+    g_error ("%s: %s", fx->be->name, error->message);
+  fx->iface = cairn_test_plugin_storage (fx->fp);
+  if (fx->iface == NULL)
+    g_error ("%s: plugin '%s' registered no storage interface during init",
+             fx->be->name, cairn_test_plugin_descriptor (fx->fp)->id);
   fx_open (fx);
 }
 
@@ -76,8 +70,8 @@ static void
 fx_teardown (Fx *fx, gconstpointer data)
 {
   fx_close (fx);
-  fake_plugin_free (fx->fp);
-  test_rm_rf (fx->tmp);
+  cairn_test_plugin_free (fx->fp);
+  cairn_test_rm_rf (fx->tmp);
   g_free (fx->dir);
   g_free (fx->tmp);
 }
@@ -85,19 +79,21 @@ fx_teardown (Fx *fx, gconstpointer data)
 /* ---- helpers ------------------------------------------------------------ */
 
 static void
-commit_ok (Fx *fx, TestCommit *c)
+commit_ok (Fx *fx, CairnTestCommit *c)
 {
   g_autoptr (GError) error = NULL;
-  gboolean ok = fx->iface->commit (fx->store, test_commit_data (c), &error);
+  gboolean ok
+      = fx->iface->commit (fx->store, cairn_test_commit_data (c), &error);
   g_assert_no_error (error);
   g_assert_true (ok);
 }
 
 static void
-commit_fails (Fx *fx, TestCommit *c, int code)
+commit_fails (Fx *fx, CairnTestCommit *c, int code)
 {
   g_autoptr (GError) error = NULL;
-  gboolean ok = fx->iface->commit (fx->store, test_commit_data (c), &error);
+  gboolean ok
+      = fx->iface->commit (fx->store, cairn_test_commit_data (c), &error);
   g_assert_error (error, CAIRN_ERROR, code);
   g_assert_false (ok);
   g_test_message ("refused as expected: %s", error->message);
@@ -137,7 +133,7 @@ assert_state (Fx *fx, const char *key, uint64_t height, const char *expected)
     return;
   }
   g_assert_no_error (error);
-  test_assert_bytes_str (b, expected);
+  cairn_test_assert_bytes_str (b, expected);
 }
 
 static void
@@ -151,7 +147,7 @@ assert_private (Fx *fx, const char *key, const char *expected)
     return;
   }
   g_assert_no_error (error);
-  test_assert_bytes_str (b, expected);
+  cairn_test_assert_bytes_str (b, expected);
 }
 
 typedef struct {
@@ -257,7 +253,7 @@ static void
 commit_empty_blocks (Fx *fx, uint64_t from, uint64_t to)
 {
   for (uint64_t h = from; h <= to; h++) {
-    g_autoptr (TestCommit) c = test_commit_new (h);
+    g_autoptr (CairnTestCommit) c = cairn_test_commit_new (h);
     commit_ok (fx, c);
   }
 }
@@ -281,12 +277,12 @@ test_empty (Fx *fx, gconstpointer data)
   g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_NOT_FOUND);
   g_clear_error (&error);
 
-  test_block_hash (0, hash);
+  cairn_test_block_hash (0, hash);
   g_assert_false (fx->iface->block_find (fx->store, hash, &h, &error));
   g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_NOT_FOUND);
   g_clear_error (&error);
 
-  test_tx_id (0, 0, hash);
+  cairn_test_tx_id (0, 0, hash);
   g_assert_false (fx->iface->tx_get (fx->store, hash, &h, &idx, &res, &error));
   g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_NOT_FOUND);
   g_assert_null (res);
@@ -318,25 +314,25 @@ static void
 test_genesis (Fx *fx, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (TestCommit) c = test_commit_new (0);
+  g_autoptr (CairnTestCommit) c = cairn_test_commit_new (0);
   uint8_t id[32], hash[32];
   uint64_t h = 99;
   uint32_t idx = 99;
   g_autoptr (GBytes) res = NULL;
 
-  test_commit_put (c, "core/chain", "dev");
-  test_commit_put (c, "bank/alice", "100");
-  test_commit_private_put (c, "groups/g1/key", "secret");
-  test_tx_id (0, 0, id);
-  test_commit_add_tx (c, id, "{\"ok\":true}");
+  cairn_test_commit_put (c, "core/chain", "dev");
+  cairn_test_commit_put (c, "bank/alice", "100");
+  cairn_test_commit_private_put (c, "groups/g1/key", "secret");
+  cairn_test_tx_id (0, 0, id);
+  cairn_test_commit_add_tx (c, id, "{\"ok\":true}");
   commit_ok (fx, c);
 
   assert_head (fx, 0);
   g_autoptr (GBytes) block = fx->iface->block_get (fx->store, 0, &error);
   g_assert_no_error (error);
-  g_autoptr (GBytes) want = test_commit_block (c);
+  g_autoptr (GBytes) want = cairn_test_commit_block (c);
   g_assert_true (g_bytes_equal (block, want));
-  test_block_hash (0, hash);
+  cairn_test_block_hash (0, hash);
   g_assert_true (fx->iface->block_find (fx->store, hash, &h, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (h, ==, 0);
@@ -344,7 +340,7 @@ test_genesis (Fx *fx, gconstpointer data)
   g_assert_no_error (error);
   g_assert_cmpuint (h, ==, 0);
   g_assert_cmpuint (idx, ==, 0);
-  test_assert_bytes_str (res, "{\"ok\":true}");
+  cairn_test_assert_bytes_str (res, "{\"ok\":true}");
 
   assert_state (fx, "bank/alice", CAIRN_HEAD, "100");
   assert_state (fx, "bank/alice", 0, "100");
@@ -366,8 +362,8 @@ test_wrong_height (Fx *fx, gconstpointer data)
 {
   /* Empty store: only 0. */
   {
-    g_autoptr (TestCommit) c = test_commit_new (1);
-    test_commit_put (c, "x/refused", "1");
+    g_autoptr (CairnTestCommit) c = cairn_test_commit_new (1);
+    cairn_test_commit_put (c, "x/refused", "1");
     commit_fails (fx, c, CAIRN_ERROR_CONFLICT);
   }
   assert_empty (fx);
@@ -376,9 +372,9 @@ test_wrong_height (Fx *fx, gconstpointer data)
   commit_empty_blocks (fx, 0, 0);
   const uint64_t bad[] = { 0, 2, 5, G_MAXUINT32 };
   for (size_t i = 0; i < G_N_ELEMENTS (bad); i++) {
-    g_autoptr (TestCommit) c = test_commit_new (bad[i]);
-    test_commit_put (c, "x/refused", "1");
-    test_commit_private_put (c, "x/refused", "1");
+    g_autoptr (CairnTestCommit) c = cairn_test_commit_new (bad[i]);
+    cairn_test_commit_put (c, "x/refused", "1");
+    cairn_test_commit_private_put (c, "x/refused", "1");
     commit_fails (fx, c, CAIRN_ERROR_CONFLICT);
   }
   assert_head (fx, 0);
@@ -386,12 +382,12 @@ test_wrong_height (Fx *fx, gconstpointer data)
   assert_private (fx, "x/refused", NULL);
 
   /* A refused commit leaves no trace: the next right one works. */
-  g_autoptr (TestCommit) c = test_commit_new (1);
-  test_commit_put (c, "x/ok", "1");
+  g_autoptr (CairnTestCommit) c = cairn_test_commit_new (1);
+  cairn_test_commit_put (c, "x/ok", "1");
   commit_ok (fx, c);
   assert_head (fx, 1);
   assert_state (fx, "x/ok", CAIRN_HEAD, "1");
-  g_autoptr (TestCommit) again = test_commit_new (1);
+  g_autoptr (CairnTestCommit) again = cairn_test_commit_new (1);
   commit_fails (fx, again, CAIRN_ERROR_CONFLICT);
   assert_head (fx, 1);
 }
@@ -401,13 +397,13 @@ test_lookups (Fx *fx, gconstpointer data)
 {
   const uint64_t n = 5;
   for (uint64_t h = 0; h < n; h++) {
-    g_autoptr (TestCommit) c = test_commit_new (h);
+    g_autoptr (CairnTestCommit) c = cairn_test_commit_new (h);
     for (uint32_t i = 0; i <= h; i++) {
       uint8_t id[32];
       g_autofree char *result
           = g_strdup_printf ("{\"h\":%" G_GUINT64_FORMAT ",\"i\":%u}", h, i);
-      test_tx_id (h, i, id);
-      test_commit_add_tx (c, id, result);
+      cairn_test_tx_id (h, i, id);
+      cairn_test_commit_add_tx (c, id, result);
     }
     commit_ok (fx, c);
   }
@@ -421,8 +417,8 @@ test_lookups (Fx *fx, gconstpointer data)
     g_assert_no_error (error);
     g_autofree char *want
         = g_strdup_printf ("{\"height\":%" G_GUINT64_FORMAT "}", h);
-    test_assert_bytes_str (block, want);
-    test_block_hash (h, hash);
+    cairn_test_assert_bytes_str (block, want);
+    cairn_test_block_hash (h, hash);
     g_assert_true (fx->iface->block_find (fx->store, hash, &found, &error));
     g_assert_no_error (error);
     g_assert_cmpuint (found, ==, h);
@@ -431,18 +427,18 @@ test_lookups (Fx *fx, gconstpointer data)
       uint64_t th = 0;
       uint32_t ti = 99;
       g_autoptr (GBytes) res = NULL;
-      test_tx_id (h, i, id);
+      cairn_test_tx_id (h, i, id);
       g_assert_true (fx->iface->tx_get (fx->store, id, &th, &ti, &res, &error));
       g_assert_no_error (error);
       g_assert_cmpuint (th, ==, h);
       g_assert_cmpuint (ti, ==, i);
       g_autofree char *result
           = g_strdup_printf ("{\"h\":%" G_GUINT64_FORMAT ",\"i\":%u}", h, i);
-      test_assert_bytes_str (res, result);
+      cairn_test_assert_bytes_str (res, result);
     }
     /* Out parameters may be NULL. */
     uint8_t id0[32];
-    test_tx_id (h, 0, id0);
+    cairn_test_tx_id (h, 0, id0);
     g_assert_true (
         fx->iface->tx_get (fx->store, id0, NULL, NULL, NULL, &error));
     g_assert_no_error (error);
@@ -456,11 +452,11 @@ test_lookups (Fx *fx, gconstpointer data)
   g_assert_null (b);
   g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_NOT_FOUND);
   g_clear_error (&error);
-  test_block_hash (n, unknown);
+  cairn_test_block_hash (n, unknown);
   g_assert_false (fx->iface->block_find (fx->store, unknown, &h, &error));
   g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_NOT_FOUND);
   g_clear_error (&error);
-  test_tx_id (0, 1, unknown);
+  cairn_test_tx_id (0, 1, unknown);
   g_assert_false (
       fx->iface->tx_get (fx->store, unknown, NULL, NULL, NULL, &error));
   g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_NOT_FOUND);
@@ -477,7 +473,7 @@ test_history (Fx *fx, gconstpointer data)
   GHashTable *prev = NULL;
 
   for (guint h = 0; h < n_heights; h++) {
-    g_autoptr (TestCommit) c = test_commit_new (h);
+    g_autoptr (CairnTestCommit) c = cairn_test_commit_new (h);
     GHashTable *m = model_copy (prev);
     guint n_ops = (guint)g_test_rand_int_range (0, 5);
     /* A key written at every height, with values of varying size. */
@@ -486,20 +482,20 @@ test_history (Fx *fx, gconstpointer data)
     for (gint32 pad = g_test_rand_int_range (0, 60); pad > 0; pad--)
       g_string_append_c (hs, (char)('a' + pad % 26));
     g_autofree char *hot = g_string_free (hs, FALSE);
-    test_commit_put (c, "hot", hot);
+    cairn_test_commit_put (c, "hot", hot);
     g_hash_table_insert (m, g_strdup ("hot"), g_strdup (hot));
     for (guint i = 0; i < n_ops; i++) {
       g_autofree char *key = g_strdup_printf (
           "acct/%u", (guint)g_test_rand_int_range (0, (gint32)n_keys));
       if (g_test_rand_int_range (0, 3) == 0) {
-        test_commit_delete (c, key);
+        cairn_test_commit_delete (c, key);
         g_hash_table_remove (m, key);
       } else {
         /* Sometimes the empty value: present, zero bytes. */
         g_autofree char *value = g_test_rand_int_range (0, 6) == 0
                                      ? g_strdup ("")
                                      : g_strdup_printf ("v%u.%u", h, i);
-        test_commit_put (c, key, value);
+        cairn_test_commit_put (c, key, value);
         g_hash_table_insert (m, g_strdup (key), g_strdup (value));
       }
     }
@@ -548,16 +544,16 @@ test_iter_prefix (Fx *fx, gconstpointer data)
   static const char *const keys[]
       = { "a", "a/", "a/b", "a/b/c", "a/c", "a0", "a.", "b/x", "~", "A", "ab" };
   {
-    g_autoptr (TestCommit) c = test_commit_new (0);
+    g_autoptr (CairnTestCommit) c = cairn_test_commit_new (0);
     for (size_t i = 0; i < G_N_ELEMENTS (keys); i++)
-      test_commit_put (c, keys[i], keys[i]);
+      cairn_test_commit_put (c, keys[i], keys[i]);
     commit_ok (fx, c);
   }
   {
-    g_autoptr (TestCommit) c = test_commit_new (1);
-    test_commit_delete (c, "a/b");
-    test_commit_put (c, "a/bb", "new");
-    test_commit_put (c, "a/c", "changed");
+    g_autoptr (CairnTestCommit) c = cairn_test_commit_new (1);
+    cairn_test_commit_delete (c, "a/b");
+    cairn_test_commit_put (c, "a/bb", "new");
+    cairn_test_commit_put (c, "a/c", "changed");
     commit_ok (fx, c);
   }
 
@@ -603,11 +599,11 @@ test_iter_stop (Fx *fx, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   {
-    g_autoptr (TestCommit) c = test_commit_new (0);
+    g_autoptr (CairnTestCommit) c = cairn_test_commit_new (0);
     for (int i = 0; i < 10; i++) {
       g_autofree char *key = g_strdup_printf ("n/%02d", i);
-      test_commit_put (c, key, "x");
-      test_commit_private_put (c, key, "x");
+      cairn_test_commit_put (c, key, "x");
+      cairn_test_commit_private_put (c, key, "x");
     }
     commit_ok (fx, c);
   }
@@ -638,15 +634,15 @@ test_iter_reentrant (Fx *fx, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   for (uint64_t h = 0; h < 3; h++) {
-    g_autoptr (TestCommit) c = test_commit_new (h);
+    g_autoptr (CairnTestCommit) c = cairn_test_commit_new (h);
     for (int i = 0; i < 20; i++) {
       g_autofree char *key = g_strdup_printf ("r/%02d", i);
       g_autofree char *value
           = g_strdup_printf ("%" G_GUINT64_FORMAT ".%d", h, i);
       if ((i + (int)h) % 4 != 0)
-        test_commit_put (c, key, value);
+        cairn_test_commit_put (c, key, value);
       else
-        test_commit_delete (c, key);
+        cairn_test_commit_delete (c, key);
     }
     commit_ok (fx, c);
   }
@@ -665,11 +661,11 @@ static void
 test_private (Fx *fx, gconstpointer data)
 {
   {
-    g_autoptr (TestCommit) c = test_commit_new (0);
-    test_commit_put (c, "g/shared", "s");
-    test_commit_private_put (c, "g/x", "px");
-    test_commit_private_put (c, "g/y", "py");
-    test_commit_private_put (c, "h/z", "pz");
+    g_autoptr (CairnTestCommit) c = cairn_test_commit_new (0);
+    cairn_test_commit_put (c, "g/shared", "s");
+    cairn_test_commit_private_put (c, "g/x", "px");
+    cairn_test_commit_private_put (c, "g/y", "py");
+    cairn_test_commit_private_put (c, "h/z", "pz");
     commit_ok (fx, c);
   }
   /* Two namespaces: neither sees the other. */
@@ -683,10 +679,10 @@ test_private (Fx *fx, gconstpointer data)
   g_assert_cmpstr (p0, ==, "g/x=px;g/y=py;");
 
   {
-    g_autoptr (TestCommit) c = test_commit_new (1);
-    test_commit_private_delete (c, "g/x");
-    test_commit_private_put (c, "g/y", "py2");
-    test_commit_private_delete (c, "never/was");
+    g_autoptr (CairnTestCommit) c = cairn_test_commit_new (1);
+    cairn_test_commit_private_delete (c, "g/x");
+    cairn_test_commit_private_put (c, "g/y", "py2");
+    cairn_test_commit_private_delete (c, "never/was");
     commit_ok (fx, c);
   }
   assert_private (fx, "g/x", NULL);
@@ -706,17 +702,17 @@ static void
 test_reopen (Fx *fx, gconstpointer data)
 {
   for (uint64_t h = 0; h < 3; h++) {
-    g_autoptr (TestCommit) c = test_commit_new (h);
+    g_autoptr (CairnTestCommit) c = cairn_test_commit_new (h);
     uint8_t id[32];
     g_autofree char *v = g_strdup_printf ("%" G_GUINT64_FORMAT, h);
-    test_commit_put (c, "k/counter", v);
+    cairn_test_commit_put (c, "k/counter", v);
     if (h == 1)
-      test_commit_put (c, "k/once", "1");
+      cairn_test_commit_put (c, "k/once", "1");
     if (h == 2)
-      test_commit_delete (c, "k/once");
-    test_commit_private_put (c, "p/last", v);
-    test_tx_id (h, 0, id);
-    test_commit_add_tx (c, id, v);
+      cairn_test_commit_delete (c, "k/once");
+    cairn_test_commit_private_put (c, "p/last", v);
+    cairn_test_tx_id (h, 0, id);
+    cairn_test_commit_add_tx (c, id, v);
     commit_ok (fx, c);
   }
   fx_reopen (fx);
@@ -730,16 +726,16 @@ test_reopen (Fx *fx, gconstpointer data)
     g_autoptr (GError) error = NULL;
     uint8_t id[32];
     uint64_t th;
-    test_tx_id (h, 0, id);
+    cairn_test_tx_id (h, 0, id);
     g_assert_true (fx->iface->tx_get (fx->store, id, &th, NULL, NULL, &error));
     g_assert_cmpuint (th, ==, h);
   }
 
   /* Committing continues at head + 1 and only there. */
-  g_autoptr (TestCommit) wrong = test_commit_new (2);
+  g_autoptr (CairnTestCommit) wrong = cairn_test_commit_new (2);
   commit_fails (fx, wrong, CAIRN_ERROR_CONFLICT);
-  g_autoptr (TestCommit) next = test_commit_new (3);
-  test_commit_put (next, "k/counter", "3");
+  g_autoptr (CairnTestCommit) next = cairn_test_commit_new (3);
+  cairn_test_commit_put (next, "k/counter", "3");
   commit_ok (fx, next);
   fx_reopen (fx);
   assert_head (fx, 3);
@@ -796,30 +792,30 @@ test_large_values (Fx *fx, gconstpointer data)
   g_autoptr (GBytes) block = pattern_bytes (8u << 20, 4);
   g_autoptr (GBytes) result = pattern_bytes (1u << 20, 5);
   uint8_t id[32];
-  test_tx_id (0, 0, id);
+  cairn_test_tx_id (0, 0, id);
   {
-    g_autoptr (TestCommit) c = test_commit_new (0);
-    test_commit_put_bytes (c, "big/v", g_bytes_get_data (v0, NULL),
-                           CAIRN_MAX_VALUE);
-    test_commit_put (c, "big/w", "small");
-    test_commit_set_block (c, g_bytes_get_data (block, NULL),
-                           g_bytes_get_size (block));
+    g_autoptr (CairnTestCommit) c = cairn_test_commit_new (0);
+    cairn_test_commit_put_bytes (c, "big/v", g_bytes_get_data (v0, NULL),
+                                 CAIRN_MAX_VALUE);
+    cairn_test_commit_put (c, "big/w", "small");
+    cairn_test_commit_set_block (c, g_bytes_get_data (block, NULL),
+                                 g_bytes_get_size (block));
     commit_ok (fx, c);
   }
   {
-    g_autoptr (TestCommit) c = test_commit_new (1);
-    test_commit_put_bytes (c, "big/v", g_bytes_get_data (v1, NULL),
-                           CAIRN_MAX_VALUE);
+    g_autoptr (CairnTestCommit) c = cairn_test_commit_new (1);
+    cairn_test_commit_put_bytes (c, "big/v", g_bytes_get_data (v1, NULL),
+                                 CAIRN_MAX_VALUE);
     commit_ok (fx, c);
   }
   {
     /* A private value and a tx result of the largest sizes. */
-    g_autoptr (TestCommit) c = test_commit_new (2);
+    g_autoptr (CairnTestCommit) c = cairn_test_commit_new (2);
     CairnWrite pw
         = { "big/p", g_bytes_get_data (pv, NULL), CAIRN_MAX_VALUE, 0, 0 };
     CairnCommitTx tx
         = { id, g_bytes_get_data (result, NULL), g_bytes_get_size (result) };
-    CairnCommitData d = *test_commit_data (c);
+    CairnCommitData d = *cairn_test_commit_data (c);
     d.private_writes = &pw;
     d.n_private_writes = 1;
     d.txs = &tx;
@@ -880,30 +876,30 @@ test_many_keys (Fx *fx, gconstpointer data)
   g_autoptr (GError) error = NULL;
   const int n = 20000;
   {
-    g_autoptr (TestCommit) c = test_commit_new (0);
+    g_autoptr (CairnTestCommit) c = cairn_test_commit_new (0);
     for (int i = 0; i < n; i++) {
       char key[32];
       g_snprintf (key, sizeof key, "k/%06d", i);
-      test_commit_put (c, key, key);
+      cairn_test_commit_put (c, key, key);
     }
     commit_ok (fx, c);
   }
   {
     /* Delete every third, overwrite every fifth, add a few. */
-    g_autoptr (TestCommit) c = test_commit_new (1);
+    g_autoptr (CairnTestCommit) c = cairn_test_commit_new (1);
     for (int i = 0; i < n; i++) {
       char key[32], value[48];
       g_snprintf (key, sizeof key, "k/%06d", i);
       g_snprintf (value, sizeof value, "%s+1", key);
       if (i % 3 == 0)
-        test_commit_delete (c, key);
+        cairn_test_commit_delete (c, key);
       else if (i % 5 == 0)
-        test_commit_put (c, key, value);
+        cairn_test_commit_put (c, key, value);
     }
     for (int i = 0; i < 100; i++) {
       char key[32];
       g_snprintf (key, sizeof key, "k/%06d", n + i);
-      test_commit_put (c, key, key);
+      cairn_test_commit_put (c, key, key);
     }
     commit_ok (fx, c);
   }
@@ -957,25 +953,25 @@ test_long_keys (Fx *fx, gconstpointer data)
   g_autoptr (GHashTable) m1
       = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   {
-    g_autoptr (TestCommit) c = test_commit_new (0);
+    g_autoptr (CairnTestCommit) c = cairn_test_commit_new (0);
     for (guint i = 0; i < keys->len; i++) {
       g_autofree char *v = g_strdup_printf ("v0.%u", i);
-      test_commit_put (c, keys->pdata[i], v);
-      test_commit_private_put (c, keys->pdata[i], v);
+      cairn_test_commit_put (c, keys->pdata[i], v);
+      cairn_test_commit_private_put (c, keys->pdata[i], v);
       g_hash_table_insert (m0, g_strdup (keys->pdata[i]), g_strdup (v));
     }
     commit_ok (fx, c);
   }
   {
-    g_autoptr (TestCommit) c = test_commit_new (1);
+    g_autoptr (CairnTestCommit) c = cairn_test_commit_new (1);
     for (guint i = 0; i < keys->len; i++) {
       g_autofree char *v = g_strdup_printf ("v1.%u", i);
       if (i % 3 == 1) {
-        test_commit_delete (c, keys->pdata[i]);
+        cairn_test_commit_delete (c, keys->pdata[i]);
         continue;
       }
       if (i % 3 == 2)
-        test_commit_put (c, keys->pdata[i], v);
+        cairn_test_commit_put (c, keys->pdata[i], v);
       g_hash_table_insert (
           m1, g_strdup (keys->pdata[i]),
           g_strdup (i % 3 == 2 ? v : g_hash_table_lookup (m0, keys->pdata[i])));
@@ -1013,16 +1009,16 @@ test_empty_value (Fx *fx, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   {
-    g_autoptr (TestCommit) c = test_commit_new (0);
-    test_commit_put (c, "e/empty", "");
-    test_commit_put (c, "e/full", "x");
-    test_commit_private_put (c, "e/empty", "");
+    g_autoptr (CairnTestCommit) c = cairn_test_commit_new (0);
+    cairn_test_commit_put (c, "e/empty", "");
+    cairn_test_commit_put (c, "e/full", "x");
+    cairn_test_commit_private_put (c, "e/empty", "");
     commit_ok (fx, c);
   }
   {
-    g_autoptr (TestCommit) c = test_commit_new (1);
-    test_commit_put (c, "e/full", "");
-    test_commit_delete (c, "e/empty");
+    g_autoptr (CairnTestCommit) c = cairn_test_commit_new (1);
+    cairn_test_commit_put (c, "e/full", "");
+    cairn_test_commit_delete (c, "e/empty");
     commit_ok (fx, c);
   }
   g_autoptr (GBytes) b = fx->iface->state_get (fx->store, "e/empty", 0, &error);
@@ -1046,10 +1042,10 @@ static void
 test_deferred_sync (Fx *fx, gconstpointer data)
 {
   for (uint64_t h = 0; h < 6; h++) {
-    g_autoptr (TestCommit) c = test_commit_new (h);
+    g_autoptr (CairnTestCommit) c = cairn_test_commit_new (h);
     g_autofree char *v = g_strdup_printf ("%" G_GUINT64_FORMAT, h);
-    test_commit_put (c, "k/counter", v);
-    CairnCommitData cd = *test_commit_data (c);
+    cairn_test_commit_put (c, "k/counter", v);
+    CairnCommitData cd = *cairn_test_commit_data (c);
     cd.flags = h < 5 ? CAIRN_COMMIT_DEFER_SYNC : 0;
     g_autoptr (GError) error = NULL;
     g_assert_true (fx->iface->commit (fx->store, &cd, &error));
@@ -1061,9 +1057,9 @@ test_deferred_sync (Fx *fx, gconstpointer data)
     }
   }
   /* Deferred again, then closed without an explicit sync: close keeps it. */
-  g_autoptr (TestCommit) c = test_commit_new (6);
-  test_commit_put (c, "k/counter", "6");
-  CairnCommitData cd = *test_commit_data (c);
+  g_autoptr (CairnTestCommit) c = cairn_test_commit_new (6);
+  cairn_test_commit_put (c, "k/counter", "6");
+  CairnCommitData cd = *cairn_test_commit_data (c);
   cd.flags = CAIRN_COMMIT_DEFER_SYNC;
   g_assert_true (fx->iface->commit (fx->store, &cd, NULL));
   if (fx->iface->sync)
@@ -1085,9 +1081,9 @@ test_private_write (Fx *fx, gconstpointer data)
     return;
   }
   {
-    g_autoptr (TestCommit) c = test_commit_new (0);
-    test_commit_put (c, "g/shared", "s");
-    test_commit_private_put (c, "g/blockp", "b0");
+    g_autoptr (CairnTestCommit) c = cairn_test_commit_new (0);
+    cairn_test_commit_put (c, "g/shared", "s");
+    cairn_test_commit_private_put (c, "g/blockp", "b0");
     commit_ok (fx, c);
   }
   g_autoptr (GError) error = NULL;
@@ -1118,8 +1114,8 @@ test_private_write (Fx *fx, gconstpointer data)
 
   /* Blocks and private writes interleave. */
   {
-    g_autoptr (TestCommit) c = test_commit_new (1);
-    test_commit_private_put (c, "g/c", "from-block");
+    g_autoptr (CairnTestCommit) c = cairn_test_commit_new (1);
+    cairn_test_commit_private_put (c, "g/c", "from-block");
     commit_ok (fx, c);
   }
   CairnWrite del = { .key = "g/a", .flags = CAIRN_WRITE_DELETE };
@@ -1135,10 +1131,47 @@ test_private_write (Fx *fx, gconstpointer data)
 
 typedef void (*CaseFn) (Fx *fx, gconstpointer data);
 
+/* Backends live as long as the test program (reachable, not leaked). */
+static GPtrArray *backends;
+
+static StorageBackend *
+backend_copy (const CairnTestStorageBackend *b)
+{
+  if (b == NULL || b->name == NULL || b->name[0] == '\0' || b->entry == NULL)
+    g_error ("cairn_test_storage_add_backend: a backend needs a name and "
+             "an entry");
+  for (const char *p = b->name; *p; p++)
+    if (*p == '/' || g_ascii_isspace (*p))
+      g_error ("cairn_test_storage_add_backend: name '%s' is part of a test "
+               "path: no '/' or spaces",
+               b->name);
+  StorageBackend *be = g_new0 (StorageBackend, 1);
+  be->name = g_strdup (b->name);
+  be->entry = b->entry;
+  guint n = 0;
+  while (b->config != NULL && b->config[n] != NULL) {
+    if (b->config[n + 1] == NULL)
+      g_error ("backend %s: config key '%s' has no value (the list is key, "
+               "value, ..., NULL)",
+               b->name, b->config[n]);
+    n += 2;
+  }
+  be->config = g_new0 (char *, n + 1);
+  for (guint i = 0; i < n; i++)
+    be->config[i] = g_strdup (b->config[i]);
+  be->cases = b->cases != 0 ? b->cases : CAIRN_TEST_STORAGE_ALL;
+  be->crash_rounds
+      = b->crash_rounds != 0 ? b->crash_rounds : CAIRN_TEST_CRASH_ROUNDS;
+  be->crash_check = b->crash_check;
+  be->user_data = b->user_data;
+  if (backends == NULL)
+    backends = g_ptr_array_new ();
+  g_ptr_array_add (backends, be);
+  return be;
+}
+
 void
-cairn_storage_conformance_add_tests_with_config (const char *backend_name,
-                                                 CairnPluginEntry entry,
-                                                 const char *const *config)
+cairn_test_storage_add_backend (const CairnTestStorageBackend *backend)
 {
   static const struct {
     const char *name;
@@ -1161,26 +1194,29 @@ cairn_storage_conformance_add_tests_with_config (const char *backend_name,
     { "empty-value", test_empty_value },
     { "deferred-sync", test_deferred_sync },
   };
-  Backend *be = g_new0 (Backend, 1);
+  StorageBackend *be = backend_copy (backend);
 
-  be->name = g_strdup (backend_name);
-  be->entry = entry;
-  be->config = g_strdupv ((char **)config);
-  if (backends == NULL)
-    backends = g_ptr_array_new ();
-  g_ptr_array_add (backends, be);
-  for (size_t i = 0; i < G_N_ELEMENTS (cases); i++) {
-    g_autofree char *path
-        = g_strdup_printf ("/storage/%s/%s", backend_name, cases[i].name);
-    g_test_add_vtable (path, sizeof (Fx), be, (GTestFixtureFunc)fx_setup,
-                       (GTestFixtureFunc)cases[i].fn,
-                       (GTestFixtureFunc)fx_teardown);
+  if (be->cases & CAIRN_TEST_STORAGE_CONFORMANCE)
+    for (size_t i = 0; i < G_N_ELEMENTS (cases); i++) {
+      g_autofree char *path
+          = g_strdup_printf ("/storage/%s/%s", be->name, cases[i].name);
+      g_test_add_vtable (path, sizeof (Fx), be, (GTestFixtureFunc)fx_setup,
+                         (GTestFixtureFunc)cases[i].fn,
+                         (GTestFixtureFunc)fx_teardown);
+    }
+  if (be->cases & CAIRN_TEST_STORAGE_CRASH) {
+    g_autofree char *path = g_strdup_printf ("/storage/%s/crash", be->name);
+    g_test_add_data_func (path, be, cairn_test__storage_crash_case);
   }
 }
 
 void
-cairn_storage_conformance_add_tests (const char *backend_name,
-                                     CairnPluginEntry entry)
+cairn_test_storage_add (const char *name, CairnPluginEntry entry,
+                        const char *const *config)
 {
-  cairn_storage_conformance_add_tests_with_config (backend_name, entry, NULL);
+  CairnTestStorageBackend b = { 0 };
+  b.name = name;
+  b.entry = entry;
+  b.config = config;
+  cairn_test_storage_add_backend (&b);
 }
