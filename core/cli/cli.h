@@ -52,6 +52,7 @@ int cairn_cmd_market (int argc, char **argv);
 int cairn_cmd_im (int argc, char **argv);
 int cairn_cmd_meter (int argc, char **argv);
 int cairn_cmd_store (int argc, char **argv);
+int cairn_cmd_dist (int argc, char **argv);
 
 /* ---- output.c: messages, exit codes, option parsing, JSON/human ---- */
 void cairn_cli_printerr (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
@@ -179,6 +180,7 @@ char *cairn_cli_resolve_address (const char *home, const char *what,
 /* ---- cmd_init.c ---- */
 typedef struct CairnInitSpec {
   const char *home;
+  /* NULL: the genesis template's chain_id, else "dev". */
   const char *chain_id;
   const char *profile;
   /* Storage and blob-store plugins: NULL = the defaults of conf.d
@@ -191,16 +193,57 @@ typedef struct CairnInitSpec {
   int64_t funded_balance;
 } CairnInitSpec;
 
-/* Write a new home (config, profile, keys, genesis). *admin_address and
- * *node_address (may be NULL) receive the two addresses (g_free). */
+/* Write a new home (config, profile, keys, genesis) from the configuration
+ * cairn_conf_source_default () finds, and its genesis template if any.
+ * *admin_address and *node_address (may be NULL) receive the two
+ * addresses (g_free). */
 gboolean cairn_cli_init_home (const CairnInitSpec *spec, char **admin_address,
                               char **node_address, GError **error);
+
+/* A genesis template (README "Vendor distributions"): a JSON object with
+ * optional "chain_id" (the default of `cairn init --chain-id`), "accounts"
+ * (extra genesis accounts: address, pubkey, roles, balances) and
+ * "app_state" (per plugin), nothing else. Read strictly and checked by
+ * building a trial genesis with it; errors name origin and the field. */
+json_t *cairn_cli_genesis_template_load (const char *path, GError **error);
 
 /* rm -rf path (not following symlinks); TRUE when path is absent. */
 gboolean cairn_cli_remove_tree (const char *path, GError **error);
 
 /* ---- cmd_plugin.c ---- */
-/* Default plugin search path (NULL-terminated, g_strfreev):
+/* Default plugin search path (NULL-terminated, g_strfreev): for a vendor
+ * distribution's bin/cairn (cairn_cli_dist_root), its
+ * "../lib/cairn-1/plugins" alone; otherwise
  * "<dir of /proc/self/exe>/../plugins" when it exists (the build tree),
  * then the compiled-in CAIRN_PLUGINSDIR. */
 char **cairn_cli_default_plugin_path (void);
+
+/* ---- conf_source.c: where `cairn init` takes its configuration from ---- */
+/* Names under a distribution's share/cairn/. */
+#define CAIRN_DIST_BRANDING "branding.json"
+#define CAIRN_DIST_GENESIS_TEMPLATE "genesis-template.json"
+
+/* The root of the relocatable distribution this executable belongs to: the
+ * parent of its bin/ when that holds etc/cairn/cairn.conf and
+ * lib/cairn-1/plugins/; else NULL. g_free. */
+char *cairn_cli_dist_root (void);
+
+typedef struct CairnConfSource CairnConfSource;
+/* The distribution's etc/cairn/ when cairn_cli_dist_root () finds one,
+ * else the conf/ tree compiled into the binary (a GResource). */
+CairnConfSource *cairn_conf_source_default (void);
+void cairn_conf_source_free (CairnConfSource *src);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CairnConfSource, cairn_conf_source_free)
+/* For messages: the directory, or "the configuration built into cairn". */
+const char *cairn_conf_source_describe (const CairnConfSource *src);
+/* rel is "cairn.conf", "conf.d/20-bank.conf", "profiles/dev.conf",
+ * "alternatives/10-store-git.conf", … */
+gboolean cairn_conf_source_has (const CairnConfSource *src, const char *rel);
+GBytes *cairn_conf_source_read (const CairnConfSource *src, const char *rel,
+                                GError **error);
+/* The *.conf names in dir ("conf.d", "profiles", "alternatives"), sorted;
+ * empty when the directory is absent. g_strfreev. */
+char **cairn_conf_source_list (const CairnConfSource *src, const char *dir,
+                               GError **error);
+/* The distribution's share/cairn/genesis-template.json, or NULL. */
+const char *cairn_conf_source_genesis_template (const CairnConfSource *src);

@@ -1,5 +1,7 @@
 /* cairn init: a new node home from the configuration compiled into the
- * binary (conf/ as a GResource), two fresh keys and a genesis document.
+ * binary (conf/ as a GResource) or, run from a vendor distribution, from
+ * its etc/cairn/ (conf_source.c), two fresh keys and a genesis document
+ * (with the distribution's genesis template, when it has one).
  *
  *   DIR/cairn.conf              conf/cairn.conf with [node] chain_id set
  *   DIR/conf.d/NN-*.conf        conf/conf.d/ (one snippet per plugin)
@@ -19,12 +21,10 @@
 #include <cairn/error.h>
 #include <cairn/util.h>
 
-#include "cairn-conf-resources.h"
 #include "cjson.h"
 #include "cli.h"
 #include "genesis.h"
 
-#define RESOURCE_ROOT "/org/cairn/conf"
 #define ADMIN_BALANCE INT64_C (1000000000000)
 #define VALIDATOR_STAKE 100
 
@@ -61,13 +61,6 @@ chain_id_valid (const char *id)
   return TRUE;
 }
 
-static GBytes *
-lookup_resource (const char *path, GError **error)
-{
-  g_autofree char *full = g_strconcat (RESOURCE_ROOT "/", path, NULL);
-  return g_resources_lookup_data (full, G_RESOURCE_LOOKUP_FLAGS_NONE, error);
-}
-
 static gboolean
 write_file (const char *path, const void *data, gsize len, int mode,
             GError **error)
@@ -77,9 +70,10 @@ write_file (const char *path, const void *data, gsize len, int mode,
 }
 
 static gboolean
-write_resource (const char *resource, const char *dest, GError **error)
+write_resource (const CairnConfSource *src, const char *resource,
+                const char *dest, GError **error)
 {
-  g_autoptr (GBytes) data = lookup_resource (resource, error);
+  g_autoptr (GBytes) data = cairn_conf_source_read (src, resource, error);
   if (data == NULL)
     return FALSE;
   gsize len;
@@ -90,9 +84,10 @@ write_resource (const char *resource, const char *dest, GError **error)
 /* cairn.conf with [node] chain_id replaced, edited as text so the file
  * keeps the template's comments and layout. */
 static gboolean
-write_main_config (const char *home, const char *chain_id, GError **error)
+write_main_config (const CairnConfSource *src, const char *home,
+                   const char *chain_id, GError **error)
 {
-  g_autoptr (GBytes) data = lookup_resource ("cairn.conf", error);
+  g_autoptr (GBytes) data = cairn_conf_source_read (src, "cairn.conf", error);
   if (data == NULL)
     return FALSE;
   gsize len;
@@ -153,7 +148,8 @@ slot_choice (const CairnInitSpec *spec, size_t i)
 /* The resource of plugin `name`'s snippet for slot i, or NULL and a usage
  * error listing the choices. */
 static char *
-slot_snippet (size_t i, const char *name, GError **error)
+slot_snippet (const CairnConfSource *src, size_t i, const char *name,
+              GError **error)
 {
   static const char *const dirs[] = { "conf.d", "alternatives" };
   const char *prefix = slots[i].prefix;
@@ -161,13 +157,9 @@ slot_snippet (size_t i, const char *name, GError **error)
   for (size_t d = 0; d < G_N_ELEMENTS (dirs); d++) {
     g_autofree char *res
         = g_strdup_printf ("%s/%s%s.conf", dirs[d], prefix, name);
-    g_autofree char *full = g_strconcat (RESOURCE_ROOT "/", res, NULL);
-    if (g_resources_get_info (full, G_RESOURCE_LOOKUP_FLAGS_NONE, NULL, NULL,
-                              NULL))
+    if (cairn_conf_source_has (src, res))
       return g_steal_pointer (&res);
-    g_autofree char *dir = g_strconcat (RESOURCE_ROOT "/", dirs[d], NULL);
-    g_auto (GStrv) names = g_resources_enumerate_children (
-        dir, G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
+    g_auto (GStrv) names = cairn_conf_source_list (src, dirs[d], NULL);
     for (char **n = names; n && *n; n++)
       if (g_str_has_prefix (*n, prefix) && g_str_has_suffix (*n, ".conf"))
         g_string_append_printf (choices, "%s%.*s", choices->len ? ", " : "",
@@ -181,12 +173,13 @@ slot_snippet (size_t i, const char *name, GError **error)
 }
 
 static gboolean
-slots_check (const CairnInitSpec *spec, GError **error)
+slots_check (const CairnConfSource *src, const CairnInitSpec *spec,
+             GError **error)
 {
   for (size_t i = 0; i < G_N_ELEMENTS (slots); i++) {
     if (slot_choice (spec, i) == NULL)
       continue;
-    g_autofree char *res = slot_snippet (i, slot_choice (spec, i), error);
+    g_autofree char *res = slot_snippet (src, i, slot_choice (spec, i), error);
     if (res == NULL)
       return FALSE;
   }
@@ -205,7 +198,8 @@ unlink_or_fail (const char *path, GError **error)
 }
 
 static gboolean
-write_snippets (const char *home, const CairnInitSpec *spec, GError **error)
+write_snippets (const CairnConfSource *src, const char *home,
+                const CairnInitSpec *spec, GError **error)
 {
   g_autofree char *dir = g_build_filename (home, "conf.d", NULL);
   if (g_mkdir_with_parents (dir, 0755) != 0) {
@@ -225,8 +219,7 @@ write_snippets (const char *home, const CairnInitSpec *spec, GError **error)
         if (!unlink_or_fail (path, error))
           return FALSE;
       }
-  g_auto (GStrv) names = g_resources_enumerate_children (
-      RESOURCE_ROOT "/conf.d", G_RESOURCE_LOOKUP_FLAGS_NONE, error);
+  g_auto (GStrv) names = cairn_conf_source_list (src, "conf.d", error);
   if (names == NULL)
     return FALSE;
   for (char **n = names; *n; n++) {
@@ -238,22 +231,22 @@ write_snippets (const char *home, const CairnInitSpec *spec, GError **error)
       continue; /* written below */
     g_autofree char *res = g_strconcat ("conf.d/", *n, NULL);
     g_autofree char *dest = g_build_filename (dir, *n, NULL);
-    if (!write_resource (res, dest, error))
+    if (!write_resource (src, res, dest, error))
       return FALSE;
   }
   for (size_t i = 0; i < G_N_ELEMENTS (slots); i++) {
     if (slot_choice (spec, i) == NULL)
       continue;
-    g_autofree char *res = slot_snippet (i, slot_choice (spec, i), error);
+    g_autofree char *res = slot_snippet (src, i, slot_choice (spec, i), error);
     if (res == NULL)
       return FALSE;
     g_autofree char *dest = g_build_filename (dir, strchr (res, '/') + 1, NULL);
-    if (!write_resource (res, dest, error))
+    if (!write_resource (src, res, dest, error))
       return FALSE;
   }
   g_autofree char *res = g_strdup_printf ("profiles/%s.conf", spec->profile);
   g_autofree char *dest = g_build_filename (dir, "00-profile.conf", NULL);
-  return write_resource (res, dest, error);
+  return write_resource (src, res, dest, error);
 }
 
 static CairnKey *
@@ -291,12 +284,21 @@ account_json (const char *address, const CairnKey *key, const char *role,
   return acc;
 }
 
+/* The template's accounts come first, so that a message about one of them
+ * names the index it has in the template. */
 static json_t *
-genesis_json (const CairnInitSpec *spec, const CairnKey *admin,
-              const CairnKey *node)
+genesis_json (const CairnInitSpec *spec, const char *chain_id,
+              const json_t *tmpl, const CairnKey *admin, const CairnKey *node)
 {
   g_autofree char *node_pub = cairn_hex_encode (cairn_key_pubkey (node), 32);
   json_t *accounts = json_array ();
+  json_t *extra = tmpl ? json_object_get (tmpl, "accounts") : NULL;
+  size_t i;
+  json_t *acc;
+  json_array_foreach (extra, i, acc)
+  {
+    json_array_append_new (accounts, json_deep_copy (acc));
+  }
   json_array_append_new (
       accounts,
       account_json (cairn_key_address (admin), admin, "admin", ADMIN_BALANCE));
@@ -305,12 +307,110 @@ genesis_json (const CairnInitSpec *spec, const CairnKey *admin,
   for (const char *const *a = spec->funded; a && *a; a++)
     json_array_append_new (accounts,
                            account_json (*a, NULL, NULL, spec->funded_balance));
-  return json_pack (
+  json_t *doc = json_pack (
       "{s:s, s:I, s:{s:i, s:[s]}, s:o, s:[{s:s, s:s, s:i, s:s}]}", "chain_id",
-      spec->chain_id, "genesis_time", (json_int_t)(g_get_real_time () / 1000),
+      chain_id, "genesis_time", (json_int_t)(g_get_real_time () / 1000),
       "admin", "threshold", 1, "members", cairn_key_address (admin), "accounts",
       accounts, "validators", "address", cairn_key_address (node), "pubkey",
       node_pub, "stake", VALIDATOR_STAKE, "name", "node");
+  json_t *app_state = tmpl ? json_object_get (tmpl, "app_state") : NULL;
+  if (app_state)
+    json_object_set_new (doc, "app_state", json_deep_copy (app_state));
+  return doc;
+}
+
+/* What each field of a genesis template must be. */
+static const struct {
+  const char *name;
+  json_type type;
+  const char *what;
+} template_fields[] = {
+  { "chain_id", JSON_STRING, "a string" },
+  { "accounts", JSON_ARRAY, "an array of genesis accounts" },
+  { "app_state", JSON_OBJECT, "an object (plugin id -> its genesis state)" },
+};
+
+json_t *
+cairn_cli_genesis_template_load (const char *path, GError **error)
+{
+  g_autofree char *text = NULL;
+  gsize len;
+  if (!g_file_get_contents (path, &text, &len, error))
+    return NULL;
+  g_autoptr (GError) local = NULL;
+  g_autoptr (json_t) tmpl = cairn_cjson_parse (text, len, FALSE, &local);
+  if (tmpl == NULL) {
+    g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_FAILED, "%s: %s", path,
+                 local->message);
+    return NULL;
+  }
+  if (!json_is_object (tmpl)) {
+    g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_FAILED,
+                 "%s: a genesis template is a JSON object", path);
+    return NULL;
+  }
+  const char *key;
+  json_t *value;
+  json_object_foreach (tmpl, key, value)
+  {
+    size_t f = 0;
+    while (f < G_N_ELEMENTS (template_fields)
+           && !g_str_equal (key, template_fields[f].name))
+      f++;
+    if (f == G_N_ELEMENTS (template_fields)) {
+      g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_FAILED,
+                   "%s: unknown field '%s' (a genesis template holds "
+                   "chain_id, accounts and app_state)",
+                   path, key);
+      return NULL;
+    }
+    if (json_typeof (value) != template_fields[f].type) {
+      g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_FAILED,
+                   "%s: %s: must be %s", path, key, template_fields[f].what);
+      return NULL;
+    }
+  }
+  const char *chain_id = json_string_value (json_object_get (tmpl, "chain_id"));
+  if (chain_id && !chain_id_valid (chain_id)) {
+    g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_FAILED,
+                 "%s: chain_id: bad chain id '%s': use 1-64 of A-Z a-z 0-9 _ "
+                 ". -",
+                 path, chain_id);
+    return NULL;
+  }
+  /* The accounts and app_state as the node will read them: a trial
+   * genesis with throw-away keys. */
+  g_autoptr (CairnKey) admin = cairn_key_generate (error);
+  g_autoptr (CairnKey) node = admin ? cairn_key_generate (error) : NULL;
+  if (node == NULL)
+    return NULL;
+  CairnInitSpec spec = { 0 };
+  g_autoptr (json_t) doc
+      = genesis_json (&spec, chain_id ? chain_id : "dev", tmpl, admin, node);
+  g_autoptr (CairnGenesis) checked = cairn_genesis_from_json (doc, path, error);
+  if (checked == NULL)
+    return NULL;
+  return g_steal_pointer (&tmpl);
+}
+
+/* The distribution's genesis template: *tmpl NULL when there is none. */
+static gboolean
+load_template (const CairnConfSource *src, json_t **tmpl, GError **error)
+{
+  *tmpl = NULL;
+  const char *path = cairn_conf_source_genesis_template (src);
+  if (path == NULL)
+    return TRUE;
+  *tmpl = cairn_cli_genesis_template_load (path, error);
+  return *tmpl != NULL;
+}
+
+static const char *
+default_chain_id (const json_t *tmpl)
+{
+  const char *id
+      = tmpl ? json_string_value (json_object_get (tmpl, "chain_id")) : NULL;
+  return id ? id : "dev";
 }
 
 /* An existing home must be empty, unless --force. */
@@ -340,30 +440,33 @@ gboolean
 cairn_cli_init_home (const CairnInitSpec *spec, char **admin_address,
                      char **node_address, GError **error)
 {
-  if (!chain_id_valid (spec->chain_id)) {
+  g_autoptr (CairnConfSource) src = cairn_conf_source_default ();
+  g_autoptr (json_t) tmpl = NULL;
+  if (!load_template (src, &tmpl, error))
+    return FALSE;
+  const char *chain_id
+      = spec->chain_id ? spec->chain_id : default_chain_id (tmpl);
+  if (!chain_id_valid (chain_id)) {
     g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_USAGE,
-                 "bad chain id '%s': use 1-64 of A-Z a-z 0-9 _ . -",
-                 spec->chain_id);
+                 "bad chain id '%s': use 1-64 of A-Z a-z 0-9 _ . -", chain_id);
     return FALSE;
   }
   g_autofree char *profile_res
-      = g_strdup_printf (RESOURCE_ROOT "/profiles/%s.conf", spec->profile);
-  if (!g_resources_get_info (profile_res, G_RESOURCE_LOOKUP_FLAGS_NONE, NULL,
-                             NULL, NULL)) {
-    g_auto (GStrv) names = g_resources_enumerate_children (
-        RESOURCE_ROOT "/profiles", G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
+      = g_strdup_printf ("profiles/%s.conf", spec->profile);
+  if (!cairn_conf_source_has (src, profile_res)) {
+    g_auto (GStrv) names = cairn_conf_source_list (src, "profiles", NULL);
     g_autoptr (GString) list = g_string_new (NULL);
     for (char **n = names; n && *n; n++) {
       g_autofree char *base = g_strndup (*n, strlen (*n) - strlen (".conf"));
       g_string_append_printf (list, "%s%s", list->len ? ", " : "", base);
     }
     g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_USAGE,
-                 "unknown profile '%s' (available: %s)", spec->profile,
-                 list->str);
+                 "unknown profile '%s' (available in %s: %s)", spec->profile,
+                 cairn_conf_source_describe (src), list->str);
     return FALSE;
   }
   /* Storage and blob-store names, before anything is written. */
-  if (!slots_check (spec, error))
+  if (!slots_check (src, spec, error))
     return FALSE;
   if (!check_home (spec->home, spec->force, error))
     return FALSE;
@@ -382,8 +485,8 @@ cairn_cli_init_home (const CairnInitSpec *spec, char **admin_address,
     if (!cairn_cli_remove_tree (data, error))
       return FALSE;
   }
-  if (!write_main_config (spec->home, spec->chain_id, error)
-      || !write_snippets (spec->home, spec, error))
+  if (!write_main_config (src, spec->home, chain_id, error)
+      || !write_snippets (src, spec->home, spec, error))
     return FALSE;
 
   g_autoptr (CairnKey) node = new_key (spec->home, "node", spec->force, error);
@@ -394,7 +497,7 @@ cairn_cli_init_home (const CairnInitSpec *spec, char **admin_address,
   if (admin == NULL)
     return FALSE;
 
-  g_autoptr (json_t) doc = genesis_json (spec, admin, node);
+  g_autoptr (json_t) doc = genesis_json (spec, chain_id, tmpl, admin, node);
   g_autofree char *genesis_path
       = g_build_filename (spec->home, "genesis.json", NULL);
   /* Refuse to write a document the node would refuse to start with. */
@@ -446,7 +549,10 @@ cairn_cmd_init (int argc, char **argv)
       "DIR/genesis.json. The admin account holds 1000000000000 cairn; the\n"
       "node's key is the only validator. --store and --blobstore write\n"
       "another plugin's snippet (conf/alternatives/) in place of the\n"
-      "default's 10-store-lmdb.conf or 15-blob-fs.conf.",
+      "default's 10-store-lmdb.conf or 15-blob-fs.conf.\n"
+      "Run from a vendor distribution (cairn dist), the config comes from\n"
+      "its etc/cairn/, and genesis.json takes the accounts, app_state and\n"
+      "default chain id of its share/cairn/genesis-template.json.",
       entries);
   int rc;
   if (!cairn_cli_parse (ctx, &argc, &argv, &rc))
@@ -457,15 +563,19 @@ cairn_cmd_init (int argc, char **argv)
   if (home == NULL)
     return CAIRN_EXIT_USAGE;
 
+  g_autoptr (GError) error = NULL;
+  g_autoptr (CairnConfSource) src = cairn_conf_source_default ();
+  g_autoptr (json_t) tmpl = NULL;
+  if (!load_template (src, &tmpl, &error))
+    return cairn_cli_fail (g_steal_pointer (&error));
   CairnInitSpec spec = {
     .home = home,
-    .chain_id = chain_id ? chain_id : "dev",
+    .chain_id = chain_id ? chain_id : default_chain_id (tmpl),
     .profile = profile ? profile : "dev",
     .store = store,
     .blobstore = blobstore,
     .force = force,
   };
-  g_autoptr (GError) error = NULL;
   g_autofree char *admin = NULL;
   g_autofree char *node = NULL;
   if (!cairn_cli_init_home (&spec, &admin, &node, &error))
@@ -479,6 +589,12 @@ cairn_cmd_init (int argc, char **argv)
                            : g_strdup (home);
   g_print ("initialised %s (chain '%s', profile '%s')\n", home, spec.chain_id,
            spec.profile);
+  g_autofree char *dist_root = cairn_cli_dist_root ();
+  if (dist_root != NULL) {
+    const char *t = cairn_conf_source_genesis_template (src);
+    cairn_cli_print_field ("config", "%s%s%s", cairn_conf_source_describe (src),
+                           t ? ", genesis template " : "", t ? t : "");
+  }
   cairn_cli_print_field ("node", "%s  (keys/node.pem, validator)", node);
   cairn_cli_print_field ("admin",
                          "%s  (keys/admin.pem, %" G_GINT64_FORMAT " cairn)",

@@ -18,8 +18,17 @@ cairn_cli_default_plugin_path (void)
   g_autoptr (GStrvBuilder) dirs = g_strv_builder_new ();
   g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
   if (exe) {
-    /* Run from a build tree: build/core/cairn → build/plugins/<id>/<id>.so */
     g_autofree char *exe_dir = g_path_get_dirname (exe);
+    /* A relocatable distribution (cairn dist): <root>/bin/cairn loads its
+     * own <root>/lib/cairn-1/plugins and nothing from the system. */
+    g_autofree char *root = cairn_cli_dist_root ();
+    if (root) {
+      g_autofree char *dist
+          = g_build_filename (root, "lib", "cairn-1", "plugins", NULL);
+      g_strv_builder_add (dirs, dist);
+      return g_strv_builder_end (dirs);
+    }
+    /* Run from a build tree: build/core/cairn → build/plugins/<id>/<id>.so */
     g_autofree char *rel = g_build_filename (exe_dir, "..", "plugins", NULL);
     g_autofree char *dir = g_canonicalize_filename (rel, NULL);
     if (g_file_test (dir, G_FILE_TEST_IS_DIR))

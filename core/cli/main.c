@@ -39,6 +39,8 @@ static const Command commands[] = {
     "move a chain between storage backends: export, import" },
   { "testnet", cairn_cmd_testnet,
     "a local network of nodes: init, start, stop, status" },
+  { "dist", cairn_cmd_dist,
+    "vendor distributions: build (tarball, .deb), verify" },
   { "version", cmd_version, "print the version and plugin ABI" },
 };
 
@@ -56,6 +58,31 @@ print_usage (FILE *out)
            "3 not found, 4 cannot reach the node.\n");
 }
 
+/* A distribution's share/cairn/branding.json beside bin/ (cairn dist):
+ * {"branding":{"product",…},"name","version"}; NULL when there is none. */
+static json_t *
+dist_branding (void)
+{
+  g_autofree char *root = cairn_cli_dist_root ();
+  if (root == NULL)
+    return NULL;
+  g_autofree char *path
+      = g_build_filename (root, "share", "cairn", CAIRN_DIST_BRANDING, NULL);
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    return NULL;
+  json_error_t jerr;
+  json_t *doc = json_load_file (path, JSON_REJECT_DUPLICATES, &jerr);
+  if (doc == NULL || !json_is_object (json_object_get (doc, "branding"))
+      || !json_is_string (json_object_get (doc, "name"))
+      || !json_is_string (json_object_get (doc, "version"))) {
+    cairn_cli_printerr ("warning: %s: not a branding file (%s)", path,
+                        doc ? "branding, name, version" : jerr.text);
+    json_decref (doc);
+    return NULL;
+  }
+  return doc;
+}
+
 static int
 cmd_version (int argc, char **argv)
 {
@@ -65,7 +92,9 @@ cmd_version (int argc, char **argv)
     { NULL },
   };
   g_autoptr (GOptionContext) ctx = cairn_cli_context_new (
-      NULL, "Print the version and the plugin ABI this binary speaks.", NULL,
+      NULL, "Print the version and the plugin ABI this binary speaks.",
+      "In a vendor distribution (cairn dist) the product, its version and\n"
+      "the vendor's branding (share/cairn/branding.json) come first.",
       entries);
   int rc;
   if (!cairn_cli_parse (ctx, &argc, &argv, &rc))
@@ -74,14 +103,36 @@ cmd_version (int argc, char **argv)
     return cairn_cli_usage ("unexpected argument '%s'", argv[1]);
   g_autofree char *fp = g_strdup_printf ("0x%016" G_GINT64_MODIFIER "x",
                                          (guint64)CAIRN_BUILD_FINGERPRINT);
+  g_autoptr (json_t) dist = dist_branding ();
   if (json) {
     g_autoptr (json_t) out = json_pack (
         "{s:s, s:{s:i, s:i}, s:s}", "version", CAIRN_VERSION, "abi", "major",
         CAIRN_ABI_MAJOR, "minor", CAIRN_ABI_MINOR, "build_fingerprint", fp);
+    if (dist)
+      json_object_set (out, "distribution", dist);
     cairn_cli_print_json (out);
-  } else
-    g_print ("cairn %s\nplugin ABI %d.%d (build fingerprint %s)\n",
-             CAIRN_VERSION, CAIRN_ABI_MAJOR, CAIRN_ABI_MINOR, fp);
+    return CAIRN_EXIT_OK;
+  }
+  if (dist) {
+    json_t *b = json_object_get (dist, "branding");
+    const char *vendor = json_string_value (json_object_get (b, "vendor"));
+    const char *name = json_string_value (json_object_get (dist, "name"));
+    const char *product = json_string_value (json_object_get (b, "product"));
+    g_print ("%s %s (%s)%s%s\n", product ? product : name,
+             json_string_value (json_object_get (dist, "version")), name,
+             vendor ? " by " : "", vendor ? vendor : "");
+    const char *key;
+    json_t *value;
+    json_object_foreach (b, key, value)
+    {
+      if (g_str_equal (key, "product") || g_str_equal (key, "vendor"))
+        continue;
+      g_autofree char *label = g_strconcat ("  ", key, NULL);
+      cairn_cli_print_field (label, "%s", json_string_value (value));
+    }
+  }
+  g_print ("cairn %s\nplugin ABI %d.%d (build fingerprint %s)\n", CAIRN_VERSION,
+           CAIRN_ABI_MAJOR, CAIRN_ABI_MINOR, fp);
   return CAIRN_EXIT_OK;
 }
 
