@@ -359,9 +359,20 @@ h_register_blobstore (CairnPlugin *self, const CairnBlobstoreIface *iface,
                       size_t size, GError **error)
 {
   CairnNode *node = NODE (self);
+  /* An extra blob store (CairnNodeOptions.extra_blobstores) sits beside
+   * the node's own; only the node's own must be the only one. */
+  gboolean extra
+      = node->extra_blobstores != NULL
+        && g_strv_contains ((const char *const *)node->extra_blobstores,
+                            self->desc.id);
   if (!check_registering (self, "blobstore", error)
-      || !only_one (self, node->blob_plugin, "blobstore", error))
+      || (!extra && !only_one (self, node->blob_plugin, "blobstore", error)))
     return FALSE;
+  for (guint i = 0; i < node->blobstores->len; i++)
+    if (((BlobstoreEntry *)node->blobstores->pdata[i])->plugin == self)
+      return cairn_fail (error, CAIRN_ERROR_CONFLICT,
+                         "plugin %s registered its blob store twice",
+                         self->desc.id);
   CairnBlobstoreIface b;
   if (!copy_iface (self, "blobstore", &b, sizeof b, iface, size,
                    CAIRN_BLOBSTORE_IFACE_VERSION, error))
@@ -372,8 +383,14 @@ h_register_blobstore (CairnPlugin *self, const CairnBlobstoreIface *iface,
     return missing_callback (self, "blobstore", "get", error);
   if (b.stat == NULL)
     return missing_callback (self, "blobstore", "stat", error);
-  node->blob = b;
-  node->blob_plugin = self;
+  BlobstoreEntry *e = g_new0 (BlobstoreEntry, 1);
+  e->plugin = self;
+  e->iface = b;
+  g_ptr_array_add (node->blobstores, e);
+  if (!extra) {
+    node->blob = b;
+    node->blob_plugin = self;
+  }
   return TRUE;
 }
 

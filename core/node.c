@@ -368,6 +368,41 @@ expire_tick (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* CairnNodeOptions.extra_blobstores: the ids not in [plugins] load are
+ * loaded too (descriptors read, nothing run yet) and must be blob stores;
+ * h_register_blobstore keeps them beside the node's own. */
+static gboolean
+load_extra_blobstores (CairnNode *node, const CairnNodeOptions *opts,
+                       const char *const *load, GError **error)
+{
+  g_autoptr (GPtrArray) extra = g_ptr_array_new ();
+  for (guint i = 0; opts->extra_blobstores && opts->extra_blobstores[i]; i++) {
+    const char *id = opts->extra_blobstores[i];
+    if (!g_strv_contains (load, id)
+        && !g_ptr_array_find_with_equal_func (extra, id, g_str_equal, NULL))
+      g_ptr_array_add (extra, (gpointer)id);
+  }
+  if (extra->len == 0)
+    return TRUE;
+  g_ptr_array_add (extra, NULL);
+  node->extra_blobstores = g_strdupv ((char **)extra->pdata);
+  if (!cairn_plugin_host_load (node->plugins, (const char *const *)extra->pdata,
+                               error))
+    return FALSE;
+  for (guint i = 0; node->extra_blobstores[i]; i++) {
+    CairnPlugin *p
+        = cairn_plugin_host_find (node->plugins, node->extra_blobstores[i]);
+    if (p != NULL && !(p->desc.kinds & CAIRN_KIND_BLOBSTORE)) {
+      g_autofree char *kinds = cairn_plugin_kinds_to_string (p->desc.kinds);
+      g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFIG,
+                   "plugin %s (%s) is not a blob store (its kinds: %s)",
+                   p->desc.id, p->file, kinds);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
 CairnNode *
 cairn_node_new (const CairnNodeOptions *opts, GError **error)
 {
@@ -383,6 +418,7 @@ cairn_node_new (const CairnNodeOptions *opts, GError **error)
   node->direct = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
   node->services
       = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  node->blobstores = g_ptr_array_new_with_free_func (g_free);
   node->core_plugin.desc.id = "core";
   node->core_plugin.file = (char *)"<core>";
   node->core_plugin.log_domain = (char *)"cairn";
@@ -438,6 +474,7 @@ cairn_node_new (const CairnNodeOptions *opts, GError **error)
   }
   cairn_core_register_tx_types (node);
   if (!cairn_plugin_host_load (node->plugins, (const char *const *)load, error)
+      || !load_extra_blobstores (node, opts, (const char *const *)load, error)
       || !cairn_plugin_host_resolve (node->plugins, error))
     return NULL;
   GPtrArray *list = cairn_plugin_host_plugins (node->plugins);
@@ -550,6 +587,8 @@ cairn_node_free (CairnNode *node)
   g_clear_pointer (&node->routes, g_ptr_array_unref);
   g_clear_pointer (&node->direct, g_hash_table_unref);
   g_clear_pointer (&node->services, g_hash_table_unref);
+  g_clear_pointer (&node->blobstores, g_ptr_array_unref);
+  g_strfreev (node->extra_blobstores);
   g_clear_pointer (&node->key, cairn_key_free);
   g_clear_pointer (&node->genesis, cairn_genesis_free);
   g_clear_pointer (&node->cfg, cairn_config_free);
@@ -620,6 +659,39 @@ const CairnChainHead *
 cairn_node_head (CairnNode *node)
 {
   return &node->head;
+}
+
+const CairnBlobstoreIface *
+cairn_node_blobstore (CairnNode *node, const char *plugin_id,
+                      CairnPlugin **plugin, GError **error)
+{
+  CairnPlugin *p = cairn_plugin_host_find (node->plugins, plugin_id);
+  if (p == NULL || p->state == CAIRN_PLUGIN_STATE_FAILED) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_NOT_FOUND,
+                 "no plugin '%s' is loaded in %s", plugin_id, node->home);
+    return NULL;
+  }
+  for (guint i = 0; i < node->blobstores->len; i++) {
+    BlobstoreEntry *e = node->blobstores->pdata[i];
+    if (e->plugin == p) {
+      if (plugin)
+        *plugin = p;
+      return &e->iface;
+    }
+  }
+  g_autofree char *kinds = cairn_plugin_kinds_to_string (p->desc.kinds);
+  g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+               "plugin %s (%s) is not a blob store (its kinds: %s)", p->desc.id,
+               p->file, kinds);
+  return NULL;
+}
+
+gboolean
+cairn_node_state_iter (CairnNode *node, const char *prefix, uint64_t height,
+                       CairnKvFn fn, void *user_data, GError **error)
+{
+  return node->storage.state_iter (node->store, prefix, height, fn, user_data,
+                                   error);
 }
 
 json_t *

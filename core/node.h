@@ -35,6 +35,13 @@ typedef struct CairnNodeOptions {
   /* NULL = TLS over TCP. */
   CairnTransportFactory transport_factory;
   void *transport_factory_data;
+  /* Blob-store plugins (ids) to load in addition to [plugins] load, with
+   * the home's config (`cairn blob migrate`); ids already in the load list
+   * are ignored. Each must be of kind blobstore (else CAIRN_ERROR_CONFIG
+   * before any plugin runs). They do not become the node's blob store (that
+   * stays the one in [plugins] load, so two there still conflict); reach
+   * them with cairn_node_blobstore. NULL = none. */
+  const char *const *extra_blobstores;
 } CairnNodeOptions;
 
 /* Load config, key, genesis and plugins (init, in dependency order), open
@@ -74,6 +81,20 @@ json_t *cairn_node_verify_chain (CairnNode *node, GError **error);
 /* The URL the HTTP API listens on ("http://127.0.0.1:7700"), or NULL. */
 const char *cairn_node_http_url (CairnNode *node);
 struct CairnPluginHost *cairn_node_plugins (CairnNode *node);
+/* A loaded blob store by plugin id (the node's own or an extra one): its
+ * interface and, in *plugin, the handle its callbacks take. NOT_FOUND when
+ * no loaded plugin has that id, INVALID when that plugin is not a blob
+ * store. */
+const CairnBlobstoreIface *cairn_node_blobstore (CairnNode *node,
+                                                 const char *plugin_id,
+                                                 CairnPlugin **plugin,
+                                                 GError **error);
+/* Each (key, value) of the state at height (CAIRN_HEAD = head) whose key
+ * starts with prefix, in key order, through the storage plugin; fn
+ * returns FALSE to stop. */
+gboolean cairn_node_state_iter (CairnNode *node, const char *prefix,
+                                uint64_t height, CairnKvFn fn, void *user_data,
+                                GError **error);
 const CairnChainHead *cairn_node_head (CairnNode *node);
 
 /* Admission: signature (unless already checked), type known, handler

@@ -48,6 +48,13 @@ typedef struct {
   const void *vtable;
 } ServiceEntry;
 
+/* A registered blob store (the node's own and CairnNodeOptions'
+ * extra_blobstores). */
+typedef struct {
+  CairnPlugin *plugin;
+  CairnBlobstoreIface iface;
+} BlobstoreEntry;
+
 typedef struct {
   guint id;
   char *prefix;
@@ -118,8 +125,10 @@ struct CairnNode {
   CairnStateBase state_base;
   CairnPlugin *consensus_plugin;
   CairnConsensusIface consensus;
-  CairnPlugin *blob_plugin;
+  CairnPlugin *blob_plugin; /* the node's blob store ([plugins] load) */
   CairnBlobstoreIface blob;
+  GPtrArray *blobstores;   /* BlobstoreEntry*: every registered one */
+  char **extra_blobstores; /* ids loaded for CairnNodeOptions only */
 
   CairnMempool *mempool;
   guint block_max_txs;

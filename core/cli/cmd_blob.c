@@ -6,6 +6,7 @@
 #include <gio/gunixoutputstream.h>
 
 #include "cli.h"
+#include "cmd_blob_migrate.h"
 
 static int
 blob_put (CairnClient *client, const char *file, gboolean json)
@@ -102,9 +103,30 @@ blob_stat (CairnClient *client, const char *cid, gboolean json)
   return CAIRN_EXIT_OK;
 }
 
+/* The first argument that is not an option or an option's value. */
+static const char *
+first_word (int argc, char **argv)
+{
+  static const char *const with_value[]
+      = { "--home",  "--node", "--output", "-o",
+          "--range", "--from", "--to",     NULL };
+  for (int i = 1; i < argc; i++) {
+    if (strcmp (argv[i], "--") == 0)
+      return i + 1 < argc ? argv[i + 1] : NULL;
+    if (argv[i][0] != '-')
+      return argv[i];
+    if (g_strv_contains (with_value, argv[i]))
+      i++;
+  }
+  return NULL;
+}
+
 int
 cairn_cmd_blob (int argc, char **argv)
 {
+  /* migrate works on a stopped node's home, with options of its own. */
+  if (g_strcmp0 (first_word (argc, argv), "migrate") == 0)
+    return cairn_cmd_blob_migrate (argc, argv);
   g_autofree char *home_opt = NULL;
   g_autofree char *node = NULL;
   g_autofree char *output = NULL;
@@ -123,11 +145,17 @@ cairn_cmd_blob (int argc, char **argv)
     { NULL },
   };
   g_autoptr (GOptionContext) ctx = cairn_cli_context_new (
-      "put FILE | get CID | stat CID",
+      "put FILE | get CID | stat CID | migrate --from PLUGIN --to PLUGIN",
       "Store and read blobs (content-addressed files) on a node.",
       "  put FILE   store FILE (streamed); prints its CID\n"
       "  get CID    its bytes, to standard output or -o FILE\n"
       "  stat CID   its size\n"
+      "  migrate --from PLUGIN --to PLUGIN [--dry-run] [--allow-missing]\n"
+      "             with the node stopped: copy every blob the chain\n"
+      "             references (a bafy... string in a committed tx body or a\n"
+      "             state value at the head that the source has or says it\n"
+      "             lacks) from one blob store to the other and verify each\n"
+      "             byte; 'cairn blob migrate --help' says more\n"
       "The node needs a blobstore plugin (blob-fs). CIDs are the ones IPFS\n"
       "gives the same bytes (CIDv1, base32); the CIDv0 (Qm...) form works "
       "too.\n"
@@ -142,8 +170,8 @@ cairn_cmd_blob (int argc, char **argv)
   const char *what = argv[1];
   if (strcmp (what, "put") != 0 && strcmp (what, "get") != 0
       && strcmp (what, "stat") != 0)
-    return cairn_cli_usage ("unknown blob command '%s': put, get or stat",
-                            what);
+    return cairn_cli_usage (
+        "unknown blob command '%s': put, get, stat or migrate", what);
   const char *home = home_opt ? home_opt : g_getenv ("CAIRN_HOME");
   g_autoptr (GError) error = NULL;
   g_autofree char *url = cairn_client_url_for (home, node, &error);
