@@ -1,8 +1,11 @@
 /* The node: assembles config, key, genesis, plugins, storage, mempool,
  * chain and HTTP, and runs them on the main loop. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <glib-unix.h>
 
@@ -403,6 +406,33 @@ load_extra_blobstores (CairnNode *node, const CairnNodeOptions *opts,
   return TRUE;
 }
 
+static gboolean
+lock_data_dir (CairnNode *node, GError **error)
+{
+  if (g_mkdir_with_parents (node->data_dir, 0700) != 0) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_IO, "cannot create %s: %s",
+                 node->data_dir, g_strerror (errno));
+    return FALSE;
+  }
+  g_autofree char *path = g_build_filename (node->data_dir, "node.lock", NULL);
+  node->lock_fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (node->lock_fd < 0) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_IO, "cannot open %s: %s", path,
+                 g_strerror (errno));
+    return FALSE;
+  }
+  if (flock (node->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    g_set_error (error, CAIRN_ERROR,
+                 err == EWOULDBLOCK ? CAIRN_ERROR_CONFLICT : CAIRN_ERROR_IO,
+                 "%s is in use by another cairn process (a running node, or "
+                 "cairn store/blob on the same home): %s; stop it first",
+                 node->data_dir, g_strerror (err));
+    return FALSE;
+  }
+  return TRUE;
+}
+
 CairnNode *
 cairn_node_new (const CairnNodeOptions *opts, GError **error)
 {
@@ -426,6 +456,8 @@ cairn_node_new (const CairnNodeOptions *opts, GError **error)
   node->core_plugin.state = CAIRN_PLUGIN_STATE_STARTED;
   node->started_ms = node->clock->wall_ms (node->clock);
 
+  node->lock_fd = -1;
+
   node->cfg = cairn_config_load (opts->home, error);
   if (node->cfg == NULL)
     return NULL;
@@ -433,6 +465,10 @@ cairn_node_new (const CairnNodeOptions *opts, GError **error)
   g_auto (GStrv) dirs = NULL, load = NULL;
   if (!read_core_config (node, opts, &genesis_path, &key_path, &chain_id, &dirs,
                          &load, error))
+    return NULL;
+  /* One process per data dir, before any plugin runs: a plugin's init may
+   * clean up its files (blob-fs removes unfinished uploads). */
+  if (!lock_data_dir (node, error))
     return NULL;
 
   node->genesis = cairn_genesis_load (genesis_path, error);
@@ -592,6 +628,8 @@ cairn_node_free (CairnNode *node)
   g_clear_pointer (&node->key, cairn_key_free);
   g_clear_pointer (&node->genesis, cairn_genesis_free);
   g_clear_pointer (&node->cfg, cairn_config_free);
+  if (node->lock_fd >= 0)
+    close (node->lock_fd); /* releases the lock */
   g_free (node->data_dir);
   g_free (node->http_listen);
   g_free (node->p2p_listen);

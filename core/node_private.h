@@ -112,6 +112,7 @@ struct CairnNode {
   CairnPluginHost *plugins;
   CairnPlugin core_plugin; /* pseudo plugin "core" for core state */
   char *data_dir;
+  int lock_fd; /* <data_dir>/node.lock, flock()ed while the node exists */
 
   GHashTable *tx_types; /* type -> TxTypeEntry* */
   GPtrArray *apps;      /* AppEntry* in load order */

@@ -191,7 +191,7 @@ migrate() { "$cairn" blob migrate --home "$CAIRN_HOME" "$@" >"$TMP/out" 2>"$TMP/
 migrate --from blob-fs --to blob-ipfs
 rc=$?
 [ $rc = 1 ] || fail "migrate with the node running: exit $rc"
-grep -q "already open" "$TMP/err" || fail "migrate with the node running: $(cat "$TMP/err")"
+grep -q "is in use by another cairn process" "$TMP/err" || fail "migrate with the node running: $(cat "$TMP/err")"
 [ -s "$TMP/out" ] && fail "migrate with the node running printed a report"
 echo "# $(grep '^cairn:' "$TMP/err")"
 pass "the node running: refused"

@@ -149,6 +149,10 @@ start_node || fail "the node did not start"
 pass "node answers /v1/status on port $PORT"
 expect 0 "query status --json" query --home "$NODE_HOME" status --json
 [ "$(field chain_id)" = e2e ] || fail "status chain_id is not e2e: $OUT"
+expect 1 "a second node on the same home is refused" node --home "$NODE_HOME"
+err_has "data is in use by another cairn process" || fail "second node: $ERR"
+expect 1 "cairn store verify while the node runs is refused" store verify --home "$NODE_HOME"
+err_has "in use by another cairn process" || fail "store verify on a running home: $ERR"
 
 # ---- keys ------------------------------------------------------------
 
