@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include "cli.h"
+#include "cmd_plugin_new.h"
 #include "plugin_host.h"
 #include "plugin_sig.h"
 
@@ -340,7 +341,7 @@ cairn_cmd_plugin (int argc, char **argv)
     { NULL },
   };
   g_autoptr (GOptionContext) ctx = cairn_cli_context_new (
-      "list | inspect FILE.so | sign FILE.so | new",
+      "list | inspect FILE.so | sign FILE.so | new NAME --kind KIND",
       "Inspect and sign plugins without running a node.",
       "Commands:\n"
       "  list           the plugins DIR's config enables, checked the way the\n"
@@ -354,18 +355,23 @@ cairn_cmd_plugin (int argc, char **argv)
       "                 the file's SHA-256 and its descriptor (--key); nodes\n"
       "                 with [plugins] require_signed_plugins = true load\n"
       "                 only plugins signed by a key in trusted_keys\n"
-      "  new            create a plugin project (not implemented yet)",
+      "  new NAME --kind app|consensus|storage|blobstore|privacy|interface\n"
+      "                 [--dir DIR]: write a plugin project that builds\n"
+      "                 against the installed SDK, every callback stubbed,\n"
+      "                 with a passing test (cairn plugin new --help)",
       entries);
+  /* `new` has options of its own (--kind, --dir): it parses them itself. */
+  if (argc >= 2 && g_str_equal (argv[1], "new"))
+    return cairn_cli_plugin_new (argc - 1, argv + 1);
   int rc;
   if (!cairn_cli_parse (ctx, &argc, &argv, &rc))
     return rc;
   if (argc < 2)
-    return cairn_cli_usage ("missing command: list, inspect or new");
+    return cairn_cli_usage ("missing command: list, inspect, sign or new");
   const char *sub = argv[1];
-  if (g_str_equal (sub, "new")) {
-    cairn_cli_printerr ("plugin new is not implemented yet (see issue 11)");
-    return CAIRN_EXIT_FAILED;
-  }
+  if (g_str_equal (sub, "new"))
+    return cairn_cli_usage ("plugin new: put its options after it: plugin "
+                            "new NAME --kind KIND [--dir DIR]");
   if (g_str_equal (sub, "sign")) {
     if (argc != 3)
       return cairn_cli_usage ("usage: plugin sign --key VENDOR.pem FILE.so");

@@ -1,28 +1,9 @@
 /* A fake Cairn host for driving one plugin: see <cairn/testing/fake_host.h>.
  */
-#include "cairn/testing/fake_host.h"
+#include "testing_private.h"
 
 #include <errno.h>
 #include <string.h>
-
-/* CairnPlugin is opaque in the SDK: the handle given to the plugin is a
- * CairnTestPlugin cast to it. */
-struct CairnTestPlugin {
-  const CairnPluginDescriptor *desc;
-  char *data_dir;
-  GHashTable *config;    /* key -> value */
-  GHashTable *read_keys; /* keys the plugin asked for */
-  void *data;
-  gboolean in_init;
-  gboolean init_called;
-  gboolean initialised;
-  gboolean have_storage;
-  gboolean have_blobstore;
-  CairnStorageIface storage;
-  CairnBlobstoreIface blobstore;
-  GMutex log_lock; /* blob stores may log from worker threads */
-  GPtrArray *log;
-};
 
 static CairnTestPlugin *
 tp_of (CairnPlugin *self)
@@ -306,6 +287,12 @@ cairn_test_host_table (void)
   return &fake_host;
 }
 
+const CairnHost *
+cairn_test__fake_table (void)
+{
+  return &fake_host;
+}
+
 CairnTestPlugin *
 cairn_test_plugin_new (CairnPluginEntry entry, const char *data_dir)
 {
@@ -318,6 +305,7 @@ cairn_test_plugin_new (CairnPluginEntry entry, const char *data_dir)
   g_assert_nonnull (tp->desc->id);
   g_assert_nonnull (tp->desc->init);
   tp->data_dir = g_strdup (data_dir);
+  tp->table = &fake_host;
   tp->config = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   tp->read_keys = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_mutex_init (&tp->log_lock);
@@ -368,13 +356,15 @@ cairn_test_plugin_init (CairnTestPlugin *tp, GError **error)
              tp->desc->id);
   tp->init_called = TRUE;
   tp->in_init = TRUE;
-  gboolean ok = tp->desc->init ((CairnPlugin *)tp, &fake_host, &local);
+  gboolean ok = tp->desc->init ((CairnPlugin *)tp, tp->table, &local);
   tp->in_init = FALSE;
   tp->initialised = ok;
   if (!ok) {
     /* A failed init registers nothing. */
     tp->have_storage = FALSE;
     tp->have_blobstore = FALSE;
+    if (tp->host != NULL)
+      cairn_test__mock_forget (tp->host, tp);
     if (local == NULL)
       g_error ("plugin '%s': init returned FALSE without setting an error",
                tp->desc->id);

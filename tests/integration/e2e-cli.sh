@@ -226,7 +226,7 @@ BANK_SO=$(printf '%s\n' "$OUT" | grep -o '"file": "[^"]*/bank\.so"' | sed -e 's/
 expect 0 "plugin inspect bank.so --json" plugin inspect "$BANK_SO" --json
 [ "$(field id)" = bank ] || fail "inspect: id is not bank: $OUT"
 expect 3 "plugin inspect of a missing file" plugin inspect "$TMP/none.so"
-expect 1 "plugin new is not implemented" plugin new
+expect 2 "plugin new without a NAME is a usage error" plugin new
 
 # ---- crash and restart -----------------------------------------------
 

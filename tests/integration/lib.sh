@@ -1,16 +1,29 @@
 # Shared by the integration shell tests (sourced).
 
-# A port nobody listens on now (another process may take it before use:
-# callers retry on "in use").
+# free_port: a TCP port no socket uses (printed; exit 1 when none is
+# found). Taken below the kernel's ephemeral range: on a busy machine a
+# port of that range may be held by an outgoing connection or one in
+# TIME_WAIT, which no connect() shows but on which the node's bind()
+# fails. Another process may still take it before use.
 free_port() {
-  local p
-  for _ in $(seq 100); do
-    p=$((RANDOM % 20000 + 30000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return 0
+  local p low=32768
+  if [ -r /proc/sys/net/ipv4/ip_local_port_range ]; then
+    read -r low _ </proc/sys/net/ipv4/ip_local_port_range
+  fi
+  [ "$low" -gt 12000 ] || low=32768
+  for _ in $(seq 1 100); do
+    p=$((10000 + RANDOM % (low - 10000)))
+    if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      continue
     fi
+    if command -v ss >/dev/null &&
+      [ -n "$(ss -Htan "( sport = :$p or dport = :$p )" 2>/dev/null)" ]; then
+      continue
+    fi
+    echo "$p"
+    return 0
   done
+  echo "no free TCP port found" >&2
   return 1
 }
 

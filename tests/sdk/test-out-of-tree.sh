@@ -18,13 +18,13 @@ set -euo pipefail
 build_root=${CAIRN_BUILD_ROOT:?CAIRN_BUILD_ROOT must name the build dir}
 hello_src=${1:-${CAIRN_SOURCE_ROOT:?}/sdk/examples/hello}
 
+# sdk_install, free_port, node_start/stop (shared with test-plugin-new.sh)
+. "$(dirname "$0")/lib-sdk.sh"
+
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/cairn-oot.XXXXXX")
 node_pid=
 cleanup() {
-  if [ -n "$node_pid" ] && kill -0 "$node_pid" 2>/dev/null; then
-    kill -TERM "$node_pid" 2>/dev/null || true
-    wait "$node_pid" 2>/dev/null || true
-  fi
+  node_kill
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -33,10 +33,7 @@ trap 'exit 130' INT TERM
 step() { echo "== $*"; }
 fail() {
   echo "FAIL: $*" >&2
-  if [ -s "$tmp/node.log" ]; then
-    echo "---- node log (last 40 lines) ----" >&2
-    tail -n 40 "$tmp/node.log" >&2
-  fi
+  node_log_tail
   exit 1
 }
 for tool in meson ninja pkg-config jq curl nm; do
@@ -45,28 +42,11 @@ done
 
 # ---- 1. install the build ------------------------------------------------
 step "install $build_root into $tmp/root"
-root=$tmp/root
-meson install -C "$build_root" --destdir "$root" --quiet --no-rebuild \
-  || fail "meson install failed (is everything built? run ninja -C $build_root)"
-prefix=$(meson introspect --buildoptions "$build_root" \
-  | jq -r '.[] | select(.name == "prefix") | .value')
-pc=$(find "$root" -name cairn-sdk-1.pc -print -quit)
-[ -n "$pc" ] || fail "cairn-sdk-1.pc was not installed"
-
-# Point pkg-config at the staged SDK. PKG_CONFIG_SYSROOT_DIR and
-# --define-prefix would also rewrite GLib's and Jansson's flags (they are
-# installed in /usr, not in the staging root), so relocate only our file.
-mkdir "$tmp/pkgconfig"
-sed "s|^prefix=.*|prefix=$root$prefix|" "$pc" >"$tmp/pkgconfig/cairn-sdk-1.pc"
-testing_pc=$(find "$root" -name cairn-sdk-testing-1.pc -print -quit)
-[ -n "$testing_pc" ] || fail "cairn-sdk-testing-1.pc was not installed"
-sed "s|^prefix=.*|prefix=$root$prefix|" "$testing_pc" \
-  >"$tmp/pkgconfig/cairn-sdk-testing-1.pc"
-export PKG_CONFIG_PATH=$tmp/pkgconfig
-unset PKG_CONFIG_SYSROOT_DIR PKG_CONFIG_LIBDIR 2>/dev/null || true
+# Sets root, prefix, pc, testing_pc, pluginsdir, cairn and san_opts, and
+# points pkg-config at the staged SDK.
+sdk_install "$build_root" "$tmp"
 
 step "pkg-config cairn-sdk-1"
-pkg-config --exists --print-errors cairn-sdk-1 || fail "pkg-config cannot use cairn-sdk-1.pc"
 abi_h=$(find "$root" -path '*/cairn/abi.h' -print -quit)
 [ -n "$abi_h" ] || fail "cairn/abi.h was not installed"
 want_major=$(sed -n 's/^#define CAIRN_ABI_MAJOR \([0-9]*\).*/\1/p' "$abi_h")
@@ -112,15 +92,13 @@ meson install -C "$tmp/hello-build" --quiet || fail "installing hello failed"
 
 # ---- 3. the SDK's test library, as a vendor uses it -------------------------
 step "pkg-config cairn-sdk-testing-1"
-pkg-config --exists --print-errors cairn-sdk-testing-1 \
-  || fail "pkg-config cannot use cairn-sdk-testing-1.pc"
 for req in cairn-sdk-1 glib-2.0 gio-2.0 jansson; do
   pkg-config --print-requires cairn-sdk-testing-1 | grep -q "^$req\b" \
     || fail "cairn-sdk-testing-1.pc does not require $req: $(pkg-config --print-requires cairn-sdk-testing-1)"
 done
 testing_lib=$(find "$root" -name libcairn-sdk-testing-1.a -print -quit)
 [ -n "$testing_lib" ] || fail "libcairn-sdk-testing-1.a was not installed"
-for h in testing.h fake_host.h commit.h storage.h blob.h util.h; do
+for h in testing.h fake_host.h mock_host.h commit.h storage.h blob.h util.h; do
   [ -f "$root$prefix/include/cairn-1/cairn/testing/$h" ] \
     || fail "include/cairn-1/cairn/testing/$h was not installed"
 done
@@ -131,14 +109,8 @@ conformance=$root$prefix/bin/cairn-conformance
 example=$root$prefix/share/doc/cairn-sdk-1/examples/testing
 [ -f "$example/meson.build" ] || fail "share/doc/cairn-sdk-1/examples/testing was not installed"
 
-# A sanitized build installs a sanitized library: the vendor's project
-# needs the same -Db_sanitize to link it.
-sanitize=$(meson introspect --buildoptions "$build_root" \
-  | jq -r '.[] | select(.name == "b_sanitize") | .value')
-san_opts=()
-if [ -n "$sanitize" ] && [ "$sanitize" != none ]; then
-  san_opts=("-Db_sanitize=$sanitize" -Db_lundef=false)
-fi
+# san_opts (from sdk_install): a sanitized build's library needs the same
+# -Db_sanitize in the vendor's project.
 step "build the testing example out of tree (${san_opts[*]:-no sanitizer})"
 cp -r "$example" "$tmp/testing-src"
 meson setup "$tmp/testing-build" "$tmp/testing-src" "${san_opts[@]}" \
@@ -186,9 +158,6 @@ grep -q "bank.so: plugin 'bank' is of kind app" "$tmp/conf-kind.err" \
   || fail "cairn-conformance's refusal of bank.so: $(cat "$tmp/conf-kind.err")"
 
 # ---- 4. load it into a node ------------------------------------------------
-cairn=$root$prefix/bin/cairn
-[ -x "$cairn" ] || fail "$cairn was not installed"
-
 step "cairn plugin inspect"
 "$cairn" plugin inspect "$so" --json >"$tmp/inspect.json" \
   || fail "cairn plugin inspect $so failed"
@@ -202,14 +171,7 @@ jq -e --argjson major "$want_major" --argjson minor "$want_minor" \
 step "cairn init"
 home=$tmp/home
 "$cairn" init --home "$home" --chain-id t || fail "cairn init failed"
-port=
-for _ in $(seq 1 50); do
-  p=$((20000 + RANDOM % 40000))
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-    port=$p
-    break
-  fi
-done
+port=$(free_port) || fail "no free TCP port"
 [ -n "$port" ] || fail "no free TCP port found"
 mkdir -p "$home/conf.d"
 cat >"$home/conf.d/50-hello.conf" <<CONF
@@ -230,19 +192,8 @@ listen = 127.0.0.1:$port
 CONF
 
 step "cairn node (port $port)"
-"$cairn" node --home "$home" >"$tmp/node.log" 2>&1 &
-node_pid=$!
+node_start "$home" "$port" "$tmp/node.log"
 url=http://127.0.0.1:$port
-up=
-for _ in $(seq 1 150); do
-  kill -0 "$node_pid" 2>/dev/null || fail "the node exited during start-up"
-  if curl -fsS "$url/v1/status" >"$tmp/status.json" 2>/dev/null; then
-    up=1
-    break
-  fi
-  sleep 0.2
-done
-[ -n "$up" ] || fail "GET /v1/status did not answer within 30 s"
 
 step "hello.greet"
 admin=$("$cairn" keys show admin --home "$home" --json | jq -r '.address')
@@ -259,19 +210,5 @@ curl -fsS "$url/v1/bank/balances/$admin" | jq -e --arg a "$admin" '.address == $
   || fail "GET /v1/bank/balances/$admin failed"
 
 step "stop the node"
-kill -TERM "$node_pid"
-for _ in $(seq 1 100); do
-  kill -0 "$node_pid" 2>/dev/null || break
-  sleep 0.2
-done
-if kill -0 "$node_pid" 2>/dev/null; then
-  kill -KILL "$node_pid"
-  wait "$node_pid" 2>/dev/null || true
-  node_pid=
-  fail "the node did not stop within 20 s of SIGTERM"
-fi
-rc=0
-wait "$node_pid" || rc=$?
-node_pid=
-[ "$rc" -eq 0 ] || fail "the node exited with status $rc after SIGTERM"
+node_stop
 echo "OK: hello built out of tree, loaded, greeted and read back; the SDK test library and cairn-conformance used from the install"

@@ -11,6 +11,11 @@
  * knows, a larger struct or an unknown iface_version refused, the required
  * callbacks named.
  *
+ * App, privacy, interface and consensus plugins need the rest of the
+ * table: the mock host (<cairn/testing/mock_host.h>) fills it, and its
+ * plugins are CairnTestPlugins too (config, log and the functions below
+ * work on them; the mock host owns and frees them).
+ *
  * Log messages are captured (and shown with g_test_message), never sent to
  * g_log: tests run with G_DEBUG=fatal-warnings and a plugin's warning is
  * data here.

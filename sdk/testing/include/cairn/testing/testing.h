@@ -6,6 +6,9 @@
  *   fake_host.h  a fake host that drives one plugin (config, log, data dir,
  *                registered interfaces) and cairn_test_plugin_load, which
  *                dlopens a plugin's .so by the node's load rule
+ *   mock_host.h  the whole host table in memory for app, privacy,
+ *                interface and consensus plugins: state, txs and blocks,
+ *                events, routes, a fake clock, the bank service
  *   commit.h     CairnCommitData built from puts, deletes and txs
  *   storage.h    the storage conformance suite with its crash harness, a
  *                store on the fake host, the harness's deterministic chain
@@ -25,5 +28,6 @@
 #include "blob.h"
 #include "commit.h"
 #include "fake_host.h"
+#include "mock_host.h"
 #include "storage.h"
 #include "util.h"
