@@ -600,14 +600,6 @@ report_text (const Migrate *m, const Counts *c, const char *home,
 /* ---- the command --------------------------------------------------------- */
 
 static gboolean
-plugin_id_valid (const char *id)
-{
-  size_t n = strlen (id);
-  return n >= 1 && n <= 32
-         && strspn (id, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
-}
-
-static gboolean
 open_store (CairnNode *node, Store *s, GError **error)
 {
   s->iface = cairn_node_blobstore (node, s->id, &s->plugin, error);
@@ -743,7 +735,7 @@ cairn_cmd_blob_migrate (int argc, char **argv)
   if (from == NULL || to == NULL)
     return cairn_cli_usage ("blob migrate needs --from PLUGIN and --to PLUGIN "
                             "(e.g. --from blob-fs --to blob-ipfs)");
-  if (!plugin_id_valid (from) || !plugin_id_valid (to))
+  if (!cairn_plugin_id_valid (from) || !cairn_plugin_id_valid (to))
     return cairn_cli_usage ("--from and --to take plugin ids ([a-z0-9-], at "
                             "most 32), e.g. blob-fs (got '%s' and '%s')",
                             from, to);

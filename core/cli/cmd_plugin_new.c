@@ -16,6 +16,8 @@
 
 #include <glib/gstdio.h>
 
+#include <cairn/plugin.h>
+
 #include "cli.h"
 #include "cmd_plugin_new.h"
 
@@ -36,12 +38,6 @@ static const Kind kinds[] = {
     "the SDK's fake host, ready for the blob store conformance suite", "15" },
   { "privacy", "the SDK's mock host", "50" },
   { "interface", "the SDK's mock host", "90" },
-};
-
-/* Config groups of the node itself: the node refuses a plugin with one of
- * these ids (core/plugin_host.c has the same list). */
-static const char *const reserved_ids[] = {
-  "node", "plugins", "http", "mempool", "block", "core", "p2p", NULL,
 };
 
 static const Kind *
@@ -77,7 +73,7 @@ name_problem (const char *name)
       return g_strdup_printf ("has '%c' at position %zu; a plugin id is made "
                               "of a-z, 0-9 and '-'",
                               name[i], i + 1);
-  if (g_strv_contains (reserved_ids, name))
+  if (cairn_plugin_id_reserved (name))
     return g_strdup ("is reserved for a config group of the node itself "
                      "(node, plugins, http, mempool, block, core, p2p)");
   return NULL;

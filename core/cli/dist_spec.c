@@ -84,14 +84,6 @@ version_valid (const char *s)
                 == n;
 }
 
-static gboolean
-plugin_id_valid (const char *s)
-{
-  size_t n = strlen (s);
-  return n >= 1 && n <= 32
-         && strspn (s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
-}
-
 /* A snippet's name in conf.d/: [A-Za-z0-9._-], ends in .conf. */
 static gboolean
 snippet_name_valid (const char *s)
@@ -317,7 +309,7 @@ read_plugin (const CairnDistSpec *spec, const CairnConfSource *src,
     return NULL;
   }
   if (id != NULL) {
-    if (!plugin_id_valid (id)) {
+    if (!cairn_plugin_id_valid (id)) {
       g_propagate_error (error, spec_error (spec, field,
                                             "bad plugin id '%s' (1-32 of "
                                             "a-z 0-9 -)",

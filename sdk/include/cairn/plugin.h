@@ -74,6 +74,36 @@ _Static_assert(sizeof (CairnPluginDescriptor) == 120,
                "CairnPluginDescriptor layout is ABI: append only");
 #endif
 
+/* The rule for plugin ids (the node refuses others at load time): 1 to 32
+ * of a-z, 0-9 and '-'. */
+static inline gboolean
+cairn_plugin_id_valid (const char *id)
+{
+  size_t n = 0;
+  if (id == NULL)
+    return FALSE;
+  for (; id[n] != '\0'; n++)
+    if (n >= 32
+        || !((id[n] >= 'a' && id[n] <= 'z') || (id[n] >= '0' && id[n] <= '9')
+             || id[n] == '-'))
+      return FALSE;
+  return n >= 1;
+}
+
+/* The node's own config groups, which no plugin id may take. */
+#define CAIRN_PLUGIN_RESERVED_IDS                                              \
+  "node", "plugins", "http", "mempool", "block", "core", "p2p"
+
+static inline gboolean
+cairn_plugin_id_reserved (const char *id)
+{
+  static const char *const reserved[] = { CAIRN_PLUGIN_RESERVED_IDS };
+  for (size_t i = 0; id != NULL && i < sizeof reserved / sizeof *reserved; i++)
+    if (g_strcmp0 (reserved[i], id) == 0)
+      return TRUE;
+  return FALSE;
+}
+
 typedef const CairnPluginDescriptor *(*CairnPluginEntry) (void);
 #define CAIRN_PLUGIN_ENTRY_SYMBOL "cairn_plugin_descriptor"
 
