@@ -57,36 +57,9 @@ for tool in curl jq ipfs_cid cmp; do
 done
 
 # ---- the IPFS daemon (offline, API on a free loopback port) ----------------
-jsipfs() { NODE_OPTIONS="--require=$BLOB_IPFS_SHIM" "$JSIPFS" "$@"; }
-jsipfs init --empty-repo >"$IPFS_LOG" 2>&1 || fail "jsipfs init"
-IPORT=$(free_port) || fail "no free port"
-IPFS=http://127.0.0.1:$IPORT
-jq --arg api "/ip4/127.0.0.1/tcp/$IPORT" \
-  '.Bootstrap = [] | .Addresses.Swarm = [] | .Addresses.API = $api
-   | .Addresses.Gateway = "" | .Addresses.RPC = "" | .Addresses.Delegates = []
-   | .Discovery.MDNS.Enabled = false | .Discovery.webRTCStar.Enabled = false' \
-  "$IPFS_PATH/config" >"$TMP/config" && mv "$TMP/config" "$IPFS_PATH/config" ||
-  fail "configure the IPFS repo"
-ipfs() { curl -fsS -X POST "$IPFS/api/v0/$1"; }
+. "$here/../plugins/blob-ipfs/lib-jsipfs.sh"
+jsipfs_init
 # Started in the background while the node is set up; wait_ipfs waits.
-start_ipfs() {
-  rm -rf "$IPFS_PATH/repo.lock" # a SIGKILLed daemon leaves its lock (a dir)
-  NODE_OPTIONS="--require=$BLOB_IPFS_SHIM" "$JSIPFS" daemon --offline \
-    >>"$IPFS_LOG" 2>&1 &
-  IPFS_PID=$!
-}
-wait_ipfs() {
-  for _ in $(seq 600); do
-    ipfs id >/dev/null 2>&1 && return 0
-    kill -0 "$IPFS_PID" 2>/dev/null || fail "the IPFS daemon exited at start"
-    sleep 0.1
-  done
-  fail "the IPFS daemon did not answer within 60 s"
-}
-stop_ipfs() {
-  kill -KILL "$IPFS_PID" && wait "$IPFS_PID" 2>/dev/null
-  IPFS_PID=
-}
 # The daemon's recursive pins, as CIDv1 where the test knows the blob
 # (js-ipfs may list a CIDv0 DAG as Qm...), sorted.
 declare -A V1_OF

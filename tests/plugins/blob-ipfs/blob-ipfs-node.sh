@@ -49,31 +49,10 @@ for tool in curl jq ipfs_cid cmp dd; do
 done
 
 # ---- the IPFS daemon -----------------------------------------------------
-jsipfs() { NODE_OPTIONS="--require=$BLOB_IPFS_SHIM" "$JSIPFS" "$@"; }
-jsipfs init --empty-repo >"$IPFS_LOG" 2>&1 || fail "jsipfs init"
-IPORT=$(free_port) || fail "no free port"
-IPFS=http://127.0.0.1:$IPORT
-jq --arg api "/ip4/127.0.0.1/tcp/$IPORT" \
-  '.Bootstrap = [] | .Addresses.Swarm = [] | .Addresses.API = $api
-   | .Addresses.Gateway = "" | .Addresses.RPC = "" | .Addresses.Delegates = []
-   | .Discovery.MDNS.Enabled = false | .Discovery.webRTCStar.Enabled = false' \
-  "$IPFS_PATH/config" >"$TMP/config" && mv "$TMP/config" "$IPFS_PATH/config" ||
-  fail "configure the IPFS repo"
-ipfs() { curl -fsS -X POST "$IPFS/api/v0/$1"; }
-start_ipfs() {
-  rm -rf "$IPFS_PATH/repo.lock" # a SIGKILLed daemon leaves its lock (a dir)
-  # Not through the function: $! must be the daemon itself.
-  NODE_OPTIONS="--require=$BLOB_IPFS_SHIM" "$JSIPFS" daemon --offline \
-    >>"$IPFS_LOG" 2>&1 &
-  IPFS_PID=$!
-  for _ in $(seq 600); do
-    ipfs id >/dev/null 2>&1 && return 0
-    kill -0 "$IPFS_PID" 2>/dev/null || fail "the IPFS daemon exited at start"
-    sleep 0.1
-  done
-  fail "the IPFS daemon did not answer within 60 s"
-}
+. "$here/lib-jsipfs.sh"
+jsipfs_init
 start_ipfs
+wait_ipfs
 pass "js-ipfs $(ipfs version | jq -r .Version) on $IPFS"
 
 # ---- the node --------------------------------------------------------------
@@ -197,8 +176,7 @@ curl -fsS -r 100-199 "$url" | cmp -s - <(slice "$video" 100 100) || fail "a rang
 pass "a services video is published to and played from the IPFS daemon"
 
 # ---- the daemon killed ---------------------------------------------------------
-kill -KILL "$IPFS_PID" && wait "$IPFS_PID" 2>/dev/null
-IPFS_PID=
+stop_ipfs
 head -c 1000000 /dev/urandom >"$TMP/late"
 out=$(blob put "$TMP/late" 2>&1) && fail "blob put with the daemon down: $out"
 [[ "$out" == *"$IPFS"* ]] || fail "the error does not name the daemon: $out"
@@ -215,6 +193,7 @@ curl -fsS "$API/v1/status" >/dev/null || fail "the node died with its IPFS daemo
 pass "the daemon down: clear errors naming it, no message about a missing blob, the node lives"
 
 start_ipfs
+wait_ipfs
 cid=$(blob put "$TMP/late") || fail "blob put after the daemon's restart"
 blob get "$(ipfs_cid "$TMP/f3" 2>/dev/null | jq -r .CIDv1)" -o "$TMP/out" &&
   cmp -s "$TMP/f3" "$TMP/out" || fail "an earlier blob after the daemon's restart"
