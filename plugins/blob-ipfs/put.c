@@ -258,7 +258,11 @@ tee_read (GInputStream *stream, void *buffer, gsize count,
   gssize n = g_input_stream_read (self->in, buffer, count, cancellable, &local);
 
   if (n < 0) {
-    if (self->input_error == NULL)
+    /* A read we cancelled (the upload failed first) is not the input's
+     * fault: the upload's error is the one to report. */
+    gboolean ours = g_error_matches (local, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+                    && g_cancellable_is_cancelled (cancellable);
+    if (self->input_error == NULL && !ours)
       self->input_error = g_error_copy (local);
     g_propagate_error (error, g_steal_pointer (&local));
     return -1;
