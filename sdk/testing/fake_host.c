@@ -325,6 +325,8 @@ cairn_test_plugin_free (CairnTestPlugin *tp)
   g_hash_table_unref (tp->read_keys);
   g_ptr_array_unref (tp->log);
   g_mutex_clear (&tp->log_lock);
+  g_free (tp->own_desc);
+  g_free (tp->own_id);
   g_free (tp);
 }
 

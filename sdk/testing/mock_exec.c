@@ -1018,6 +1018,11 @@ m_block_build (CairnPlugin *self, const CairnBuildOpts *opts, GError **error)
                 h->block->height);
     return NULL;
   }
+  if (h->fail_build != NULL) {
+    cairn_fail (error, CAIRN_ERROR_FAILED, "%s", h->fail_build);
+    g_clear_pointer (&h->fail_build, g_free);
+    return NULL;
+  }
   CairnBuildOpts o = { 0 };
   if (opts != NULL)
     memcpy (&o, opts, MIN (sizeof o, MAX (opts->size, sizeof (uint32_t))));
@@ -1118,8 +1123,16 @@ cairn_test__fill_exec_table (CairnHost *t)
 }
 
 void
+cairn_test_host_fail_next_build (CairnTestHost *h, const char *message)
+{
+  g_free (h->fail_build);
+  h->fail_build = g_strdup (message);
+}
+
+void
 cairn_test__exec_free (CairnTestHost *h)
 {
+  g_clear_pointer (&h->fail_build, g_free);
   g_clear_pointer (&h->block, block_free);
   drop_pending (h, h->mempool->len);
 }

@@ -549,6 +549,60 @@ cairn_test_host_plugin (CairnTestHost *h, const char *id)
   return NULL;
 }
 
+/* ---- callers: plugins that are only an id ---- */
+
+static gboolean
+caller_init (CairnPlugin *self, const CairnHost *host, GError **error)
+{
+  return TRUE;
+}
+
+static const CairnPluginDescriptor caller_template = {
+  .magic = CAIRN_PLUGIN_MAGIC,
+  .struct_size = sizeof (CairnPluginDescriptor),
+  .abi_major = CAIRN_ABI_MAJOR,
+  .abi_built_minor = CAIRN_ABI_MINOR,
+  .build_fingerprint = CAIRN_BUILD_FINGERPRINT,
+  .id = "caller",
+  .version = "0",
+  .vendor = "cairn-sdk-testing",
+  .license = "Apache-2.0",
+  .description = "A service caller of the mock host "
+                 "(cairn_test_host_add_caller)",
+  .kinds = CAIRN_KIND_APP,
+  .init = caller_init,
+};
+
+static const CairnPluginDescriptor *
+caller_entry (void)
+{
+  return &caller_template;
+}
+
+CairnTestPlugin *
+cairn_test_host_add_caller (CairnTestHost *h, const char *id)
+{
+  g_autoptr (GError) error = NULL;
+  if (!cairn_plugin_id_valid (id))
+    g_error ("mock host: add_caller: '%s' is not a plugin id "
+             "([a-z0-9-]{1,32})",
+             id ? id : "(null)");
+  if (cairn_test_host_plugin (h, id) != NULL)
+    g_error ("mock host: add_caller: a plugin '%s' was added already", id);
+  g_autofree char *dir = g_build_filename (h->root, id, NULL);
+  CairnTestPlugin *tp = cairn_test_plugin_new (caller_entry, dir);
+  tp->own_id = g_strdup (id);
+  tp->own_desc = g_memdup2 (&caller_template, sizeof caller_template);
+  tp->own_desc->id = tp->own_id;
+  tp->desc = tp->own_desc;
+  tp->host = h;
+  tp->table = cairn_test_host_mock_table ();
+  g_ptr_array_add (h->plugins, tp);
+  if (!cairn_test_plugin_init (tp, &error))
+    g_error ("mock host: add_caller '%s': %s", id, error->message);
+  return tp;
+}
+
 static gboolean
 remove_by_plugin (gpointer key, gpointer value, gpointer tp)
 {

@@ -137,6 +137,7 @@ struct CairnTestHost {
   CairnBlock *block;  /* the open block (begin_block .. end_block) */
   GPtrArray *mempool; /* MockPending */
   guint notify_timer;
+  char *fail_build; /* the next block_build fails with this message */
   guint executing;  /* depth of handler/hook calls (submit_tx refuses) */
   guint publishing; /* depth of event delivery (unsubscribe sweeps later) */
 

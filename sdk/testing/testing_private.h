@@ -28,6 +28,10 @@ struct CairnTestPlugin {
   const CairnHost *table;
   /* The mock host this plugin belongs to, or NULL (fake host alone). */
   CairnTestHost *host;
+  /* A descriptor the library made for this plugin (a mock host caller,
+   * cairn_test_host_add_caller) and its id, freed with it; else NULL. */
+  CairnPluginDescriptor *own_desc;
+  char *own_id;
 };
 
 /* The fake host's own table entries (identity, data, log, config_*,

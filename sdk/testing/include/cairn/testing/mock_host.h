@@ -127,6 +127,18 @@ CairnTestPlugin *cairn_test_host_load (CairnTestHost *h, CairnPluginEntry entry,
 /* The plugin with that id, or NULL. */
 CairnTestPlugin *cairn_test_host_plugin (CairnTestHost *h, const char *id);
 
+/* Adds a plugin that is only an identity: id, no callbacks, no config,
+ * no registrations, nothing required or provided; its init runs at once
+ * (before or after start) and does nothing. For calling a service or a
+ * host function as plugin id would, e.g. cairn.bank/1's mint as one of
+ * the bank's minters, or lock under holder id:
+ *   CairnPlugin *pos = cairn_test_plugin_self (
+ *       cairn_test_host_add_caller (h, "pos"));
+ *   bank->lock (pos, tx, alice, "cairn", 300, &error);
+ * The host owns the result. Aborts when id is not a plugin id
+ * ([a-z0-9-]{1,32}) or a plugin of that id was added before. */
+CairnTestPlugin *cairn_test_host_add_caller (CairnTestHost *h, const char *id);
+
 /* Runs genesis if it has not run (cairn_test_host_genesis), then the start
  * callback of every initialised plugin in load order, as a node does once
  * its store is open. FALSE with the first error (prefixed with the
@@ -424,6 +436,12 @@ void cairn_test_host_clear_sent (CairnTestHost *h);
  * test may call with cairn_test_plugin_self of the engine. */
 CairnTestPlugin *cairn_test_host_engine (CairnTestHost *h);
 const CairnConsensusIface *cairn_test_host_consensus (CairnTestHost *h);
+
+/* Makes the engine's next host->block_build fail, once, with
+ * CAIRN_ERROR_FAILED and message (as a node's build fails when its store
+ * does), to test how an engine recovers; a later build works again.
+ * message NULL cancels a failure still pending. */
+void cairn_test_host_fail_next_build (CairnTestHost *h, const char *message);
 
 /* A consensus message from peer_id to the engine (on_peer_message).
  * Aborts when no engine is registered. */
