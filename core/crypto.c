@@ -127,8 +127,32 @@ no_passphrase_cb (char *buf, int size, int rwflag, void *u)
   return -1;
 }
 
+/* A private key file that others can read is refused, as ssh does: the key
+ * may already be known to them, and the operator must notice. */
+static gboolean
+check_private_mode (int fd, const char *path, GError **error)
+{
+  struct stat st;
+  if (fstat (fd, &st) != 0) {
+    int e = errno;
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_IO,
+                 "%s: cannot stat key file: %s", path, g_strerror (e));
+    return FALSE;
+  }
+  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFIG,
+                 "%s: private key file is accessible by %s (mode %04o); "
+                 "run: chmod 600 %s",
+                 path, (st.st_mode & S_IRWXO) ? "everyone" : "its group",
+                 (unsigned)(st.st_mode & 07777), path);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 static gssize
-read_key_file (const char *path, char *buf, size_t cap, GError **error)
+read_key_file (const char *path, gboolean private_key, char *buf, size_t cap,
+               GError **error)
 {
   size_t n = 0;
   int fd = open (path, O_RDONLY | O_CLOEXEC);
@@ -138,6 +162,10 @@ read_key_file (const char *path, char *buf, size_t cap, GError **error)
     g_set_error (error, CAIRN_ERROR,
                  e == ENOENT ? CAIRN_ERROR_NOT_FOUND : CAIRN_ERROR_IO,
                  "%s: cannot open key file: %s", path, g_strerror (e));
+    return -1;
+  }
+  if (private_key && !check_private_mode (fd, path, error)) {
+    close (fd);
     return -1;
   }
   for (;;) {
@@ -176,7 +204,7 @@ cairn_key_load (const char *path, GError **error)
   g_return_val_if_fail (path != NULL, NULL);
 
   buf = g_malloc (KEY_FILE_MAX + 1);
-  n = read_key_file (path, buf, KEY_FILE_MAX + 1, error);
+  n = read_key_file (path, TRUE, buf, KEY_FILE_MAX + 1, error);
   if (n < 0) {
     g_free (buf);
     return NULL;
@@ -204,7 +232,7 @@ gboolean
 cairn_pubkey_load (const char *path, uint8_t pubkey[32], GError **error)
 {
   char buf[KEY_FILE_MAX + 1];
-  gssize n = read_key_file (path, buf, sizeof buf, error);
+  gssize n = read_key_file (path, FALSE, buf, sizeof buf, error);
   if (n < 0)
     return FALSE;
   BIO *bio = BIO_new_mem_buf (buf, (int)n);

@@ -835,6 +835,15 @@ grp_key_load (const char *path, uint8_t priv[32], GError **error)
                      "cannot open the group encryption key");
     goto out;
   }
+  struct stat st;
+  if (fstat (fd, &st) == 0 && (st.st_mode & 077) != 0) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                 "%s: the group encryption key is accessible by others "
+                 "(mode %04o); run: chmod 600 %s",
+                 path, (unsigned)(st.st_mode & 07777), path);
+    close (fd);
+    goto out;
+  }
   for (;;) {
     ssize_t r = read (fd, buf + n, KEY_FILE_MAX + 1 - n);
     if (r < 0 && errno == EINTR)

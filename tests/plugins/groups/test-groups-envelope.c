@@ -1353,6 +1353,7 @@ write_file (const char *path, const char *text, gssize len)
 {
   g_autoptr (GError) error = NULL;
   g_assert_true (g_file_set_contents (path, text, len, &error));
+  g_assert_cmpint (g_chmod (path, 0600), ==, 0);
 }
 
 static void
@@ -1382,6 +1383,7 @@ test_key_load_errors (void)
         PEM_write_bio_PrivateKey (bio, k, NULL, NULL, 0, NULL, NULL), ==, 1);
     BIO_free (bio);
     EVP_PKEY_free (k);
+    g_assert_cmpint (g_chmod (ed, 0600), ==, 0);
   }
   g_assert_false (grp_key_load (ed, priv, &error));
   assert_err (error, G_IO_ERROR_INVALID_DATA, ed);
@@ -1414,6 +1416,14 @@ test_key_load_errors (void)
         = { "openssl", "genpkey", "-algorithm", "X25519", "-out", gen, NULL };
     g_autofree char *out = run_cmd (argv);
   }
+  /* Readable by others: refused, naming the mode and the fix. */
+  g_assert_cmpint (g_chmod (gen, 0640), ==, 0);
+  g_assert_false (grp_key_load (gen, priv, &error));
+  assert_err (error, G_IO_ERROR_PERMISSION_DENIED, gen);
+  g_assert_nonnull (strstr (error->message, "mode 0640"));
+  g_assert_nonnull (strstr (error->message, "chmod 600"));
+  g_clear_error (&error);
+  g_assert_cmpint (g_chmod (gen, 0600), ==, 0);
   g_assert_true (grp_key_load (gen, priv, &error));
   g_assert_no_error (error);
   g_assert_true (grp_key_public (priv, mine, &error));

@@ -292,12 +292,51 @@ test_load_openssl_genpkey (void)
   g_assert_cmpmem (der + 12, 32, cairn_key_pubkey (k), 32);
 }
 
+/* A private key file readable or writable by group or others is refused
+ * with the mode and the chmod to run. */
+static void
+test_key_file_mode (void)
+{
+  g_autofree char *path = tmp_path ("mode.pem");
+  g_autoptr (CairnKey) k = cairn_key_generate (NULL);
+  g_autoptr (GError) error = NULL;
+  static const struct {
+    unsigned mode;
+    const char *who;
+  } bad[]
+      = { { 0644, "everyone" },  { 0640, "its group" }, { 0604, "everyone" },
+          { 0620, "its group" }, { 0602, "everyone" },  { 0610, "its group" } };
+
+  g_assert_true (cairn_key_save (k, path, &error));
+  g_assert_no_error (error);
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_assert_cmpint (g_chmod (path, bad[i].mode), ==, 0);
+    g_autoptr (CairnKey) k2 = cairn_key_load (path, &error);
+    g_assert_null (k2);
+    g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFIG);
+    g_autofree char *mode = g_strdup_printf ("mode %04o", bad[i].mode);
+    g_autofree char *fix = g_strdup_printf ("chmod 600 %s", path);
+    g_assert_nonnull (strstr (error->message, path));
+    g_assert_nonnull (strstr (error->message, mode));
+    g_assert_nonnull (strstr (error->message, bad[i].who));
+    g_assert_nonnull (strstr (error->message, fix));
+    g_clear_error (&error);
+  }
+  g_assert_cmpint (g_chmod (path, 0400), ==, 0);
+  g_autoptr (CairnKey) k3 = cairn_key_load (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (cairn_key_pubkey (k3), 32, cairn_key_pubkey (k), 32);
+}
+
 static void
 write_file (const char *path, const char *data, gssize len)
 {
   g_autoptr (GError) error = NULL;
 
   g_file_set_contents (path, data, len, &error);
+  g_assert_no_error (error);
+  /* Private key files others can read are refused (test_key_file_mode). */
+  g_assert_cmpint (g_chmod (path, 0600), ==, 0);
   g_assert_no_error (error);
 }
 
@@ -493,6 +532,7 @@ main (int argc, char **argv)
   g_test_add_func ("/crypto/verify-threads", test_verify_threads);
   g_test_add_func ("/crypto/save-load", test_save_load);
   g_test_add_func ("/crypto/load-openssl-genpkey", test_load_openssl_genpkey);
+  g_test_add_func ("/crypto/key-file-mode", test_key_file_mode);
   g_test_add_func ("/crypto/load-errors", test_load_errors);
   g_test_add_func ("/crypto/sha256-address", test_sha256_address);
   g_test_add_func ("/crypto/merkle", test_merkle);
