@@ -16,6 +16,7 @@ test_load_fixed_key (void)
   g_autofree char *path = g_build_filename (dir, "k.pem", NULL);
   g_file_set_contents (path, fixed_pem, -1, &error);
   g_assert_no_error (error);
+  g_assert_cmpint (g_chmod (path, 0600), ==, 0);
   CairnKey *k = cairn_key_load (path, &error);
   g_assert_no_error (error);
   g_unlink (path);
