@@ -35,9 +35,11 @@ struct CairnConfig {
 /* The core's own groups and, for each, its only keys (config.h). */
 static const struct {
   const char *group;
-  const char *keys[6];
+  const char *keys[12];
 } core_groups[] = {
-  { "node", { "chain_id", "log_level", "key", "genesis", "data_dir" } },
+  { "node",
+    { "chain_id", "log_level", "key", "genesis", "data_dir", "user",
+      "watchdog_ms" } },
   { "plugins", { "path", "load", "require_signed_plugins", "trusted_keys" } },
   { "http", { "listen", "enabled", "max_blob_bytes" } },
   { "mempool", { "max_txs", "max_bytes", "max_nonce_gap", "ttl_seconds" } },

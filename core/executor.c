@@ -10,6 +10,7 @@
 #include "cjson.h"
 #include "names.h"
 #include "node_private.h"
+#include "watchdog.h"
 
 static char *
 nonce_key (const char *address)
@@ -124,7 +125,11 @@ cairn_exec_tx (CairnNode *node, CairnOverlay *block_ov, CairnTx *tx,
     .events = json_array (),
   };
   json_t *result;
-  if (te->handler.apply (te->plugin, &ctx, tx->body, &err)) {
+  CairnPluginCall call
+      = cairn_plugin_call_enter (te->plugin->desc.id, tx->type);
+  gboolean applied = te->handler.apply (te->plugin, &ctx, tx->body, &err);
+  cairn_plugin_call_leave (call);
+  if (applied) {
     cairn_overlay_merge_into_parent (ctx.overlay);
     result = json_pack ("{s:b, s:O}", "ok", 1, "events", ctx.events);
   } else if (err && is_infrastructure_error (err)) {
@@ -166,7 +171,10 @@ cairn_exec_hooks (CairnNode *node, CairnOverlay *block_ov, gboolean begin,
                 .proposer = blk->proposer },
       .events = json_array (),
     };
+    CairnPluginCall call = cairn_plugin_call_enter (
+        a->plugin->desc.id, begin ? "begin_block" : "end_block");
     gboolean ok = hook (a->plugin, &ctx, error);
+    cairn_plugin_call_leave (call);
     if (ok)
       json_array_extend (events, ctx.events);
     json_decref (ctx.events);

@@ -21,6 +21,7 @@
 
 #include "cjson.h"
 #include "node_private.h"
+#include "watchdog.h"
 #include "p2p.h"
 
 #define SYNC_BATCH 256
@@ -364,7 +365,10 @@ on_direct (CairnNode *node, const char *peer, GBytes *payload)
     g_info ("p2p: direct message from %s for no plugin here", peer);
     return;
   }
+  CairnPluginCall call
+      = cairn_plugin_call_enter (d->plugin->desc.id, "direct message");
   d->fn (d->plugin, peer, p + 1 + p[0], len - 1 - p[0], d->user_data);
+  cairn_plugin_call_leave (call);
 }
 
 static void
@@ -385,10 +389,14 @@ on_message (void *user_data, const char *peer, uint8_t channel, GBytes *payload)
     on_direct (node, peer, payload);
     break;
   case CAIRN_P2P_CH_CONSENSUS:
-    if (node->consensus.on_peer_message)
+    if (node->consensus.on_peer_message) {
+      CairnPluginCall call = cairn_plugin_call_enter (
+          node->consensus_plugin->desc.id, "consensus message");
       node->consensus.on_peer_message (node->consensus_plugin, peer,
                                        g_bytes_get_data (payload, NULL),
                                        g_bytes_get_size (payload));
+      cairn_plugin_call_leave (call);
+    }
     break;
   default:
     node->metrics.p2p_bad_messages++;

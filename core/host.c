@@ -5,6 +5,7 @@
 #include "cjson.h"
 #include "http.h"
 #include "node_private.h"
+#include "watchdog.h"
 #include "p2p.h"
 
 CairnNode *
@@ -644,7 +645,10 @@ static gboolean
 timer_fire (gpointer data)
 {
   Timer *t = data;
-  return t->fn (t->self, t->user_data) ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+  CairnPluginCall call = cairn_plugin_call_enter (t->self->desc.id, "timer");
+  gboolean again = t->fn (t->self, t->user_data);
+  cairn_plugin_call_leave (call);
+  return again ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
 static guint

@@ -8,6 +8,7 @@
 #include "cjson.h"
 #include "http_private.h"
 #include "node_private.h"
+#include "watchdog.h"
 
 #define SSE_MAX_CLIENTS 64
 #define SSE_MAX_BACKLOG (16u << 20)
@@ -540,7 +541,11 @@ plugin_route (CairnHttp *http, SoupServerMessage *msg, const char *method,
                        .remote = remote };
   CairnResponse resp = { .size = sizeof resp, .status = 200 };
   GError *err = NULL;
-  if (!fn (plugin, &req, &resp, user_data, &err)) {
+  CairnPluginCall call
+      = cairn_plugin_call_enter (plugin->desc.id, "HTTP route");
+  gboolean routed = fn (plugin, &req, &resp, user_data, &err);
+  cairn_plugin_call_leave (call);
+  if (!routed) {
     json_decref (resp.json);
     if (resp.body)
       g_bytes_unref (resp.body);

@@ -12,6 +12,8 @@
 #include "cjson.h"
 #include "http.h"
 #include "node_private.h"
+#include "privileges.h"
+#include "watchdog.h"
 #include "p2p.h"
 #include "plugin_sig.h"
 
@@ -318,6 +320,10 @@ read_core_config (CairnNode *node, const CairnNodeOptions *opts,
       || !cairn_config_string (cfg, "node", "genesis", "genesis.json", &genesis,
                                error)
       || !cairn_config_string (cfg, "node", "data_dir", "data", &data, error)
+      || !cairn_config_string (cfg, "node", "user", NULL, &node->run_as_user,
+                               error)
+      || !cairn_config_int (cfg, "node", "watchdog_ms", 2000, 0, 600000,
+                            &node->watchdog_ms, error)
       || !cairn_config_strv (cfg, "plugins", "path", plugin_dirs, error)
       || !cairn_config_strv (cfg, "plugins", "load", load, error)
       || !cairn_config_bool (cfg, "http", "enabled", TRUE, &node->http_enabled,
@@ -466,6 +472,9 @@ cairn_node_new (const CairnNodeOptions *opts, GError **error)
   if (!read_core_config (node, opts, &genesis_path, &key_path, &chain_id, &dirs,
                          &load, error))
     return NULL;
+  /* Before anything is opened: every file of the node is the user's. */
+  if (node->run_as_user && !cairn_drop_privileges (node->run_as_user, error))
+    return NULL;
   /* One process per data dir, before any plugin runs: a plugin's init may
    * clean up its files (blob-fs removes unfinished uploads). */
   if (!lock_data_dir (node, error))
@@ -580,6 +589,9 @@ cairn_node_start (CairnNode *node, GError **error)
   }
   node->expire_source
       = node->clock->timeout_add (node->clock, 1000, expire_tick, node, NULL);
+  /* Simulated clocks run no real main loop to watch. */
+  if (node->watchdog_ms > 0 && node->clock == cairn_clock_system ())
+    node->watchdog = cairn_watchdog_start (node, (guint)node->watchdog_ms);
   if (cairn_mempool_count (node->mempool) > 0)
     cairn_node_txs_available (node);
   return TRUE;
@@ -591,6 +603,7 @@ cairn_node_stop (CairnNode *node)
   if (!node->started)
     return;
   node->started = FALSE;
+  g_clear_pointer (&node->watchdog, cairn_watchdog_stop);
   g_clear_pointer (&node->http, cairn_http_free);
   cairn_gossip_stop (node);
   g_autoptr (GError) err = NULL;
@@ -631,6 +644,7 @@ cairn_node_free (CairnNode *node)
   if (node->lock_fd >= 0)
     close (node->lock_fd); /* releases the lock */
   g_free (node->data_dir);
+  g_free (node->run_as_user);
   g_free (node->http_listen);
   g_free (node->p2p_listen);
   g_strfreev (node->p2p_allow);
@@ -652,6 +666,7 @@ cairn_node_run (const CairnNodeOptions *opts)
 {
   g_autoptr (GError) error = NULL;
   int64_t t0 = g_get_monotonic_time ();
+  cairn_fatal_signals_install ();
   g_autoptr (CairnNode) node = cairn_node_new (opts, &error);
   if (node == NULL || !cairn_node_start (node, &error)) {
     fprintf (stderr, "cairn: %s\n", error->message);

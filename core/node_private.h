@@ -112,7 +112,10 @@ struct CairnNode {
   CairnPluginHost *plugins;
   CairnPlugin core_plugin; /* pseudo plugin "core" for core state */
   char *data_dir;
-  int lock_fd; /* <data_dir>/node.lock, flock()ed while the node exists */
+  int lock_fd;       /* <data_dir>/node.lock, flock()ed while the node exists */
+  char *run_as_user; /* [node] user */
+  int64_t watchdog_ms;            /* [node] watchdog_ms, 0 = off */
+  struct CairnWatchdog *watchdog; /* while started, on the system clock */
 
   GHashTable *tx_types; /* type -> TxTypeEntry* */
   GPtrArray *apps;      /* AppEntry* in load order */
