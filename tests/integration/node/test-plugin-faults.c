@@ -96,7 +96,7 @@ submit (CairnNode *node, const char *home, const char *type, const char *body)
   g_assert_no_error (err);
   g_autoptr (json_t) jbody = json_loads (body, 0, NULL);
   g_assert_nonnull (jbody);
-  CairnTx *tx = cairn_tx_sign (
+  g_autoptr (CairnTx) tx = cairn_tx_sign (
       admin, "t", type,
       (uint64_t)json_integer_value (json_object_get (acct, "next_nonce")),
       jbody, &err);
