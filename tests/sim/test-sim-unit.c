@@ -403,7 +403,12 @@ test_net_faults (void)
   gchar **parts = g_strsplit (n.peers[1].log->str, " ", -1);
   guint inversions = 0, prev = 0;
   for (guint k = 0; parts[k] && *parts[k]; k++) {
-    guint v = (guint)g_ascii_strtoull (parts[k] + 5, NULL, 10);
+    /* "m<peer>:<ch>:<n>"; "up<i>" and "down<i>" carry no number to order
+     * (reading at +5 ran past "up1": valgrind). */
+    const char *n = parts[k][0] == 'm' ? strrchr (parts[k], ':') : NULL;
+    if (n == NULL)
+      continue;
+    guint v = (guint)g_ascii_strtoull (n + 1, NULL, 10);
     inversions += v < prev;
     prev = v;
   }
