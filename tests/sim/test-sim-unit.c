@@ -405,10 +405,10 @@ test_net_faults (void)
   for (guint k = 0; parts[k] && *parts[k]; k++) {
     /* "m<peer>:<ch>:<n>"; "up<i>" and "down<i>" carry no number to order
      * (reading at +5 ran past "up1": valgrind). */
-    const char *n = parts[k][0] == 'm' ? strrchr (parts[k], ':') : NULL;
-    if (n == NULL)
+    const char *num = parts[k][0] == 'm' ? strrchr (parts[k], ':') : NULL;
+    if (num == NULL)
       continue;
-    guint v = (guint)g_ascii_strtoull (n + 1, NULL, 10);
+    guint v = (guint)g_ascii_strtoull (num + 1, NULL, 10);
     inversions += v < prev;
     prev = v;
   }
