@@ -3,7 +3,9 @@
 
 #include <string.h>
 
+#include <errno.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <libsoup/soup.h>
 
@@ -770,7 +772,8 @@ typedef struct {
   CairnHttp *http;
   GSocket *sock;
   char ip[INET6_ADDRSTRLEN + 1];
-  guint timer; /* the request being read must be in by then */
+  guint timer;   /* the request being read must be in by then */
+  gboolean busy; /* a request is being read or answered */
 } HttpConn;
 
 typedef struct {
@@ -778,19 +781,48 @@ typedef struct {
   gint64 at_us;
 } RateBucket;
 
+static void http_conn_gone (gpointer data, GObject *where);
+
 static void
 http_conn_free (gpointer p)
 {
   HttpConn *c = p;
   g_clear_handle_id (&c->timer, g_source_remove);
-  g_object_unref (c->sock);
+  if (c->sock != NULL)
+    g_object_weak_unref (G_OBJECT (c->sock), http_conn_gone, c);
   g_free (c);
 }
 
+/* libsoup dropped the connection's socket: the connection is over. */
+static void
+http_conn_gone (gpointer data, GObject *where)
+{
+  HttpConn *c = data;
+  gpointer key = c->sock;
+  c->sock = NULL;
+  g_hash_table_remove (c->http->conns, key);
+}
+
+/* Is c over? An idle kept-alive connection whose client has gone is
+ * closed here: libsoup 3.2 leaves those in CLOSE_WAIT (an fd each, for as
+ * long as the process lives) since it reads nothing between requests. */
 static gboolean
 http_conn_closed (gpointer key, gpointer value, gpointer data)
 {
-  return g_socket_is_closed (key);
+  HttpConn *c = value;
+  char b;
+  ssize_t r;
+  if (c->sock == NULL || g_socket_is_closed (c->sock))
+    return TRUE;
+  if (c->busy)
+    return FALSE;
+  r = recv (g_socket_get_fd (c->sock), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (r == 0
+      || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+    g_socket_close (c->sock, NULL);
+    return TRUE;
+  }
+  return FALSE;
 }
 
 /* Forget the connections libsoup closed, and the rate buckets that are
@@ -832,11 +864,14 @@ http_conn_timeout (gpointer data)
 {
   HttpConn *c = data;
   c->timer = 0;
-  c->http->stats.timeouts++;
+  if (c->busy) /* an idle kept-alive connection just ends */
+    c->http->stats.timeouts++;
   g_info ("http: closing the connection of %s: no whole request in %u ms "
           "([http] request_timeout_ms)",
           c->ip, c->http->lim.request_timeout_ms);
   g_socket_shutdown (c->sock, TRUE, TRUE, NULL);
+  if (!c->busy) /* libsoup is not reading it: nobody else will close it */
+    g_socket_close (c->sock, NULL);
   return G_SOURCE_REMOVE;
 }
 
@@ -872,10 +907,27 @@ on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer data)
     }
     c = g_new0 (HttpConn, 1);
     c->http = http;
-    c->sock = g_object_ref (sock);
+    c->sock = sock; /* weak: libsoup owns it */
+    g_object_weak_ref (G_OBJECT (sock), http_conn_gone, c);
     g_strlcpy (c->ip, ip, sizeof c->ip);
     g_hash_table_insert (http->conns, sock, c);
   }
+  c->busy = TRUE;
+  g_clear_handle_id (&c->timer, g_source_remove);
+  c->timer = g_timeout_add (http->lim.request_timeout_ms, http_conn_timeout, c);
+}
+
+/* Answered (or aborted): the connection waits for its next request, at
+ * most request_timeout_ms. */
+static void
+on_request_done (SoupServer *server, SoupServerMessage *msg, gpointer data)
+{
+  CairnHttp *http = data;
+  GSocket *sock = soup_server_message_get_socket (msg);
+  HttpConn *c = sock ? g_hash_table_lookup (http->conns, sock) : NULL;
+  if (c == NULL)
+    return;
+  c->busy = FALSE;
   g_clear_handle_id (&c->timer, g_source_remove);
   c->timer = g_timeout_add (http->lim.request_timeout_ms, http_conn_timeout, c);
 }
@@ -1022,6 +1074,10 @@ cairn_http_new (CairnNode *node, const char *listen, GError **error)
                     G_CALLBACK (on_request_started), http);
   g_signal_connect (http->server, "request-read", G_CALLBACK (on_request_read),
                     http);
+  g_signal_connect (http->server, "request-finished",
+                    G_CALLBACK (on_request_done), http);
+  g_signal_connect (http->server, "request-aborted",
+                    G_CALLBACK (on_request_done), http);
   http->sweep_source = g_timeout_add_seconds (5, http_sweep, http);
   soup_server_add_early_handler (http->server, NULL, early, http, NULL);
   soup_server_add_handler (http->server, NULL, handle, http, NULL);
