@@ -126,7 +126,8 @@ CairnTransport *cairn_tls_transport_new (
     const CairnKey *node_key, const char *listen, const CairnPeerAddr *dial,
     guint n_dial, const char *const *allowed,
     const CairnTransportEvents *events, void *user_data, GError **error);
-/* Replace the limits (before start; the defaults otherwise). */
+/* Replace the limits (the defaults otherwise); connections made before
+ * the call keep their token buckets. */
 void cairn_tls_transport_set_limits (CairnTransport *t,
                                      const CairnP2pLimits *limits);
 /* The port actually bound (after start; 0 before). */

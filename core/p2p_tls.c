@@ -88,6 +88,10 @@ struct Conn {
   gint64 tok_at_us;
   guint throttle_timer; /* reading paused until the buckets refill */
   gboolean throttled;
+  /* Bytes read but not consumed because the peer ran out of tokens in the
+   * middle of a read (at most one read's worth: nothing more is read
+   * while it holds any). */
+  GByteArray *backlog;
   /* Writing: framed bytes not yet accepted by SSL_write, from out_off. */
   GByteArray *out;
   gsize out_off;
@@ -267,6 +271,7 @@ conn_unref (Conn *c)
   g_free (c->frame);
   g_free (c->refusal);
   g_byte_array_unref (c->out);
+  g_byte_array_unref (c->backlog);
   g_free (c);
 }
 
@@ -299,6 +304,7 @@ conn_new (Transport *t, int fd, Dial *dial, const char *remote)
   c->fd = fd;
   c->dial = dial;
   c->out = g_byte_array_new ();
+  c->backlog = g_byte_array_new ();
   g_strlcpy (c->remote, remote, sizeof c->remote);
   c->state = dial ? CONN_CONNECTING : CONN_HANDSHAKE;
   c->watch = fd_source_new (fd, dial ? G_IO_OUT : G_IO_IN, conn_ready, c);
@@ -535,6 +541,17 @@ conn_tokens (Conn *c, guint *wait_ms)
   return wait == 0;
 }
 
+/* Out of tokens (of a limit that is on)? */
+static gboolean
+conn_over_rate (Conn *c)
+{
+  const CairnP2pLimits *lim = &c->t->lim;
+
+  return c->active
+         && ((lim->rate_bytes_per_s > 0 && c->tok_bytes <= 0)
+             || (lim->rate_frames_per_s > 0 && c->tok_frames <= 0));
+}
+
 static gboolean
 conn_throttle_done (gpointer data)
 {
@@ -619,6 +636,11 @@ conn_consume (Conn *c, const guint8 *p, gsize n)
         t->events.message (t->user_data, c->peer_id, channel, payload);
       if (c->state == CONN_CLOSED)
         return FALSE;
+      if (n > 0 && conn_over_rate (c)) {
+        /* The rest waits for tokens (conn_read consumes it first). */
+        g_byte_array_append (c->backlog, p, (guint)n);
+        return TRUE;
+      }
     }
   }
   if (c->frame != NULL && c->frame_timer == 0) {
@@ -639,7 +661,7 @@ conn_read (Conn *c)
 
   /* A fast peer must not starve the loop: stop after a budget unless
    * OpenSSL holds decrypted bytes the fd would not announce again. */
-  while (budget > 0 || SSL_pending (c->ssl) > 0) {
+  while (budget > 0 || SSL_pending (c->ssl) > 0 || c->backlog->len > 0) {
     size_t got = 0;
     guint wait_ms;
     int r;
@@ -654,6 +676,16 @@ conn_read (Conn *c)
                c->peer_id, c->remote, wait_ms);
       c->throttle_timer = g_timeout_add (wait_ms, conn_throttle_done, c);
       break;
+    }
+    if (c->backlog->len > 0) {
+      GByteArray *held = c->backlog;
+      gboolean open;
+      c->backlog = g_byte_array_new ();
+      open = conn_consume (c, held->data, held->len);
+      g_byte_array_unref (held);
+      if (!open)
+        return FALSE;
+      continue;
     }
     r = SSL_read_ex (c->ssl, buf, sizeof buf, &got);
 

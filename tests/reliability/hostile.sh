@@ -192,6 +192,20 @@ for l in 'cairn_p2p_limit{limit="max_inbound_per_ip"} 8' \
 done
 pass "the limits are in /metrics"
 
+# Clients that leave: 40 connections, each closed by its client after one
+# answer, must not stay open in node0 (libsoup left them in CLOSE_WAIT,
+# an fd each, for good) beyond request_timeout_ms.
+port=${api##*:}
+for _ in $(seq 40); do curl -fsS -o /dev/null "$api/v1/status"; done
+sleep 2.5
+hexport=$(printf '%04X' "$port")
+cw=$(awk -v p=":$hexport" '$2 ~ p"$" && $4 == "08"' /proc/net/tcp | wc -l)
+[ "$cw" -eq 0 ] || fail "$cw API connections of gone clients still in CLOSE_WAIT"
+open=$(metric cairn_http_connections)
+[ "$open" -le 2 ] || fail "$open API connections counted open, want <= 2"
+fds=$(ls "/proc/$pid/fd" | wc -l)
+pass "clients that left hold nothing (CLOSE_WAIT 0, $open counted open, $fds fds)"
+
 h2=$(height)
 agree 3 "$h2" || fail "the honest nodes disagree after the attacks"
 got=$("$cairn" query --home "$net/node1" balances "$bob" --json | jq '.balances.cairn')
