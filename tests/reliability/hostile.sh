@@ -211,3 +211,10 @@ agree 3 "$h2" || fail "the honest nodes disagree after the attacks"
 got=$("$cairn" query --home "$net/node1" balances "$bob" --json | jq '.balances.cairn')
 [ "$got" = "$sent" ] || fail "bob has $got on node1, want $sent"
 pass "after every attack: node0 (pid $pid) committed $h -> $h2, all $sent honest txs on every node"
+
+# A clean stop; under ASan a node's leak or error report would be in its log.
+"$cairn" testnet stop --dir "$net" >/dev/null || fail "stop"
+if grep -l 'Sanitizer' "$net"/node*/node.log; then
+  fail "a sanitizer reported in a node's log"
+fi
+pass "clean stop, no sanitizer report"
