@@ -746,13 +746,15 @@ handle (SoupServer *server, SoupServerMessage *msg, const char *path,
 /* ---- limits -------------------------------------------------------------
  *
  * Connections are counted by their GSocket from the request-started signal
- * (emitted when libsoup starts reading a request on a connection: at once
- * after accept, and after each answer on a kept-alive one). A connection
- * over max_connections(_per_ip) is shut down there. Each request must be
- * read (headers and body) within request_timeout_ms of its start, or the
- * connection is shut down: a slowloris client holds a slot that long at
- * most. Blob uploads, streamed, are exempt once their headers are in. The
- * request rate per IP is a token bucket checked in the early handler. */
+ * (libsoup starts reading a request on it); the first one of a socket is
+ * its accept, and a connection over max_connections(_per_ip) is shut down
+ * there. Each request must be read (headers and body) within
+ * request_timeout_ms of its start, or the connection is shut down: a
+ * slowloris client holds a slot that long at most. Blob uploads, streamed,
+ * are exempt once their headers are in. Between requests (from
+ * request-finished) a kept-alive connection may idle as long, then it is
+ * closed. The request rate per IP is a token bucket checked in the early
+ * handler. */
 
 void
 cairn_http_limits_default (CairnHttpLimits *out)

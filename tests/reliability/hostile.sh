@@ -130,6 +130,27 @@ attack flood 'cairn_p2p_rejected_total{reason="rate_limited"}' --mode flood \
   --height "$(height)" --count 20000 --hold 1
 attack equivocate 'cairn_pos_messages_total{outcome="evidence"}' \
   --mode equivocate --height "$(height)" --count 8 --hold 3
+# The double sign went on chain: node3 is slashed and jailed, as seen by
+# another honest node.
+api1=$(jq -r '.[1].api' <<<"$st")
+running=$(for i in 0 1 2; do
+  curl -fsS "$(jq -r ".[$i].api" <<<"$st")/v1/status" | jq -r .node
+done)
+h3=$(jq -r '.validators[].address' "$net/node0/genesis.json" |
+  grep -vxF "$running")
+[ "$(wc -w <<<"$h3")" -eq 1 ] || fail "cannot tell node3's id ($h3)"
+jailed=false
+for _ in $(seq 150); do
+  v=$(curl -fsS "$api1/v1/pos/validators/$h3" 2>/dev/null || true)
+  if [ "$(jq -r '.jailed // false' <<<"$v" 2>/dev/null)" = true ]; then
+    jailed=true
+    break
+  fi
+  sleep 0.1
+done
+[ "$jailed" = true ] || fail "equivocate: node3 ($h3) not jailed on node1: $v"
+pass "equivocate: node3 slashed $(jq .slashed <<<"$v") and jailed until $(jq .jailed_until <<<"$v")"
+
 attack replay 'cairn_p2p_rejected_total{reason="per_ip"}' --mode replay \
   --count 40 --hold 3
 attack slowloris 'cairn_p2p_rejected_total{reason="handshake_timeout"}' \
