@@ -56,6 +56,8 @@ requests_per_second_per_ip = 100
 requests_burst_per_ip = 200
 rate_limit_exempt_loopback = false
 request_timeout_ms = 1500
+[mempool]
+max_txs_per_sender = 4
 EOF
 "$cairn" testnet start --dir "$net" >/dev/null || fail "start"
 agree 3 2 || fail "3 validators did not reach height 2 together"
@@ -208,10 +210,31 @@ for l in 'cairn_p2p_limit{limit="max_inbound_per_ip"} 8' \
   'cairn_p2p_limit{limit="rate_frames_per_second"} 300' \
   'cairn_http_limit{limit="requests_per_second_per_ip"} 100' \
   'cairn_http_limit{limit="max_body_bytes"} 1048576' \
-  'cairn_mempool_limit{limit="max_txs_per_sender"} 10000'; do
+  'cairn_mempool_limit{limit="max_txs_per_sender"} 4'; do
   grep -qxF "$l" <<<"$m" || fail "/metrics lacks '$l'"
 done
 pass "the limits are in /metrics"
+
+# One sender cannot fill the mempool: txs of admin 10 nonces ahead (never
+# executable, so they stay pending) are taken up to max_txs_per_sender,
+# the next is refused with sender_limit. Last: admin's slots stay taken.
+next=$(curl -fsS "$api/v1/accounts/$("$cairn" keys show admin --home "$net/node0" \
+  --json | jq -r .address)" | jq '.next_nonce // .nonce')
+for i in 0 1 2 3 4 5; do
+  rc=0
+  "$cairn" tx send --home "$net/node0" --from admin --nonce $((next + 10 + i)) \
+    bank.transfer '{"to":"0000000000000000000000000000000000000001","denom":"cairn","amount":1}' \
+    >"$dir/ps.out" 2>&1 || rc=$?
+  if [ "$i" -lt 4 ]; then
+    [ "$rc" -eq 0 ] || { cat "$dir/ps.out"; fail "pending tx $i of admin refused"; }
+  else
+    [ "$rc" -ne 0 ] && grep -q sender_limit "$dir/ps.out" ||
+      { cat "$dir/ps.out"; fail "tx $i of admin not refused with sender_limit"; }
+  fi
+done
+[ "$(metric 'cairn_txs_rejected_total{reason="sender_limit"}')" -ge 2 ] ||
+  fail "sender_limit refusals not counted"
+pass "max_txs_per_sender: 4 pending txs of one sender taken, the next 2 refused (sender_limit)"
 
 # Clients that leave: 40 connections, each closed by its client after one
 # answer, must not stay open in node0 (libsoup left them in CLOSE_WAIT,
