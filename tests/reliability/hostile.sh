@@ -215,6 +215,28 @@ for l in 'cairn_p2p_limit{limit="max_inbound_per_ip"} 8' \
 done
 pass "the limits are in /metrics"
 
+# node1 runs the defaults: they are the values conf/cairn.conf documents
+# (its commented '#key = value' lines under [http], [p2p], [mempool]).
+conf=${CAIRN_SOURCE_ROOT:?}/conf/cairn.conf
+m1=$(curl -fsS "$(jq -r '.[1].api' <<<"$st")/metrics")
+n=0
+while read -r group key value; do
+  case $value in
+  *GiB) value=$((${value%GiB} << 30)) ;;
+  *MiB) value=$((${value%MiB} << 20)) ;;
+  *KiB) value=$((${value%KiB} << 10)) ;;
+  true | false) continue ;;
+  esac
+  line="cairn_${group}_limit{limit=\"$key\"}"
+  grep -qxF "$line $value" <<<"$m1" ||
+    fail "conf/cairn.conf documents [$group] $key = $value, node1 runs: $(grep -F "$line" <<<"$m1")"
+  n=$((n + 1))
+done < <(awk '/^\[/ { g = substr($0, 2, length($0) - 2) }
+  /^#[a-z_]+ = / && (g == "http" || g == "p2p" || g == "mempool") {
+    sub(/^#/, ""); print g, $1, $3 }' "$conf")
+[ "$n" -ge 15 ] || fail "only $n documented limits found in $conf"
+pass "the $n limits conf/cairn.conf documents are node1's defaults"
+
 # One sender cannot fill the mempool: txs of admin 10 nonces ahead (never
 # executable, so they stay pending) are taken up to max_txs_per_sender,
 # the next is refused with sender_limit. Last: admin's slots stay taken.
