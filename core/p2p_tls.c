@@ -40,6 +40,14 @@
 #define CHANNEL_MAX CAIRN_P2P_CH_DIRECT
 
 typedef struct Transport Transport;
+
+typedef enum {
+  WARN_HANDSHAKE_TIMEOUT,
+  WARN_MAX_INBOUND,
+  WARN_PENDING,
+  WARN_KINDS
+} WarnKind;
+#define WARN_EVERY_US (10 * G_USEC_PER_SEC)
 typedef struct Conn Conn;
 typedef struct Dial Dial;
 
@@ -126,7 +134,27 @@ struct Transport {
   CairnTransportStats stats;
   CairnP2pLimits lim;
   gboolean running;
+  /* Warnings an attacker can cause are logged once per WARN_EVERY_US per
+   * kind, with how many were not (the counters in stats have them all). */
+  gint64 warned_at[WARN_KINDS];
+  guint unlogged[WARN_KINDS];
 };
+
+/* Log this warning of `kind` now? Otherwise it is counted in unlogged. */
+static gboolean
+warn_now (Transport *t, WarnKind kind, guint *unlogged)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (t->warned_at[kind] != 0 && now - t->warned_at[kind] < WARN_EVERY_US) {
+    t->unlogged[kind]++;
+    return FALSE;
+  }
+  t->warned_at[kind] = now;
+  *unlogged = t->unlogged[kind];
+  t->unlogged[kind] = 0;
+  return TRUE;
+}
 
 void
 cairn_p2p_limits_default (CairnP2pLimits *out)
@@ -285,10 +313,13 @@ conn_timeout_cb (gpointer data)
 
   g_clear_pointer (&c->timeout, g_source_unref);
   if (!c->confirmed) {
+    guint unlogged;
     c->t->stats.handshakes_refused++;
     c->t->stats.handshake_timeouts++;
-    g_warning ("p2p: handshake with %s timed out after %u ms", c->remote,
-               c->t->lim.handshake_timeout_ms);
+    if (warn_now (c->t, WARN_HANDSHAKE_TIMEOUT, &unlogged))
+      g_warning ("p2p: handshake with %s timed out after %u ms (and %u "
+                 "more not logged in the last 10 s)",
+                 c->remote, c->t->lim.handshake_timeout_ms, unlogged);
     conn_close (c, TRUE);
   }
   return G_SOURCE_REMOVE;
@@ -940,7 +971,7 @@ listen_ready (gpointer data, GIOCondition cond)
     struct sockaddr_storage sa;
     socklen_t len = sizeof sa;
     char remote[80], ip[INET6_ADDRSTRLEN];
-    guint pending = 0, inbound = 0, same_ip = 0;
+    guint pending = 0, inbound = 0, same_ip = 0, unlogged;
     int fd = accept4 (t->listen_fd, (struct sockaddr *)&sa, &len,
                       SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
@@ -971,9 +1002,11 @@ listen_ready (gpointer data, GIOCondition cond)
     }
     if (inbound >= t->lim.max_inbound) {
       t->stats.refused_max_inbound++;
-      g_warning ("p2p: refused %s: %u inbound connections already "
-                 "([p2p] max_inbound)",
-                 remote, inbound);
+      if (warn_now (t, WARN_MAX_INBOUND, &unlogged))
+        g_warning ("p2p: refused %s: %u inbound connections already "
+                   "([p2p] max_inbound; and %u more not logged in the last "
+                   "10 s)",
+                   remote, inbound, unlogged);
       close (fd);
       continue;
     }
@@ -988,8 +1021,10 @@ listen_ready (gpointer data, GIOCondition cond)
     if (pending >= MAX_PENDING_INBOUND) {
       t->stats.handshakes_refused++;
       t->stats.refused_pending++;
-      g_warning ("p2p: refused %s: %u handshakes already pending", remote,
-                 pending);
+      if (warn_now (t, WARN_PENDING, &unlogged))
+        g_warning ("p2p: refused %s: %u handshakes already pending (and %u "
+                   "more not logged in the last 10 s)",
+                   remote, pending, unlogged);
       close (fd);
       continue;
     }

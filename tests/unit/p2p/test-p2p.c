@@ -833,6 +833,43 @@ test_limit_per_ip (void)
 }
 
 static void
+set_max_inbound (CairnP2pLimits *l)
+{
+  l->max_inbound = 3;
+}
+
+/* More inbound connections than max_inbound (any IP) are closed at
+ * accept; once some go, new ones are taken again. */
+static void
+test_limit_max_inbound (void)
+{
+  const char *allow[] = { NULL };
+  Node *a = limited_node (allow, set_max_inbound);
+  int fd[5];
+
+  for (int i = 0; i < 5; i++)
+    fd[i] = tcp_connect (cairn_tls_transport_port (a->t));
+  WAIT_FOR (stats_of (a).refused_max_inbound == 2, WAIT_MS);
+  WAIT_FOR (closed_by_peer (fd[3]) && closed_by_peer (fd[4]), WAIT_MS);
+  g_assert_cmpuint (stats_of (a).refused_per_ip, ==, 0);
+  close (fd[0]);
+  close (fd[3]);
+  close (fd[4]);
+  /* fd[0]'s slot frees when the transport sees it closed. */
+  WAIT_FOR (stats_of (a).handshakes_refused >= 1, WAIT_MS);
+  fd[0] = tcp_connect (cairn_tls_transport_port (a->t));
+  for (int i = 0; i < 20; i++)
+    g_main_context_iteration (NULL, FALSE);
+  g_usleep (100 * 1000);
+  for (int i = 0; i < 20; i++)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpuint (stats_of (a).refused_max_inbound, ==, 2);
+  for (int i = 0; i < 3; i++)
+    close (fd[i]);
+  node_free (a);
+}
+
+static void
 set_rate (CairnP2pLimits *l)
 {
   l->rate_frames_per_s = 100;
@@ -1078,6 +1115,7 @@ main (int argc, char **argv)
   g_test_add_func ("/p2p/tls/reconnect", test_reconnect);
   g_test_add_func ("/p2p/tls/limit-frames", test_limit_frames);
   g_test_add_func ("/p2p/tls/limit-per-ip", test_limit_per_ip);
+  g_test_add_func ("/p2p/tls/limit-max-inbound", test_limit_max_inbound);
   g_test_add_func ("/p2p/tls/limit-rate", test_limit_rate);
   g_test_add_func ("/p2p/tls/backpressure", test_backpressure);
   g_test_add_func ("/p2p/tls/stop-in-callback", test_stop_in_callback);
