@@ -868,9 +868,9 @@ http_conn_timeout (gpointer data)
   c->timer = 0;
   if (c->busy) /* an idle kept-alive connection just ends */
     c->http->stats.timeouts++;
-  g_info ("http: closing the connection of %s: no whole request in %u ms "
-          "([http] request_timeout_ms)",
-          c->ip, c->http->lim.request_timeout_ms);
+  g_debug ("http: closing the connection of %s: no whole request in %u ms "
+           "([http] request_timeout_ms)",
+           c->ip, c->http->lim.request_timeout_ms);
   g_socket_shutdown (c->sock, TRUE, TRUE, NULL);
   if (!c->busy) /* libsoup is not reading it: nobody else will close it */
     g_socket_close (c->sock, NULL);
