@@ -131,7 +131,7 @@ attack stall 'cairn_p2p_rejected_total{reason="frame_timeout"}' --mode stall \
 attack flood 'cairn_p2p_rejected_total{reason="rate_limited"}' --mode flood \
   --height "$(height)" --count 20000 --hold 1
 attack equivocate 'cairn_pos_messages_total{outcome="evidence"}' \
-  --mode equivocate --height "$(height)" --count 8 --hold 3
+  --mode equivocate --height "$(height)" --count 8 --hold 2
 # The double sign went on chain: node3 is slashed and jailed, as seen by
 # another honest node.
 api1=$(jq -r '.[1].api' <<<"$st")
@@ -154,9 +154,9 @@ done
 pass "equivocate: node3 slashed $(jq .slashed <<<"$v") and jailed until $(jq .jailed_until <<<"$v")"
 
 attack replay 'cairn_p2p_rejected_total{reason="per_ip"}' --mode replay \
-  --count 40 --hold 3
+  --count 40 --hold 2
 attack slowloris 'cairn_p2p_rejected_total{reason="handshake_timeout"}' \
-  --mode slowloris --count 40 --hold 3
+  --mode slowloris --count 40 --hold 2
 
 # HTTP: a flood of requests from 127.0.0.2 (one curl, kept-alive).
 before=$(metric 'cairn_http_rejected_total{reason="rate_limited"}')
@@ -184,7 +184,7 @@ before=$(metric 'cairn_http_rejected_total{reason="timeout"}')
 before_ip=$(metric 'cairn_http_rejected_total{reason="per_ip"}')
 sleep 1 # let the flood's bucket refill a little
 "$peer" --connect "${api#http://}" --key "$hkey" --bind 127.0.0.2 \
-  --mode http-slowloris --count 40 --hold 3 >"$dir/hs.out" 2>"$dir/hs.err" &
+  --mode http-slowloris --count 40 --hold 2 >"$dir/hs.out" 2>"$dir/hs.err" &
 hs=$!
 honest "http-slowloris (during)"
 wait "$hs" || fail "http-slowloris: hostile-peer failed"

@@ -904,6 +904,60 @@ test_limit_rate (void)
 }
 
 static void
+set_byte_rate (CairnP2pLimits *l)
+{
+  l->max_frame_bytes = 64u << 10;
+  l->rate_bytes_per_s = 256u << 10;
+  l->rate_burst_bytes = 0; /* raised to one largest frame */
+}
+
+typedef struct {
+  RawClient *r;
+  GByteArray *b;
+} Writer;
+
+/* Writes in TLS-record sized pieces from a thread: the node pauses reading
+ * us, so a write can block until it goes on. */
+static gpointer
+writer_thread (gpointer data)
+{
+  Writer *w = data;
+  for (guint off = 0; off < w->b->len; off += 16384)
+    raw_write (w->r, w->b->data + off, MIN (16384u, w->b->len - off));
+  return NULL;
+}
+
+/* The byte bucket: 1 MiB in 16 KiB frames at 256 KiB/s after a 64 KiB
+ * burst takes about 3.7 s, and all of it arrives. */
+static void
+test_limit_byte_rate (void)
+{
+  CairnKey *kr = new_key ();
+  const char *allow[] = { cairn_key_address (kr), NULL };
+  Node *a = limited_node (allow, set_byte_rate);
+  RawClient *r = raw_client_new (kr, a);
+  g_autoptr (GByteArray) b = g_byte_array_new ();
+  guint8 hdr[5] = { 0, 0, 0x40, 0x01, CAIRN_P2P_CH_TXS }; /* 16 KiB + 1 */
+  gint64 t0;
+
+  WAIT_FOR (a->ups == 1, WAIT_MS);
+  for (int i = 0; i < 64; i++) {
+    g_byte_array_append (b, hdr, sizeof hdr);
+    g_byte_array_set_size (b, b->len + (16u << 10));
+  }
+  t0 = g_get_monotonic_time ();
+  Writer w = { r, b };
+  GThread *th = g_thread_new ("writer", writer_thread, &w);
+  WAIT_FOR (a->msgs->len == 64, 15000);
+  g_thread_join (th);
+  g_assert_cmpint (g_get_monotonic_time () - t0, >=, 3 * G_USEC_PER_SEC);
+  g_assert_cmpuint (stats_of (a).rate_limited, >, 0);
+  g_assert_cmpuint (a->downs, ==, 0);
+  raw_client_free (r);
+  node_free (a);
+}
+
+static void
 test_reconnect (void)
 {
   CairnKey *ka = new_key ();
@@ -1117,6 +1171,7 @@ main (int argc, char **argv)
   g_test_add_func ("/p2p/tls/limit-per-ip", test_limit_per_ip);
   g_test_add_func ("/p2p/tls/limit-max-inbound", test_limit_max_inbound);
   g_test_add_func ("/p2p/tls/limit-rate", test_limit_rate);
+  g_test_add_func ("/p2p/tls/limit-byte-rate", test_limit_byte_rate);
   g_test_add_func ("/p2p/tls/backpressure", test_backpressure);
   g_test_add_func ("/p2p/tls/stop-in-callback", test_stop_in_callback);
   return g_test_run ();
