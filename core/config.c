@@ -35,16 +35,26 @@ struct CairnConfig {
 /* The core's own groups and, for each, its only keys (config.h). */
 static const struct {
   const char *group;
-  const char *keys[12];
+  const char *keys[16];
 } core_groups[] = {
   { "node",
     { "chain_id", "log_level", "key", "genesis", "data_dir", "user",
       "watchdog_ms" } },
   { "plugins", { "path", "load", "require_signed_plugins", "trusted_keys" } },
-  { "http", { "listen", "enabled", "max_blob_bytes" } },
-  { "mempool", { "max_txs", "max_bytes", "max_nonce_gap", "ttl_seconds" } },
+  { "http",
+    { "listen", "enabled", "max_blob_bytes", "max_connections",
+      "max_connections_per_ip", "max_body_bytes", "requests_per_second_per_ip",
+      "requests_burst_per_ip", "rate_limit_exempt_loopback",
+      "request_timeout_ms" } },
+  { "mempool",
+    { "max_txs", "max_bytes", "max_nonce_gap", "ttl_seconds",
+      "max_txs_per_sender" } },
   { "block", { "max_txs", "max_bytes" } },
-  { "p2p", { "enabled", "listen", "persistent_peers", "allow" } },
+  { "p2p",
+    { "enabled", "listen", "persistent_peers", "allow", "max_inbound",
+      "max_inbound_per_ip", "handshake_timeout_ms", "frame_timeout_ms",
+      "max_frame_bytes", "rate_bytes_per_second", "rate_burst_bytes",
+      "rate_frames_per_second", "rate_burst_frames" } },
 };
 
 static int

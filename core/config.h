@@ -9,13 +9,21 @@
  *   [plugins] path (';' list of dirs, relative to home), load (';' list of
  *             plugin ids). `load` APPENDS across files so a conf.d snippet
  *             enables its plugin with `[plugins] load = NAME`; `path` too.
- *   [http]    listen (host:port, default 127.0.0.1:7700), enabled (bool)
- *   [mempool] max_txs, max_bytes, max_nonce_gap, ttl_seconds
+ *   [http]    listen (host:port, default 127.0.0.1:7700), enabled (bool),
+ *             max_blob_bytes, max_connections, max_connections_per_ip,
+ *             max_body_bytes, requests_per_second_per_ip,
+ *             requests_burst_per_ip, rate_limit_exempt_loopback,
+ *             request_timeout_ms
+ *   [mempool] max_txs, max_bytes, max_nonce_gap, ttl_seconds,
+ *             max_txs_per_sender
  *   [block]   max_txs, max_bytes
  *   [p2p]     enabled (bool, default false), listen (host:port, default
  *             127.0.0.1:7710), persistent_peers (';' list of id@host:port
  *             to dial), allow (';' list of extra node ids allowed to
- *             connect; genesis validators and persistent peers always are)
+ *             connect; genesis validators and persistent peers always are),
+ *             max_inbound, max_inbound_per_ip, handshake_timeout_ms,
+ *             frame_timeout_ms, max_frame_bytes, rate_bytes_per_second,
+ *             rate_burst_bytes, rate_frames_per_second, rate_burst_frames
  *   [<plugin id>]  the plugin's own keys, read through the host table.
  * Any other group or key is an error naming file, group and key. A later
  * file's value for the same core key wins (lists append). */

@@ -95,6 +95,7 @@ transient (const GError *e)
 {
   return e && e->domain == CAIRN_REJECT
          && (e->code == CAIRN_REJECT_MEMPOOL_FULL
+             || e->code == CAIRN_REJECT_SENDER_LIMIT
              || e->code == CAIRN_REJECT_NONCE_GAP);
 }
 
@@ -463,6 +464,8 @@ cairn_gossip_start (CairnNode *node, GError **error)
     node->p2p = cairn_tls_transport_new (
         node->key, node->p2p_listen, dial, node->p2p_peers->len,
         (const char *const *)allowed->pdata, &events, node, error);
+  if (node->p2p != NULL && node->transport_factory == NULL)
+    cairn_tls_transport_set_limits (node->p2p, &node->p2p_limits);
   if (node->p2p == NULL)
     return FALSE;
   if (!node->p2p->ops->start (node->p2p, error)) {

@@ -3,6 +3,10 @@
 
 #include <string.h>
 
+#include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <libsoup/soup.h>
 
 #include "cjson.h"
@@ -85,6 +89,8 @@ cairn_http_reply_gerror (SoupServerMessage *msg, const GError *e)
       status = 409;
     else if (e->code == CAIRN_REJECT_MEMPOOL_FULL)
       status = 503;
+    else if (e->code == CAIRN_REJECT_SENDER_LIMIT)
+      status = 429;
     else if (e->code == CAIRN_REJECT_TOO_LARGE)
       status = 413;
     cairn_http_reply_error (msg, status, cairn_reject_name (e->code),
@@ -742,15 +748,278 @@ handle (SoupServer *server, SoupServerMessage *msg, const char *path,
   cairn_http_reply_error (msg, 404, "not_found", m);
 }
 
+/* ---- limits -------------------------------------------------------------
+ *
+ * Connections are counted by their GSocket from the request-started signal
+ * (libsoup starts reading a request on it); the first one of a socket is
+ * its accept, and a connection over max_connections(_per_ip) is shut down
+ * there. Each request must be read (headers and body) within
+ * request_timeout_ms of its start, or the connection is shut down: a
+ * slowloris client holds a slot that long at most. Blob uploads, streamed,
+ * are exempt once their headers are in. Between requests (from
+ * request-finished) a kept-alive connection may idle as long, then it is
+ * closed. The request rate per IP is a token bucket checked in the early
+ * handler. */
+
+void
+cairn_http_limits_default (CairnHttpLimits *out)
+{
+  *out = (CairnHttpLimits){
+    .max_connections = 1024,
+    .max_connections_per_ip = 256,
+    .max_body_bytes = CAIRN_HTTP_MAX_BODY,
+    .rate_per_s = 200,
+    .rate_burst = 400,
+    .rate_exempt_loopback = TRUE,
+    .request_timeout_ms = 30000,
+  };
+}
+
+typedef struct {
+  CairnHttp *http;
+  GSocket *sock;
+  char ip[INET6_ADDRSTRLEN + 1];
+  guint timer;   /* the request being read must be in by then */
+  gboolean busy; /* a request is being read or answered */
+} HttpConn;
+
+typedef struct {
+  double tokens;
+  gint64 at_us;
+} RateBucket;
+
+static void http_conn_gone (gpointer data, GObject *where);
+
+static void
+http_conn_free (gpointer p)
+{
+  HttpConn *c = p;
+  g_clear_handle_id (&c->timer, g_source_remove);
+  if (c->sock != NULL)
+    g_object_weak_unref (G_OBJECT (c->sock), http_conn_gone, c);
+  g_free (c);
+}
+
+/* libsoup dropped the connection's socket: the connection is over. */
+static void
+http_conn_gone (gpointer data, GObject *where)
+{
+  HttpConn *c = data;
+  gpointer key = c->sock;
+  c->sock = NULL;
+  g_hash_table_remove (c->http->conns, key);
+}
+
+/* Is c over? An idle kept-alive connection whose client has gone is
+ * closed here: libsoup 3.2 leaves those in CLOSE_WAIT (an fd each, for as
+ * long as the process lives) since it reads nothing between requests. */
+static gboolean
+http_conn_closed (gpointer key, gpointer value, gpointer data)
+{
+  HttpConn *c = value;
+  char b;
+  ssize_t r;
+  if (c->sock == NULL || g_socket_is_closed (c->sock))
+    return TRUE;
+  if (c->busy)
+    return FALSE;
+  r = recv (g_socket_get_fd (c->sock), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (r == 0
+      || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+    g_socket_close (c->sock, NULL);
+    return TRUE;
+  }
+  return FALSE;
+}
+
+/* Forget the connections libsoup closed, and the rate buckets that are
+ * full again (an idle IP costs nothing). */
+static gboolean
+http_sweep (gpointer data)
+{
+  CairnHttp *http = data;
+  GHashTableIter it;
+  gpointer v;
+  gint64 now = g_get_monotonic_time ();
+
+  g_hash_table_foreach_remove (http->conns, http_conn_closed, NULL);
+  g_hash_table_iter_init (&it, http->buckets);
+  while (g_hash_table_iter_next (&it, NULL, &v)) {
+    RateBucket *b = v;
+    double t
+        = b->tokens + http->lim.rate_per_s * (double)(now - b->at_us) / 1e6;
+    if (t >= http->lim.rate_burst)
+      g_hash_table_iter_remove (&it);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+socket_ip (GSocket *sock, char *out, gsize len)
+{
+  g_autoptr (GSocketAddress) sa = g_socket_get_remote_address (sock, NULL);
+  g_strlcpy (out, "?", len);
+  if (sa != NULL && G_IS_INET_SOCKET_ADDRESS (sa)) {
+    g_autofree char *s = g_inet_address_to_string (
+        g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (sa)));
+    g_strlcpy (out, s, len);
+  }
+}
+
+static gboolean
+http_conn_timeout (gpointer data)
+{
+  HttpConn *c = data;
+  c->timer = 0;
+  if (c->busy) /* an idle kept-alive connection just ends */
+    c->http->stats.timeouts++;
+  g_debug ("http: closing the connection of %s: no whole request in %u ms "
+           "([http] request_timeout_ms)",
+           c->ip, c->http->lim.request_timeout_ms);
+  g_socket_shutdown (c->sock, TRUE, TRUE, NULL);
+  if (!c->busy) /* libsoup is not reading it: nobody else will close it */
+    g_socket_close (c->sock, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer data)
+{
+  CairnHttp *http = data;
+  GSocket *sock = soup_server_message_get_socket (msg);
+  if (sock == NULL)
+    return;
+  HttpConn *c = g_hash_table_lookup (http->conns, sock);
+  if (c == NULL) {
+    char ip[INET6_ADDRSTRLEN + 1];
+    guint same = 0;
+    GHashTableIter it;
+    gpointer v;
+    g_hash_table_foreach_remove (http->conns, http_conn_closed, NULL);
+    socket_ip (sock, ip, sizeof ip);
+    g_hash_table_iter_init (&it, http->conns);
+    while (g_hash_table_iter_next (&it, NULL, &v))
+      if (strcmp (((HttpConn *)v)->ip, ip) == 0)
+        same++;
+    if (g_hash_table_size (http->conns) >= http->lim.max_connections
+        || same >= http->lim.max_connections_per_ip) {
+      if (same >= http->lim.max_connections_per_ip)
+        http->stats.per_ip++;
+      else
+        http->stats.max_connections++;
+      g_debug ("http: refused a connection from %s (%u open, %u from it)", ip,
+               g_hash_table_size (http->conns), same);
+      g_socket_shutdown (sock, TRUE, TRUE, NULL);
+      return;
+    }
+    c = g_new0 (HttpConn, 1);
+    c->http = http;
+    c->sock = sock; /* weak: libsoup owns it */
+    g_object_weak_ref (G_OBJECT (sock), http_conn_gone, c);
+    g_strlcpy (c->ip, ip, sizeof c->ip);
+    g_hash_table_insert (http->conns, sock, c);
+  }
+  c->busy = TRUE;
+  g_clear_handle_id (&c->timer, g_source_remove);
+  c->timer = g_timeout_add (http->lim.request_timeout_ms, http_conn_timeout, c);
+}
+
+/* Answered (or aborted): the connection waits for its next request, at
+ * most request_timeout_ms. */
+static void
+on_request_done (SoupServer *server, SoupServerMessage *msg, gpointer data)
+{
+  CairnHttp *http = data;
+  GSocket *sock = soup_server_message_get_socket (msg);
+  HttpConn *c = sock ? g_hash_table_lookup (http->conns, sock) : NULL;
+  if (c == NULL)
+    return;
+  c->busy = FALSE;
+  g_clear_handle_id (&c->timer, g_source_remove);
+  c->timer = g_timeout_add (http->lim.request_timeout_ms, http_conn_timeout, c);
+}
+
+static void
+request_in (CairnHttp *http, SoupServerMessage *msg)
+{
+  GSocket *sock = soup_server_message_get_socket (msg);
+  HttpConn *c = sock ? g_hash_table_lookup (http->conns, sock) : NULL;
+  if (c != NULL)
+    g_clear_handle_id (&c->timer, g_source_remove);
+}
+
+static void
+on_request_read (SoupServer *server, SoupServerMessage *msg, gpointer data)
+{
+  request_in (data, msg);
+}
+
+/* TRUE if the request may go on; otherwise answered 429. */
+static gboolean
+rate_allow (CairnHttp *http, SoupServerMessage *msg)
+{
+  if (http->lim.rate_per_s <= 0)
+    return TRUE;
+  GSocketAddress *sa = soup_server_message_get_remote_address (msg);
+  if (sa == NULL || !G_IS_INET_SOCKET_ADDRESS (sa))
+    return TRUE;
+  GInetAddress *a
+      = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (sa));
+  if (http->lim.rate_exempt_loopback && g_inet_address_get_is_loopback (a))
+    return TRUE;
+  g_autofree char *ip = g_inet_address_to_string (a);
+  gint64 now = g_get_monotonic_time ();
+  RateBucket *b = g_hash_table_lookup (http->buckets, ip);
+  if (b == NULL) {
+    b = g_new0 (RateBucket, 1);
+    b->tokens = http->lim.rate_burst;
+    b->at_us = now;
+    g_hash_table_insert (http->buckets, g_strdup (ip), b);
+  }
+  b->tokens
+      = MIN (http->lim.rate_burst,
+             b->tokens + http->lim.rate_per_s * (double)(now - b->at_us) / 1e6);
+  b->at_us = now;
+  if (b->tokens >= 1) {
+    b->tokens -= 1;
+    return TRUE;
+  }
+  http->stats.rate_limited++;
+  guint after = (guint)((1 - b->tokens) / http->lim.rate_per_s) + 1;
+  char val[16];
+  g_snprintf (val, sizeof val, "%u", after);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Retry-After", val);
+  g_autofree char *m
+      = g_strdup_printf ("more than %g requests per second from %s ([http] "
+                         "requests_per_second_per_ip); retry in %u s",
+                         http->lim.rate_per_s, ip, after);
+  cairn_http_reply_error (msg, 429, "rate_limited", m);
+  return FALSE;
+}
+
+void
+cairn_http_limit_stats (CairnHttp *http, CairnHttpLimitStats *out)
+{
+  g_hash_table_foreach_remove (http->conns, http_conn_closed, NULL);
+  *out = http->stats;
+  out->connections = g_hash_table_size (http->conns);
+}
+
 /* Refuse oversized or unsized bodies before libsoup reads them. */
 static void
 early (SoupServer *server, SoupServerMessage *msg, const char *path,
        GHashTable *query, gpointer data)
 {
   CairnHttp *http = data;
-  if (cairn_http_blobs_early (http, msg, soup_server_message_get_method (msg),
-                              path))
+  if (!rate_allow (http, msg))
     return;
+  if (cairn_http_blobs_early (http, msg, soup_server_message_get_method (msg),
+                              path)) {
+    /* A blob upload streams for as long as it takes. */
+    request_in (http, msg);
+    return;
+  }
   SoupMessageHeaders *h = soup_server_message_get_request_headers (msg);
   SoupEncoding enc = soup_message_headers_get_encoding (h);
   if (enc == SOUP_ENCODING_CHUNKED || enc == SOUP_ENCODING_EOF) {
@@ -760,10 +1029,13 @@ early (SoupServer *server, SoupServerMessage *msg, const char *path,
     return;
   }
   if (enc == SOUP_ENCODING_CONTENT_LENGTH
-      && soup_message_headers_get_content_length (h) > CAIRN_HTTP_MAX_BODY) {
+      && (guint64)soup_message_headers_get_content_length (h)
+             > http->lim.max_body_bytes) {
     g_autofree char *m = g_strdup_printf (
-        "request body of %" G_GINT64_FORMAT " bytes exceeds %u",
-        soup_message_headers_get_content_length (h), CAIRN_HTTP_MAX_BODY);
+        "request body of %" G_GINT64_FORMAT " bytes exceeds %" G_GUINT64_FORMAT
+        " ([http] max_body_bytes)",
+        soup_message_headers_get_content_length (h), http->lim.max_body_bytes);
+    http->stats.body_too_large++;
     cairn_http_reply_error (msg, 413, "too_large", m);
   }
 }
@@ -797,8 +1069,23 @@ cairn_http_new (CairnNode *node, const char *listen, GError **error)
   }
   CairnHttp *http = g_new0 (CairnHttp, 1);
   http->node = node;
+  http->lim = node->http_limits;
+  if (http->lim.max_connections == 0)
+    cairn_http_limits_default (&http->lim);
+  http->conns = g_hash_table_new_full (NULL, NULL, NULL, http_conn_free);
+  http->buckets
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   http->server
       = soup_server_new ("server-header", "cairn/" CAIRN_VERSION, NULL);
+  g_signal_connect (http->server, "request-started",
+                    G_CALLBACK (on_request_started), http);
+  g_signal_connect (http->server, "request-read", G_CALLBACK (on_request_read),
+                    http);
+  g_signal_connect (http->server, "request-finished",
+                    G_CALLBACK (on_request_done), http);
+  g_signal_connect (http->server, "request-aborted",
+                    G_CALLBACK (on_request_done), http);
+  http->sweep_source = g_timeout_add_seconds (5, http_sweep, http);
   soup_server_add_early_handler (http->server, NULL, early, http, NULL);
   soup_server_add_handler (http->server, NULL, handle, http, NULL);
   g_autoptr (GSocketAddress) sa = g_inet_socket_address_new (addr, port);
@@ -837,6 +1124,7 @@ cairn_http_free (CairnHttp *http)
   if (http == NULL)
     return;
   g_clear_handle_id (&http->ping_source, g_source_remove);
+  g_clear_handle_id (&http->sweep_source, g_source_remove);
   /* Let submissions still on worker threads come back (they are quick). */
   http->closing = TRUE;
   while (http->pending_submits > 0 || http->pending_blobs > 0)
@@ -862,9 +1150,14 @@ cairn_http_free (CairnHttp *http)
   }
   g_list_free (http->sse_clients);
   if (http->server) {
+    g_signal_handlers_disconnect_by_data (http->server, http);
     soup_server_disconnect (http->server);
     g_object_unref (http->server);
   }
+  if (http->conns)
+    g_hash_table_destroy (http->conns);
+  if (http->buckets)
+    g_hash_table_destroy (http->buckets);
   g_free (http->url);
   g_free (http);
 }

@@ -21,6 +21,27 @@
 
 typedef struct CairnHttp CairnHttp;
 
+/* Limits of the API ([http] keys; see conf/cairn.conf). */
+typedef struct CairnHttpLimits {
+  guint max_connections;        /* open at once; more are closed at accept */
+  guint max_connections_per_ip; /* of them from one IP address */
+  guint64 max_body_bytes;       /* request bodies but blob uploads */
+  double rate_per_s;            /* requests per second per IP; 0 = off */
+  double rate_burst;            /* token bucket size */
+  gboolean rate_exempt_loopback;
+  guint request_timeout_ms; /* headers and body of a request, from the
+                               connection's accept or its previous answer */
+} CairnHttpLimits;
+
+/* Counts of the limits hit, for cairn_http_rejected_total{reason}. */
+typedef struct CairnHttpLimitStats {
+  guint64 max_connections, per_ip, body_too_large, rate_limited, timeouts;
+  guint connections; /* open now */
+} CairnHttpLimitStats;
+
+void cairn_http_limits_default (CairnHttpLimits *out);
+void cairn_http_limit_stats (CairnHttp *http, CairnHttpLimitStats *out);
+
 /* listen: "host:port"; port 0 picks a free port. */
 CairnHttp *cairn_http_new (CairnNode *node, const char *listen, GError **error);
 const char *cairn_http_url (CairnHttp *http);

@@ -19,6 +19,12 @@ struct CairnHttp {
   guint pending_blobs;   /* uploads being stored on workers */
   GList *streams;        /* CairnHttpStream* being sent */
   gboolean closing;
+  /* Limits (http_limits.c part of http.c) */
+  CairnHttpLimits lim;
+  CairnHttpLimitStats stats;
+  GHashTable *conns;   /* GSocket* -> HttpConn*: connections we count */
+  GHashTable *buckets; /* IP text -> RateBucket*: request rate per IP */
+  guint sweep_source;
 };
 
 /* Replies: JSON bodies; errors as {"error":{"code","message"}}. */

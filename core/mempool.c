@@ -156,6 +156,14 @@ cairn_mempool_precheck (CairnMempool *mp, CairnTx *tx, uint64_t account_nonce,
                  tx->nonce, tx->from, other->tx->id_hex);
     return FALSE;
   }
+  if (s && mp->limits.max_per_sender > 0
+      && (guint)g_tree_nnodes (s->by_nonce) >= mp->limits.max_per_sender) {
+    g_set_error (error, CAIRN_REJECT, CAIRN_REJECT_SENDER_LIMIT,
+                 "%s already has %d pending txs (the limit per sender, "
+                 "[mempool] max_txs_per_sender); retry after some commit",
+                 tx->from, g_tree_nnodes (s->by_nonce));
+    return FALSE;
+  }
   return TRUE;
 }
 

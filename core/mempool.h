@@ -18,6 +18,7 @@ typedef struct CairnMempoolLimits {
   guint64 max_bytes;
   uint64_t max_nonce_gap;
   int64_t ttl_ms;
+  guint max_per_sender; /* pending txs of one sender; 0 = no limit */
 } CairnMempoolLimits;
 
 CairnMempool *cairn_mempool_new (const CairnMempoolLimits *limits);
@@ -30,7 +31,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (CairnMempool, cairn_mempool_free)
 gboolean cairn_mempool_precheck (CairnMempool *mp, CairnTx *tx,
                                  uint64_t account_nonce, GError **error);
 /* account_nonce: the sender's next nonce in committed state. Errors in
- * CAIRN_REJECT (duplicate, nonce_too_low, nonce_gap, mempool_full). */
+ * CAIRN_REJECT (duplicate, nonce_too_low, nonce_gap, sender_limit,
+ * mempool_full). */
 gboolean cairn_mempool_add (CairnMempool *mp, CairnTx *tx,
                             uint64_t account_nonce, int64_t now_ms,
                             GError **error);

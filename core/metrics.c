@@ -2,6 +2,7 @@
  * values plugins set with host->metric_set. */
 #include <string.h>
 
+#include "http.h"
 #include "node_private.h"
 #include "p2p.h"
 
@@ -124,6 +125,83 @@ metric (GString *out, const char *name, const char *type, const char *help,
                           help, name, type, name, value);
 }
 
+typedef struct {
+  const char *label;
+  double value;
+} Labelled;
+
+/* One metric with a label per row: name{key="label"} value. */
+static void
+metric_labelled (GString *out, const char *name, const char *type,
+                 const char *help, const char *key, const Labelled *rows,
+                 guint n)
+{
+  g_string_append_printf (out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
+                          type);
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (out, "%s{%s=\"%s\"} %.17g\n", name, key,
+                            rows[i].label, rows[i].value);
+}
+
+/* The configured limits and how often each was hit. */
+static void
+limits_metrics (CairnNode *node, GString *out)
+{
+  const CairnHttpLimits *hl = &node->http_limits;
+  const CairnP2pLimits *pl = &node->p2p_limits;
+  Labelled http_lim[] = {
+    { "max_connections", hl->max_connections },
+    { "max_connections_per_ip", hl->max_connections_per_ip },
+    { "max_body_bytes", (double)hl->max_body_bytes },
+    { "requests_per_second_per_ip", hl->rate_per_s },
+    { "requests_burst_per_ip", hl->rate_burst },
+    { "request_timeout_ms", hl->request_timeout_ms },
+  };
+  metric_labelled (out, "cairn_http_limit", "gauge",
+                   "Configured [http] limits (0 = off).", "limit", http_lim,
+                   G_N_ELEMENTS (http_lim));
+  if (node->http) {
+    CairnHttpLimitStats hs;
+    cairn_http_limit_stats (node->http, &hs);
+    Labelled rows[] = {
+      { "max_connections", (double)hs.max_connections },
+      { "per_ip", (double)hs.per_ip },
+      { "body_too_large", (double)hs.body_too_large },
+      { "rate_limited", (double)hs.rate_limited },
+      { "timeout", (double)hs.timeouts },
+    };
+    metric_labelled (out, "cairn_http_rejected_total", "counter",
+                     "HTTP connections or requests refused by a limit.",
+                     "reason", rows, G_N_ELEMENTS (rows));
+    metric (out, "cairn_http_connections", "gauge",
+            "HTTP connections open now.", hs.connections);
+  }
+  Labelled p2p_lim[] = {
+    { "max_inbound", pl->max_inbound },
+    { "max_inbound_per_ip", pl->max_inbound_per_ip },
+    { "handshake_timeout_ms", pl->handshake_timeout_ms },
+    { "frame_timeout_ms", pl->frame_timeout_ms },
+    { "max_frame_bytes", pl->max_frame_bytes },
+    { "rate_bytes_per_second", (double)pl->rate_bytes_per_s },
+    { "rate_burst_bytes", (double)pl->rate_burst_bytes },
+    { "rate_frames_per_second", pl->rate_frames_per_s },
+    { "rate_burst_frames", pl->rate_burst_frames },
+  };
+  metric_labelled (out, "cairn_p2p_limit", "gauge",
+                   "Configured [p2p] limits (0 = off).", "limit", p2p_lim,
+                   G_N_ELEMENTS (p2p_lim));
+  const CairnMempoolLimits *ml = &node->mempool_limits;
+  Labelled mp_lim[] = {
+    { "max_txs", ml->max_txs },
+    { "max_bytes", (double)ml->max_bytes },
+    { "max_nonce_gap", (double)ml->max_nonce_gap },
+    { "max_txs_per_sender", ml->max_per_sender },
+  };
+  metric_labelled (out, "cairn_mempool_limit", "gauge",
+                   "Configured [mempool] limits.", "limit", mp_lim,
+                   G_N_ELEMENTS (mp_lim));
+}
+
 void
 cairn_node_metrics (CairnNode *node, GString *out)
 {
@@ -179,7 +257,20 @@ cairn_node_metrics (CairnNode *node, GString *out)
     metric (out, "cairn_p2p_sends_refused_total", "counter",
             "Frames not queued because a peer's queue was full.",
             st.sends_refused);
+    Labelled rows[] = {
+      { "max_inbound", (double)st.refused_max_inbound },
+      { "per_ip", (double)st.refused_per_ip },
+      { "pending_handshakes", (double)st.refused_pending },
+      { "handshake_timeout", (double)st.handshake_timeouts },
+      { "frame_timeout", (double)st.frame_timeouts },
+      { "oversized_frame", (double)st.frames_oversized },
+      { "rate_limited", (double)st.rate_limited },
+    };
+    metric_labelled (out, "cairn_p2p_rejected_total", "counter",
+                     "Peer connections or reads refused or paused by a limit.",
+                     "reason", rows, G_N_ELEMENTS (rows));
   }
+  limits_metrics (node, out);
   metric (out, "cairn_events_dropped_total", "counter",
           "Event streams ended because the client fell behind.",
           m->events_dropped);

@@ -271,6 +271,82 @@ peer_addr_clear (gpointer p)
 }
 
 static gboolean
+read_p2p_limits (CairnConfig *cfg, CairnP2pLimits *lim, GError **error)
+{
+  int64_t in, per_ip, hs, ft, fps, fburst;
+  uint64_t frame, bps, bburst;
+  cairn_p2p_limits_default (lim);
+  if (!cairn_config_int (cfg, "p2p", "max_inbound", lim->max_inbound, 1, 65536,
+                         &in, error)
+      || !cairn_config_int (cfg, "p2p", "max_inbound_per_ip",
+                            lim->max_inbound_per_ip, 1, 65536, &per_ip, error)
+      || !cairn_config_int (cfg, "p2p", "handshake_timeout_ms",
+                            lim->handshake_timeout_ms, 100, 600000, &hs, error)
+      || !cairn_config_int (cfg, "p2p", "frame_timeout_ms",
+                            lim->frame_timeout_ms, 100, 600000, &ft, error)
+      || !cairn_config_size (cfg, "p2p", "max_frame_bytes",
+                             lim->max_frame_bytes, 64u << 10,
+                             CAIRN_P2P_MAX_FRAME, &frame, error)
+      || !cairn_config_size (cfg, "p2p", "rate_bytes_per_second",
+                             lim->rate_bytes_per_s, 0, (uint64_t)1 << 40, &bps,
+                             error)
+      || !cairn_config_size (cfg, "p2p", "rate_burst_bytes",
+                             lim->rate_burst_bytes, 0, (uint64_t)1 << 40,
+                             &bburst, error)
+      || !cairn_config_int (cfg, "p2p", "rate_frames_per_second",
+                            lim->rate_frames_per_s, 0, 10000000, &fps, error)
+      || !cairn_config_int (cfg, "p2p", "rate_burst_frames",
+                            lim->rate_burst_frames, 0, 100000000, &fburst,
+                            error))
+    return FALSE;
+  lim->max_inbound = in;
+  lim->max_inbound_per_ip = per_ip;
+  lim->handshake_timeout_ms = hs;
+  lim->frame_timeout_ms = ft;
+  lim->max_frame_bytes = frame;
+  lim->rate_bytes_per_s = bps;
+  /* A burst smaller than a frame could never let one through. */
+  lim->rate_burst_bytes = MAX (bburst, frame + 4);
+  lim->rate_frames_per_s = fps;
+  lim->rate_burst_frames = MAX (fburst, 1);
+  return TRUE;
+}
+
+static gboolean
+read_http_limits (CairnConfig *cfg, CairnHttpLimits *lim, GError **error)
+{
+  int64_t conns, per_ip, rps, burst, timeout;
+  uint64_t body;
+  cairn_http_limits_default (lim);
+  if (!cairn_config_int (cfg, "http", "max_connections", lim->max_connections,
+                         1, 1000000, &conns, error)
+      || !cairn_config_int (cfg, "http", "max_connections_per_ip",
+                            lim->max_connections_per_ip, 1, 1000000, &per_ip,
+                            error)
+      || !cairn_config_size (cfg, "http", "max_body_bytes", lim->max_body_bytes,
+                             1024, (uint64_t)1 << 30, &body, error)
+      || !cairn_config_int (cfg, "http", "requests_per_second_per_ip",
+                            (int64_t)lim->rate_per_s, 0, 10000000, &rps, error)
+      || !cairn_config_int (cfg, "http", "requests_burst_per_ip",
+                            (int64_t)lim->rate_burst, 1, 100000000, &burst,
+                            error)
+      || !cairn_config_bool (cfg, "http", "rate_limit_exempt_loopback",
+                             lim->rate_exempt_loopback,
+                             &lim->rate_exempt_loopback, error)
+      || !cairn_config_int (cfg, "http", "request_timeout_ms",
+                            lim->request_timeout_ms, 100, 3600000, &timeout,
+                            error))
+    return FALSE;
+  lim->max_connections = conns;
+  lim->max_connections_per_ip = per_ip;
+  lim->max_body_bytes = body;
+  lim->rate_per_s = (double)rps;
+  lim->rate_burst = (double)burst;
+  lim->request_timeout_ms = timeout;
+  return TRUE;
+}
+
+static gboolean
 read_p2p_config (CairnNode *node, GError **error)
 {
   CairnConfig *cfg = node->cfg;
@@ -282,7 +358,8 @@ read_p2p_config (CairnNode *node, GError **error)
       || !cairn_config_string (cfg, "p2p", "listen", "127.0.0.1:7710",
                                &node->p2p_listen, error)
       || !cairn_config_strv (cfg, "p2p", "persistent_peers", &peers, error)
-      || !cairn_config_strv (cfg, "p2p", "allow", &node->p2p_allow, error))
+      || !cairn_config_strv (cfg, "p2p", "allow", &node->p2p_allow, error)
+      || !read_p2p_limits (cfg, &node->p2p_limits, error))
     return FALSE;
   for (guint i = 0; peers[i]; i++) {
     CairnPeerAddr a = { 0 };
@@ -311,7 +388,7 @@ read_core_config (CairnNode *node, const CairnNodeOptions *opts,
   CairnConfig *cfg = node->cfg;
   g_autofree char *log_level = NULL, *genesis = NULL, *key = NULL, *data = NULL,
                   *listen = NULL;
-  int64_t max_txs, gap, ttl, bmax;
+  int64_t max_txs, gap, ttl, bmax, per_sender;
   uint64_t max_bytes, bbytes;
   if (!cairn_config_string (cfg, "node", "chain_id", NULL, chain_id, error)
       || !cairn_config_string (cfg, "node", "log_level", "info", &log_level,
@@ -340,6 +417,9 @@ read_core_config (CairnNode *node, const CairnNodeOptions *opts,
                             &gap, error)
       || !cairn_config_int (cfg, "mempool", "ttl_seconds", 600, 1, 86400 * 7,
                             &ttl, error)
+      || !cairn_config_int (cfg, "mempool", "max_txs_per_sender", 10000, 1,
+                            10000000, &per_sender, error)
+      || !read_http_limits (cfg, &node->http_limits, error)
       || !cairn_config_int (cfg, "block", "max_txs", 10000, 1, 1000000, &bmax,
                             error)
       /* A block travels whole in one P2P frame (a proposal, a catch-up
@@ -359,7 +439,9 @@ read_core_config (CairnNode *node, const CairnNodeOptions *opts,
   CairnMempoolLimits lim = { .max_txs = max_txs,
                              .max_bytes = max_bytes,
                              .max_nonce_gap = gap,
-                             .ttl_ms = ttl * 1000 };
+                             .ttl_ms = ttl * 1000,
+                             .max_per_sender = per_sender };
+  node->mempool_limits = lim;
   node->mempool = cairn_mempool_new (&lim);
   node->block_max_txs = bmax;
   node->block_max_bytes = bbytes;

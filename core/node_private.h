@@ -7,9 +7,11 @@
 #include "config.h"
 #include "crypto.h"
 #include "genesis.h"
+#include "http.h"
 #include "lthash.h"
 #include "mempool.h"
 #include "node.h"
+#include "p2p.h"
 #include "plugin_host.h"
 #include "state.h"
 
@@ -157,6 +159,7 @@ struct CairnNode {
   char *p2p_listen;
   GArray *p2p_peers; /* CairnPeerAddr */
   char **p2p_allow;
+  CairnP2pLimits p2p_limits;
   CairnTransportFactory transport_factory;
   void *transport_factory_data;
   uint64_t sync_requested;           /* last height asked for in a catch-up */
@@ -171,6 +174,8 @@ struct CairnNode {
   char *http_listen;
   gboolean http_enabled;
   uint64_t http_max_blob; /* largest POST /v1/blobs body */
+  CairnHttpLimits http_limits;
+  CairnMempoolLimits mempool_limits;
   gboolean started;
   CairnMetricsCounters metrics;
   GTree *plugin_metrics; /* "<name>\001<labels>" -> PluginMetric (metrics.c) */

@@ -58,7 +58,32 @@ typedef struct CairnTransportStats {
   guint64 frames_refused;     /* oversized, empty, unknown channel */
   guint64 sends_refused;      /* queue full */
   guint64 reconnects;         /* successful re-connections to dial peers */
+  /* Limits hit (CairnP2pLimits), for cairn_p2p_rejected_total{reason}. */
+  guint64 refused_max_inbound; /* inbound connections over max_inbound */
+  guint64 refused_per_ip;      /* over max_inbound_per_ip */
+  guint64 refused_pending;     /* over the handshakes-in-progress cap */
+  guint64 handshake_timeouts;  /* handshake not done in handshake_timeout */
+  guint64 frame_timeouts;      /* a started frame not finished in time */
+  guint64 frames_oversized;    /* header over max_frame_bytes */
+  guint64 rate_limited;        /* times a peer's reading was paused */
 } CairnTransportStats;
+
+/* Limits of the TLS transport ([p2p] keys; see conf/cairn.conf). */
+typedef struct CairnP2pLimits {
+  guint max_inbound;          /* inbound connections at once (any state) */
+  guint max_inbound_per_ip;   /* of them from one IP address */
+  guint handshake_timeout_ms; /* TLS + node-key handshake must end in time */
+  guint frame_timeout_ms;     /* a frame whose header came must end in time */
+  guint32 max_frame_bytes;    /* <= CAIRN_P2P_MAX_FRAME */
+  /* Token buckets per connection on what a peer sends us; 0 = no limit.
+   * An empty bucket pauses reading from that peer until it refills (TCP
+   * pushes back on the sender), and counts rate_limited. */
+  guint64 rate_bytes_per_s, rate_burst_bytes;
+  guint rate_frames_per_s, rate_burst_frames;
+} CairnP2pLimits;
+
+/* The defaults (conf/cairn.conf). */
+void cairn_p2p_limits_default (CairnP2pLimits *out);
 
 typedef struct CairnTransportOps {
   gboolean (*start) (CairnTransport *t, GError **error);
@@ -95,13 +120,15 @@ void cairn_peer_addr_clear (CairnPeerAddr *addr);
  * and accept it only if its Ed25519 key's address is in `allowed` (NULL-
  * terminated node ids; the dialed peers are always allowed). Dials every
  * peer in `dial` and redials with exponential backoff (250 ms .. 30 s).
- * listen: "host:port" (port 0 = any free port; see cairn_tls_transport_port). */
-CairnTransport *cairn_tls_transport_new (const CairnKey *node_key,
-                                         const char *listen,
-                                         const CairnPeerAddr *dial,
-                                         guint n_dial,
-                                         const char *const *allowed,
-                                         const CairnTransportEvents *events,
-                                         void *user_data, GError **error);
+ * listen: "host:port" (port 0 = any free port; see cairn_tls_transport_port).
+ */
+CairnTransport *cairn_tls_transport_new (
+    const CairnKey *node_key, const char *listen, const CairnPeerAddr *dial,
+    guint n_dial, const char *const *allowed,
+    const CairnTransportEvents *events, void *user_data, GError **error);
+/* Replace the limits (the defaults otherwise); connections made before
+ * the call keep their token buckets. */
+void cairn_tls_transport_set_limits (CairnTransport *t,
+                                     const CairnP2pLimits *limits);
 /* The port actually bound (after start; 0 before). */
 guint16 cairn_tls_transport_port (CairnTransport *t);

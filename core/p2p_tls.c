@@ -28,7 +28,6 @@
 
 #include "p2p_cert.h"
 
-#define HANDSHAKE_TIMEOUT_MS 10000
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 30000
 /* Handshakes in progress on inbound connections; more are closed at once. */
@@ -37,9 +36,18 @@
 #define READ_CHUNK (64 * 1024)
 #define READ_BUDGET (1024 * 1024) /* per wakeup */
 #define FRAME_HEADER 4
+#define FRAME_FIRST_ALLOC (64 * 1024)
 #define CHANNEL_MAX CAIRN_P2P_CH_DIRECT
 
 typedef struct Transport Transport;
+
+typedef enum {
+  WARN_HANDSHAKE_TIMEOUT,
+  WARN_MAX_INBOUND,
+  WARN_PENDING,
+  WARN_KINDS
+} WarnKind;
+#define WARN_EVERY_US (10 * G_USEC_PER_SEC)
 typedef struct Conn Conn;
 typedef struct Dial Dial;
 
@@ -74,11 +82,24 @@ struct Conn {
   gboolean fatal; /* OpenSSL failed: no close_notify (SSL_shutdown(3)) */
   GSource *watch;
   GSource *timeout;
-  /* Reading: a header, then a frame of frame_len bytes. */
+  char ip[INET6_ADDRSTRLEN]; /* inbound: the peer's address, for limits */
+  /* Reading: a header, then a frame of frame_len bytes, grown as it comes
+   * (a header alone does not make us allocate its length). */
   guint8 hdr[FRAME_HEADER];
   gsize hdr_got;
   guint8 *frame;
-  gsize frame_len, frame_got;
+  gsize frame_len, frame_got, frame_cap;
+  gint64 frame_start_us; /* when the header of the frame came */
+  guint frame_timer;     /* armed while a frame stays unfinished */
+  /* Token buckets on what the peer sends (CairnP2pLimits). */
+  double tok_bytes, tok_frames;
+  gint64 tok_at_us;
+  guint throttle_timer; /* reading paused until the buckets refill */
+  gboolean throttled;
+  /* Bytes read but not consumed because the peer ran out of tokens in the
+   * middle of a read (at most one read's worth: nothing more is read
+   * while it holds any). */
+  GByteArray *backlog;
   /* Writing: framed bytes not yet accepted by SSL_write, from out_off. */
   GByteArray *out;
   gsize out_off;
@@ -111,8 +132,45 @@ struct Transport {
   GList *conns;      /* owns one ref of each */
   GHashTable *peers; /* id -> active Conn (borrowed) */
   CairnTransportStats stats;
+  CairnP2pLimits lim;
   gboolean running;
+  /* Warnings an attacker can cause are logged once per WARN_EVERY_US per
+   * kind, with how many were not (the counters in stats have them all). */
+  gint64 warned_at[WARN_KINDS];
+  guint unlogged[WARN_KINDS];
 };
+
+/* Log this warning of `kind` now? Otherwise it is counted in unlogged. */
+static gboolean
+warn_now (Transport *t, WarnKind kind, guint *unlogged)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (t->warned_at[kind] != 0 && now - t->warned_at[kind] < WARN_EVERY_US) {
+    t->unlogged[kind]++;
+    return FALSE;
+  }
+  t->warned_at[kind] = now;
+  *unlogged = t->unlogged[kind];
+  t->unlogged[kind] = 0;
+  return TRUE;
+}
+
+void
+cairn_p2p_limits_default (CairnP2pLimits *out)
+{
+  *out = (CairnP2pLimits){
+    .max_inbound = 128,
+    .max_inbound_per_ip = 32,
+    .handshake_timeout_ms = 10000,
+    .frame_timeout_ms = 30000,
+    .max_frame_bytes = CAIRN_P2P_MAX_FRAME,
+    .rate_bytes_per_s = 64u << 20,
+    .rate_burst_bytes = 128u << 20,
+    .rate_frames_per_s = 20000,
+    .rate_burst_frames = 40000,
+  };
+}
 
 static int conn_ex_index = -1;
 
@@ -196,6 +254,18 @@ sockaddr_text (const struct sockaddr *sa, char *out, gsize len)
 }
 
 static void
+sockaddr_ip (const struct sockaddr *sa, char *out, gsize len)
+{
+  g_strlcpy (out, "?", len);
+  if (sa->sa_family == AF_INET)
+    inet_ntop (AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out,
+               (socklen_t)len);
+  else if (sa->sa_family == AF_INET6)
+    inet_ntop (AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
+               (socklen_t)len);
+}
+
+static void
 socket_tune (int fd)
 {
   int one = 1;
@@ -220,6 +290,8 @@ conn_unref (Conn *c)
     return;
   source_clear (&c->watch);
   source_clear (&c->timeout);
+  g_clear_handle_id (&c->frame_timer, g_source_remove);
+  g_clear_handle_id (&c->throttle_timer, g_source_remove);
   if (c->ssl != NULL)
     SSL_free (c->ssl);
   if (c->fd >= 0)
@@ -227,10 +299,12 @@ conn_unref (Conn *c)
   g_free (c->frame);
   g_free (c->refusal);
   g_byte_array_unref (c->out);
+  g_byte_array_unref (c->backlog);
   g_free (c);
 }
 
 static void conn_ready (gpointer data, GIOCondition cond);
+static gboolean conn_frame_timeout_cb (gpointer data);
 
 static gboolean
 conn_timeout_cb (gpointer data)
@@ -239,9 +313,13 @@ conn_timeout_cb (gpointer data)
 
   g_clear_pointer (&c->timeout, g_source_unref);
   if (!c->confirmed) {
+    guint unlogged;
     c->t->stats.handshakes_refused++;
-    g_warning ("p2p: handshake with %s timed out after %d ms", c->remote,
-               HANDSHAKE_TIMEOUT_MS);
+    c->t->stats.handshake_timeouts++;
+    if (warn_now (c->t, WARN_HANDSHAKE_TIMEOUT, &unlogged))
+      g_warning ("p2p: handshake with %s timed out after %u ms (and %u "
+                 "more not logged in the last 10 s)",
+                 c->remote, c->t->lim.handshake_timeout_ms, unlogged);
     conn_close (c, TRUE);
   }
   return G_SOURCE_REMOVE;
@@ -257,10 +335,14 @@ conn_new (Transport *t, int fd, Dial *dial, const char *remote)
   c->fd = fd;
   c->dial = dial;
   c->out = g_byte_array_new ();
+  c->backlog = g_byte_array_new ();
   g_strlcpy (c->remote, remote, sizeof c->remote);
   c->state = dial ? CONN_CONNECTING : CONN_HANDSHAKE;
   c->watch = fd_source_new (fd, dial ? G_IO_OUT : G_IO_IN, conn_ready, c);
-  c->timeout = g_timeout_source_new (HANDSHAKE_TIMEOUT_MS);
+  c->tok_bytes = (double)t->lim.rate_burst_bytes;
+  c->tok_frames = (double)t->lim.rate_burst_frames;
+  c->tok_at_us = g_get_monotonic_time ();
+  c->timeout = g_timeout_source_new (t->lim.handshake_timeout_ms);
   g_source_set_callback (c->timeout, conn_timeout_cb, c, NULL);
   g_source_attach (c->timeout, NULL);
   t->conns = g_list_prepend (t->conns, c);
@@ -300,6 +382,8 @@ conn_close (Conn *c, gboolean notify)
   c->state = CONN_CLOSED;
   source_clear (&c->watch);
   source_clear (&c->timeout);
+  g_clear_handle_id (&c->frame_timer, g_source_remove);
+  g_clear_handle_id (&c->throttle_timer, g_source_remove);
   if (c->ssl != NULL && was_open && !c->fatal) {
     (void)SSL_shutdown (c->ssl); /* best effort close_notify */
     ERR_clear_error ();
@@ -444,6 +528,72 @@ conn_refuse_frame (Conn *c, const char *why)
   conn_close (c, TRUE);
 }
 
+/* A peer started a frame and did not finish it in time (a stall). */
+static gboolean
+conn_frame_timeout_cb (gpointer data)
+{
+  Conn *c = data;
+  g_autofree char *why = NULL;
+
+  c->frame_timer = 0;
+  c->t->stats.frame_timeouts++;
+  why = g_strdup_printf ("%" G_GSIZE_FORMAT " of the %" G_GSIZE_FORMAT
+                         " bytes of a frame in %u ms",
+                         c->frame_got, c->frame_len,
+                         c->t->lim.frame_timeout_ms);
+  conn_refuse_frame (c, why);
+  return G_SOURCE_REMOVE;
+}
+
+/* Refill the buckets; TRUE if the peer may send more now. Otherwise
+ * *wait_ms says when it may. */
+static gboolean
+conn_tokens (Conn *c, guint *wait_ms)
+{
+  const CairnP2pLimits *lim = &c->t->lim;
+  gint64 now = g_get_monotonic_time ();
+  double dt = (double)(now - c->tok_at_us) / G_USEC_PER_SEC;
+  double wait = 0;
+
+  c->tok_at_us = now;
+  if (lim->rate_bytes_per_s > 0) {
+    c->tok_bytes = MIN ((double)lim->rate_burst_bytes,
+                        c->tok_bytes + dt * (double)lim->rate_bytes_per_s);
+    if (c->tok_bytes <= 0)
+      wait = MAX (wait, (1 - c->tok_bytes) / (double)lim->rate_bytes_per_s);
+  }
+  if (lim->rate_frames_per_s > 0) {
+    c->tok_frames = MIN ((double)lim->rate_burst_frames,
+                         c->tok_frames + dt * (double)lim->rate_frames_per_s);
+    if (c->tok_frames <= 0)
+      wait = MAX (wait, (1 - c->tok_frames) / (double)lim->rate_frames_per_s);
+  }
+  *wait_ms = (guint)MIN (wait * 1000 + 1, 60000);
+  return wait == 0;
+}
+
+/* Out of tokens (of a limit that is on)? */
+static gboolean
+conn_over_rate (Conn *c)
+{
+  const CairnP2pLimits *lim = &c->t->lim;
+
+  return c->active
+         && ((lim->rate_bytes_per_s > 0 && c->tok_bytes <= 0)
+             || (lim->rate_frames_per_s > 0 && c->tok_frames <= 0));
+}
+
+static gboolean
+conn_throttle_done (gpointer data)
+{
+  Conn *c = data;
+
+  c->throttle_timer = 0;
+  c->throttled = FALSE;
+  conn_ready (c, G_IO_IN);
+  return G_SOURCE_REMOVE;
+}
+
 /* Consumes n bytes read from the peer; FALSE once c is closed. */
 static gboolean
 conn_consume (Conn *c, const guint8 *p, gsize n)
@@ -466,19 +616,27 @@ conn_consume (Conn *c, const guint8 *p, gsize n)
         conn_refuse_frame (c, "an empty frame");
         return FALSE;
       }
-      if (len > CAIRN_P2P_MAX_FRAME) {
+      if (len > t->lim.max_frame_bytes) {
         g_autofree char *why = g_strdup_printf ("a %u-byte frame (max %u)", len,
-                                                CAIRN_P2P_MAX_FRAME);
+                                                t->lim.max_frame_bytes);
+        t->stats.frames_oversized++;
         conn_refuse_frame (c, why);
         return FALSE;
       }
-      c->frame = g_malloc (len);
+      c->frame_cap = MIN (len, FRAME_FIRST_ALLOC);
+      c->frame = g_malloc (c->frame_cap);
       c->frame_len = len;
       c->frame_got = 0;
+      c->frame_start_us = g_get_monotonic_time ();
       continue;
     }
     {
       gsize take = MIN (n, c->frame_len - c->frame_got);
+      if (c->frame_got + take > c->frame_cap) {
+        c->frame_cap
+            = MIN (c->frame_len, MAX (c->frame_cap * 2, c->frame_got + take));
+        c->frame = g_realloc (c->frame, c->frame_cap);
+      }
       memcpy (c->frame + c->frame_got, p, take);
       c->frame_got += take;
       p += take;
@@ -498,7 +656,10 @@ conn_consume (Conn *c, const guint8 *p, gsize n)
       }
       all = g_bytes_new_take (g_steal_pointer (&c->frame), len);
       c->hdr_got = 0;
-      c->frame_len = c->frame_got = 0;
+      c->frame_len = c->frame_got = c->frame_cap = 0;
+      g_clear_handle_id (&c->frame_timer, g_source_remove);
+      c->tok_bytes -= (double)(FRAME_HEADER + len);
+      c->tok_frames -= 1;
       payload = g_bytes_new_from_bytes (all, 1, len - 1);
       t->stats.frames_in++;
       t->stats.bytes_in += FRAME_HEADER + len;
@@ -506,7 +667,18 @@ conn_consume (Conn *c, const guint8 *p, gsize n)
         t->events.message (t->user_data, c->peer_id, channel, payload);
       if (c->state == CONN_CLOSED)
         return FALSE;
+      if (n > 0 && conn_over_rate (c)) {
+        /* The rest waits for tokens (conn_read consumes it first). */
+        g_byte_array_append (c->backlog, p, (guint)n);
+        return TRUE;
+      }
     }
+  }
+  if (c->frame != NULL && c->frame_timer == 0) {
+    gint64 left_ms = (gint64)t->lim.frame_timeout_ms
+                     - (g_get_monotonic_time () - c->frame_start_us) / 1000;
+    c->frame_timer
+        = g_timeout_add ((guint)MAX (left_ms, 1), conn_frame_timeout_cb, c);
   }
   return TRUE;
 }
@@ -520,9 +692,33 @@ conn_read (Conn *c)
 
   /* A fast peer must not starve the loop: stop after a budget unless
    * OpenSSL holds decrypted bytes the fd would not announce again. */
-  while (budget > 0 || SSL_pending (c->ssl) > 0) {
+  while (budget > 0 || SSL_pending (c->ssl) > 0 || c->backlog->len > 0) {
     size_t got = 0;
-    int r = SSL_read_ex (c->ssl, buf, sizeof buf, &got);
+    guint wait_ms;
+    int r;
+
+    if (c->throttled)
+      break;
+    if (c->active && !conn_tokens (c, &wait_ms)) {
+      /* Over its rate: stop reading it for a while; TCP pushes back. */
+      c->throttled = TRUE;
+      c->t->stats.rate_limited++;
+      g_debug ("p2p: peer %s at %s is over its rate; pausing it %u ms",
+               c->peer_id, c->remote, wait_ms);
+      c->throttle_timer = g_timeout_add (wait_ms, conn_throttle_done, c);
+      break;
+    }
+    if (c->backlog->len > 0) {
+      GByteArray *held = c->backlog;
+      gboolean open;
+      c->backlog = g_byte_array_new ();
+      open = conn_consume (c, held->data, held->len);
+      g_byte_array_unref (held);
+      if (!open)
+        return FALSE;
+      continue;
+    }
+    r = SSL_read_ex (c->ssl, buf, sizeof buf, &got);
 
     if (r != 1) {
       int err = SSL_get_error (c->ssl, r);
@@ -675,7 +871,7 @@ out:
 static void
 conn_update_watch (Conn *c)
 {
-  GIOCondition cond = G_IO_IN;
+  GIOCondition cond = c->throttled ? 0 : G_IO_IN;
 
   if (c->state == CONN_CLOSED || c->watch == NULL)
     return;
@@ -774,8 +970,8 @@ listen_ready (gpointer data, GIOCondition cond)
   for (;;) {
     struct sockaddr_storage sa;
     socklen_t len = sizeof sa;
-    char remote[80];
-    guint pending = 0;
+    char remote[80], ip[INET6_ADDRSTRLEN];
+    guint pending = 0, inbound = 0, same_ip = 0, unlogged;
     int fd = accept4 (t->listen_fd, (struct sockaddr *)&sa, &len,
                       SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
@@ -793,21 +989,49 @@ listen_ready (gpointer data, GIOCondition cond)
       return;
     }
     sockaddr_text ((struct sockaddr *)&sa, remote, sizeof remote);
+    sockaddr_ip ((struct sockaddr *)&sa, ip, sizeof ip);
     for (GList *l = t->conns; l != NULL; l = l->next) {
       Conn *c = l->data;
-      if (c->dial == NULL && !c->confirmed)
+      if (c->dial != NULL)
+        continue;
+      inbound++;
+      if (!c->confirmed)
         pending++;
+      if (strcmp (c->ip, ip) == 0)
+        same_ip++;
+    }
+    if (inbound >= t->lim.max_inbound) {
+      t->stats.refused_max_inbound++;
+      if (warn_now (t, WARN_MAX_INBOUND, &unlogged))
+        g_warning ("p2p: refused %s: %u inbound connections already "
+                   "([p2p] max_inbound; and %u more not logged in the last "
+                   "10 s)",
+                   remote, inbound, unlogged);
+      close (fd);
+      continue;
+    }
+    if (same_ip >= t->lim.max_inbound_per_ip) {
+      t->stats.refused_per_ip++;
+      g_debug ("p2p: refused %s: %u inbound connections from %s already "
+               "([p2p] max_inbound_per_ip)",
+               remote, same_ip, ip);
+      close (fd);
+      continue;
     }
     if (pending >= MAX_PENDING_INBOUND) {
       t->stats.handshakes_refused++;
-      g_warning ("p2p: refused %s: %u handshakes already pending", remote,
-                 pending);
+      t->stats.refused_pending++;
+      if (warn_now (t, WARN_PENDING, &unlogged))
+        g_warning ("p2p: refused %s: %u handshakes already pending (and %u "
+                   "more not logged in the last 10 s)",
+                   remote, pending, unlogged);
       close (fd);
       continue;
     }
     socket_tune (fd);
     {
       Conn *c = conn_new (t, fd, NULL, remote);
+      g_strlcpy (c->ip, ip, sizeof c->ip);
       if (!conn_start_tls (c))
         conn_close (c, FALSE);
     }
@@ -1127,7 +1351,25 @@ cairn_tls_transport_new (const CairnKey *node_key, const char *listen,
   if (events != NULL)
     t->events = *events;
   t->user_data = user_data;
+  cairn_p2p_limits_default (&t->lim);
   return &t->base;
+}
+
+void
+cairn_tls_transport_set_limits (CairnTransport *base,
+                                const CairnP2pLimits *limits)
+{
+  Transport *t = (Transport *)base;
+
+  t->lim = *limits;
+  t->lim.max_frame_bytes
+      = CLAMP (t->lim.max_frame_bytes, 2u, CAIRN_P2P_MAX_FRAME);
+  if (t->lim.rate_burst_bytes < t->lim.max_frame_bytes + FRAME_HEADER)
+    t->lim.rate_burst_bytes = t->lim.max_frame_bytes + FRAME_HEADER;
+  if (t->lim.rate_burst_frames < 1)
+    t->lim.rate_burst_frames = 1;
+  t->lim.handshake_timeout_ms = MAX (t->lim.handshake_timeout_ms, 1u);
+  t->lim.frame_timeout_ms = MAX (t->lim.frame_timeout_ms, 1u);
 }
 
 guint16

@@ -35,9 +35,10 @@ const char *
 cairn_reject_name (int code)
 {
   static const char *const names[] = {
-    NULL,          "malformed",     "too_large",     "non_canonical",
-    "wrong_chain", "bad_signature", "nonce_too_low", "nonce_gap",
-    "duplicate",   "mempool_full",  "unknown_type",  "invalid_body",
+    NULL,           "malformed",     "too_large",     "non_canonical",
+    "wrong_chain",  "bad_signature", "nonce_too_low", "nonce_gap",
+    "duplicate",    "mempool_full",  "unknown_type",  "invalid_body",
+    "sender_limit",
   };
   if (code < 1 || code >= (int)G_N_ELEMENTS (names))
     return "unknown";

@@ -32,6 +32,7 @@ typedef enum {
   CAIRN_REJECT_MEMPOOL_FULL,  /* "mempool_full" */
   CAIRN_REJECT_UNKNOWN_TYPE,  /* "unknown_type" */
   CAIRN_REJECT_INVALID_BODY,  /* "invalid_body": handler's check() said no */
+  CAIRN_REJECT_SENDER_LIMIT,  /* "sender_limit": [mempool] max_txs_per_sender */
 } CairnReject;
 
 GQuark cairn_reject_quark (void);

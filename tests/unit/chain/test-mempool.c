@@ -1,4 +1,6 @@
 /* Mempool rules: dedupe, nonce order, gaps, bounds, eviction. */
+#include <string.h>
+
 #include <cairn/cairn.h>
 
 #include "cjson.h"
@@ -178,6 +180,43 @@ test_fair_senders (void)
   }
 }
 
+/* [mempool] max_txs_per_sender: one sender cannot hold more than its
+ * share; others still get in, and room comes back after a commit. */
+static void
+test_per_sender_limit (void)
+{
+  CairnMempoolLimits l = { .max_txs = 100,
+                           .max_bytes = 1 << 20,
+                           .max_nonce_gap = 100,
+                           .ttl_ms = 1000,
+                           .max_per_sender = 3 };
+  g_autoptr (CairnMempool) mp = cairn_mempool_new (&l);
+  g_autoptr (GError) err = NULL;
+  for (uint64_t n = 0; n < 3; n++) {
+    g_autoptr (CairnTx) t = mk (alice, n, 1);
+    g_assert_true (cairn_mempool_add (mp, t, 0, 0, &err));
+  }
+  g_autoptr (CairnTx) t3 = mk (alice, 3, 1);
+  g_assert_false (cairn_mempool_precheck (mp, t3, 0, &err));
+  g_assert_error (err, CAIRN_REJECT, CAIRN_REJECT_SENDER_LIMIT);
+  g_assert_nonnull (strstr (err->message, "max_txs_per_sender"));
+  g_assert_cmpstr (cairn_reject_name (err->code), ==, "sender_limit");
+  g_clear_error (&err);
+  g_assert_false (cairn_mempool_add (mp, t3, 0, 0, &err));
+  g_assert_error (err, CAIRN_REJECT, CAIRN_REJECT_SENDER_LIMIT);
+  g_clear_error (&err);
+  g_assert_cmpuint (cairn_mempool_count (mp), ==, 3);
+  /* Another sender is not affected. */
+  g_autoptr (CairnTx) b0 = mk (bob, 0, 1);
+  g_assert_true (cairn_mempool_add (mp, b0, 0, 0, &err));
+  /* A commit of alice's nonce 0 makes room for one more. */
+  cairn_mempool_set_nonce (mp, t3->from, 1);
+  g_assert_true (cairn_mempool_add (mp, t3, 1, 0, &err));
+  g_autoptr (CairnTx) t4 = mk (alice, 4, 1);
+  g_assert_false (cairn_mempool_add (mp, t4, 1, 0, &err));
+  g_assert_error (err, CAIRN_REJECT, CAIRN_REJECT_SENDER_LIMIT);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -189,6 +228,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mempool/bytes-and-ttl", test_byte_bound_and_ttl);
   g_test_add_func ("/mempool/fair-senders", test_fair_senders);
   g_test_add_func ("/mempool/executable-count", test_executable_count);
+  g_test_add_func ("/mempool/per-sender-limit", test_per_sender_limit);
   int rc = g_test_run ();
   cairn_key_free (alice);
   cairn_key_free (bob);

@@ -505,7 +505,7 @@ test_unknown_core_key (void)
   g_assert_cmpstr (error->message, ==,
                    "mem.conf:5: [mempool] max_tx: unknown key (known keys of "
                    "[mempool]: max_txs, max_bytes, max_nonce_gap, "
-                   "ttl_seconds)");
+                   "ttl_seconds, max_txs_per_sender)");
 }
 
 static void

@@ -755,6 +755,208 @@ test_bad_frames (void)
   bad_frame_case (channel9, sizeof channel9);
 }
 
+/* [p2p] limits: a node with the defaults but for `set`. */
+static Node *
+limited_node (const char *const *allow, void (*set) (CairnP2pLimits *))
+{
+  Node *a = node_new (new_key (), 0, NULL, 0, allow);
+  CairnP2pLimits lim;
+  cairn_p2p_limits_default (&lim);
+  set (&lim);
+  cairn_tls_transport_set_limits (a->t, &lim);
+  return a;
+}
+
+static void
+set_frame_limits (CairnP2pLimits *l)
+{
+  l->frame_timeout_ms = 300;
+  l->max_frame_bytes = 64u << 10;
+}
+
+/* A frame header promising more than comes (a stall) costs the peer its
+ * connection after frame_timeout_ms; a frame over max_frame_bytes (below
+ * the compiled cap) is refused from its header. */
+static void
+test_limit_frames (void)
+{
+  CairnKey *kr = new_key (), *kr2 = new_key ();
+  const char *allow[]
+      = { cairn_key_address (kr), cairn_key_address (kr2), NULL };
+  Node *a = limited_node (allow, set_frame_limits);
+  RawClient *r = raw_client_new (kr, a);
+  guint8 stall[5 + 100] = { 0, 1, 0, 0, CAIRN_P2P_CH_TXS }; /* 64 KiB */
+  gint64 t0;
+
+  WAIT_FOR (a->ups == 1, WAIT_MS);
+  t0 = g_get_monotonic_time ();
+  raw_write (r, stall, sizeof stall);
+  WAIT_FOR (a->downs == 1, WAIT_MS);
+  g_assert_cmpint (g_get_monotonic_time () - t0, >=, 250 * 1000);
+  g_assert_cmpuint (stats_of (a).frame_timeouts, ==, 1);
+  g_assert_cmpuint (stats_of (a).frames_refused, ==, 1);
+  raw_client_free (r);
+
+  r = raw_client_new (kr2, a); /* the last one freed its key */
+  guint32 over = (64u << 10) + 1;
+  guint8 big[4] = { over >> 24, over >> 16, over >> 8, over };
+  WAIT_FOR (a->ups == 2, WAIT_MS);
+  raw_write (r, big, sizeof big);
+  WAIT_FOR (a->downs == 2, WAIT_MS);
+  g_assert_cmpuint (stats_of (a).frames_oversized, ==, 1);
+  g_assert_cmpuint (a->msgs->len, ==, 0);
+  raw_client_free (r);
+  node_free (a);
+}
+
+static void
+set_per_ip (CairnP2pLimits *l)
+{
+  l->max_inbound_per_ip = 2;
+}
+
+/* Connections from one IP over max_inbound_per_ip are closed at accept. */
+static void
+test_limit_per_ip (void)
+{
+  const char *allow[] = { NULL };
+  Node *a = limited_node (allow, set_per_ip);
+  int fd[4];
+
+  for (int i = 0; i < 4; i++)
+    fd[i] = tcp_connect (cairn_tls_transport_port (a->t));
+  WAIT_FOR (stats_of (a).refused_per_ip == 2, WAIT_MS);
+  WAIT_FOR (closed_by_peer (fd[2]) && closed_by_peer (fd[3]), WAIT_MS);
+  for (int i = 0; i < 4; i++)
+    close (fd[i]);
+  node_free (a);
+}
+
+static void
+set_max_inbound (CairnP2pLimits *l)
+{
+  l->max_inbound = 3;
+}
+
+/* More inbound connections than max_inbound (any IP) are closed at
+ * accept; once some go, new ones are taken again. */
+static void
+test_limit_max_inbound (void)
+{
+  const char *allow[] = { NULL };
+  Node *a = limited_node (allow, set_max_inbound);
+  int fd[5];
+
+  for (int i = 0; i < 5; i++)
+    fd[i] = tcp_connect (cairn_tls_transport_port (a->t));
+  WAIT_FOR (stats_of (a).refused_max_inbound == 2, WAIT_MS);
+  WAIT_FOR (closed_by_peer (fd[3]) && closed_by_peer (fd[4]), WAIT_MS);
+  g_assert_cmpuint (stats_of (a).refused_per_ip, ==, 0);
+  close (fd[0]);
+  close (fd[3]);
+  close (fd[4]);
+  /* fd[0]'s slot frees when the transport sees it closed. */
+  WAIT_FOR (stats_of (a).handshakes_refused >= 1, WAIT_MS);
+  fd[0] = tcp_connect (cairn_tls_transport_port (a->t));
+  for (int i = 0; i < 20; i++)
+    g_main_context_iteration (NULL, FALSE);
+  g_usleep (100 * 1000);
+  for (int i = 0; i < 20; i++)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpuint (stats_of (a).refused_max_inbound, ==, 2);
+  for (int i = 0; i < 3; i++)
+    close (fd[i]);
+  node_free (a);
+}
+
+static void
+set_rate (CairnP2pLimits *l)
+{
+  l->rate_frames_per_s = 100;
+  l->rate_burst_frames = 10;
+}
+
+/* A peer over its frame rate is paused, not dropped: every frame arrives,
+ * at about the rate. */
+static void
+test_limit_rate (void)
+{
+  CairnKey *kr = new_key ();
+  const char *allow[] = { cairn_key_address (kr), NULL };
+  Node *a = limited_node (allow, set_rate);
+  RawClient *r = raw_client_new (kr, a);
+  g_autoptr (GByteArray) b = g_byte_array_new ();
+  static const guint8 one[] = { 0, 0, 0, 2, CAIRN_P2P_CH_TXS, 'x' };
+  gint64 t0;
+
+  WAIT_FOR (a->ups == 1, WAIT_MS);
+  for (int i = 0; i < 110; i++)
+    g_byte_array_append (b, one, sizeof one);
+  t0 = g_get_monotonic_time ();
+  raw_write (r, b->data, b->len);
+  WAIT_FOR (a->msgs->len == 110, WAIT_MS);
+  /* 10 at once, then 100 at 100/s: about a second. */
+  g_assert_cmpint (g_get_monotonic_time () - t0, >=, 700 * 1000);
+  g_assert_cmpuint (stats_of (a).rate_limited, >, 0);
+  g_assert_cmpuint (a->downs, ==, 0);
+  raw_client_free (r);
+  node_free (a);
+}
+
+static void
+set_byte_rate (CairnP2pLimits *l)
+{
+  l->max_frame_bytes = 64u << 10;
+  l->rate_bytes_per_s = 256u << 10;
+  l->rate_burst_bytes = 0; /* raised to one largest frame */
+}
+
+typedef struct {
+  RawClient *r;
+  GByteArray *b;
+} Writer;
+
+/* Writes in TLS-record sized pieces from a thread: the node pauses reading
+ * us, so a write can block until it goes on. */
+static gpointer
+writer_thread (gpointer data)
+{
+  Writer *w = data;
+  for (guint off = 0; off < w->b->len; off += 16384)
+    raw_write (w->r, w->b->data + off, MIN (16384u, w->b->len - off));
+  return NULL;
+}
+
+/* The byte bucket: 1 MiB in 16 KiB frames at 256 KiB/s after a 64 KiB
+ * burst takes about 3.7 s, and all of it arrives. */
+static void
+test_limit_byte_rate (void)
+{
+  CairnKey *kr = new_key ();
+  const char *allow[] = { cairn_key_address (kr), NULL };
+  Node *a = limited_node (allow, set_byte_rate);
+  RawClient *r = raw_client_new (kr, a);
+  g_autoptr (GByteArray) b = g_byte_array_new ();
+  guint8 hdr[5] = { 0, 0, 0x40, 0x01, CAIRN_P2P_CH_TXS }; /* 16 KiB + 1 */
+  gint64 t0;
+
+  WAIT_FOR (a->ups == 1, WAIT_MS);
+  for (int i = 0; i < 64; i++) {
+    g_byte_array_append (b, hdr, sizeof hdr);
+    g_byte_array_set_size (b, b->len + (16u << 10));
+  }
+  t0 = g_get_monotonic_time ();
+  Writer w = { r, b };
+  GThread *th = g_thread_new ("writer", writer_thread, &w);
+  WAIT_FOR (a->msgs->len == 64, 15000);
+  g_thread_join (th);
+  g_assert_cmpint (g_get_monotonic_time () - t0, >=, 3 * G_USEC_PER_SEC);
+  g_assert_cmpuint (stats_of (a).rate_limited, >, 0);
+  g_assert_cmpuint (a->downs, ==, 0);
+  raw_client_free (r);
+  node_free (a);
+}
+
 static void
 test_reconnect (void)
 {
@@ -965,6 +1167,11 @@ main (int argc, char **argv)
   g_test_add_func ("/p2p/tls/bad-frames", test_bad_frames);
   g_test_add_func ("/p2p/tls/replayed-handshake", test_replayed_handshake);
   g_test_add_func ("/p2p/tls/reconnect", test_reconnect);
+  g_test_add_func ("/p2p/tls/limit-frames", test_limit_frames);
+  g_test_add_func ("/p2p/tls/limit-per-ip", test_limit_per_ip);
+  g_test_add_func ("/p2p/tls/limit-max-inbound", test_limit_max_inbound);
+  g_test_add_func ("/p2p/tls/limit-rate", test_limit_rate);
+  g_test_add_func ("/p2p/tls/limit-byte-rate", test_limit_byte_rate);
   g_test_add_func ("/p2p/tls/backpressure", test_backpressure);
   g_test_add_func ("/p2p/tls/stop-in-callback", test_stop_in_callback);
   return g_test_run ();
