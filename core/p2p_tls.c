@@ -27,6 +27,7 @@
 #include <cairn/error.h>
 
 #include "p2p_cert.h"
+#include "p2p_frame.h"
 
 #define HANDSHAKE_TIMEOUT_MS 10000
 #define BACKOFF_MIN_MS 250
@@ -36,8 +37,8 @@
 #define ACCEPT_PAUSE_MS 1000
 #define READ_CHUNK (64 * 1024)
 #define READ_BUDGET (1024 * 1024) /* per wakeup */
-#define FRAME_HEADER 4
-#define CHANNEL_MAX CAIRN_P2P_CH_DIRECT
+#define FRAME_HEADER CAIRN_P2P_FRAME_HEADER
+#define CHANNEL_MAX CAIRN_P2P_CHANNEL_MAX
 
 typedef struct Transport Transport;
 typedef struct Conn Conn;
@@ -74,11 +75,8 @@ struct Conn {
   gboolean fatal; /* OpenSSL failed: no close_notify (SSL_shutdown(3)) */
   GSource *watch;
   GSource *timeout;
-  /* Reading: a header, then a frame of frame_len bytes. */
-  guint8 hdr[FRAME_HEADER];
-  gsize hdr_got;
-  guint8 *frame;
-  gsize frame_len, frame_got;
+  /* Reading: frames (p2p_frame.c). */
+  CairnFrameReader reader;
   /* Writing: framed bytes not yet accepted by SSL_write, from out_off. */
   GByteArray *out;
   gsize out_off;
@@ -224,7 +222,7 @@ conn_unref (Conn *c)
     SSL_free (c->ssl);
   if (c->fd >= 0)
     close (c->fd);
-  g_free (c->frame);
+  cairn_frame_reader_clear (&c->reader);
   g_free (c->refusal);
   g_byte_array_unref (c->out);
   g_free (c);
@@ -451,62 +449,27 @@ conn_consume (Conn *c, const guint8 *p, gsize n)
   Transport *t = c->t;
 
   while (n > 0) {
-    if (c->frame == NULL) {
-      gsize take = MIN (n, FRAME_HEADER - c->hdr_got);
-      guint32 len;
-      memcpy (c->hdr + c->hdr_got, p, take);
-      c->hdr_got += take;
-      p += take;
-      n -= take;
-      if (c->hdr_got < FRAME_HEADER)
-        return TRUE;
-      len = ((guint32)c->hdr[0] << 24) | ((guint32)c->hdr[1] << 16)
-            | ((guint32)c->hdr[2] << 8) | c->hdr[3];
-      if (len == 0) {
-        conn_refuse_frame (c, "an empty frame");
-        return FALSE;
-      }
-      if (len > CAIRN_P2P_MAX_FRAME) {
-        g_autofree char *why = g_strdup_printf ("a %u-byte frame (max %u)", len,
-                                                CAIRN_P2P_MAX_FRAME);
-        conn_refuse_frame (c, why);
-        return FALSE;
-      }
-      c->frame = g_malloc (len);
-      c->frame_len = len;
-      c->frame_got = 0;
-      continue;
-    }
-    {
-      gsize take = MIN (n, c->frame_len - c->frame_got);
-      memcpy (c->frame + c->frame_got, p, take);
-      c->frame_got += take;
-      p += take;
-      n -= take;
-    }
-    if (c->frame_got == c->frame_len) {
-      guint8 channel = c->frame[0];
-      g_autoptr (GBytes) all = NULL;
-      g_autoptr (GBytes) payload = NULL;
-      gsize len = c->frame_len;
+    guint8 channel = 0;
+    g_autoptr (GBytes) payload = NULL;
+    gsize len = 0;
+    g_autofree char *why = NULL;
 
-      if (channel < CAIRN_P2P_CH_TXS || channel > CHANNEL_MAX) {
-        g_autofree char *why
-            = g_strdup_printf ("a frame on unknown channel %u", channel);
-        conn_refuse_frame (c, why);
-        return FALSE;
-      }
-      all = g_bytes_new_take (g_steal_pointer (&c->frame), len);
-      c->hdr_got = 0;
-      c->frame_len = c->frame_got = 0;
-      payload = g_bytes_new_from_bytes (all, 1, len - 1);
-      t->stats.frames_in++;
-      t->stats.bytes_in += FRAME_HEADER + len;
-      if (t->events.message != NULL)
-        t->events.message (t->user_data, c->peer_id, channel, payload);
-      if (c->state == CONN_CLOSED)
-        return FALSE;
+    switch (cairn_frame_reader_feed (&c->reader, &p, &n, &channel, &payload,
+                                     &len, &why)) {
+    case CAIRN_FRAME_MORE:
+      return TRUE;
+    case CAIRN_FRAME_BAD:
+      conn_refuse_frame (c, why);
+      return FALSE;
+    case CAIRN_FRAME_READY:
+      break;
     }
+    t->stats.frames_in++;
+    t->stats.bytes_in += FRAME_HEADER + len;
+    if (t->events.message != NULL)
+      t->events.message (t->user_data, c->peer_id, channel, payload);
+    if (c->state == CONN_CLOSED)
+      return FALSE;
   }
   return TRUE;
 }
