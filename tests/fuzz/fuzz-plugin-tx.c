@@ -172,8 +172,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   g_autofree char *body = g_strndup ((const char *)data + 1, size - 1);
   g_autoptr (GError) error = NULL;
 
+  static int verbose = -1;
+  if (verbose < 0)
+    verbose = g_getenv ("CAIRN_FUZZ_VERBOSE") != NULL;
   if (!cairn_test_host_check (checker, type, body, &error)) {
     CHECK (error != NULL);
+    if (verbose) /* for growing the corpus: why each input stops here */
+      fprintf (stderr, "fuzz-plugin-tx: %s: check: %s\n", type, error->message);
     return 0;
   }
   /* Accepted at admission: apply it on a fresh host. */
@@ -184,6 +189,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   gboolean ok
       = cairn_test_host_submit (h, alice, type, body, &result, &apply_error);
   CHECK (ok == (apply_error == NULL));
+  if (verbose)
+    fprintf (stderr, "fuzz-plugin-tx: %s: apply: %s\n", type,
+             ok ? "ok" : apply_error->message);
   CHECK (result != NULL);
   return 0;
 }
