@@ -127,36 +127,19 @@ typedef struct {
   SoupServerMessage *msg;
   GBytes *body;
   char *chain_id;
-  gboolean single; /* a lone tx object, not an array */
-  guint n;
-  CairnTx **txs; /* NULL where decoding failed */
-  GError **errs;
-  GError *fatal; /* the whole body is unusable */
+  CairnTxBatch batch; /* decoded (http_parse.c) */
+  GError *fatal;      /* the whole body is unusable */
 } Submit;
 
 static void
 submit_free (Submit *s)
 {
-  for (guint i = 0; i < s->n; i++) {
-    if (s->txs[i])
-      cairn_tx_unref (s->txs[i]);
-    g_clear_error (&s->errs[i]);
-  }
-  g_free (s->txs);
-  g_free (s->errs);
+  cairn_tx_batch_clear (&s->batch);
   g_clear_error (&s->fatal);
   g_bytes_unref (s->body);
   g_free (s->chain_id);
   g_object_unref (s->msg);
   g_free (s);
-}
-
-static void
-submit_alloc (Submit *s, guint n)
-{
-  s->n = n;
-  s->txs = g_new0 (CairnTx *, MAX (n, 1));
-  s->errs = g_new0 (GError *, MAX (n, 1));
 }
 
 /* Worker thread: pure functions of the bytes only. */
@@ -165,40 +148,7 @@ submit_decode (Submit *s)
 {
   gsize len;
   const char *data = g_bytes_get_data (s->body, &len);
-  gsize i = 0;
-  while (i < len && g_ascii_isspace (data[i]))
-    i++;
-  if (len == 0) {
-    g_set_error (&s->fatal, CAIRN_REJECT, CAIRN_REJECT_MALFORMED,
-                 "empty body: send a tx object or an array of them");
-    return;
-  }
-  if (data[i] == '{') {
-    /* The exact bytes: size cap and canonical check apply to them. */
-    s->single = TRUE;
-    submit_alloc (s, 1);
-    s->txs[0] = cairn_tx_decode (data, len, s->chain_id, &s->errs[0]);
-    return;
-  }
-  g_autoptr (json_t) arr = cairn_cjson_parse (data, len, TRUE, &s->fatal);
-  if (arr == NULL) {
-    g_prefix_error (&s->fatal, "body must be one canonical tx object or a "
-                               "canonical JSON array of them: ");
-    s->fatal->domain = CAIRN_REJECT;
-    s->fatal->code = strstr (s->fatal->message, "not canonical JSON")
-                         ? CAIRN_REJECT_NON_CANONICAL
-                         : CAIRN_REJECT_MALFORMED;
-    return;
-  }
-  if (!json_is_array (arr)) {
-    g_set_error (&s->fatal, CAIRN_REJECT, CAIRN_REJECT_MALFORMED,
-                 "body must be a tx object or an array of them");
-    return;
-  }
-  submit_alloc (s, json_array_size (arr));
-  for (guint k = 0; k < s->n; k++)
-    s->txs[k] = cairn_tx_from_json (json_array_get (arr, k), s->chain_id,
-                                    &s->errs[k]);
+  cairn_http_parse_txs (data, len, s->chain_id, &s->batch, &s->fatal);
 }
 
 static void
@@ -206,9 +156,9 @@ submit_work (GTask *task, gpointer src, gpointer data, GCancellable *c)
 {
   Submit *s = data;
   submit_decode (s);
-  for (guint k = 0; k < s->n; k++)
-    if (s->txs[k])
-      cairn_tx_verify (s->txs[k], &s->errs[k]);
+  for (guint k = 0; k < s->batch.n; k++)
+    if (s->batch.txs[k])
+      cairn_tx_verify (s->batch.txs[k], &s->batch.errs[k]);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -234,16 +184,16 @@ submit_finish (Submit *s)
     cairn_http_reply_gerror (msg, s->fatal);
     return;
   }
-  g_autofree CairnTx **good = g_new0 (CairnTx *, MAX (s->n, 1));
-  g_autofree guint *where = g_new0 (guint, MAX (s->n, 1));
+  g_autofree CairnTx **good = g_new0 (CairnTx *, MAX (s->batch.n, 1));
+  g_autofree guint *where = g_new0 (guint, MAX (s->batch.n, 1));
   guint ngood = 0;
-  for (guint k = 0; k < s->n; k++) {
-    if (s->errs[k]) {
+  for (guint k = 0; k < s->batch.n; k++) {
+    if (s->batch.errs[k]) {
       node->metrics.txs_received++;
-      count_reject (node, s->errs[k]);
+      count_reject (node, s->batch.errs[k]);
     } else {
       where[ngood] = k;
-      good[ngood++] = s->txs[k];
+      good[ngood++] = s->batch.txs[k];
     }
   }
   g_autofree GError **gerrs = g_new0 (GError *, MAX (ngood, 1));
@@ -253,21 +203,22 @@ submit_finish (Submit *s)
     if (http->closing && gerrs[g] == NULL)
       g_set_error (&gerrs[g], CAIRN_REJECT, CAIRN_REJECT_MEMPOOL_FULL,
                    "the node is shutting down");
-    s->errs[where[g]] = gerrs[g];
+    s->batch.errs[where[g]] = gerrs[g];
   }
-  if (s->single) {
-    if (s->errs[0])
-      cairn_http_reply_gerror (msg, s->errs[0]);
+  if (s->batch.single) {
+    if (s->batch.errs[0])
+      cairn_http_reply_gerror (msg, s->batch.errs[0]);
     else
-      cairn_http_reply_json (msg, 202,
-                             json_pack ("{s:s}", "id", s->txs[0]->id_hex));
+      cairn_http_reply_json (
+          msg, 202, json_pack ("{s:s}", "id", s->batch.txs[0]->id_hex));
     return;
   }
   json_t *results = json_array ();
-  for (guint k = 0; k < s->n; k++)
+  for (guint k = 0; k < s->batch.n; k++)
     json_array_append_new (
-        results, s->errs[k] ? error_object (s->errs[k])
-                            : json_pack ("{s:s}", "id", s->txs[k]->id_hex));
+        results, s->batch.errs[k]
+                     ? error_object (s->batch.errs[k])
+                     : json_pack ("{s:s}", "id", s->batch.txs[k]->id_hex));
   cairn_http_reply_json (msg, 200,
                          json_pack ("{s:I, s:o}", "accepted",
                                     (json_int_t)accepted, "results", results));
@@ -600,20 +551,6 @@ plugin_route (CairnHttp *http, SoupServerMessage *msg, const char *method,
 
 /* ---- dispatch ----------------------------------------------------------- */
 
-static gboolean
-parse_height (const char *s, uint64_t *out)
-{
-  guint64 v;
-  if (g_strcmp0 (s, "latest") == 0) {
-    *out = CAIRN_HEAD;
-    return TRUE;
-  }
-  if (s == NULL || !g_ascii_string_to_unsigned (s, 10, 0, G_MAXINT64, &v, NULL))
-    return FALSE;
-  *out = v;
-  return TRUE;
-}
-
 static void
 reply_result (SoupServerMessage *msg, json_t *obj, GError *err)
 {
@@ -629,17 +566,16 @@ static void
 get_state (CairnHttp *http, SoupServerMessage *msg, const char *rest,
            GHashTable *query)
 {
-  const char *slash = strchr (rest, '/');
-  if (slash == NULL || slash == rest || slash[1] == '\0') {
+  g_autofree char *ns = NULL;
+  const char *key;
+  if (!cairn_http_split_state_path (rest, &ns, &key)) {
     cairn_http_reply_error (msg, 400, "invalid",
                             "use /v1/state/{plugin}/{key}");
     return;
   }
-  g_autofree char *ns = g_strndup (rest, slash - rest);
-  const char *key = slash + 1;
   uint64_t height = CAIRN_HEAD;
   const char *hq = query ? g_hash_table_lookup (query, "height") : NULL;
-  if (hq && !parse_height (hq, &height)) {
+  if (hq && !cairn_http_parse_height (hq, &height)) {
     cairn_http_reply_error (msg, 400, "invalid",
                             "height must be an integer or 'latest'");
     return;
@@ -702,7 +638,7 @@ handle (SoupServer *server, SoupServerMessage *msg, const char *path,
   }
   if (get && g_str_has_prefix (path, "/v1/blocks/")) {
     uint64_t h;
-    if (!parse_height (path + 11, &h)) {
+    if (!cairn_http_parse_height (path + 11, &h)) {
       cairn_http_reply_error (
           msg, 400, "invalid",
           "block height must be a non-negative integer or 'latest'");

@@ -7,6 +7,7 @@
 #include <cairn/interfaces.h>
 
 #include "http.h"
+#include "http_parse.h"
 #include "node_private.h"
 
 struct CairnHttp {
@@ -34,16 +35,6 @@ void cairn_http_reply_error (SoupServerMessage *msg, guint status,
 void cairn_http_reply_gerror (SoupServerMessage *msg, const GError *e);
 
 /* ---- streamed bodies (http_stream.c) ---- */
-
-/* A "Range: bytes=..." header against a body of `size` bytes. Only one
- * range is served (a list asks for the first). */
-typedef enum {
-  CAIRN_RANGE_NONE,  /* no header, or one to ignore: send everything */
-  CAIRN_RANGE_OK,    /* [*offset, *offset + *length) */
-  CAIRN_RANGE_UNSAT, /* 416 */
-} CairnRangeResult;
-CairnRangeResult cairn_http_parse_range (const char *header, uint64_t size,
-                                         uint64_t *offset, uint64_t *length);
 
 /* Send `length` bytes of `in` as the body (status and headers set by the
  * caller), reading ahead one chunk at a time so memory stays flat whatever

@@ -20,65 +20,6 @@ typedef struct CairnHttpStream {
   gboolean done; /* the message finished (or is being torn down) */
 } CairnHttpStream;
 
-/* ---- ranges ------------------------------------------------------------- */
-
-static gboolean
-parse_u64 (const char *s, size_t n, uint64_t *out)
-{
-  if (n == 0 || n > 20)
-    return FALSE;
-  char buf[21];
-  memcpy (buf, s, n);
-  buf[n] = '\0';
-  guint64 v;
-  if (!g_ascii_string_to_unsigned (buf, 10, 0, G_MAXUINT64, &v, NULL))
-    return FALSE;
-  *out = v;
-  return TRUE;
-}
-
-CairnRangeResult
-cairn_http_parse_range (const char *header, uint64_t size, uint64_t *offset,
-                        uint64_t *length)
-{
-  if (header == NULL)
-    return CAIRN_RANGE_NONE;
-  while (*header == ' ')
-    header++;
-  /* Other units, or a syntax we do not know: ignore it (send 200). */
-  if (!g_str_has_prefix (header, "bytes="))
-    return CAIRN_RANGE_NONE;
-  const char *spec = header + 6;
-  size_t n = strcspn (spec, ",");
-  while (n > 0 && spec[n - 1] == ' ')
-    n--;
-  const char *dash = memchr (spec, '-', n);
-  if (dash == NULL)
-    return CAIRN_RANGE_NONE;
-  size_t a_len = dash - spec, b_len = n - a_len - 1;
-  uint64_t a, b;
-  if (a_len == 0) { /* bytes=-N: the last N bytes */
-    if (!parse_u64 (dash + 1, b_len, &b))
-      return CAIRN_RANGE_NONE;
-    if (b == 0 || size == 0)
-      return CAIRN_RANGE_UNSAT;
-    *length = MIN (b, size);
-    *offset = size - *length;
-    return CAIRN_RANGE_OK;
-  }
-  if (!parse_u64 (spec, a_len, &a))
-    return CAIRN_RANGE_NONE;
-  if (b_len == 0)
-    b = G_MAXUINT64; /* bytes=A- */
-  else if (!parse_u64 (dash + 1, b_len, &b) || b < a)
-    return CAIRN_RANGE_NONE;
-  if (a >= size)
-    return CAIRN_RANGE_UNSAT;
-  *offset = a;
-  *length = MIN (b, size - 1) - a + 1;
-  return CAIRN_RANGE_OK;
-}
-
 /* ---- streaming ---------------------------------------------------------- */
 
 static void stream_read (CairnHttpStream *s);

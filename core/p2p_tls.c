@@ -27,6 +27,7 @@
 #include <cairn/error.h>
 
 #include "p2p_cert.h"
+#include "p2p_frame.h"
 
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 30000
@@ -35,9 +36,8 @@
 #define ACCEPT_PAUSE_MS 1000
 #define READ_CHUNK (64 * 1024)
 #define READ_BUDGET (1024 * 1024) /* per wakeup */
-#define FRAME_HEADER 4
-#define FRAME_FIRST_ALLOC (64 * 1024)
-#define CHANNEL_MAX CAIRN_P2P_CH_DIRECT
+#define FRAME_HEADER CAIRN_P2P_FRAME_HEADER
+#define CHANNEL_MAX CAIRN_P2P_CHANNEL_MAX
 
 typedef struct Transport Transport;
 
@@ -83,14 +83,9 @@ struct Conn {
   GSource *watch;
   GSource *timeout;
   char ip[INET6_ADDRSTRLEN]; /* inbound: the peer's address, for limits */
-  /* Reading: a header, then a frame of frame_len bytes, grown as it comes
-   * (a header alone does not make us allocate its length). */
-  guint8 hdr[FRAME_HEADER];
-  gsize hdr_got;
-  guint8 *frame;
-  gsize frame_len, frame_got, frame_cap;
-  gint64 frame_start_us; /* when the header of the frame came */
-  guint frame_timer;     /* armed while a frame stays unfinished */
+  /* Reading: frames (p2p_frame.c). */
+  CairnFrameReader reader;
+  guint frame_timer; /* armed while a frame stays unfinished */
   /* Token buckets on what the peer sends (CairnP2pLimits). */
   double tok_bytes, tok_frames;
   gint64 tok_at_us;
@@ -296,7 +291,7 @@ conn_unref (Conn *c)
     SSL_free (c->ssl);
   if (c->fd >= 0)
     close (c->fd);
-  g_free (c->frame);
+  cairn_frame_reader_clear (&c->reader);
   g_free (c->refusal);
   g_byte_array_unref (c->out);
   g_byte_array_unref (c->backlog);
@@ -336,6 +331,7 @@ conn_new (Transport *t, int fd, Dial *dial, const char *remote)
   c->dial = dial;
   c->out = g_byte_array_new ();
   c->backlog = g_byte_array_new ();
+  c->reader.max_frame = t->lim.max_frame_bytes;
   g_strlcpy (c->remote, remote, sizeof c->remote);
   c->state = dial ? CONN_CONNECTING : CONN_HANDSHAKE;
   c->watch = fd_source_new (fd, dial ? G_IO_OUT : G_IO_IN, conn_ready, c);
@@ -539,7 +535,7 @@ conn_frame_timeout_cb (gpointer data)
   c->t->stats.frame_timeouts++;
   why = g_strdup_printf ("%" G_GSIZE_FORMAT " of the %" G_GSIZE_FORMAT
                          " bytes of a frame in %u ms",
-                         c->frame_got, c->frame_len,
+                         c->reader.frame_got, c->reader.frame_len,
                          c->t->lim.frame_timeout_ms);
   conn_refuse_frame (c, why);
   return G_SOURCE_REMOVE;
@@ -601,85 +597,39 @@ conn_consume (Conn *c, const guint8 *p, gsize n)
   Transport *t = c->t;
 
   while (n > 0) {
-    if (c->frame == NULL) {
-      gsize take = MIN (n, FRAME_HEADER - c->hdr_got);
-      guint32 len;
-      memcpy (c->hdr + c->hdr_got, p, take);
-      c->hdr_got += take;
-      p += take;
-      n -= take;
-      if (c->hdr_got < FRAME_HEADER)
-        return TRUE;
-      len = ((guint32)c->hdr[0] << 24) | ((guint32)c->hdr[1] << 16)
-            | ((guint32)c->hdr[2] << 8) | c->hdr[3];
-      if (len == 0) {
-        conn_refuse_frame (c, "an empty frame");
-        return FALSE;
-      }
-      if (len > t->lim.max_frame_bytes) {
-        g_autofree char *why = g_strdup_printf ("a %u-byte frame (max %u)", len,
-                                                t->lim.max_frame_bytes);
+    guint8 channel = 0;
+    g_autoptr (GBytes) payload = NULL;
+    gsize len = 0;
+    g_autofree char *why = NULL;
+    CairnFrameStatus st = cairn_frame_reader_feed (&c->reader, &p, &n, &channel,
+                                                   &payload, &len, &why);
+    if (st == CAIRN_FRAME_MORE)
+      break;
+    if (st == CAIRN_FRAME_BAD) {
+      if (c->reader.oversized)
         t->stats.frames_oversized++;
-        conn_refuse_frame (c, why);
-        return FALSE;
-      }
-      c->frame_cap = MIN (len, FRAME_FIRST_ALLOC);
-      c->frame = g_malloc (c->frame_cap);
-      c->frame_len = len;
-      c->frame_got = 0;
-      c->frame_start_us = g_get_monotonic_time ();
-      continue;
+      conn_refuse_frame (c, why);
+      return FALSE;
     }
-    {
-      gsize take = MIN (n, c->frame_len - c->frame_got);
-      if (c->frame_got + take > c->frame_cap) {
-        c->frame_cap
-            = MIN (c->frame_len, MAX (c->frame_cap * 2, c->frame_got + take));
-        c->frame = g_realloc (c->frame, c->frame_cap);
-      }
-      memcpy (c->frame + c->frame_got, p, take);
-      c->frame_got += take;
-      p += take;
-      n -= take;
-    }
-    if (c->frame_got == c->frame_len) {
-      guint8 channel = c->frame[0];
-      g_autoptr (GBytes) all = NULL;
-      g_autoptr (GBytes) payload = NULL;
-      gsize len = c->frame_len;
-
-      if (channel < CAIRN_P2P_CH_TXS || channel > CHANNEL_MAX) {
-        g_autofree char *why
-            = g_strdup_printf ("a frame on unknown channel %u", channel);
-        conn_refuse_frame (c, why);
-        return FALSE;
-      }
-      all = g_bytes_new_take (g_steal_pointer (&c->frame), len);
-      c->hdr_got = 0;
-      c->frame_len = c->frame_got = c->frame_cap = 0;
-      g_clear_handle_id (&c->frame_timer, g_source_remove);
-      c->tok_bytes -= (double)(FRAME_HEADER + len);
-      c->tok_frames -= 1;
-      payload = g_bytes_new_from_bytes (all, 1, len - 1);
-      t->stats.frames_in++;
-      t->stats.bytes_in += FRAME_HEADER + len;
-      if (t->events.message != NULL)
-        t->events.message (t->user_data, c->peer_id, channel, payload);
-      if (c->state == CONN_CLOSED)
-        return FALSE;
-      if (n > 0 && conn_over_rate (c)) {
-        /* The rest waits for tokens (conn_read consumes it first). */
-        g_byte_array_append (c->backlog, p, (guint)n);
-        return TRUE;
-      }
+    g_clear_handle_id (&c->frame_timer, g_source_remove);
+    c->tok_bytes -= (double)(FRAME_HEADER + len);
+    c->tok_frames -= 1;
+    t->stats.frames_in++;
+    t->stats.bytes_in += FRAME_HEADER + len;
+    if (t->events.message != NULL)
+      t->events.message (t->user_data, c->peer_id, channel, payload);
+    if (c->state == CONN_CLOSED)
+      return FALSE;
+    if (n > 0 && conn_over_rate (c)) {
+      /* The rest waits for tokens (conn_read consumes it first). */
+      g_byte_array_append (c->backlog, p, (guint)n);
+      return TRUE;
     }
   }
-  if (c->frame != NULL && c->frame_timer == 0) {
-    gint64 left_ms = (gint64)t->lim.frame_timeout_ms
-                     - (g_get_monotonic_time () - c->frame_start_us) / 1000;
-    c->frame_timer
-        = g_timeout_add ((guint)MAX (left_ms, 1), conn_frame_timeout_cb, c);
-  }
+  /* A frame begun in this read: its whole time starts now. */
+  if (c->reader.frame != NULL && c->frame_timer == 0)
+    c->frame_timer = g_timeout_add (MAX (t->lim.frame_timeout_ms, 1),
+                                    conn_frame_timeout_cb, c);
   return TRUE;
 }
 

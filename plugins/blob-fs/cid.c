@@ -250,6 +250,9 @@ blob_fs_cid_parse (const char *text, uint8_t digest[BLOB_FS_DIGEST_LEN],
       = base32_decode (text, text + 1, alphabet, error);
   if (bytes == NULL)
     return FALSE;
+  /* "b" alone: an empty array has no data pointer to offset (UB). */
+  if (bytes->len == 0)
+    return invalid (error, text, "truncated CID version");
 
   const uint8_t *p = bytes->data, *end = bytes->data + bytes->len;
   uint64_t version, codec;

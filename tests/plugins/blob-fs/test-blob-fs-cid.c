@@ -336,6 +336,18 @@ test_text (void)
   g_assert_cmpstr (v1, ==, known[0].v1);
   g_autofree char *key = blob_fs_block_key (d);
   g_assert_true (g_str_has_prefix (key, "CIQ"));
+
+  /* A multibase prefix and nothing after it (found by tests/fuzz/fuzz-cid,
+   * tests/fuzz/regressions/cid/): refused as truncated, without offsetting
+   * the empty decoded array's NULL data pointer (UBSan: "applying zero
+   * offset to null pointer"). */
+  static const char *const bare[] = { "b", "B" };
+  for (guint i = 0; i < G_N_ELEMENTS (bare); i++) {
+    g_autoptr (GError) bare_error = NULL;
+    g_assert_false (blob_fs_cid_parse (bare[i], d, &bare_error));
+    g_assert_error (bare_error, CAIRN_ERROR, CAIRN_ERROR_INVALID);
+    g_assert_nonnull (strstr (bare_error->message, "truncated CID version"));
+  }
 }
 
 int
