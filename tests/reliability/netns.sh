@@ -1,0 +1,468 @@
+#!/bin/bash
+# Network faults between real node processes: four PoS validators, each in
+# its own network namespace, linked by veth pairs to a router namespace.
+# Under a steady trickle of txs sent to every node: a 2|2 partition (no
+# quorum: no commit on either side), a 3|1 partition (the 3 go on, the 1
+# stops and catches up after the heal), an asymmetric link (one direction
+# dropped), a slow validator (its link rate-limited with tbf) and a
+# flapping link. Safety at every poll and after every scenario (one block
+# hash and one state root per height on all nodes, every acknowledged tx
+# committed exactly once), liveness after each heal, and the measured time
+# to recover. Faults are made with iproute2 only (ip rule blackhole, ip link,
+# tc tbf): see tests/reliability/NETNS.md for why not netem.
+#
+# Needs root (network namespaces). CAIRN_BIN is the cairn executable;
+# CAIRN_LONG=1 runs longer faults and more rounds.
+set -euo pipefail
+cairn=${CAIRN_BIN:?CAIRN_BIN must point at the cairn executable}
+long=${CAIRN_LONG:-0}
+
+skip() {
+  echo "SKIP: $*"
+  exit 77
+}
+[ "$(id -u)" -eq 0 ] || skip "needs root to create network namespaces (uid $(id -u))"
+command -v ip >/dev/null || skip "no 'ip' command (iproute2)"
+command -v tc >/dev/null || skip "no 'tc' command (iproute2)"
+for c in curl jq; do
+  command -v $c >/dev/null || skip "no '$c' command"
+done
+
+tag="cn$$"     # namespaces: ${tag}r (router), ${tag}n0..3 (nodes)
+router="${tag}r"
+N=4
+dir=$(mktemp -d "${TMPDIR:-/tmp}/cairn-netns-XXXXXX")
+net="$dir/net"
+pids=()
+cleanup() {
+  local rc=$? p ns
+  touch "$dir/stop" 2>/dev/null || true
+  for p in "${pids[@]}"; do
+    kill "$p" 2>/dev/null || true
+  done
+  for i in $(seq 0 $((N - 1))); do
+    [ -f "$net/node$i/node.pid" ] && kill "$(cat "$net/node$i/node.pid")" 2>/dev/null
+  done
+  sleep 0.5
+  for ns in "$router" $(for i in $(seq 0 $((N - 1))); do echo "${tag}n$i"; done); do
+    if ip netns list | grep -qw "$ns"; then
+      # Only processes inside our own namespaces.
+      for p in $(ip netns pids "$ns" 2>/dev/null); do
+        kill -9 "$p" 2>/dev/null || true
+      done
+      ip netns del "$ns" 2>/dev/null || true
+    fi
+  done
+  if [ "$rc" -ne 0 ] && [ "${KEEP:-0}" = 1 ]; then
+    echo "kept $dir"
+  else
+    rm -rf "$dir"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+trap 'echo "FAIL: line $LINENO: $BASH_COMMAND exited with $?"' ERR
+
+fail() {
+  echo "FAIL: $*"
+  for i in $(seq 0 $((N - 1))); do
+    echo "--- node$i (${tag}n$i)"
+    tail -20 "$net/node$i/node.log" 2>/dev/null || true
+  done
+  exit 1
+}
+pass() { echo "PASS: $*"; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# --- topology ---------------------------------------------------------------
+ip netns add "$router" 2>"$dir/netns.err" ||
+  skip "ip netns add failed: $(cat "$dir/netns.err")"
+ip -n "$router" link set lo up
+ip netns exec "$router" sysctl -qw net.ipv4.ip_forward=1 ||
+  fail "ip_forward in the router namespace"
+addr() { echo "10.77.$(($1 + 1)).2"; } # node i's address
+for i in $(seq 0 $((N - 1))); do
+  ns="${tag}n$i"
+  ip netns add "$ns" || fail "ip netns add $ns"
+  ip -n "$router" link add "r$i" type veth peer name eth0 netns "$ns" ||
+    fail "veth pair router<->$ns"
+  ip -n "$router" addr add "10.77.$((i + 1)).1/24" dev "r$i"
+  ip -n "$router" link set "r$i" up
+  ip -n "$ns" link set lo up
+  ip -n "$ns" addr add "$(addr "$i")/24" dev eth0
+  ip -n "$ns" link set eth0 up
+  ip -n "$ns" route add default via "10.77.$((i + 1)).1"
+done
+
+# Faults, all in the router namespace: packets from node a to node b are
+# dropped silently (a policy rule of type blackhole), per direction.
+block() { ip -n "$router" rule add pref 100 from "$(addr "$1")" to "$(addr "$2")" blackhole; }
+unblock() { ip -n "$router" rule del pref 100 from "$(addr "$1")" to "$(addr "$2")" blackhole; }
+# partition "0 1" "2 3": both directions between the two sides.
+partition() {
+  local a b
+  for a in $1; do
+    for b in $2; do
+      block "$a" "$b"
+      block "$b" "$a"
+    done
+  done
+}
+heal() {
+  local rules
+  rules=$(ip -n "$router" rule show pref 100)
+  while [ -n "$rules" ]; do
+    ip -n "$router" rule del pref 100
+    rules=$(ip -n "$router" rule show pref 100)
+  done
+}
+
+# --- nodes -------------------------------------------------------------------
+"$cairn" testnet init --dir "$net" --validators $N >"$dir/init.out" ||
+  fail "testnet init"
+declare -a p2p http
+for i in $(seq 0 $((N - 1))); do
+  conf="$net/node$i/conf.d/90-testnet.conf"
+  p2p[i]=$(sed -n 's/^listen = 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$conf" | tail -1)
+  http[i]=$(sed -n 's/^listen = 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$conf" | head -1)
+  [ -n "${p2p[i]}" ] && [ -n "${http[i]}" ] || fail "ports of node$i in $conf"
+done
+# The API stays on each namespace's own loopback; P2P listens on the
+# node's address and dials the others at theirs.
+for i in $(seq 0 $((N - 1))); do
+  conf="$net/node$i/conf.d/90-testnet.conf"
+  for j in $(seq 0 $((N - 1))); do
+    sed -i "s/127\.0\.0\.1:${p2p[j]}\b/$(addr "$j"):${p2p[j]}/g" "$conf"
+  done
+  grep -q "^listen = $(addr "$i"):${p2p[i]}$" "$conf" || fail "rewriting $conf"
+done
+
+start_node() {
+  local i=$1
+  ip netns exec "${tag}n$i" "$cairn" node --home "$net/node$i" \
+    >>"$net/node$i/node.log" 2>&1 &
+  echo $! >"$net/node$i/node.pid"
+}
+# api I PATH: GET from node I's API (inside its namespace).
+api() { ip netns exec "${tag}n$1" curl -fsS --max-time 5 "http://127.0.0.1:${http[$1]}$2"; }
+for i in $(seq 0 $((N - 1))); do start_node "$i"; done
+for i in $(seq 0 $((N - 1))); do
+  for _ in $(seq 200); do
+    api "$i" /v1/status >/dev/null 2>&1 && break
+    kill -0 "$(cat "$net/node$i/node.pid")" 2>/dev/null || fail "node$i exited"
+    sleep 0.1
+  done
+  api "$i" /v1/status >/dev/null || fail "node$i's API did not answer in 20 s"
+done
+# Every node reaches the 3 others through the router.
+for i in $(seq 0 $((N - 1))); do
+  for _ in $(seq 200); do
+    [ "$(api "$i" /v1/status | jq '.p2p.peers | length')" -eq $((N - 1)) ] && break
+    sleep 0.1
+  done
+  [ "$(api "$i" /v1/status | jq '.p2p.peers | length')" -eq $((N - 1)) ] ||
+    fail "node$i is not connected to the $((N - 1)) others through the router"
+done
+
+# --- observation -------------------------------------------------------------
+# Every status read is logged (node height hash state_root) and checked
+# against all earlier reads: one block hash and one state root per height,
+# on every node, at every poll.
+seen="$dir/seen"
+: >"$seen"
+declare -a H
+poll() {
+  local i s line
+  for i in $(seq 0 $((N - 1))); do
+    if s=$(api "$i" /v1/status 2>/dev/null); then
+      line=$(jq -r '"\(.height) \(.hash) \(.state_root)"' <<<"$s")
+      H[i]=${line%% *}
+      echo "$i $line" >>"$seen"
+    else
+      H[i]=-1
+    fi
+  done
+  # Two different (hash, root) at one height anywhere: a safety violation.
+  local bad
+  bad=$(awk '{ k=$2; v=$3" "$4; if (k in m && m[k] != v) { print "height " k ": node" n[k] " saw " m[k] ", node" $1 " saw " v; exit } m[k]=v; n[k]=$1 }' "$seen")
+  [ -z "$bad" ] || fail "SAFETY: $bad"
+}
+minh() { printf '%s\n' "${H[@]}" | sort -n | head -1; }
+maxh() { printf '%s\n' "${H[@]}" | sort -n | tail -1; }
+# hash_at I HEIGHT
+hash_at() { api "$1" "/v1/blocks/$2" 2>/dev/null | jq -r .hash; }
+# agree_all HEIGHT: all nodes hold the same block at HEIGHT.
+agree_all() {
+  local i h0 h
+  h0=$(hash_at 0 "$1") || return 1
+  [ -n "$h0" ] && [ "$h0" != null ] || return 1
+  for i in $(seq 1 $((N - 1))); do
+    h=$(hash_at "$i" "$1") || return 1
+    [ "$h" = "$h0" ] || return 1
+  done
+}
+
+# --- txs ---------------------------------------------------------------------
+# One sender account per node; sender i sends 1 cairn to the sink through
+# node i only, with its own nonce count. A tx is acknowledged when the node
+# answers with its id (appended to acks.i).
+ip netns exec "${tag}n0" "$cairn" keys new sink --home "$net/node0" >/dev/null
+sink=$("$cairn" keys show sink --home "$net/node0" --json | jq -r .address)
+for i in $(seq 0 $((N - 1))); do
+  "$cairn" keys new "s$i" --home "$net/node$i" >/dev/null
+  addr_s=$("$cairn" keys show "s$i" --home "$net/node$i" --json | jq -r .address)
+  ip netns exec "${tag}n0" "$cairn" tx send --home "$net/node0" --from admin \
+    bank.transfer "{\"to\":\"$addr_s\",\"denom\":\"cairn\",\"amount\":100000}" \
+    --wait --timeout 60 >/dev/null || fail "funding sender s$i"
+  echo "$addr_s" >>"$dir/senders"
+done
+trickle() {
+  local i=$1 n=0 out
+  while [ ! -e "$dir/stop" ]; do
+    if out=$(ip netns exec "${tag}n$i" "$cairn" tx send --home "$net/node$i" \
+      --from "s$i" --nonce $n --json bank.transfer \
+      "{\"to\":\"$sink\",\"denom\":\"cairn\",\"amount\":1}" 2>>"$dir/trickle$i.err"); then
+      jq -r .id <<<"$out" >>"$dir/acks$i"
+      n=$((n + 1))
+    fi
+    sleep 0.4
+  done
+}
+for i in $(seq 0 $((N - 1))); do
+  : >"$dir/acks$i"
+  trickle "$i" &
+  pids+=($!)
+done
+
+# --- checks after a scenario ------------------------------------------------
+# All blocks of every node, fetched once (blocks.i: height hash ids...).
+declare -a scanned=(0 0 0 0)
+scan() {
+  local i=$1 to=$2 from
+  from=$((scanned[i] + 1))
+  [ "$from" -le "$to" ] || return 0
+  ip netns exec "${tag}n$i" curl -fsS --max-time 60 \
+    "http://127.0.0.1:${http[i]}/v1/blocks/[$from-$to]" |
+    jq -r '"\(.header.height) \(.hash) \(.header.state_root) \([.results[].id] | join(" "))"' \
+      >>"$dir/blocks$i" || fail "reading blocks $from..$to of node$i"
+  [ "$(tail -1 "$dir/blocks$i" | cut -d' ' -f1)" = "$to" ] ||
+    fail "node$i: blocks $from..$to incomplete"
+  scanned[i]=$to
+}
+# check NAME: wait until every tx acknowledged so far is committed, then
+# compare every height on every node, and count each acked tx exactly once.
+check() {
+  local name=$1 acked want i top n missing dup
+  cat "$dir"/acks? | sort >"$dir/acked"
+  acked=$(wc -l <"$dir/acked")
+  for _ in $(seq 300); do
+    poll
+    top=$(minh)
+    for i in $(seq 0 $((N - 1))); do scan "$i" "$top"; done
+    cut -d' ' -f4- "$dir/blocks0" | tr ' ' '\n' | sed '/^$/d' | sort >"$dir/committed"
+    missing=$(comm -23 "$dir/acked" <(sort -u "$dir/committed") | wc -l)
+    [ "$missing" -eq 0 ] && break
+    sleep 0.2
+  done
+  [ "$missing" -eq 0 ] ||
+    fail "$name: $missing of $acked acknowledged txs not committed after 60 s: $(comm -23 "$dir/acked" <(sort -u "$dir/committed") | head -3 | tr '\n' ' ')"
+  for i in $(seq 1 $((N - 1))); do
+    cmp -s <(cut -d' ' -f1-3 "$dir/blocks0") <(head -n "${scanned[0]}" "$dir/blocks$i" | cut -d' ' -f1-3) ||
+      fail "SAFETY: $name: node0 and node$i differ: $(diff <(cut -d' ' -f1-3 "$dir/blocks0") <(cut -d' ' -f1-3 "$dir/blocks$i") | head -4 | tr '\n' ' ')"
+  done
+  dup=$(uniq -d "$dir/committed" | head -3 | tr '\n' ' ')
+  [ -z "$dup" ] || fail "$name: txs committed more than once: $dup"
+  n=$(wc -l <"$dir/committed")
+  pass "$name: ${scanned[0]} heights equal on $N nodes (hash, state root); $acked acked txs committed once each ($n txs in blocks)"
+}
+
+# wait_all_above HEIGHT TIMEOUT_S: until every node is above HEIGHT and
+# they agree on HEIGHT+1; prints the ms it took.
+wait_all_above() {
+  local h=$1 t0 end
+  t0=$(now_ms)
+  end=$((t0 + $2 * 1000))
+  while [ "$(now_ms)" -lt "$end" ]; do
+    poll
+    if [ "$(minh)" -gt "$h" ] && agree_all $((h + 1)); then
+      echo $(($(now_ms) - t0))
+      return 0
+    fi
+    sleep 0.1
+  done
+  return 1
+}
+# wait_any_above HEIGHT TIMEOUT_S: until some node commits above HEIGHT.
+wait_any_above() {
+  local h=$1 t0 end
+  t0=$(now_ms)
+  end=$((t0 + $2 * 1000))
+  while [ "$(now_ms)" -lt "$end" ]; do
+    poll
+    if [ "$(maxh)" -gt "$h" ]; then
+      echo $(($(now_ms) - t0))
+      return 0
+    fi
+    sleep 0.1
+  done
+  return 1
+}
+results=()
+record() { results+=("$(printf '%-34s %s' "$1" "$2")"); }
+
+if [ "$long" = 1 ]; then
+  cut_s=20 flap_s=20 rounds=3 window_s=10
+else
+  cut_s=5 flap_s=10 rounds=1 window_s=5
+fi
+wait_all_above 2 60 >/dev/null || fail "the 4 validators did not start making blocks"
+check "start"
+
+# --- 1. partition 2|2 --------------------------------------------------------
+for r in $(seq $rounds); do
+  partition "0 1" "2 3"
+  sleep 1 # a block whose votes were in flight may still commit
+  poll
+  before=("${H[@]}")
+  sleep "$cut_s"
+  poll
+  for i in $(seq 0 $((N - 1))); do
+    [ "${H[i]}" -eq "${before[i]}" ] ||
+      fail "2|2: node$i committed ${before[i]} -> ${H[i]} without a quorum"
+  done
+  top=$(maxh)
+  heal
+  ms_commit=$(wait_any_above "$top" 60) || fail "2|2: no commit within 60 s of the heal (heights ${H[*]})"
+  ms_agree=$(wait_all_above "$top" 60) || fail "2|2: nodes did not agree within 60 s of the heal (heights ${H[*]})"
+  pass "2|2 round $r: no commit for ${cut_s}s at heights ${before[*]}; first commit ${ms_commit} ms after the heal, all agree at $((top + 1)) after ${ms_agree} ms"
+  record "2|2 heal -> first commit (r$r)" "$ms_commit ms"
+  record "2|2 heal -> all agree (r$r)" "$ms_agree ms"
+done
+check "partition 2|2"
+
+# --- 2. partition 3|1 --------------------------------------------------------
+for r in $(seq $rounds); do
+  partition "0 1 2" "3"
+  sleep 1
+  poll
+  before=("${H[@]}")
+  sleep "$cut_s"
+  poll
+  [ "${H[3]}" -eq "${before[3]}" ] ||
+    fail "3|1: isolated node3 committed ${before[3]} -> ${H[3]}"
+  for i in 0 1 2; do
+    [ "${H[i]}" -ge $((before[i] + 2)) ] ||
+      fail "3|1: node$i of the majority went only ${before[i]} -> ${H[i]} in ${cut_s}s"
+  done
+  made=$((H[0] - before[0]))
+  top=$(maxh)
+  heal
+  ms=$(wait_all_above "$top" 60) || fail "3|1: node3 did not catch up within 60 s (heights ${H[*]})"
+  pass "3|1 round $r: majority made $made blocks in ${cut_s}s, node3 stayed at ${before[3]}; caught up to $((top + 1)) ${ms} ms after the heal"
+  record "3|1 heal -> node3 caught up (r$r)" "$ms ms ($((top - before[3])) blocks behind)"
+done
+check "partition 3|1"
+
+# --- 3. asymmetric link ------------------------------------------------------
+# node0 can send to node1 but receives nothing from it.
+for r in $(seq $rounds); do
+  block 1 0
+  poll
+  before=("${H[@]}")
+  sleep "$cut_s"
+  poll
+  for i in $(seq 0 $((N - 1))); do
+    [ "${H[i]}" -ge $((before[i] + 2)) ] ||
+      fail "asymmetric 1-/->0: node$i went only ${before[i]} -> ${H[i]} in ${cut_s}s"
+  done
+  made=$((H[0] - before[0]))
+  top=$(maxh)
+  heal
+  ms=$(wait_all_above "$top" 60) || fail "asymmetric: no agreement within 60 s of the heal"
+  pass "asymmetric round $r: node1->node0 dropped for ${cut_s}s, $made blocks meanwhile; all agree ${ms} ms after the heal"
+  record "asym: blocks/s during the fault (r$r)" "$(awk "BEGIN{printf \"%.1f\", $made/$cut_s}")"
+  record "asym heal -> all agree (r$r)" "$ms ms"
+done
+check "asymmetric link"
+
+# --- 4. slow validator -------------------------------------------------------
+# blocks per second over window_s: the mean block time in ms.
+block_time() {
+  local h0 h1 t0 t1
+  poll
+  h0=${H[0]}
+  t0=$(now_ms)
+  sleep "$window_s"
+  poll
+  h1=${H[0]}
+  t1=$(now_ms)
+  [ "$h1" -gt "$h0" ] || return 1
+  echo $(((t1 - t0) / (h1 - h0)))
+}
+rate=${CAIRN_NETNS_RATE:-64kbit}
+bt_before=$(block_time) || fail "no block in ${window_s}s before the slow link"
+# Both directions of node3's link: the router's side and the node's side.
+tc -n "$router" qdisc add dev r3 root tbf rate "$rate" burst 2kb latency 2s ||
+  fail "tc tbf on r3"
+tc -n "${tag}n3" qdisc add dev eth0 root tbf rate "$rate" burst 2kb latency 2s ||
+  fail "tc tbf on node3's eth0"
+bt_slow=$(block_time) || fail "no block in ${window_s}s with node3's link at $rate"
+h3_slow=${H[3]}
+top=$(maxh)
+tc -n "$router" qdisc del dev r3 root
+tc -n "${tag}n3" qdisc del dev eth0 root
+ms=$(wait_all_above "$top" 60) || fail "slow: node3 did not catch up within 60 s"
+pass "slow validator: block time ${bt_before} ms, ${bt_slow} ms with node3's link at $rate (node3 at $h3_slow, head $top); in sync ${ms} ms after the limit is lifted"
+record "block time, no fault" "$bt_before ms"
+record "block time, node3 at $rate" "$bt_slow ms (node3 $((top - h3_slow)) behind)"
+record "slow lifted -> node3 in sync" "$ms ms"
+check "slow validator"
+
+# --- 5. flapping link --------------------------------------------------------
+poll
+before=("${H[@]}")
+for _ in $(seq "$flap_s"); do
+  ip -n "$router" link set r2 down
+  sleep 0.5
+  poll
+  ip -n "$router" link set r2 up
+  sleep 0.5
+done
+poll
+made=$((H[0] - before[0]))
+[ "$made" -ge 2 ] || fail "flapping: node0 went only ${before[0]} -> ${H[0]} in ${flap_s}s"
+top=$(maxh)
+ms=$(wait_all_above "$top" 60) || fail "flapping: node2 did not catch up within 60 s (heights ${H[*]})"
+pass "flapping: node2's link down/up every second for ${flap_s}s, $made blocks meanwhile (node2 ${before[2]} -> ${H[2]}); all agree ${ms} ms after"
+record "flap: blocks/s during ${flap_s}s" "$(awk "BEGIN{printf \"%.1f\", $made/$flap_s}")"
+record "flap end -> all agree" "$ms ms"
+check "flapping link"
+
+# The trickle stops; everything it got acknowledged commits, once.
+touch "$dir/stop"
+for p in "${pids[@]}"; do wait "$p" || true; done
+pids=()
+check "end"
+# State: the sink holds one cairn per committed trickle tx, on every node.
+sent=0
+for i in $(seq 0 $((N - 1))); do
+  s_addr=$(sed -n "$((i + 1))p" "$dir/senders")
+  nonce=$(api "$i" "/v1/accounts/$s_addr" | jq .nonce)
+  [ "$nonce" -ge "$(wc -l <"$dir/acks$i")" ] ||
+    fail "sender s$i: committed nonce $nonce < $(wc -l <"$dir/acks$i") acked txs"
+  sent=$((sent + nonce))
+done
+for i in $(seq 0 $((N - 1))); do
+  got=$(api "$i" "/v1/bank/balances/$sink" | jq '.balances.cairn // 0')
+  [ "$got" -eq "$sent" ] ||
+    fail "node$i: sink balance $got, want $sent (one per committed trickle tx)"
+done
+pass "state: the sink holds $sent cairn on every node = the senders' committed nonces"
+for i in $(seq 0 $((N - 1))); do
+  kill -0 "$(cat "$net/node$i/node.pid")" 2>/dev/null || fail "node$i died"
+done
+
+echo
+echo "measured ($([ "$long" = 1 ] && echo long || echo short) run, $(date -u +%FT%TZ)):"
+for l in "${results[@]}"; do echo "  $l"; done
+echo "all scenarios passed"
