@@ -341,7 +341,7 @@ else
 fi
 cut_s=${CAIRN_NETNS_CUT_S:-$cut_s}
 # Which scenarios run (all by default).
-only=" ${CAIRN_NETNS_SCENARIOS:-1 2 3 4 5} "
+only=" ${CAIRN_NETNS_SCENARIOS:-1 2 3 4 5 6} "
 want() { [[ "$only" == *" $1 "* ]]; }
 wait_all_above 2 60 >/dev/null || fail "the 4 validators did not start making blocks"
 check "start"
@@ -475,6 +475,43 @@ pass "flapping: node2's link down/up every second for ${flap_s}s, $made blocks m
 record "flap: blocks/s during ${flap_s}s" "$(awk "BEGIN{printf \"%.1f\", $made/$flap_s}")"
 record "flap end -> all agree" "$ms ms"
 check "flapping link"
+fi
+
+# --- 6. packet loss ----------------------------------------------------------
+# Random loss on every forwarded packet (nft's numgen in the router
+# namespace; tc netem is not in this kernel). Needs nft (Debian nftables).
+if want 6; then
+  loss=${CAIRN_NETNS_LOSS:-20}
+  if ! command -v nft >/dev/null; then
+    echo "NOT RUN: packet loss: no 'nft' command (Debian package nftables)"
+    record "loss ${loss}%" "not run (no nft)"
+  else
+    ip netns exec "$router" nft add table inet cairn_loss
+    ip netns exec "$router" nft add chain inet cairn_loss forward \
+      '{ type filter hook forward priority 0; policy accept; }'
+    poll
+    before=("${H[@]}")
+    t0=$(now_ms)
+    ip netns exec "$router" nft add rule inet cairn_loss forward \
+      numgen random mod 100 '<' "$loss" drop ||
+      fail "nft: a random-loss rule in the router namespace"
+    sleep "$cut_s"
+    poll
+    made=$((H[0] - before[0]))
+    lost=$(ip netns exec "$router" nft list ruleset | grep -c drop)
+    [ "$lost" -eq 1 ] || fail "nft: the loss rule is gone"
+    for i in $(seq 0 $((N - 1))); do
+      [ "${H[i]}" -ge $((before[i] + 2)) ] ||
+        fail "loss ${loss}%: node$i went only ${before[i]} -> ${H[i]} in ${cut_s}s"
+    done
+    top=$(maxh)
+    ip netns exec "$router" nft delete table inet cairn_loss
+    ms=$(wait_all_above "$top" 60) || fail "loss: no agreement within 60 s after the loss ends"
+    pass "loss ${loss}% on every link for ${cut_s}s: $made blocks meanwhile; all agree ${ms} ms after"
+    record "loss ${loss}%: blocks/s" "$(awk "BEGIN{printf \"%.1f\", $made/$cut_s}")"
+    record "loss end -> all agree" "$ms ms"
+  fi
+  check "packet loss"
 fi
 
 # The trickle stops; everything it got acknowledged commits, once.
