@@ -172,20 +172,34 @@ seen="$dir/seen"
 : >"$seen"
 declare -a H
 poll() {
-  local i s line
+  local i line ps=()
+  # The four reads in parallel: "height hash state_root", or -1.
   for i in $(seq 0 $((N - 1))); do
-    if s=$(api "$i" /v1/status 2>/dev/null); then
-      line=$(jq -r '"\(.height) \(.hash) \(.state_root)"' <<<"$s")
-      H[i]=${line%% *}
-      echo "$i $line" >>"$seen"
-    else
-      H[i]=-1
-    fi
+    {
+      api "$i" /v1/status 2>/dev/null |
+        jq -r '"\(.height) \(.hash) \(.state_root)"' 2>/dev/null || echo -1
+    } >"$dir/st$i" &
+    ps+=($!)
+  done
+  wait "${ps[@]}"
+  for i in $(seq 0 $((N - 1))); do
+    read -r line <"$dir/st$i" || line=-1
+    H[i]=${line%% *}
+    [[ "${H[i]}" =~ ^[0-9]+$ ]] || H[i]=-1
+    [ "${H[i]}" = -1 ] || echo "$i $line" >>"$seen"
   done
   # Two different (hash, root) at one height anywhere: a safety violation.
   local bad
   bad=$(awk '{ k=$2; v=$3" "$4; if (k in m && m[k] != v) { print "height " k ": node" n[k] " saw " m[k] ", node" $1 " saw " v; exit } m[k]=v; n[k]=$1 }' "$seen")
   [ -z "$bad" ] || fail "SAFETY: $bad"
+}
+# watch S: poll for S seconds (safety checked at every poll).
+watch() {
+  local end=$(($(now_ms) + $1 * 1000))
+  while [ "$(now_ms)" -lt "$end" ]; do
+    poll
+    sleep 0.1
+  done
 }
 minh() { printf '%s\n' "${H[@]}" | sort -n | head -1; }
 maxh() { printf '%s\n' "${H[@]}" | sort -n | tail -1; }
@@ -204,7 +218,7 @@ agree_all() {
 
 # --- txs ---------------------------------------------------------------------
 # One sender account per node; sender i sends 1 cairn to the sink through
-# node i only, with its own nonce count. A tx is acknowledged when the node
+# node i only. A tx is acknowledged when the node
 # answers with its id (appended to acks.i).
 ip netns exec "${tag}n0" "$cairn" keys new sink --home "$net/node0" >/dev/null
 sink=$("$cairn" keys show sink --home "$net/node0" --json | jq -r .address)
@@ -216,14 +230,15 @@ for i in $(seq 0 $((N - 1))); do
     --wait --timeout 60 >/dev/null || fail "funding sender s$i"
   echo "$addr_s" >>"$dir/senders"
 done
+# The nonce is the node's next one (its mempool included): a send that
+# failed after the node took it does not stall the trickle.
 trickle() {
-  local i=$1 n=0 out
+  local i=$1 out
   while [ ! -e "$dir/stop" ]; do
     if out=$(ip netns exec "${tag}n$i" "$cairn" tx send --home "$net/node$i" \
-      --from "s$i" --nonce $n --json bank.transfer \
+      --from "s$i" --json bank.transfer \
       "{\"to\":\"$sink\",\"denom\":\"cairn\",\"amount\":1}" 2>>"$dir/trickle$i.err"); then
       jq -r .id <<<"$out" >>"$dir/acks$i"
-      n=$((n + 1))
     fi
     sleep 0.4
   done
@@ -353,7 +368,7 @@ for r in $(seq $rounds); do
   sleep 1 # a block whose votes were in flight may still commit
   poll
   before=("${H[@]}")
-  sleep "$cut_s"
+  watch "$cut_s"
   poll
   for i in $(seq 0 $((N - 1))); do
     [ "${H[i]}" -eq "${before[i]}" ] ||
@@ -378,7 +393,7 @@ for r in $(seq $rounds); do
   sleep 1
   poll
   before=("${H[@]}")
-  sleep "$cut_s"
+  watch "$cut_s"
   poll
   [ "${H[3]}" -eq "${before[3]}" ] ||
     fail "3|1: isolated node3 committed ${before[3]} -> ${H[3]}"
@@ -403,7 +418,7 @@ for r in $(seq $rounds); do
   block 1 0
   poll
   before=("${H[@]}")
-  sleep "$cut_s"
+  watch "$cut_s"
   poll
   for i in $(seq 0 $((N - 1))); do
     [ "${H[i]}" -ge $((before[i] + 2)) ] ||
@@ -428,7 +443,7 @@ block_time() {
   poll
   h0=${H[0]}
   t0=$(now_ms)
-  sleep "$window_s"
+  watch "$window_s"
   poll
   h1=${H[0]}
   t1=$(now_ms)
@@ -495,7 +510,7 @@ if want 6; then
     ip netns exec "$router" nft add rule inet cairn_loss forward \
       numgen random mod 100 '<' "$loss" drop ||
       fail "nft: a random-loss rule in the router namespace"
-    sleep "$cut_s"
+    watch "$cut_s"
     poll
     made=$((H[0] - before[0]))
     lost=$(ip netns exec "$router" nft list ruleset | grep -c drop)
@@ -534,6 +549,7 @@ for i in $(seq 0 $((N - 1))); do
     fail "node$i: sink balance $got, want $sent (one per committed trickle tx)"
 done
 pass "state: the sink holds $sent cairn on every node = the senders' committed nonces"
+echo "txs: $(cat "$dir"/acks? | wc -l) acknowledged, $(cat "$dir"/trickle?.err 2>/dev/null | grep -c . || true) lines of send errors (a send refused or timed out is not acknowledged)"
 for i in $(seq 0 $((N - 1))); do
   kill -0 "$(cat "$net/node$i/node.pid")" 2>/dev/null || fail "node$i died"
 done
