@@ -64,7 +64,7 @@ trap 'exit 130' INT TERM
 trap 'echo "FAIL: line $LINENO: $BASH_COMMAND exited with $?"' ERR
 
 fail() {
-  echo "FAIL: $*"
+  echo "FAIL: $*" >&2
   for i in $(seq 0 $((N - 1))); do
     echo "--- node$i (${tag}n$i)"
     tail -20 "$net/node$i/node.log" 2>/dev/null || true
@@ -267,7 +267,7 @@ scan() {
 # check NAME: wait until every tx acknowledged so far is committed, then
 # compare every height on every node, and count each acked tx exactly once.
 check() {
-  local name=$1 acked want i top n missing dup
+  local name=$1 acked i top n missing dup
   cat "$dir"/acks? | sort >"$dir/acked"
   acked=$(wc -l <"$dir/acked")
   for _ in $(seq 300); do
@@ -292,7 +292,8 @@ check() {
 }
 
 # wait_all_above HEIGHT TIMEOUT_S: until every node is above HEIGHT and
-# they agree on HEIGHT+1; prints the ms it took.
+# they agree on HEIGHT+1; sets waited to the ms it took. (Not called in
+# $(...): its polls update H and may fail the test.)
 wait_all_above() {
   local h=$1 t0 end
   t0=$(now_ms)
@@ -300,14 +301,15 @@ wait_all_above() {
   while [ "$(now_ms)" -lt "$end" ]; do
     poll
     if [ "$(minh)" -gt "$h" ] && agree_all $((h + 1)); then
-      echo $(($(now_ms) - t0))
+      waited=$(($(now_ms) - t0))
       return 0
     fi
     sleep 0.1
   done
   return 1
 }
-# wait_any_above HEIGHT TIMEOUT_S: until some node commits above HEIGHT.
+# wait_any_above HEIGHT TIMEOUT_S: until some node commits above HEIGHT
+# (sets waited).
 wait_any_above() {
   local h=$1 t0 end
   t0=$(now_ms)
@@ -315,7 +317,7 @@ wait_any_above() {
   while [ "$(now_ms)" -lt "$end" ]; do
     poll
     if [ "$(maxh)" -gt "$h" ]; then
-      echo $(($(now_ms) - t0))
+      waited=$(($(now_ms) - t0))
       return 0
     fi
     sleep 0.1
@@ -363,133 +365,147 @@ check "start"
 
 # --- 1. partition 2|2 --------------------------------------------------------
 if want 1; then
-for r in $(seq $rounds); do
-  partition "0 1" "2 3"
-  sleep 1 # a block whose votes were in flight may still commit
-  poll
-  before=("${H[@]}")
-  watch "$cut_s"
-  poll
-  for i in $(seq 0 $((N - 1))); do
-    [ "${H[i]}" -eq "${before[i]}" ] ||
-      fail "2|2: node$i committed ${before[i]} -> ${H[i]} without a quorum"
+  for r in $(seq $rounds); do
+    partition "0 1" "2 3"
+    sleep 1 # a block whose votes were in flight may still commit
+    poll
+    before=("${H[@]}")
+    watch "$cut_s"
+    poll
+    for i in $(seq 0 $((N - 1))); do
+      [ "${H[i]}" -eq "${before[i]}" ] ||
+        fail "2|2: node$i committed ${before[i]} -> ${H[i]} without a quorum"
+    done
+    top=$(maxh)
+    rto_check
+    heal
+    wait_any_above "$top" 60 ||
+      fail "2|2: no commit within 60 s of the heal (heights ${H[*]})"
+    ms_commit=$waited
+    wait_all_above "$top" 60 ||
+      fail "2|2: nodes did not agree within 60 s of the heal (heights ${H[*]})"
+    ms_agree=$waited
+    pass "2|2 round $r: no commit for ${cut_s}s at heights ${before[*]}; first commit ${ms_commit} ms after the heal, all agree at $((top + 1)) after ${ms_agree} ms"
+    record "2|2 heal -> first commit (r$r)" "$ms_commit ms"
+    record "2|2 heal -> all agree (r$r)" "$ms_agree ms"
   done
-  top=$(maxh)
-  rto_check
-  heal
-  ms_commit=$(wait_any_above "$top" 60) || fail "2|2: no commit within 60 s of the heal (heights ${H[*]})"
-  ms_agree=$(wait_all_above "$top" 60) || fail "2|2: nodes did not agree within 60 s of the heal (heights ${H[*]})"
-  pass "2|2 round $r: no commit for ${cut_s}s at heights ${before[*]}; first commit ${ms_commit} ms after the heal, all agree at $((top + 1)) after ${ms_agree} ms"
-  record "2|2 heal -> first commit (r$r)" "$ms_commit ms"
-  record "2|2 heal -> all agree (r$r)" "$ms_agree ms"
-done
-check "partition 2|2"
+  check "partition 2|2"
 fi
 
 # --- 2. partition 3|1 --------------------------------------------------------
 if want 2; then
-for r in $(seq $rounds); do
-  partition "0 1 2" "3"
-  sleep 1
-  poll
-  before=("${H[@]}")
-  watch "$cut_s"
-  poll
-  [ "${H[3]}" -eq "${before[3]}" ] ||
-    fail "3|1: isolated node3 committed ${before[3]} -> ${H[3]}"
-  for i in 0 1 2; do
-    [ "${H[i]}" -ge $((before[i] + 2)) ] ||
-      fail "3|1: node$i of the majority went only ${before[i]} -> ${H[i]} in ${cut_s}s"
+  for r in $(seq $rounds); do
+    partition "0 1 2" "3"
+    sleep 1
+    poll
+    before=("${H[@]}")
+    watch "$cut_s"
+    poll
+    [ "${H[3]}" -eq "${before[3]}" ] ||
+      fail "3|1: isolated node3 committed ${before[3]} -> ${H[3]}"
+    for i in 0 1 2; do
+      [ "${H[i]}" -ge $((before[i] + 2)) ] ||
+        fail "3|1: node$i of the majority went only ${before[i]} -> ${H[i]} in ${cut_s}s"
+    done
+    made=$((H[0] - before[0]))
+    top=$(maxh)
+    heal
+    wait_all_above "$top" 60 ||
+      fail "3|1: node3 did not catch up within 60 s (heights ${H[*]})"
+    ms=$waited
+    pass "3|1 round $r: majority made $made blocks in ${cut_s}s, node3 stayed at ${before[3]}; caught up to $((top + 1)) ${ms} ms after the heal"
+    record "3|1 heal -> node3 caught up (r$r)" "$ms ms ($((top - before[3])) blocks behind)"
   done
-  made=$((H[0] - before[0]))
-  top=$(maxh)
-  heal
-  ms=$(wait_all_above "$top" 60) || fail "3|1: node3 did not catch up within 60 s (heights ${H[*]})"
-  pass "3|1 round $r: majority made $made blocks in ${cut_s}s, node3 stayed at ${before[3]}; caught up to $((top + 1)) ${ms} ms after the heal"
-  record "3|1 heal -> node3 caught up (r$r)" "$ms ms ($((top - before[3])) blocks behind)"
-done
-check "partition 3|1"
+  check "partition 3|1"
 fi
 
 # --- 3. asymmetric link ------------------------------------------------------
 if want 3; then
-# node0 can send to node1 but receives nothing from it.
-for r in $(seq $rounds); do
-  block 1 0
-  poll
-  before=("${H[@]}")
-  watch "$cut_s"
-  poll
-  for i in $(seq 0 $((N - 1))); do
-    [ "${H[i]}" -ge $((before[i] + 2)) ] ||
-      fail "asymmetric 1-/->0: node$i went only ${before[i]} -> ${H[i]} in ${cut_s}s"
+  # node0 can send to node1 but receives nothing from it.
+  for r in $(seq $rounds); do
+    block 1 0
+    poll
+    before=("${H[@]}")
+    watch "$cut_s"
+    poll
+    for i in $(seq 0 $((N - 1))); do
+      [ "${H[i]}" -ge $((before[i] + 2)) ] ||
+        fail "asymmetric 1-/->0: node$i went only ${before[i]} -> ${H[i]} in ${cut_s}s"
+    done
+    made=$((H[0] - before[0]))
+    top=$(maxh)
+    heal
+    wait_all_above "$top" 60 ||
+      fail "asymmetric: no agreement within 60 s of the heal"
+    ms=$waited
+    pass "asymmetric round $r: node1->node0 dropped for ${cut_s}s, $made blocks meanwhile; all agree ${ms} ms after the heal"
+    record "asym: blocks/s during the fault (r$r)" "$(awk "BEGIN{printf \"%.1f\", $made/$cut_s}")"
+    record "asym heal -> all agree (r$r)" "$ms ms"
   done
-  made=$((H[0] - before[0]))
-  top=$(maxh)
-  heal
-  ms=$(wait_all_above "$top" 60) || fail "asymmetric: no agreement within 60 s of the heal"
-  pass "asymmetric round $r: node1->node0 dropped for ${cut_s}s, $made blocks meanwhile; all agree ${ms} ms after the heal"
-  record "asym: blocks/s during the fault (r$r)" "$(awk "BEGIN{printf \"%.1f\", $made/$cut_s}")"
-  record "asym heal -> all agree (r$r)" "$ms ms"
-done
-check "asymmetric link"
+  check "asymmetric link"
 fi
 
 # --- 4. slow validator -------------------------------------------------------
 if want 4; then
-# blocks per second over window_s: the mean block time in ms.
-block_time() {
-  local h0 h1 t0 t1
-  poll
-  h0=${H[0]}
-  t0=$(now_ms)
-  watch "$window_s"
-  poll
-  h1=${H[0]}
-  t1=$(now_ms)
-  [ "$h1" -gt "$h0" ] || return 1
-  echo $(((t1 - t0) / (h1 - h0)))
-}
-rate=${CAIRN_NETNS_RATE:-64kbit}
-bt_before=$(block_time) || fail "no block in ${window_s}s before the slow link"
-# Both directions of node3's link: the router's side and the node's side.
-tc -n "$router" qdisc add dev r3 root tbf rate "$rate" burst 2kb latency 2s ||
-  fail "tc tbf on r3"
-tc -n "${tag}n3" qdisc add dev eth0 root tbf rate "$rate" burst 2kb latency 2s ||
-  fail "tc tbf on node3's eth0"
-bt_slow=$(block_time) || fail "no block in ${window_s}s with node3's link at $rate"
-h3_slow=${H[3]}
-top=$(maxh)
-tc -n "$router" qdisc del dev r3 root
-tc -n "${tag}n3" qdisc del dev eth0 root
-ms=$(wait_all_above "$top" 60) || fail "slow: node3 did not catch up within 60 s"
-pass "slow validator: block time ${bt_before} ms, ${bt_slow} ms with node3's link at $rate (node3 at $h3_slow, head $top); in sync ${ms} ms after the limit is lifted"
-record "block time, no fault" "$bt_before ms"
-record "block time, node3 at $rate" "$bt_slow ms (node3 $((top - h3_slow)) behind)"
-record "slow lifted -> node3 in sync" "$ms ms"
-check "slow validator"
+  # block_time: the mean block time in ms over window_s (sets bt).
+  block_time() {
+    local h0 h1 t0 t1
+    poll
+    h0=${H[0]}
+    t0=$(now_ms)
+    watch "$window_s"
+    poll
+    h1=${H[0]}
+    t1=$(now_ms)
+    [ "$h1" -gt "$h0" ] || return 1
+    bt=$(((t1 - t0) / (h1 - h0)))
+  }
+  rate=${CAIRN_NETNS_RATE:-64kbit}
+  block_time || fail "no block in ${window_s}s before the slow link"
+  bt_before=$bt
+  # Both directions of node3's link: the router's side and the node's side.
+  tc -n "$router" qdisc add dev r3 root tbf rate "$rate" burst 2kb latency 2s ||
+    fail "tc tbf on r3"
+  tc -n "${tag}n3" qdisc add dev eth0 root tbf rate "$rate" burst 2kb latency 2s ||
+    fail "tc tbf on node3's eth0"
+  block_time || fail "no block in ${window_s}s with node3's link at $rate"
+  bt_slow=$bt
+  h3_slow=${H[3]}
+  top=$(maxh)
+  tc -n "$router" qdisc del dev r3 root
+  tc -n "${tag}n3" qdisc del dev eth0 root
+  wait_all_above "$top" 60 ||
+    fail "slow: node3 did not catch up within 60 s"
+  ms=$waited
+  pass "slow validator: block time ${bt_before} ms, ${bt_slow} ms with node3's link at $rate (node3 at $h3_slow, head $top); in sync ${ms} ms after the limit is lifted"
+  record "block time, no fault" "$bt_before ms"
+  record "block time, node3 at $rate" "$bt_slow ms (node3 $((top - h3_slow)) behind)"
+  record "slow lifted -> node3 in sync" "$ms ms"
+  check "slow validator"
 fi
 
 # --- 5. flapping link --------------------------------------------------------
 if want 5; then
-poll
-before=("${H[@]}")
-for _ in $(seq "$flap_s"); do
-  ip -n "$router" link set r2 down
-  sleep 0.5
   poll
-  ip -n "$router" link set r2 up
-  sleep 0.5
-done
-poll
-made=$((H[0] - before[0]))
-[ "$made" -ge 2 ] || fail "flapping: node0 went only ${before[0]} -> ${H[0]} in ${flap_s}s"
-top=$(maxh)
-ms=$(wait_all_above "$top" 60) || fail "flapping: node2 did not catch up within 60 s (heights ${H[*]})"
-pass "flapping: node2's link down/up every second for ${flap_s}s, $made blocks meanwhile (node2 ${before[2]} -> ${H[2]}); all agree ${ms} ms after"
-record "flap: blocks/s during ${flap_s}s" "$(awk "BEGIN{printf \"%.1f\", $made/$flap_s}")"
-record "flap end -> all agree" "$ms ms"
-check "flapping link"
+  before=("${H[@]}")
+  for _ in $(seq "$flap_s"); do
+    ip -n "$router" link set r2 down
+    sleep 0.5
+    poll
+    ip -n "$router" link set r2 up
+    sleep 0.5
+  done
+  poll
+  made=$((H[0] - before[0]))
+  [ "$made" -ge 2 ] || fail "flapping: node0 went only ${before[0]} -> ${H[0]} in ${flap_s}s"
+  top=$(maxh)
+  wait_all_above "$top" 60 ||
+    fail "flapping: node2 did not catch up within 60 s (heights ${H[*]})"
+  ms=$waited
+  pass "flapping: node2's link down/up every second for ${flap_s}s, $made blocks meanwhile (node2 ${before[2]} -> ${H[2]}); all agree ${ms} ms after"
+  record "flap: blocks/s during ${flap_s}s" "$(awk "BEGIN{printf \"%.1f\", $made/$flap_s}")"
+  record "flap end -> all agree" "$ms ms"
+  check "flapping link"
 fi
 
 # --- 6. packet loss ----------------------------------------------------------
@@ -521,7 +537,9 @@ if want 6; then
     done
     top=$(maxh)
     ip netns exec "$router" nft delete table inet cairn_loss
-    ms=$(wait_all_above "$top" 60) || fail "loss: no agreement within 60 s after the loss ends"
+    wait_all_above "$top" 60 ||
+      fail "loss: no agreement within 60 s after the loss ends"
+    ms=$waited
     pass "loss ${loss}% on every link for ${cut_s}s: $made blocks meanwhile; all agree ${ms} ms after"
     record "loss ${loss}%: blocks/s" "$(awk "BEGIN{printf \"%.1f\", $made/$cut_s}")"
     record "loss end -> all agree" "$ms ms"
@@ -550,9 +568,18 @@ for i in $(seq 0 $((N - 1))); do
 done
 pass "state: the sink holds $sent cairn on every node = the senders' committed nonces"
 echo "txs: $(cat "$dir"/acks? | wc -l) acknowledged, $(cat "$dir"/trickle?.err 2>/dev/null | grep -c . || true) lines of send errors (a send refused or timed out is not acknowledged)"
+# Each node stops cleanly on SIGTERM (under ASan: no leak, no error).
 for i in $(seq 0 $((N - 1))); do
   kill -0 "$(cat "$net/node$i/node.pid")" 2>/dev/null || fail "node$i died"
+  kill -TERM "$(cat "$net/node$i/node.pid")"
 done
+for i in $(seq 0 $((N - 1))); do
+  rc=0
+  wait "$(cat "$net/node$i/node.pid")" || rc=$?
+  rm -f "$net/node$i/node.pid"
+  [ "$rc" -eq 0 ] || fail "node$i exited with status $rc on SIGTERM"
+done
+pass "the $N nodes stop cleanly"
 
 echo
 echo "measured ($([ "$long" = 1 ] && echo long || echo short) run, $(date -u +%FT%TZ)):"
