@@ -75,8 +75,9 @@ fail() {
   done
   exit 1
 }
-pass() { echo "PASS: $*"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
+t_start=$(now_ms)
+pass() { echo "PASS: [$((($(now_ms) - t_start) / 1000)) s] $*"; }
 
 # --- topology ---------------------------------------------------------------
 ip netns add "$router" 2>"$dir/netns.err" ||
@@ -229,9 +230,12 @@ sink=$("$cairn" keys show sink --home "$net/node0" --json | jq -r .address)
 for i in $(seq 0 $((N - 1))); do
   "$cairn" keys new "s$i" --home "$net/node$i" >/dev/null
   addr_s=$("$cairn" keys show "s$i" --home "$net/node$i" --json | jq -r .address)
+  # Only the last one waits: the node gives each the next nonce.
+  wait_flag=
+  [ "$i" -eq $((N - 1)) ] && wait_flag=--wait
   ip netns exec "${tag}n0" "$cairn" tx send --home "$net/node0" --from admin \
     bank.transfer "{\"to\":\"$addr_s\",\"denom\":\"cairn\",\"amount\":100000}" \
-    --wait --timeout 60 >/dev/null || fail "funding sender s$i"
+    $wait_flag --timeout 60 >/dev/null || fail "funding sender s$i"
   echo "$addr_s" >>"$dir/senders"
 done
 # The nonce is the node's next one (its mempool included): a send that
@@ -360,7 +364,7 @@ record() { results+=("$(printf '%-34s %s' "$1" "$2")"); }
 if [ "$long" = 1 ]; then
   cut_s=20 flap_s=20 rounds=3 window_s=10
 else
-  cut_s=5 flap_s=10 rounds=1 window_s=5
+  cut_s=5 flap_s=10 rounds=1 window_s=4
 fi
 cut_s=${CAIRN_NETNS_CUT_S:-$cut_s}
 # Which scenarios run (all by default).
@@ -495,13 +499,18 @@ fi
 if want 5; then
   poll
   before=("${H[@]}")
-  for _ in $(seq "$flap_s"); do
-    ip -n "$router" link set r2 down
-    sleep 0.5
-    poll
-    ip -n "$router" link set r2 up
-    sleep 0.5
+  # On a clock: down at t0 + k s, up at t0 + k s + 0.5 s (no polls in
+  # between, which would stretch the period on a loaded machine).
+  t0=$(now_ms)
+  for k in $(seq 0 $((2 * flap_s - 1))); do
+    while [ "$(now_ms)" -lt $((t0 + k * 500)) ]; do sleep 0.05; done
+    if [ $((k % 2)) -eq 0 ]; then
+      ip -n "$router" link set r2 down
+    else
+      ip -n "$router" link set r2 up
+    fi
   done
+  while [ "$(now_ms)" -lt $((t0 + flap_s * 1000)) ]; do sleep 0.05; done
   poll
   made=$((H[0] - before[0]))
   [ "$made" -ge 2 ] || fail "flapping: node0 went only ${before[0]} -> ${H[0]} in ${flap_s}s"
