@@ -212,7 +212,7 @@ socket_tune (int fd)
   /* While a link drops every packet (a partition), TCP doubles the wait
    * between retransmissions up to 120 s, and after the heal the connection
    * stays silent until the next one: the chain recovered 5 to 8 s after a
-   * 5 s partition and ~40 s after a 60 s one (tests/reliability/netns.sh).
+   * 5 s partition and 46 to 50 s after a 60 s one (tests/reliability/netns.sh).
    * Capped, a connection resends within a second of the heal. Kernels
    * before 6.15 refuse the option and keep TCP's backoff. */
   int rto_max = RTO_MAX_MS;
