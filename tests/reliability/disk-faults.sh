@@ -1,0 +1,3 @@
+#!/bin/bash
+echo "disk-faults: not yet written"
+exit 1
