@@ -26,14 +26,14 @@
 # and its interceptors then call through to the shim's.
 #
 # Env: CAIRN_FAULTINJECT (the shim), STORES ("store-lmdb store-git"),
-# FAULT_MAX (boundaries per store in the normal run: 20, spread evenly over
+# FAULT_MAX (boundaries per store in the normal run: 30, spread evenly over
 # 1..M when M is larger; CAIRN_LONG=1: all of them),
 # KEEP=1.
 set -euo pipefail
 cairn=${CAIRN_BIN:?CAIRN_BIN must point at the cairn executable}
 shim=${CAIRN_FAULTINJECT:?CAIRN_FAULTINJECT must point at faultinject.so}
 STORES=${STORES:-store-lmdb store-git}
-FAULT_MAX=${FAULT_MAX:-20}
+FAULT_MAX=${FAULT_MAX:-30}
 [ "${CAIRN_LONG:-0}" = 1 ] && FAULT_MAX=1000000
 preload=$shim
 asan=$(ldd "$cairn" | awk '/libasan/ {print $3}')

@@ -71,8 +71,7 @@ static int (*REAL (fdatasync)) (int);
 static int (*REAL (msync)) (void *, size_t, int);
 static int (*REAL (rename)) (const char *, const char *);
 static int (*REAL (renameat)) (int, const char *, int, const char *);
-static int (*REAL (renameat2)) (int, const char *, int, const char *,
-                                unsigned);
+static int (*REAL (renameat2)) (int, const char *, int, const char *, unsigned);
 static void *(*REAL (mmap)) (void *, size_t, int, int, int, off_t);
 static void *(*REAL (mmap64)) (void *, size_t, int, int, int, off_t);
 static int (*REAL (munmap)) (void *, size_t);
