@@ -118,10 +118,12 @@ lookup_all (void)
 #undef LOOKUP
 }
 
+/* The configuration, read once by the constructor: a wrapper can run
+ * before it (under ASan, the runtime's own start-up calls reach the shim
+ * before libc has the environment), and then only passes the call on. */
 static void
 setup (void)
 {
-  lookup_all ();
   const char *dir = getenv ("CAIRN_FAULT_DIR");
   const char *log = getenv ("CAIRN_FAULT_LOG");
   const char *at = getenv ("CAIRN_FAULT_AT");
@@ -145,16 +147,20 @@ setup (void)
   ready = fault_at > 0 || (count && *count == '1');
 }
 
+static pthread_once_t syms_once = PTHREAD_ONCE_INIT;
+
+/* The real functions; safe at any time. */
 static void
 init (void)
 {
-  pthread_once (&once, setup);
+  pthread_once (&syms_once, lookup_all);
 }
 
 __attribute__ ((constructor)) static void
 faultinject_ctor (void)
 {
   init ();
+  pthread_once (&once, setup);
 }
 
 __attribute__ ((destructor)) static void

@@ -67,7 +67,11 @@ done
 admin=$("$cairn" keys show admin --home "$net/node0" --json | jq -r .address)
 agree $NODES 2 || fail "the testnet did not start making blocks"
 
-height_of() { curl -fsS --max-time 3 "${api[$1]}/v1/status" | jq -r .height; }
+# (Polled: sed, not a jq process per call.)
+height_of() {
+  curl -fsS --max-time 3 "${api[$1]}/v1/status" |
+    sed -n 's/.*"height":\([0-9]*\).*/\1/p'
+}
 pid_of() { cat "$net/node$1/node.pid"; }
 
 # Blocks $2..$3 of node $1 as "height hash state_root tx_count" lines.
@@ -125,10 +129,10 @@ while [ "$kills" -lt "$KILLS" ]; do
   while [[ " $victims " == *" $target "* ]]; do target=$(((target + 1) % NODES)); done
 
   "$cairn" bench --target "${api[target]}" --from "$net/node0/keys/admin.pem" \
-    --txs 200 --accounts 4 --rate 400 --batch 20 --json \
+    --txs 100 --accounts 4 --rate 400 --batch 20 --json \
     >"$dir/bench.out" 2>"$dir/bench.err" &
   bench_pid=$!
-  sleep "0.$((2 + RANDOM % 8))"
+  sleep "0.$((1 + RANDOM % 6))"
 
   declare -A old_head=()
   for v in $victims; do
@@ -136,7 +140,21 @@ while [ "$kills" -lt "$KILLS" ]; do
     old_head[$v]=$(record "$v")
     record_txs "$v" $((${last:--1} + 1)) "${old_head[$v]}"
   done
-  for v in $victims; do kill -9 "$(pid_of "$v")"; done
+  dead=()
+  for v in $victims; do
+    dead+=("$(pid_of "$v")")
+    kill -9 "${dead[-1]}"
+  done
+  # Gone (its lock released) before the restart: a process with a large
+  # address space (ASan) takes a while to die.
+  for p in "${dead[@]}"; do
+    t=0
+    while [ -e "/proc/$p" ] && ! grep -q '^State:.*Z' "/proc/$p/status" 2>/dev/null; do
+      t=$((t + 1))
+      [ "$t" -lt 400 ] || fail "pid $p still alive 20 s after SIGKILL"
+      sleep 0.05
+    done
+  done
   kills=$((kills + $(wc -w <<<"$victims")))
   [ "$(wc -w <<<"$victims")" -eq 2 ] && sleep 1 # the chain stalls
   t0=$(now_ms)
@@ -144,8 +162,7 @@ while [ "$kills" -lt "$KILLS" ]; do
     { cat "$dir/start.out"; fail "restart of node(s) $victims"; }
 
   # Recovery: each victim reaches the height the live nodes had at restart.
-  live=$(((target)))
-  goal=$(height_of "$live")
+  goal=$(height_of "$target")
   for v in $victims; do
     until h=$(height_of "$v" 2>/dev/null) && [ "$h" -ge "$goal" ]; do
       [ $(($(now_ms) - t0)) -lt 60000 ] ||
@@ -159,7 +176,7 @@ while [ "$kills" -lt "$KILLS" ]; do
   wait "$bench_pid" || { cat "$dir/bench.err"; fail "bench on node$target (round $rounds)"; }
   bench_pid=
   c=$(tail -1 "$dir/bench.out" | jq .committed)
-  [ "$c" = 200 ] || fail "bench: $c of 200 txs committed (round $rounds)"
+  [ "$c" = 100 ] || fail "bench: $c of 100 txs committed (round $rounds)"
   bench_committed=$((bench_committed + c))
 
   for v in $victims; do
@@ -192,12 +209,15 @@ while [ "$kills" -lt "$KILLS" ]; do
           fail "node$v: tx $id was committed at $th, now '$got'"
       done
   done
-  # The chain goes on after the restart.
-  h0=$(height_of "$target")
+  # The chain goes on after the restart: above the height it had then,
+  # on the restarted nodes too.
   t1=$(now_ms)
-  until [ "$(height_of "$target")" -ge $((h0 + 2)) ]; do
-    [ $(($(now_ms) - t1)) -lt 30000 ] || fail "the chain stopped at $h0 after round $rounds"
-    sleep 0.05
+  for i in $victims $target; do
+    until [ "$(height_of "$i")" -gt "$goal" ]; do
+      [ $(($(now_ms) - t1)) -lt 30000 ] ||
+        fail "node$i did not go past $goal in 30 s after round $rounds"
+      sleep 0.05
+    done
   done
   for i in $(seq 0 $((NODES - 1))); do record "$i" >/dev/null; done
   check_agreement
