@@ -334,36 +334,45 @@ pnet="$dir/pos"
 papi=$("$cairn" testnet status --dir "$pnet" --json | jq -r '.[0].api')
 wal="$pnet/node1/data/pos/wal"
 pheight() { curl -fsS --max-time 2 "$papi/v1/status" | jq .height; }
-kill_with_wal() { # kill -9 node1 while its WAL holds a whole record
-  local k p
-  for k in $(seq 200); do
-    p=$(cat "$pnet/node1/node.pid")
-    if [ "$(stat -c %s "$wal")" -ge 40 ]; then
-      kill -STOP "$p"
-      if [ "$(stat -c %s "$wal")" -ge 40 ]; then
-        kill -9 "$p"
-        while [ -e "/proc/$p" ] && ! grep -q '^State:.*Z' "/proc/$p/status" 2>/dev/null; do sleep 0.05; done
-        return 0
-      fi
-      kill -CONT "$p"
-    fi
-    sleep 0.01
-  done
-  fail "node1's WAL never held a record"
+gone() { # wait until pid $1 has exited
+  while [ -e "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; do sleep 0.05; done
 }
 for fault in flip cut; do
-  kill_with_wal
-  n=$(od -An -tu1 -N4 "$wal" | awk '{print $1 * 16777216 + $2 * 65536 + $3 * 256 + $4}')
+  t0=$(now_ms)
+  until [ "$(pheight)" -ge 3 ]; do
+    [ $(($(now_ms) - t0)) -lt 30000 ] || fail "the pos testnet makes no blocks"
+    sleep 0.1
+  done
+  # node2 and node3 stopped: the chain stalls at the next height, where
+  # node0 and node1 keep voting (rounds time out), so node1's WAL holds
+  # votes of a height it has not committed. Then node1 is killed.
+  for i in 2 3; do
+    p=$(cat "$pnet/node$i/node.pid")
+    kill -TERM "$p"
+    gone "$p"
+  done
+  sleep 1.5
+  [ "$(stat -c %s "$wal")" -ge 40 ] || fail "node1's WAL holds no vote at a stalled height"
+  p=$(cat "$pnet/node1/node.pid")
+  kill -9 "$p"
+  gone "$p"
+  # The records: 4-byte length, then version, kind (2, 3: votes), ...
+  read -r voff vlen < <(od -An -v -tu1 "$wal" | tr -s ' ' '\n' | grep . |
+    awk '{b[NR - 1] = $1} END {o = 0; while (o + 4 <= NR) {
+      n = b[o] * 16777216 + b[o + 1] * 65536 + b[o + 2] * 256 + b[o + 3]
+      if (b[o + 5] == 2 || b[o + 5] == 3) {print o, n; exit}
+      o += 4 + n}}')
+  [ -n "${voff:-}" ] || fail "node1's WAL holds no vote"
   if [ "$fault" = flip ]; then
-    flip "$wal" $((4 + n / 2)) # inside the first record's signed bytes
+    flip "$wal" $((voff + 4 + vlen - 10)) # in the vote's signature (its last 64 bytes)
   else
-    truncate -s $((4 + n / 2)) "$wal" # a torn first record
+    truncate -s $((voff + 4 + vlen / 2)) "$wal" # a torn vote
   fi
   h=$(pheight)
   "$cairn" testnet start --dir "$pnet" >"$dir/pstart.out" 2>&1 ||
     { cat "$dir/pstart.out"; fail "WAL $fault: node1 does not start"; }
   if [ "$fault" = flip ]; then
-    grep -q "pos: $wal: the record at offset 0 is damaged" "$pnet/node1/node.log" ||
+    grep -q "pos: $wal: the record at offset $voff is damaged" "$pnet/node1/node.log" ||
       { tail -5 "$pnet/node1/node.log"; fail "WAL flip: node1 does not report its damaged WAL"; }
   fi
   t0=$(now_ms)
@@ -371,6 +380,10 @@ for fault in flip cut; do
     [ $(($(now_ms) - t0)) -lt 30000 ] || fail "WAL $fault: the chain or node1 stopped"
     sleep 0.1
   done
+  if [ "$fault" = flip ]; then
+    grep -q "pos: not signing at height $((h + 1)): $wal was damaged" "$pnet/node1/node.log" ||
+      fail "WAL flip: node1 did not hold back its votes at height $((h + 1))"
+  fi
 done
 "$cairn" testnet stop --dir "$pnet" >/dev/null
 for i in 0 1 2 3; do verify "$pnet/node$i" "pos WAL, node$i"; done
