@@ -129,7 +129,7 @@ while [ "$kills" -lt "$KILLS" ]; do
   while [[ " $victims " == *" $target "* ]]; do target=$(((target + 1) % NODES)); done
 
   "$cairn" bench --target "${api[target]}" --from "$net/node0/keys/admin.pem" \
-    --txs 100 --accounts 4 --rate 400 --batch 20 --json \
+    --txs 60 --accounts 2 --rate 400 --batch 20 --json \
     >"$dir/bench.out" 2>"$dir/bench.err" &
   bench_pid=$!
   sleep "0.$((1 + RANDOM % 6))"
@@ -176,7 +176,7 @@ while [ "$kills" -lt "$KILLS" ]; do
   wait "$bench_pid" || { cat "$dir/bench.err"; fail "bench on node$target (round $rounds)"; }
   bench_pid=
   c=$(tail -1 "$dir/bench.out" | jq .committed)
-  [ "$c" = 100 ] || fail "bench: $c of 100 txs committed (round $rounds)"
+  [ "$c" = 60 ] || fail "bench: $c of 60 txs committed (round $rounds)"
   bench_committed=$((bench_committed + c))
 
   for v in $victims; do
