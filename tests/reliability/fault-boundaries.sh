@@ -8,8 +8,8 @@
 # opening a new store, its genesis, catch-up commits and their syncs. A
 # counting run (CAIRN_FAULT_COUNT=1) gives M, the boundaries it crosses
 # until it holds the whole chain; then for N = 1..M a fresh follower is
-# SIGKILLed at boundary N (before the call; every N up to FAULT_MAX, else a
-# spread), restarted without the shim,
+# SIGKILLed at boundary N (before the call; every N for store-lmdb, a
+# spread for store-git), restarted without the shim,
 # and must:
 #  - start (a refusal is a failure),
 #  - hold a prefix of the reference chain: the same hash and state root at
@@ -26,15 +26,17 @@
 # and its interceptors then call through to the shim's.
 #
 # Env: CAIRN_FAULTINJECT (the shim), STORES ("store-lmdb store-git"),
-# FAULT_MAX (boundaries per store in the normal run: 30, spread evenly over
-# 1..M when M is larger; CAIRN_LONG=1: all of them),
+# FAULT_MAX_LMDB (default: all of store-lmdb's ~28), FAULT_MAX_GIT (default
+# 10 of store-git's ~160, spread evenly over 1..M; CAIRN_LONG=1: all),
+# FAULT_MAX (both),
 # KEEP=1.
 set -euo pipefail
 cairn=${CAIRN_BIN:?CAIRN_BIN must point at the cairn executable}
 shim=${CAIRN_FAULTINJECT:?CAIRN_FAULTINJECT must point at faultinject.so}
 STORES=${STORES:-store-lmdb store-git}
-FAULT_MAX=${FAULT_MAX:-30}
-[ "${CAIRN_LONG:-0}" = 1 ] && FAULT_MAX=1000000
+FAULT_MAX_LMDB=${FAULT_MAX_LMDB:-${FAULT_MAX:-1000000}} # every boundary
+FAULT_MAX_GIT=${FAULT_MAX_GIT:-${FAULT_MAX:-10}}
+[ "${CAIRN_LONG:-0}" = 1 ] && FAULT_MAX_LMDB=1000000 FAULT_MAX_GIT=1000000
 preload=$shim
 asan=$(ldd "$cairn" | awk '/libasan/ {print $3}')
 [ -n "$asan" ] && preload="$asan $shim"
@@ -142,6 +144,8 @@ for store in $STORES; do
   M=$(awk '$1 == "count" {print $2}' "$dir/fault.log")
   [ -n "$M" ] && [ "$M" -gt 0 ] || fail "the counting run reported no boundary"
   # Every boundary, or FAULT_MAX of them spread evenly over 1..M.
+  FAULT_MAX=$FAULT_MAX_LMDB
+  [ "$store" = store-git ] && FAULT_MAX=$FAULT_MAX_GIT
   runs=$((M < FAULT_MAX ? M : FAULT_MAX))
   at=$(awk -v m="$M" -v r="$runs" 'BEGIN {for (k = 0; k < r; k++) print 1 + int(k * m / r)}')
   echo "$store: reference chain of $H blocks ($txs txs); $M boundaries until synced; injecting at $runs of them"
