@@ -33,6 +33,7 @@ mounts=()
 node_pid=
 cleanup() {
   [ -n "$node_pid" ] && kill -9 "$node_pid" 2>/dev/null
+  [ -d "$dir/pos" ] && "$cairn" testnet stop --dir "$dir/pos" >/dev/null 2>&1
   for ((k = ${#mounts[@]} - 1; k >= 0; k--)); do umount -l "${mounts[k]}" 2>/dev/null || true; done
   if [ "${KEEP:-0}" = 1 ]; then echo "kept $dir"; else rm -rf "$dir"; fi
 }
