@@ -518,13 +518,37 @@ cairn_chain_load_block (CairnNode *node, uint64_t height, GError **error)
   g_autoptr (GBytes) raw = node->storage.block_get (node->store, height, error);
   if (raw == NULL)
     return NULL;
+  return cairn_chain_check_stored (node, height, raw, error);
+}
+
+CairnBlockData *
+cairn_chain_check_stored (CairnNode *node, uint64_t height, GBytes *raw,
+                          GError **error)
+{
   gsize len;
   const char *p = g_bytes_get_data (raw, &len);
-  CairnBlockData *d
-      = cairn_block_decode (p, len, node->genesis->chain_id, error);
-  if (d == NULL)
-    g_prefix_error (error, "stored block %" G_GUINT64_FORMAT ": ", height);
-  return d;
+  g_autoptr (GError) why = NULL;
+  g_autoptr (CairnBlockData) d
+      = cairn_block_decode (p, len, node->genesis->chain_id, &why);
+  /* LMDB has no page checksums: a damaged record can still decode, as
+   * another block. Its header must hash to what the store indexed for
+   * this height (the tx root, checked by the decode, covers the txs). */
+  uint64_t at = G_MAXUINT64;
+  if (d != NULL && d->height == height
+      && node->storage.block_find (node->store, d->hash, &at, &why)
+      && at == height)
+    return g_steal_pointer (&d);
+  g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_CORRUPT,
+               "%s: stored block %" G_GUINT64_FORMAT
+               " is damaged (%s); restore the data directory from a backup, "
+               "or move it away and let the node fetch the chain again",
+               node->data_dir, height,
+               why ? why->message
+               : d && d->height != height
+                   ? "it says another height"
+                   : "its header does not hash to the hash the store "
+                     "indexed for its height");
+  return NULL;
 }
 
 /* Blocks without this node's state accumulator: a store copied from

@@ -19,9 +19,15 @@ typedef struct {
 
 typedef struct CairnBlockData CairnBlockData;
 
-/* A committed block from the store, decoded (chain.c). */
+/* A committed block from the store, decoded (chain.c). Its header must
+ * hash to the hash the store indexed for the height and its txs to its tx
+ * root: a damaged record is CAIRN_ERROR_CORRUPT naming the data dir, never
+ * another block. */
 CairnBlockData *cairn_chain_load_block (CairnNode *node, uint64_t height,
                                         GError **error);
+/* The same checks on block bytes already read from the store. */
+CairnBlockData *cairn_chain_check_stored (CairnNode *node, uint64_t height,
+                                          GBytes *raw, GError **error);
 
 /* Blocks 1..head of node's store: links, tx roots and signatures, commit
  * certificates (by the consensus plugin); then the head state against the

@@ -9,6 +9,7 @@
 
 #include <glib-unix.h>
 
+#include "chain_verify.h"
 #include "cjson.h"
 #include "http.h"
 #include "node_private.h"
@@ -872,6 +873,12 @@ cairn_node_stored_block (CairnNode *node, uint64_t height, GError **error)
 {
   g_autoptr (GBytes) raw = node->storage.block_get (node->store, height, error);
   if (raw == NULL)
+    return NULL;
+  /* Served only once checked: a damaged record must not be handed out as
+   * a block. */
+  g_autoptr (CairnBlockData) checked
+      = cairn_chain_check_stored (node, height, raw, error);
+  if (checked == NULL)
     return NULL;
   gsize len;
   const char *p = g_bytes_get_data (raw, &len);

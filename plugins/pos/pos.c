@@ -40,6 +40,11 @@ typedef struct {
   GHashTable *pending; /* block id hex -> CairnBlock* (built or validated) */
   int wal_fd;
   char *wal_path;
+  /* A WAL record of this height did not read back (damaged file): this
+   * validator may have signed there and cannot recall what, so it signs
+   * nothing more at that height (0: none). */
+  uint64_t wal_damaged_height;
+  gboolean wal_damage_said;
   gboolean running;
   guint start_timer;          /* deferred start of the next height */
   uint32_t block_interval_ms; /* pause between blocks when no tx waits */
@@ -228,9 +233,15 @@ wal_replay (Pos *p)
     if (n == 0 || off + 4 + n > len)
       break;
     g_autoptr (GError) err = NULL;
-    if (!pos_engine_replay_wal (p->engine, q + 4, n, &err))
-      cairn_log (host, p->self, G_LOG_LEVEL_WARNING, "pos: wal record: %s",
-                 err->message);
+    if (!pos_engine_replay_wal (p->engine, q + 4, n, &err)) {
+      p->wal_damaged_height = pos_engine_height (p->engine);
+      cairn_log (host, p->self, G_LOG_LEVEL_CRITICAL,
+                 "pos: %s: the record at offset %zu is damaged (%s): this "
+                 "validator may have voted at height %" G_GUINT64_FORMAT
+                 " and cannot recall how, so it signs nothing more at that "
+                 "height",
+                 p->wal_path, off, err->message, p->wal_damaged_height);
+    }
     off += 4 + n;
   }
   if (off < len && ftruncate (p->wal_fd, off) != 0)
@@ -241,6 +252,8 @@ wal_replay (Pos *p)
 static void
 wal_reset (Pos *p)
 {
+  p->wal_damaged_height = 0;
+  p->wal_damage_said = FALSE;
   if (p->wal_fd >= 0 && ftruncate (p->wal_fd, 0) != 0)
     cairn_log (host, p->self, G_LOG_LEVEL_WARNING, "pos: %s: %s", p->wal_path,
                g_strerror (errno));
@@ -250,6 +263,16 @@ static gboolean
 env_wal_append (void *ud, const uint8_t *msg, size_t len)
 {
   Pos *p = ud;
+  if (p->wal_damaged_height != 0
+      && pos_engine_height (p->engine) == p->wal_damaged_height) {
+    if (!p->wal_damage_said)
+      cairn_log (host, p->self, G_LOG_LEVEL_WARNING,
+                 "pos: not signing at height %" G_GUINT64_FORMAT
+                 ": %s was damaged",
+                 p->wal_damaged_height, p->wal_path);
+    p->wal_damage_said = TRUE;
+    return FALSE;
+  }
   uint8_t hdr[4] = { len >> 24, len >> 16, len >> 8, len };
   if (write (p->wal_fd, hdr, 4) != 4
       || write (p->wal_fd, msg, len) != (ssize_t)len

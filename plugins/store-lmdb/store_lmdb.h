@@ -97,6 +97,9 @@ gboolean store_lmdb_fail_corrupt (CairnStore *store, GError **error,
                                   const char *fmt, ...) G_GNUC_PRINTF (3, 4);
 /* The advice appended to every "damaged store" message. */
 char *store_lmdb_damage_hint (const CairnStore *store);
+/* "; the file system holding DIR is full ..." when a failed write is
+ * explained by a (nearly) full file system, else "". */
+char *store_lmdb_space_hint (const CairnStore *store);
 
 /* ---- open/close (store_lmdb_open.c) ---- */
 

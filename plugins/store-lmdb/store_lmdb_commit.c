@@ -386,10 +386,12 @@ store_lmdb_commit (CairnStore *store, const CairnCommitData *data,
   if (defer)
     mdb_env_set_flags (store->env, MDB_NOSYNC, 0);
   if (rc != 0) {
+    g_autofree char *space = store_lmdb_space_hint (store);
     g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_IO,
-                 "%s: cannot commit height %" G_GUINT64_FORMAT ": %s%s",
+                 "%s: cannot commit height %" G_GUINT64_FORMAT ": %s%s%s",
                  store->data_path, data->height, mdb_strerror (rc),
-                 rc == MDB_MAP_FULL ? "; raise [store-lmdb] map_size" : "");
+                 rc == MDB_MAP_FULL ? "; raise [store-lmdb] map_size" : "",
+                 space);
     return FALSE;
   }
   return TRUE;

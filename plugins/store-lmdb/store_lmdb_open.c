@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -21,6 +22,27 @@ store_lmdb_damage_hint (const CairnStore *store)
       "the store in %s is damaged: restore that directory from a backup, or "
       "move it away and let the node fetch the chain again from its peers",
       store->dir);
+}
+
+/* LMDB reports a short write (a full tmpfs, a quota) as EIO: say when the
+ * file system is what failed, so the operator frees space instead of
+ * looking for a broken disk. */
+#define SPACE_LOW_BYTES (16u << 20)
+
+char *
+store_lmdb_space_hint (const CairnStore *store)
+{
+  struct statvfs vfs;
+  if (statvfs (store->dir, &vfs) != 0)
+    return g_strdup ("");
+  guint64 avail = (guint64)vfs.f_bavail * vfs.f_frsize;
+  if (avail >= SPACE_LOW_BYTES)
+    return g_strdup ("");
+  return g_strdup_printf (
+      "; the file system holding %s is full (%" G_GUINT64_FORMAT
+      " bytes free, no space left for the commit): free space; nothing of "
+      "this block was stored",
+      store->dir, avail);
 }
 
 gboolean
@@ -56,6 +78,14 @@ store_lmdb_fail (CairnStore *store, GError **error, int rc, const char *what)
   case MDB_READERS_FULL:
     hint = g_strdup ("too many concurrent readers");
     break;
+  case EIO:
+  case ENOSPC:
+  case EDQUOT: {
+    g_autofree char *space = store_lmdb_space_hint (store);
+    if (*space)
+      hint = g_strdup (space + 2);
+    break;
+  }
   default:
     break;
   }
