@@ -19,15 +19,9 @@
 #include "block.h"
 #include "engine.h"
 
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+#include "fuzz-check.h"
 
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf (stderr, "fuzz-block: property failed: %s\n", #cond);            \
-      abort ();                                                                \
-    }                                                                          \
-  } while (0)
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 static void
 fuzz_block (const char *text, size_t size)

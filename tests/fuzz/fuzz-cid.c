@@ -14,15 +14,9 @@
 
 #include "blob_fs.h"
 
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+#include "fuzz-check.h"
 
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf (stderr, "fuzz-cid: property failed: %s\n", #cond);              \
-      abort ();                                                                \
-    }                                                                          \
-  } while (0)
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 static void
 fuzz_cid (const uint8_t *data, size_t size)

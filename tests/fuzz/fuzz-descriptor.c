@@ -18,15 +18,9 @@
 
 #include "plugin_check.h"
 
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+#include "fuzz-check.h"
 
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf (stderr, "fuzz-descriptor: property failed: %s\n", #cond);       \
-      abort ();                                                                \
-    }                                                                          \
-  } while (0)
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 typedef struct {
   const uint8_t *p;

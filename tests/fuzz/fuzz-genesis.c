@@ -13,15 +13,9 @@
 #include "crypto.h"
 #include "genesis.h"
 
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+#include "fuzz-check.h"
 
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf (stderr, "fuzz-genesis: property failed: %s\n", #cond);          \
-      abort ();                                                                \
-    }                                                                          \
-  } while (0)
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)

@@ -20,15 +20,9 @@
 #include "p2p_cert.h"
 #include "p2p_frame.h"
 
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+#include "fuzz-check.h"
 
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf (stderr, "fuzz-p2p: property failed: %s\n", #cond);              \
-      abort ();                                                                \
-    }                                                                          \
-  } while (0)
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 static void
 fuzz_frames (const uint8_t *data, size_t size)

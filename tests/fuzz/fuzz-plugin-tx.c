@@ -17,16 +17,10 @@
 
 #include <cairn/testing/mock_host.h>
 
+#include "fuzz-check.h"
+
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize (int *argc, char ***argv);
-
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf (stderr, "fuzz-plugin-tx: property failed: %s\n", #cond);        \
-      abort ();                                                                \
-    }                                                                          \
-  } while (0)
 
 const CairnPluginDescriptor *cairn_plugin_descriptor_bank (void);
 const CairnPluginDescriptor *cairn_plugin_descriptor_pos (void);
