@@ -542,16 +542,18 @@ static void
 test_reject_names (void)
 {
   static const char *const names[] = {
-    NULL,          "malformed",     "too_large",     "non_canonical",
-    "wrong_chain", "bad_signature", "nonce_too_low", "nonce_gap",
-    "duplicate",   "mempool_full",  "unknown_type",  "invalid_body",
+    NULL,           "malformed",     "too_large",     "non_canonical",
+    "wrong_chain",  "bad_signature", "nonce_too_low", "nonce_gap",
+    "duplicate",    "mempool_full",  "unknown_type",  "invalid_body",
+    "sender_limit",
   };
 
   g_assert_cmpint (CAIRN_REJECT_INVALID_BODY, ==, 11);
+  g_assert_cmpint (CAIRN_REJECT_SENDER_LIMIT, ==, 12);
   for (int c = 1; c < (int)G_N_ELEMENTS (names); c++)
     g_assert_cmpstr (cairn_reject_name (c), ==, names[c]);
   g_assert_cmpstr (cairn_reject_name (0), ==, "unknown");
-  g_assert_cmpstr (cairn_reject_name (12), ==, "unknown");
+  g_assert_cmpstr (cairn_reject_name (13), ==, "unknown");
   g_assert_cmpstr (cairn_reject_name (-1), ==, "unknown");
   g_assert_cmpstr (g_quark_to_string (CAIRN_REJECT), ==, "cairn-reject-quark");
 }
