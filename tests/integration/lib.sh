@@ -1,5 +1,22 @@
 # Shared by the integration shell tests (sourced).
 
+# fail MSG: the test failed: print MSG and the end of each node log of the
+# testnet in $net, exit 1. pass MSG: a step passed. A script that defined
+# its own before sourcing this file keeps them.
+if ! declare -F fail >/dev/null; then
+  fail() {
+    echo "FAIL: $*"
+    for log in "$net"/node*/node.log; do
+      echo "--- $log"
+      tail -15 "$log" || true
+    done
+    exit 1
+  }
+fi
+if ! declare -F pass >/dev/null; then
+  pass() { echo "PASS: $*"; }
+fi
+
 # free_port: a TCP port no socket uses (printed; exit 1 when none is
 # found). Taken below the kernel's ephemeral range: on a busy machine a
 # port of that range may be held by an outgoing connection or one in

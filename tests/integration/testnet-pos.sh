@@ -6,7 +6,7 @@
 # and syncs; every node ends on the same head and state.
 set -euo pipefail
 cairn=${CAIRN_BIN:?CAIRN_BIN must point at the cairn executable}
-. "$(dirname "$0")/lib.sh" # agree
+. "$(dirname "$0")/lib.sh" # agree, fail, pass
 dir=$(mktemp -d "${TMPDIR:-/tmp}/cairn-pos-XXXXXX")
 net="$dir/net"
 cleanup() {
@@ -14,15 +14,6 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  for log in "$net"/node*/node.log; do
-    echo "--- $log"
-    tail -15 "$log" || true
-  done
-  exit 1
-}
-pass() { echo "PASS: $*"; }
 
 "$cairn" testnet init --dir "$net" --validators 4 --nodes 5 >/dev/null ||
   fail "init"

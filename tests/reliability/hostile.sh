@@ -10,7 +10,7 @@
 set -euo pipefail
 cairn=${CAIRN_BIN:?CAIRN_BIN must point at the cairn executable}
 peer=${HOSTILE_PEER:?HOSTILE_PEER must point at hostile-peer}
-. "$(dirname "$0")/../integration/lib.sh" # agree
+. "$(dirname "$0")/../integration/lib.sh" # agree, fail, pass
 TX_BOUND_MS=${TX_BOUND_MS:-15000}
 STATUS_BOUND_S=${STATUS_BOUND_S:-2}
 RSS_BOUND_KB=${RSS_BOUND_KB:-600000}
@@ -21,15 +21,6 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  for log in "$net"/node*/node.log; do
-    echo "--- $log"
-    tail -15 "$log" || true
-  done
-  exit 1
-}
-pass() { echo "PASS: $*"; }
 
 # 127.0.0.2 must be usable as a source address (Linux routes 127/8 to lo).
 rc=0
