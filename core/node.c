@@ -400,7 +400,8 @@ read_core_config (CairnNode *node, const CairnNodeOptions *opts,
       || !cairn_config_string (cfg, "node", "data_dir", "data", &data, error)
       || !cairn_config_string (cfg, "node", "user", NULL, &node->run_as_user,
                                error)
-      || !cairn_config_int (cfg, "node", "watchdog_ms", 2000, 0, 600000,
+      || !cairn_config_int (cfg, "node", "watchdog_ms",
+                            opts->watchdog ? 2000 : 0, 0, 600000,
                             &node->watchdog_ms, error)
       || !cairn_config_strv (cfg, "plugins", "path", plugin_dirs, error)
       || !cairn_config_strv (cfg, "plugins", "load", load, error)
@@ -750,7 +751,9 @@ cairn_node_run (const CairnNodeOptions *opts)
   g_autoptr (GError) error = NULL;
   int64_t t0 = g_get_monotonic_time ();
   cairn_fatal_signals_install ();
-  g_autoptr (CairnNode) node = cairn_node_new (opts, &error);
+  CairnNodeOptions with_watchdog = *opts;
+  with_watchdog.watchdog = TRUE;
+  g_autoptr (CairnNode) node = cairn_node_new (&with_watchdog, &error);
   if (node == NULL || !cairn_node_start (node, &error)) {
     fprintf (stderr, "cairn: %s\n", error->message);
     return 1;

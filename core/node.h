@@ -30,6 +30,10 @@ typedef struct CairnNodeOptions {
   /* Override [http] listen, e.g. "127.0.0.1:0" for an ephemeral port. */
   const char *http_listen;
   gboolean no_http;
+  /* [node] watchdog_ms's default: 2000 when set (cairn_node_run, i.e.
+   * `cairn node`), else off unless the config sets it (in-process nodes
+   * of tests and embedders, whose main loop is theirs). */
+  gboolean watchdog;
   /* NULL = cairn_clock_system(); must outlive the node. */
   CairnClock *clock;
   /* NULL = TLS over TCP. */
