@@ -12,6 +12,7 @@
 #include "cjson.h"
 #include "http_private.h"
 #include "node_private.h"
+#include "token_bucket.h"
 #include "watchdog.h"
 
 #define SSE_MAX_CLIENTS 64
@@ -719,11 +720,6 @@ typedef struct {
   gboolean busy; /* a request is being read or answered */
 } HttpConn;
 
-typedef struct {
-  double tokens;
-  gint64 at_us;
-} RateBucket;
-
 static void http_conn_gone (gpointer data, GObject *where);
 
 static void
@@ -781,10 +777,9 @@ http_sweep (gpointer data)
   g_hash_table_foreach_remove (http->conns, http_conn_closed, NULL);
   g_hash_table_iter_init (&it, http->buckets);
   while (g_hash_table_iter_next (&it, NULL, &v)) {
-    RateBucket *b = v;
-    double t
-        = b->tokens + http->lim.rate_per_s * (double)(now - b->at_us) / 1e6;
-    if (t >= http->lim.rate_burst)
+    if (cairn_token_bucket_level (v, http->lim.rate_per_s, http->lim.rate_burst,
+                                  now)
+        >= http->lim.rate_burst)
       g_hash_table_iter_remove (&it);
   }
   return G_SOURCE_CONTINUE;
@@ -905,17 +900,14 @@ rate_allow (CairnHttp *http, SoupServerMessage *msg)
     return TRUE;
   g_autofree char *ip = g_inet_address_to_string (a);
   gint64 now = g_get_monotonic_time ();
-  RateBucket *b = g_hash_table_lookup (http->buckets, ip);
+  CairnTokenBucket *b = g_hash_table_lookup (http->buckets, ip);
   if (b == NULL) {
-    b = g_new0 (RateBucket, 1);
-    b->tokens = http->lim.rate_burst;
-    b->at_us = now;
+    b = g_new (CairnTokenBucket, 1);
+    cairn_token_bucket_init (b, http->lim.rate_burst, now);
     g_hash_table_insert (http->buckets, g_strdup (ip), b);
   }
-  b->tokens
-      = MIN (http->lim.rate_burst,
-             b->tokens + http->lim.rate_per_s * (double)(now - b->at_us) / 1e6);
-  b->at_us = now;
+  cairn_token_bucket_refill (b, http->lim.rate_per_s, http->lim.rate_burst,
+                             now);
   if (b->tokens >= 1) {
     b->tokens -= 1;
     return TRUE;

@@ -28,6 +28,7 @@
 
 #include "p2p_cert.h"
 #include "p2p_frame.h"
+#include "token_bucket.h"
 
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 30000
@@ -94,8 +95,7 @@ struct Conn {
   CairnFrameReader reader;
   guint frame_timer; /* armed while a frame stays unfinished */
   /* Token buckets on what the peer sends (CairnP2pLimits). */
-  double tok_bytes, tok_frames;
-  gint64 tok_at_us;
+  CairnTokenBucket tok_bytes, tok_frames;
   guint throttle_timer; /* reading paused until the buckets refill */
   gboolean throttled;
   /* Bytes read but not consumed because the peer ran out of tokens in the
@@ -350,9 +350,10 @@ conn_new (Transport *t, int fd, Dial *dial, const char *remote)
   g_strlcpy (c->remote, remote, sizeof c->remote);
   c->state = dial ? CONN_CONNECTING : CONN_HANDSHAKE;
   c->watch = fd_source_new (fd, dial ? G_IO_OUT : G_IO_IN, conn_ready, c);
-  c->tok_bytes = (double)t->lim.rate_burst_bytes;
-  c->tok_frames = (double)t->lim.rate_burst_frames;
-  c->tok_at_us = g_get_monotonic_time ();
+  gint64 now = g_get_monotonic_time ();
+  cairn_token_bucket_init (&c->tok_bytes, (double)t->lim.rate_burst_bytes, now);
+  cairn_token_bucket_init (&c->tok_frames, (double)t->lim.rate_burst_frames,
+                           now);
   c->timeout = g_timeout_source_new (t->lim.handshake_timeout_ms);
   g_source_set_callback (c->timeout, conn_timeout_cb, c, NULL);
   g_source_attach (c->timeout, NULL);
@@ -563,21 +564,21 @@ conn_tokens (Conn *c, guint *wait_ms)
 {
   const CairnP2pLimits *lim = &c->t->lim;
   gint64 now = g_get_monotonic_time ();
-  double dt = (double)(now - c->tok_at_us) / G_USEC_PER_SEC;
   double wait = 0;
 
-  c->tok_at_us = now;
   if (lim->rate_bytes_per_s > 0) {
-    c->tok_bytes = MIN ((double)lim->rate_burst_bytes,
-                        c->tok_bytes + dt * (double)lim->rate_bytes_per_s);
-    if (c->tok_bytes <= 0)
-      wait = MAX (wait, (1 - c->tok_bytes) / (double)lim->rate_bytes_per_s);
+    cairn_token_bucket_refill (&c->tok_bytes, (double)lim->rate_bytes_per_s,
+                               (double)lim->rate_burst_bytes, now);
+    if (c->tok_bytes.tokens <= 0)
+      wait = MAX (wait,
+                  (1 - c->tok_bytes.tokens) / (double)lim->rate_bytes_per_s);
   }
   if (lim->rate_frames_per_s > 0) {
-    c->tok_frames = MIN ((double)lim->rate_burst_frames,
-                         c->tok_frames + dt * (double)lim->rate_frames_per_s);
-    if (c->tok_frames <= 0)
-      wait = MAX (wait, (1 - c->tok_frames) / (double)lim->rate_frames_per_s);
+    cairn_token_bucket_refill (&c->tok_frames, (double)lim->rate_frames_per_s,
+                               (double)lim->rate_burst_frames, now);
+    if (c->tok_frames.tokens <= 0)
+      wait = MAX (wait,
+                  (1 - c->tok_frames.tokens) / (double)lim->rate_frames_per_s);
   }
   *wait_ms = (guint)MIN (wait * 1000 + 1, 60000);
   return wait == 0;
@@ -590,8 +591,8 @@ conn_over_rate (Conn *c)
   const CairnP2pLimits *lim = &c->t->lim;
 
   return c->active
-         && ((lim->rate_bytes_per_s > 0 && c->tok_bytes <= 0)
-             || (lim->rate_frames_per_s > 0 && c->tok_frames <= 0));
+         && ((lim->rate_bytes_per_s > 0 && c->tok_bytes.tokens <= 0)
+             || (lim->rate_frames_per_s > 0 && c->tok_frames.tokens <= 0));
 }
 
 static gboolean
@@ -627,8 +628,8 @@ conn_consume (Conn *c, const guint8 *p, gsize n)
       return FALSE;
     }
     g_clear_handle_id (&c->frame_timer, g_source_remove);
-    c->tok_bytes -= (double)(FRAME_HEADER + len);
-    c->tok_frames -= 1;
+    c->tok_bytes.tokens -= (double)(FRAME_HEADER + len);
+    c->tok_frames.tokens -= 1;
     t->stats.frames_in++;
     t->stats.bytes_in += FRAME_HEADER + len;
     if (t->events.message != NULL)
