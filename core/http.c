@@ -997,9 +997,7 @@ cairn_http_new (CairnNode *node, const char *listen, GError **error)
   }
   CairnHttp *http = g_new0 (CairnHttp, 1);
   http->node = node;
-  http->lim = node->http_limits;
-  if (http->lim.max_connections == 0)
-    cairn_http_limits_default (&http->lim);
+  http->lim = node->http_limits; /* read by the node with their defaults */
   http->conns = g_hash_table_new_full (NULL, NULL, NULL, http_conn_free);
   http->buckets
       = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
