@@ -397,9 +397,24 @@ cairn_block_decode (const char *bytes, size_t len, const char *chain_id,
   }
   if (!header_check (b, chain_id, error))
     goto fail;
+  /* Canonical text (the usual case): each tx's canonical bytes are its
+   * span of the text, so no tx is dumped again. */
+  gssize at = cairn_cjson_quick_canonical (bytes, len)
+                  ? cairn_cjson_member_at (bytes, len, "txs")
+                  : -1;
+  if (at >= 0)
+    at++; /* past '[' */
   json_array_foreach (txs, i, item)
   {
-    CairnTx *tx = cairn_tx_from_json (item, b->chain_id, &err);
+    CairnTx *tx;
+    if (at >= 0) {
+      size_t end = cairn_cjson_value_end (bytes, len, at);
+      tx = cairn_tx_from_canonical (item, bytes + at, end - at, b->chain_id,
+                                    &err);
+      at = end + 1;
+    } else {
+      tx = cairn_tx_from_json (item, b->chain_id, &err);
+    }
     if (tx == NULL) {
       g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID, "txs[%zu]: %s", i,
                    err->message);
@@ -441,67 +456,27 @@ cairn_block_unref (CairnBlockData *b)
     block_free (b);
 }
 
-/* A scanner over canonical JSON: strings are skipped (with escapes), and
- * depth counts brackets outside strings. Canonical text has no spaces. */
+/* A structural scan of canonical text (no parse). */
 gboolean
 cairn_block_tx_slice (const char *bytes, size_t len, guint index, size_t *start,
                       size_t *tx_len)
 {
-  static const char key[] = "\"txs\":[";
-  int depth = 0;
-  size_t i = 0, txs = 0;
-  /* Find "txs":[ as a key of the top-level object. */
-  while (i < len && txs == 0) {
-    char c = bytes[i];
-    if (c == '"') {
-      if (depth == 1 && len - i >= sizeof key - 1
-          && memcmp (bytes + i, key, sizeof key - 1) == 0) {
-        txs = i + sizeof key - 1;
-        break;
-      }
-      for (i++; i < len && bytes[i] != '"'; i++)
-        if (bytes[i] == '\\')
-          i++;
-    } else if (c == '{' || c == '[') {
-      depth++;
-    } else if (c == '}' || c == ']') {
-      depth--;
-    }
-    i++;
-  }
-  if (txs == 0)
+  gssize at = cairn_cjson_member_at (bytes, len, "txs");
+  if (at < 0 || (size_t)at >= len || bytes[at] != '[')
     return FALSE;
-  /* Walk the array's elements at depth 0 relative to it. */
-  guint n = 0;
-  size_t elem = txs;
-  depth = 0;
-  for (i = txs; i < len; i++) {
-    char c = bytes[i];
-    if (c == '"') {
-      for (i++; i < len && bytes[i] != '"'; i++)
-        if (bytes[i] == '\\')
-          i++;
-    } else if (c == '{' || c == '[') {
-      depth++;
-    } else if (c == '}' || c == ']') {
-      if (depth == 0) { /* end of the txs array */
-        if (n == index && i > elem) {
-          *start = elem;
-          *tx_len = i - elem;
-          return TRUE;
-        }
+  size_t i = (size_t)at + 1;
+  for (guint n = 0; i < len && bytes[i] != ']'; n++) {
+    size_t end = cairn_cjson_value_end (bytes, len, i);
+    if (n == index) {
+      if (end <= i || end >= len)
         return FALSE;
-      }
-      depth--;
-    } else if (c == ',' && depth == 0) {
-      if (n == index) {
-        *start = elem;
-        *tx_len = i - elem;
-        return TRUE;
-      }
-      n++;
-      elem = i + 1;
+      *start = i;
+      *tx_len = end - i;
+      return TRUE;
     }
+    if (end >= len || bytes[end] != ',')
+      return FALSE;
+    i = end + 1;
   }
   return FALSE;
 }

@@ -157,14 +157,27 @@ static void
 publish (CairnNode *node, CairnBlock *b)
 {
   CairnBlockData *d = b->data;
-  json_t *ids = json_array ();
-  for (guint i = 0; i < d->txs->len; i++)
-    json_array_append_new (ids,
-                           json_string (((CairnTx *)d->txs->pdata[i])->id_hex));
-  g_autoptr (json_t) attrs = json_pack (
-      "{s:I, s:s, s:I, s:I, s:s, s:o}", "height", (json_int_t)d->height, "hash",
-      d->hash_hex, "time", (json_int_t)d->time_ms, "tx_count",
-      (json_int_t)d->txs->len, "proposer", d->proposer, "txs", ids);
+  /* Per tx, in block order: id, type, sender and the body's "to" when it
+   * names an account, so that indexers (the explorer, SSE clients) need
+   * not read the block back from the store. */
+  json_t *ids = json_array (), *types = json_array ();
+  json_t *senders = json_array (), *recipients = json_array ();
+  for (guint i = 0; i < d->txs->len; i++) {
+    const CairnTx *tx = d->txs->pdata[i];
+    const char *to = json_string_value (json_object_get (tx->body, "to"));
+    json_array_append_new (ids, json_string_nocheck (tx->id_hex));
+    json_array_append_new (types, json_string_nocheck (tx->type));
+    json_array_append_new (senders, json_string_nocheck (tx->from));
+    json_array_append_new (recipients, to && cairn_address_valid (to)
+                                           ? json_string_nocheck (to)
+                                           : json_null ());
+  }
+  g_autoptr (json_t) attrs
+      = json_pack ("{s:I, s:s, s:I, s:I, s:s, s:o, s:o, s:o, s:o}", "height",
+                   (json_int_t)d->height, "hash", d->hash_hex, "time",
+                   (json_int_t)d->time_ms, "tx_count", (json_int_t)d->txs->len,
+                   "proposer", d->proposer, "txs", ids, "tx_types", types,
+                   "senders", senders, "recipients", recipients);
   CairnEvent ev = { .size = sizeof (CairnEvent),
                     .tx_index = UINT32_MAX,
                     .type = "block",

@@ -24,3 +24,15 @@ char *cairn_cjson_dump (const json_t *value, size_t *len, GError **error);
 /* TRUE when value contains no reals (recursively). */
 gboolean cairn_cjson_is_integral (const json_t *value);
 
+/* For text that cairn_cjson_parse has accepted. TRUE proves the text is
+ * canonical without dumping it (FALSE proves nothing: parse with
+ * require_canonical to decide and word the error). */
+gboolean cairn_cjson_quick_canonical (const char *text, size_t len);
+
+/* The offset just past the JSON value that starts at text[at] (accepted
+ * text only): a structural scan, no parse. */
+size_t cairn_cjson_value_end (const char *text, size_t len, size_t at);
+
+/* The offset of the value of top-level member key of the object text, or
+ * -1 when absent (accepted text only). */
+gssize cairn_cjson_member_at (const char *text, size_t len, const char *key);

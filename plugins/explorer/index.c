@@ -121,11 +121,45 @@ evict_oldest (ExplorerIndex *ix)
   indexed_free (b);
 }
 
-/* Index the stored block at height (which must be ix->next). */
+/* One tx of a block, as the index needs it. */
+typedef struct {
+  const char *id, *type, *from, *to; /* to: NULL when none */
+} TxSummary;
+
+/* Add a block (height must be ix->next) to the index. */
+static void
+index_add (Explorer *ex, uint64_t height, const char *hash, int64_t time_ms,
+           const TxSummary *txs, guint n)
+{
+  ExplorerIndex *ix = ex->index;
+  Indexed *b = g_new0 (Indexed, 1);
+  b->height = height;
+  g_strlcpy (b->hash, hash, sizeof b->hash);
+  b->tx_ids = g_ptr_array_new_full (n, g_free);
+  b->accounts = g_ptr_array_new_full (n * 2, g_free);
+  for (guint i = 0; i < n; i++) {
+    const TxSummary *t = &txs[i];
+    g_ptr_array_add (b->tx_ids, g_strdup (t->id));
+    g_hash_table_replace (ix->tx_at, g_strdup (t->id), boxed (height));
+    if (t->from)
+      add_account (ix, b, t->from, t->id, t->type, i, TRUE);
+    /* A body naming an account under "to" (bank.transfer and the like). */
+    if (t->to && g_strcmp0 (t->to, t->from) != 0)
+      add_account (ix, b, t->to, t->id, t->type, i, FALSE);
+  }
+  g_hash_table_replace (ix->by_hash, g_strdup (b->hash), boxed (height));
+  count_tps (ix, time_ms, n);
+  g_queue_push_tail (&ix->blocks, b);
+  while ((int64_t)g_queue_get_length (&ix->blocks) > ex->index_blocks)
+    evict_oldest (ix);
+  ix->next = height + 1;
+}
+
+/* Index the stored block at height (which must be ix->next): at start and
+ * when the index fell behind the block events. */
 static gboolean
 index_block (Explorer *ex, uint64_t height, GError **error)
 {
-  ExplorerIndex *ix = ex->index;
   g_autoptr (json_t) blk = ex_host->block_get (ex->self, height, error);
   if (blk == NULL)
     return FALSE;
@@ -136,41 +170,61 @@ index_block (Explorer *ex, uint64_t height, GError **error)
     return FALSE;
   uint8_t d[32];
   ex_host->sha256 (hb, len, d);
-  Indexed *b = g_new0 (Indexed, 1);
-  b->height = height;
   g_autofree char *hash = cairn_hex_encode (d, 32);
-  g_strlcpy (b->hash, hash, sizeof b->hash);
-  b->tx_ids = g_ptr_array_new_with_free_func (g_free);
-  b->accounts = g_ptr_array_new_with_free_func (g_free);
   json_t *txs = json_object_get (blk, "txs");
-  for (size_t i = 0; i < json_array_size (txs); i++) {
+  guint n = json_array_size (txs);
+  g_autofree TxSummary *sum = g_new0 (TxSummary, MAX (n, 1));
+  g_autoptr (GPtrArray) ids = g_ptr_array_new_full (n, g_free);
+  for (guint i = 0; i < n; i++) {
     json_t *tx = json_array_get (txs, i);
     g_autofree char *tb = ex_host->json_canonical (tx, &len, error);
-    if (tb == NULL) {
-      indexed_free (b);
+    if (tb == NULL)
       return FALSE;
-    }
     ex_host->sha256 (tb, len, d);
-    char *id = cairn_hex_encode (d, 32);
-    g_ptr_array_add (b->tx_ids, id);
-    g_hash_table_replace (ix->tx_at, g_strdup (id), boxed (height));
-    const char *type = json_string_value (json_object_get (tx, "type"));
-    const char *from = json_string_value (json_object_get (tx, "from"));
-    if (from)
-      add_account (ix, b, from, id, type, (uint32_t)i, TRUE);
-    /* A body naming an account under "to" (bank.transfer and the like). */
+    g_ptr_array_add (ids, cairn_hex_encode (d, 32));
     const char *to = json_string_value (
         json_object_get (json_object_get (tx, "body"), "to"));
-    if (to && ex_host->address_valid (to) && g_strcmp0 (to, from) != 0)
-      add_account (ix, b, to, id, type, (uint32_t)i, FALSE);
+    sum[i] = (TxSummary){
+      .id = ids->pdata[i],
+      .type = json_string_value (json_object_get (tx, "type")),
+      .from = json_string_value (json_object_get (tx, "from")),
+      .to = to && ex_host->address_valid (to) ? to : NULL,
+    };
   }
-  g_hash_table_replace (ix->by_hash, g_strdup (b->hash), boxed (height));
-  count_tps (ix, json_integer_value (json_object_get (header, "time")),
-             json_array_size (txs));
-  g_queue_push_tail (&ix->blocks, b);
-  while ((int64_t)g_queue_get_length (&ix->blocks) > ex->index_blocks)
-    evict_oldest (ix);
-  ix->next = height + 1;
+  index_add (ex, height, hash,
+             json_integer_value (json_object_get (header, "time")), sum, n);
+  return TRUE;
+}
+
+/* Index a block from its "block" event, which lists each tx's id, type,
+ * sender and recipient: no read of the block. FALSE when the event lacks
+ * them (then the block is read from the store). */
+static gboolean
+index_event (Explorer *ex, const CairnEvent *ev)
+{
+  const json_t *a = ev->attrs;
+  const char *hash = json_string_value (json_object_get (a, "hash"));
+  json_t *ids = json_object_get (a, "txs");
+  json_t *types = json_object_get (a, "tx_types");
+  json_t *senders = json_object_get (a, "senders");
+  json_t *recipients = json_object_get (a, "recipients");
+  guint n = json_array_size (ids);
+  if (hash == NULL || strlen (hash) != 64 || json_array_size (types) != n
+      || json_array_size (senders) != n || json_array_size (recipients) != n)
+    return FALSE;
+  g_autofree TxSummary *sum = g_new0 (TxSummary, MAX (n, 1));
+  for (guint i = 0; i < n; i++) {
+    sum[i] = (TxSummary){
+      .id = json_string_value (json_array_get (ids, i)),
+      .type = json_string_value (json_array_get (types, i)),
+      .from = json_string_value (json_array_get (senders, i)),
+      .to = json_string_value (json_array_get (recipients, i)),
+    };
+    if (sum[i].id == NULL || strlen (sum[i].id) != 64)
+      return FALSE;
+  }
+  index_add (ex, ev->height, hash,
+             json_integer_value (json_object_get (a, "time")), sum, n);
   return TRUE;
 }
 
@@ -203,6 +257,8 @@ on_block (CairnPlugin *self, const CairnEvent *ev, void *ud)
     ix->caught_up = FALSE;
     return;
   }
+  if (index_event (ex, ev))
+    return;
   g_autoptr (GError) e = NULL;
   if (!index_block (ex, ev->height, &e)) {
     g_warning ("explorer: indexing block %" G_GUINT64_FORMAT ": %s", ev->height,

@@ -19,6 +19,7 @@
 
 #include <cairn/interfaces.h>
 
+#include "cjson.h"
 #include "http_parse.h"
 
 #include "fuzz-check.h"
@@ -40,8 +41,15 @@ fuzz_txs (const uint8_t *data, size_t size)
   CHECK (!batch.single || batch.n == 1);
   for (guint k = 0; k < batch.n; k++) {
     CHECK ((batch.txs[k] == NULL) == (batch.errs[k] != NULL));
-    if (batch.txs[k])
-      cairn_tx_verify (batch.txs[k], &batch.errs[k]);
+    if (batch.txs[k] == NULL)
+      continue;
+    /* A tx's bytes (cut from the batch text) are its canonical form. */
+    g_autoptr (json_t) obj = cairn_tx_to_json (batch.txs[k]);
+    size_t n = 0;
+    g_autofree char *canon = cairn_cjson_dump (obj, &n, NULL);
+    CHECK (canon != NULL && n == batch.txs[k]->len
+           && memcmp (canon, batch.txs[k]->bytes, n) == 0);
+    cairn_tx_verify (batch.txs[k], &batch.errs[k]);
   }
   cairn_tx_batch_clear (&batch);
 }

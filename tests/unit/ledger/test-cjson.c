@@ -314,6 +314,66 @@ test_dump (void)
   }
 }
 
+/* The quick canonical proof never accepts what the dump rule refuses, and
+ * accepts the common canonical shapes; the structural helpers find
+ * members and value ends. */
+static void
+test_quick_canonical (void)
+{
+  static const char *const yes[] = {
+    "{}",
+    "[]",
+    "1",
+    "\"x\"",
+    "{\"a\":{\"a\":1,\"b\":2},\"b\":[{\"a\":1}]}",
+    "{\"a\":\"q\\\"\\\\\\n\\u001F\"}",
+    "{\"a\":1,\"ab\":2,\"b\":-3}",
+  };
+  static const char *const no[] = {
+    "{\"b\":1,\"a\":2}",
+    "{\"a\":1, \"b\":2}",
+    "[1,\n2]",
+    "{\"a\":\"\\/\"}",
+    "{\"a\":\"\\u0041\"}",
+    "{\"a\":\"\\u000a\"}",
+    "{\"a\":\"\\u000A\"}",
+    "-0",
+    "{\"ab\":1,\"a\":2}",
+    "{\"a\":{\"b\":1,\"a\":1}}",
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (yes); i++) {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (json_t) v
+        = cairn_cjson_parse (yes[i], strlen (yes[i]), TRUE, &error);
+    g_assert_no_error (error);
+    g_assert_true (cairn_cjson_quick_canonical (yes[i], strlen (yes[i])));
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (no); i++) {
+    g_assert_false (cairn_cjson_quick_canonical (no[i], strlen (no[i])));
+    g_autoptr (GError) error = NULL;
+    g_autoptr (json_t) v
+        = cairn_cjson_parse (no[i], strlen (no[i]), TRUE, &error);
+    g_assert_null (v);
+  }
+
+  /* The NUL at which Jansson stops reading (a fuzzer find). */
+  g_assert_false (cairn_cjson_quick_canonical ("66\0", 3));
+  g_assert_false (cairn_cjson_quick_canonical ("[1]\0", 4));
+  const char *t = "{\"a\":[1,{\"x\":\"]\"}],\"b\":-12,\"c\":\"s,\"}";
+  size_t len = strlen (t);
+  g_assert_cmpint (cairn_cjson_member_at (t, len, "a"), ==, 5);
+  g_assert_cmpint (cairn_cjson_member_at (t, len, "b"), ==, 23);
+  g_assert_cmpint (cairn_cjson_member_at (t, len, "c"), ==, 31);
+  g_assert_cmpint (cairn_cjson_member_at (t, len, "x"), ==, -1);
+  g_assert_cmpuint (cairn_cjson_value_end (t, len, 5), ==, 18);  /* [...] */
+  g_assert_cmpuint (cairn_cjson_value_end (t, len, 6), ==, 7);   /* 1 */
+  g_assert_cmpuint (cairn_cjson_value_end (t, len, 23), ==, 26); /* -12 */
+  g_assert_cmpuint (cairn_cjson_value_end (t, len, 31), ==, 35); /* "s," */
+  /* Cut text: never past the end. */
+  g_assert_cmpuint (cairn_cjson_value_end (t, 10, 5), ==, 10);
+  g_assert_cmpint (cairn_cjson_member_at (t, 3, "a"), ==, -1);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -329,5 +389,6 @@ main (int argc, char **argv)
   g_test_add_func ("/cjson/empty-and-trailing", test_empty_and_trailing);
   g_test_add_func ("/cjson/top-level", test_top_level);
   g_test_add_func ("/cjson/dump", test_dump);
+  g_test_add_func ("/cjson/quick-canonical", test_quick_canonical);
   return g_test_run ();
 }
