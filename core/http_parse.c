@@ -17,6 +17,51 @@ batch_alloc (CairnTxBatch *b, guint n)
   b->errs = g_new0 (GError *, MAX (n, 1));
 }
 
+/* The usual batch, read without parsing the array: '[' tx (',' tx)* ']'
+ * where every tx has the canonical layout (cairn_tx_decode_layout). FALSE
+ * (out left empty) at the first thing that is not so: the full parse then
+ * decides, so that errors and results are the same either way. */
+static gboolean
+laid_out_batch (const char *data, gsize len, const char *chain_id,
+                CairnTxBatch *out)
+{
+  if (len < 2 || data[0] != '[' || data[len - 1] != ']' || data[1] == ']')
+    return FALSE;
+  g_autoptr (GPtrArray) txs = g_ptr_array_new ();
+  g_autoptr (GPtrArray) errs = g_ptr_array_new ();
+  gboolean ok = TRUE;
+  for (gsize at = 1; ok;) {
+    gsize end = cairn_cjson_value_end (data, len, at);
+    gboolean laid_out = FALSE;
+    GError *err = NULL;
+    CairnTx *tx = NULL;
+    if (end < len && (data[end] == ',' || end == len - 1))
+      tx = cairn_tx_decode_layout (data + at, end - at, chain_id, &laid_out,
+                                   &err);
+    ok = laid_out;
+    if (ok) {
+      g_ptr_array_add (txs, tx);
+      g_ptr_array_add (errs, err);
+    }
+    if (end >= len - 1)
+      break;
+    at = end + 1;
+  }
+  if (!ok) {
+    for (guint k = 0; k < txs->len; k++) {
+      if (txs->pdata[k])
+        cairn_tx_unref (txs->pdata[k]);
+      if (errs->pdata[k])
+        g_error_free (errs->pdata[k]);
+    }
+    return FALSE;
+  }
+  batch_alloc (out, txs->len);
+  memcpy (out->txs, txs->pdata, txs->len * sizeof (CairnTx *));
+  memcpy (out->errs, errs->pdata, errs->len * sizeof (GError *));
+  return TRUE;
+}
+
 gboolean
 cairn_http_parse_txs (const char *data, gsize len, const char *chain_id,
                       CairnTxBatch *out, GError **error)
@@ -41,6 +86,8 @@ cairn_http_parse_txs (const char *data, gsize len, const char *chain_id,
     out->txs[0] = cairn_tx_decode (data, len, chain_id, &out->errs[0]);
     return TRUE;
   }
+  if (laid_out_batch (data, len, chain_id, out))
+    return TRUE;
   g_autoptr (json_t) arr = cairn_cjson_parse (data, len, TRUE, &fatal);
   if (arr == NULL) {
     g_prefix_error (&fatal, "body must be one canonical tx object or a "

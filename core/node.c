@@ -107,7 +107,7 @@ cairn_node_verify_txs (CairnNode *node, CairnTx **txs, guint n, GError **errors)
   guint workers = node->verify_pool
                       ? g_thread_pool_get_max_threads (node->verify_pool)
                       : 0;
-  if (n < 32 || workers < 2) {
+  if (n < 32 || workers < 1) {
     verify_range (txs, errors, 0, n);
   } else {
     /* The main thread verifies the first chunk itself. */

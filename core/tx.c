@@ -1,10 +1,12 @@
 /* The signed transaction envelope (see tx.h).
  *
- * Hot path (admission): one strict parse that also streams the canonical
- * dump against the input, a copy of the input as `bytes`, field checks, two
- * SHA-256 (id, address). Verification never re-serialises: in canonical form
- * the signed message is `bytes` without its `,"sig":"<128 hex>"` member,
- * which sits at a fixed distance from the end (only "type" follows it). */
+ * Hot path (admission): the envelope read in place from its canonical
+ * layout (cairn_tx_decode_layout; only the body goes through Jansson), a
+ * copy of the input as `bytes`, field checks, two SHA-256 (id, address).
+ * Anything else takes the full strict parse, which words the errors.
+ * Verification never re-serialises: in canonical form the signed message is
+ * `bytes` without its `,"sig":"<128 hex>"` member, which sits at a fixed
+ * distance from the end (only "type" follows it). */
 #include "tx.h"
 
 #include "names.h"
@@ -108,6 +110,12 @@ tx_free (CairnTx *tx)
   g_free (tx);
 }
 
+static CairnTx *tx_build (const json_t *body, gboolean copy_body,
+                          const char *cid, const char *type, const char *from,
+                          gboolean nonce_ok, uint64_t nonce, const char *pubkey,
+                          const char *sig, char *bytes, size_t len,
+                          const char *chain_id, GError **error);
+
 /* Field checks on a parsed tx whose canonical dump is `bytes` (taken).
  * copy_body: the object is the caller's, so the tx gets its own body. */
 static CairnTx *
@@ -118,8 +126,6 @@ tx_from_parts (const json_t *obj, char *bytes, size_t len, gboolean copy_body,
   json_t *body, *nonce;
   const char *key, *cid, *type, *from, *pubkey, *sig;
   json_t *item;
-  char addr[41];
-  CairnTx *tx;
 
   if (!json_is_object (obj)) {
     g_free (bytes);
@@ -155,6 +161,24 @@ tx_from_parts (const json_t *obj, char *bytes, size_t len, gboolean copy_body,
   from = json_string_value (json_object_get (obj, "from"));
   pubkey = json_string_value (json_object_get (obj, "pubkey"));
   sig = json_string_value (json_object_get (obj, "sig"));
+  gboolean nonce_ok
+      = json_is_integer (nonce) && json_integer_value (nonce) >= 0;
+  return tx_build (body, copy_body, cid, type, from, nonce_ok,
+                   nonce_ok ? (uint64_t)json_integer_value (nonce) : 0, pubkey,
+                   sig, bytes, len, chain_id, error);
+}
+
+/* The field checks (in this order: their errors are part of the API) and
+ * the tx. bytes (its canonical form) is taken; body is copied or
+ * referenced. */
+static CairnTx *
+tx_build (const json_t *body, gboolean copy_body, const char *cid,
+          const char *type, const char *from, gboolean nonce_ok, uint64_t nonce,
+          const char *pubkey, const char *sig, char *bytes, size_t len,
+          const char *chain_id, GError **error)
+{
+  char addr[41];
+  CairnTx *tx;
 
   tx = g_new0 (CairnTx, 1);
   tx->ref = 1;
@@ -182,7 +206,7 @@ tx_from_parts (const json_t *obj, char *bytes, size_t len, gboolean copy_body,
   if (type == NULL || !type_valid (type))
     FAIL (CAIRN_REJECT_MALFORMED,
           "type: must be a string \"<plugin>.<name>\" of [a-z0-9_.-]");
-  if (!json_is_integer (nonce) || json_integer_value (nonce) < 0)
+  if (!nonce_ok)
     FAIL (CAIRN_REJECT_MALFORMED, "nonce: must be a non-negative integer");
   if (pubkey == NULL || strlen (pubkey) != 64
       || !hex_lower_decode (pubkey, tx->pubkey, 32))
@@ -203,8 +227,8 @@ tx_from_parts (const json_t *obj, char *bytes, size_t len, gboolean copy_body,
   tx->chain_id = g_strdup (cid);
   tx->type = g_strdup (type);
   memcpy (tx->from, from, 41);
-  tx->nonce = (uint64_t)json_integer_value (nonce);
-  tx->body = copy_body ? json_deep_copy (body) : json_incref (body);
+  tx->nonce = nonce;
+  tx->body = copy_body ? json_deep_copy (body) : json_incref ((json_t *)body);
   cairn_sha256 (bytes, len, tx->id);
   for (int i = 0; i < 32; i++) {
     tx->id_hex[2 * i] = "0123456789abcdef"[tx->id[i] >> 4];
@@ -212,6 +236,68 @@ tx_from_parts (const json_t *obj, char *bytes, size_t len, gboolean copy_body,
   }
   tx->id_hex[64] = '\0';
   return tx;
+}
+
+/* Copy the member `prefix` + `…"` at t[*pos] when its value holds only
+ * printable ASCII without '"' or '\\' (as every valid value of these
+ * members does) and fits out. */
+static gboolean
+layout_string (const char *t, size_t len, size_t *pos, const char *prefix,
+               char *out, size_t cap)
+{
+  size_t p = strlen (prefix), start = *pos + p, end = start;
+  if (len - *pos < p || memcmp (t + *pos, prefix, p) != 0)
+    return FALSE;
+  for (; end < len && t[end] != '"'; end++)
+    if (t[end] < 0x20 || t[end] > 0x7e || t[end] == '\\')
+      return FALSE;
+  if (end >= len || end - start >= cap)
+    return FALSE;
+  memcpy (out, t + start, end - start);
+  out[end - start] = '\0';
+  *pos = end + 1;
+  return TRUE;
+}
+
+CairnTx *
+cairn_tx_decode_layout (const char *t, size_t len, const char *chain_id,
+                        gboolean *laid_out, GError **error)
+{
+  static const char head[] = "{\"body\":", nonce_member[] = ",\"nonce\":";
+  char cid[65], from[41], pubkey[65], sig[129], type[129];
+  size_t b0 = sizeof head - 1, pos;
+  uint64_t nonce = 0;
+
+  *laid_out = FALSE;
+  if (len > CAIRN_MAX_TX_BYTES || len <= b0 || memcmp (t, head, b0) != 0
+      || t[b0] != '{')
+    return NULL;
+  size_t b1 = cairn_cjson_value_end (t, len, b0);
+  pos = b1;
+  if (!layout_string (t, len, &pos, ",\"chain_id\":\"", cid, sizeof cid)
+      || !layout_string (t, len, &pos, ",\"from\":\"", from, sizeof from)
+      || len - pos < sizeof nonce_member - 1
+      || memcmp (t + pos, nonce_member, sizeof nonce_member - 1) != 0)
+    return NULL;
+  pos += sizeof nonce_member - 1;
+  /* At most 18 digits, so below 2^63 without an overflow check. */
+  size_t d0 = pos;
+  for (; pos < len && g_ascii_isdigit (t[pos]) && pos - d0 < 18; pos++)
+    nonce = nonce * 10 + (uint64_t)(t[pos] - '0');
+  if (pos == d0 || (t[d0] == '0' && pos - d0 > 1)
+      || (pos < len && g_ascii_isdigit (t[pos]))
+      || !layout_string (t, len, &pos, ",\"pubkey\":\"", pubkey, sizeof pubkey)
+      || !layout_string (t, len, &pos, ",\"sig\":\"", sig, sizeof sig)
+      || !layout_string (t, len, &pos, ",\"type\":\"", type, sizeof type)
+      || pos != len - 1 || t[pos] != '}')
+    return NULL;
+  /* The body's own text is canonical iff the whole tx's is. */
+  g_autoptr (json_t) body = cairn_cjson_parse (t + b0, b1 - b0, TRUE, NULL);
+  if (body == NULL)
+    return NULL;
+  *laid_out = TRUE;
+  return tx_build (body, FALSE, cid, type, from, TRUE, nonce, pubkey, sig,
+                   g_strndup (t, len), len, chain_id, error);
 }
 
 CairnTx *
@@ -227,6 +313,10 @@ cairn_tx_decode (const char *bytes, size_t len, const char *chain_id,
                  CAIRN_MAX_TX_BYTES);
     return NULL;
   }
+  gboolean laid_out;
+  CairnTx *tx = cairn_tx_decode_layout (bytes, len, chain_id, &laid_out, error);
+  if (laid_out)
+    return tx;
   obj = cairn_cjson_parse (bytes, len, TRUE, &err);
   if (obj == NULL) {
     /* Slow path only: tell "not strict JSON" from "not canonical". */

@@ -60,6 +60,14 @@ typedef struct CairnTx {
  * Errors are in CAIRN_REJECT. */
 CairnTx *cairn_tx_decode (const char *bytes, size_t len, const char *chain_id,
                           GError **error);
+/* The fast path of cairn_tx_decode: the envelope in its canonical layout
+ * ({"body":{…},"chain_id":"…","from":"…","nonce":N,"pubkey":"…",
+ * "sig":"…","type":"…"}) read in place, only the body parsed. *laid_out
+ * FALSE (and NULL, no error) when the text is not exactly that; otherwise
+ * the result and error are those of cairn_tx_decode. */
+CairnTx *cairn_tx_decode_layout (const char *bytes, size_t len,
+                                 const char *chain_id, gboolean *laid_out,
+                                 GError **error);
 /* Same from an already parsed object (e.g. an element of a batch array). */
 CairnTx *cairn_tx_from_json (const json_t *obj, const char *chain_id,
                              GError **error);

@@ -21,6 +21,7 @@
 
 #include "cjson.h"
 #include "http_parse.h"
+#include "tx.h"
 
 #include "fuzz-check.h"
 
@@ -39,6 +40,23 @@ fuzz_txs (const uint8_t *data, size_t size)
     return;
   }
   CHECK (!batch.single || batch.n == 1);
+  if (!batch.single) {
+    /* Whichever path read the batch, it is the canonical array whose
+     * elements decode one by one to the same txs or errors. */
+    g_autoptr (json_t) arr
+        = cairn_cjson_parse ((const char *)data, size, TRUE, NULL);
+    CHECK (json_is_array (arr) && json_array_size (arr) == batch.n);
+    for (guint k = 0; k < batch.n; k++) {
+      g_autoptr (GError) e = NULL;
+      g_autoptr (CairnTx) one
+          = cairn_tx_from_json (json_array_get (arr, k), "dev", &e);
+      CHECK ((one == NULL) == (batch.txs[k] == NULL));
+      if (one)
+        CHECK (memcmp (one->id, batch.txs[k]->id, 32) == 0);
+      else
+        CHECK (e->code == batch.errs[k]->code);
+    }
+  }
   for (guint k = 0; k < batch.n; k++) {
     CHECK ((batch.txs[k] == NULL) == (batch.errs[k] != NULL));
     if (batch.txs[k] == NULL)

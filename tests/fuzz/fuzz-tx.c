@@ -2,6 +2,8 @@
  * strict canonical parse, field checks, chain id), the signature check,
  * and the same object through cairn_tx_from_json.
  *
+ * The layout fast path (cairn_tx_decode_layout), when it takes an input,
+ * gives the full parse's result or error.
  * Properties on every input that decodes: the canonical object of the tx
  * dumps to exactly the decoded bytes, and decoding it from the parsed
  * object gives the same id. */
@@ -25,6 +27,30 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   /* NULL: any chain id, so that the corpus of "dev" txs and mutants of it
    * reach the same depth; the chain check runs below. */
   g_autoptr (CairnTx) tx = cairn_tx_decode (text, size, NULL, &error);
+
+  /* The layout fast path answers exactly as the full parse does whenever
+   * it answers at all. */
+  gboolean laid_out = FALSE;
+  g_autoptr (GError) lerror = NULL, perror = NULL;
+  g_autoptr (CairnTx) fast
+      = cairn_tx_decode_layout (text, size, "dev", &laid_out, &lerror);
+  if (laid_out) {
+    g_autoptr (json_t) parsed = cairn_cjson_parse (text, size, TRUE, NULL);
+    CHECK (parsed != NULL);
+    g_autoptr (CairnTx) slow
+        = cairn_tx_from_canonical (parsed, text, size, "dev", &perror);
+    CHECK ((fast == NULL) == (slow == NULL));
+    if (fast != NULL)
+      CHECK (memcmp (fast->id, slow->id, 32) == 0 && fast->nonce == slow->nonce
+             && strcmp (fast->type, slow->type) == 0
+             && strcmp (fast->from, slow->from) == 0
+             && json_equal (fast->body, slow->body));
+    else
+      CHECK (lerror->code == perror->code
+             && strcmp (lerror->message, perror->message) == 0);
+  } else {
+    CHECK (fast == NULL && lerror == NULL);
+  }
 
   if (tx == NULL) {
     CHECK (error != NULL && error->domain == CAIRN_REJECT);
