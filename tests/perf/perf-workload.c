@@ -6,7 +6,9 @@
  * place of solo, store-lmdb and blob-fs with sync = false, no HTTP, no P2P,
  * on the virtual clock of tests/sim (sim_clock), so every timer, block time
  * and block's contents are the same in every run. All keys come from fixed
- * labels (seed = SHA-256(label)); Ed25519 signatures are deterministic.
+ * labels (seed = SHA-256(label)); Ed25519 signatures are deterministic;
+ * Jansson's hash seed is fixed; the process keeps to two CPUs, so the
+ * node's verify pool has the same size on every machine.
  *
  * Phases, each ended by a callgrind dump named after it (CALLGRIND_DUMP_
  * STATS_AT; no-ops when not under valgrind), so the counts are per phase:
@@ -17,13 +19,15 @@
  *                  (genesis, plugin init and start)
  *   admit          the txs as POST /v1/txs batches: the body parsed with
  *                  the HTTP API's cairn_http_parse_txs, then
- *                  cairn_node_submit_many (signatures on the verify pool,
- *                  mempool admission); no block is made meanwhile
+ *                  cairn_node_submit_many (signature checks, on the
+ *                  verify pool when it has 2 workers or more, mempool
+ *                  admission); no block is made meanwhile
  *   execute        the virtual clock runs until every tx is committed:
  *                  pos proposes, votes and commits blocks of at most
  *                  [block] max_txs txs; execution, state, LMDB commits,
  *                  the plugins' block hooks, the explorer's index
- *   harness-check  every tx committed with ok: true (not compared)
+ *   harness-check  every tx executed with ok: each sender's nonce and
+ *                  balance as the txs imply (not compared)
  *   restart        the node freed (stop, sync) and opened again on its
  *                  store, then started
  *   replay         catch-up: a second node on an empty store with the same
@@ -33,11 +37,14 @@
  *                  sync); its state root must match
  *   shutdown       both nodes freed
  *
- * stdout: a few lines that are the same in every run (heights, state root,
- * the CPU features the libraries dispatch on, as valgrind shows them).
- * CAIRN_PERF_TIMES=1 adds each phase's wall time on stderr (native runs).
+ * stdout: a few lines that are the same in every run (heights, state
+ * root). CAIRN_PERF_TIMES=1 adds each phase's wall time on stderr (native
+ * runs). --print-env prints what the counts depend on besides the code
+ * (the CPU features the libraries dispatch on, as this process sees them:
+ * under valgrind, its virtual CPU's; the libraries' versions) and exits.
  *
  * Usage: perf-workload [--txs N] [--senders S] [--batch B] [--block-txs M]
+ *                      [--print-env]
  * with CAIRN_BUILD_ROOT and CAIRN_SOURCE_ROOT set (meson test sets them).
  * Exit 0, or 1 with a message naming what went wrong. */
 #include <errno.h>
