@@ -24,7 +24,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 source_root=${CAIRN_SOURCE_ROOT:-$(cd "$here/../.." && pwd)}
-# Another file only to try the script itself.
+# CAIRN_PERF_BASELINE: a baseline of your own (another machine or build).
 baseline=${CAIRN_PERF_BASELINE:-$here/baseline.txt}
 tol=${CAIRN_PERF_TOLERANCE:-3}
 min_ir=${CAIRN_PERF_MIN_IR:-1000000}
@@ -37,11 +37,16 @@ while [ $# -gt 0 ]; do
   --update) mode=update ;;
   --runs)
     mode=runs
-    runs=${2:?--runs needs a number}
+    runs=${2:-}
+    case $runs in '' | *[!0-9]* | 0)
+      echo "run.sh: --runs needs a number of runs" >&2
+      exit 2
+      ;;
+    esac
     shift
     ;;
   -h | --help)
-    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,/^set -eu/p' "$0" | sed -n 's/^# \{0,1\}//p'
     exit 0
     ;;
   -*)
