@@ -1,6 +1,7 @@
 /* Fuzz target: the canonical JSON parser (core/cjson.c).
  *
  * Properties checked on every input that parses:
+ *   - cairn_cjson_dump writes exactly Jansson's compact sorted dump;
  *   - its canonical dump parses again, with require_canonical, to an equal
  *     value, and dumps to the same bytes (dump is a fixed point);
  *   - the input parses with require_canonical if and only if it IS its
@@ -33,6 +34,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   g_autofree char *dump1 = cairn_cjson_dump (value, &len1, &error);
   CHECK (dump1 != NULL);
   CHECK (strlen (dump1) == len1);
+  /* The canonical writer writes exactly Jansson's compact sorted dump. */
+  g_autofree char *jansson
+      = json_dumps (value, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+  CHECK (jansson != NULL && strcmp (jansson, dump1) == 0);
 
   g_autoptr (json_t) again = cairn_cjson_parse (dump1, len1, TRUE, &error);
   if (again == NULL)
