@@ -1,0 +1,39 @@
+/* cairn bench --mix: which tx types the load holds and how each body is
+ * made. A type is a row of bench_mix.c's table: its name in --mix, the tx
+ * type it signs, its body generator, and the field that --tx-size pads (or
+ * none). Types whose setup the bench cannot do yet are rows with the reason,
+ * and asking for them is an error naming it. */
+#pragma once
+
+#include <glib.h>
+#include <jansson.h>
+#include <stdint.h>
+
+typedef struct BenchMix BenchMix;
+
+/* What a body generator may use for tx i of one sender. */
+typedef struct {
+  const char *to; /* another funded account (bank.transfer's recipient) */
+  guint64 i;      /* the tx's index in the run */
+} BenchMixCtx;
+
+/* spec: "TYPE=WEIGHT,TYPE=WEIGHT..." (weights integers 1..10000, sum at
+ * most 10000, each type once), or NULL for "bank.transfer=1". tx_size:
+ * 0, or the signed tx size (bytes) to pad each type's body to; a type with
+ * no room for padding is an error. Errors: CAIRN_CLI_ERROR USAGE naming the
+ * part of spec. */
+BenchMix *bench_mix_parse (const char *spec, guint tx_size, GError **error);
+void bench_mix_free (BenchMix *mix);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (BenchMix, bench_mix_free)
+
+guint bench_mix_n (const BenchMix *mix);
+/* The k-th type's --mix name, which is also its tx type. */
+const char *bench_mix_name (const BenchMix *mix, guint k);
+guint bench_mix_weight (const BenchMix *mix, guint k);
+/* The type index of tx i: the weights spread evenly over every run of
+ * sum-of-weights consecutive txs. */
+guint bench_mix_pick (const BenchMix *mix, guint64 i);
+/* A new body for a tx of type k. */
+json_t *bench_mix_body (const BenchMix *mix, guint k, const BenchMixCtx *ctx);
+/* {"TYPE": weight, ...} */
+json_t *bench_mix_json (const BenchMix *mix);
