@@ -11,10 +11,15 @@
 
 typedef struct BenchMix BenchMix;
 
+#include "crypto.h"
+
+typedef struct CairnClient CairnClient;
+
 /* What a body generator may use for tx i of one sender. */
 typedef struct {
-  const char *to; /* another funded account (bank.transfer's recipient) */
-  guint64 i;      /* the tx's index in the run */
+  const CairnKey *key; /* the sender (inner signatures: im.send) */
+  const char *to;      /* another sender (bank.transfer, im.send) */
+  guint64 i;           /* the tx's index in the run */
 } BenchMixCtx;
 
 /* spec: "TYPE=WEIGHT,TYPE=WEIGHT..." (weights integers 1..10000, sum at
@@ -35,5 +40,23 @@ guint bench_mix_weight (const BenchMix *mix, guint k);
 guint bench_mix_pick (const BenchMix *mix, guint64 i);
 /* A new body for a tx of type k. */
 json_t *bench_mix_body (const BenchMix *mix, guint k, const BenchMixCtx *ctx);
+/* TRUE when every type needs no setup (the only mixes --home/--target
+ * take: the bench does not own that genesis). */
+gboolean bench_mix_plain (const BenchMix *mix);
+/* Before the network starts: the genesis roles the mix needs (services:
+ * "platform" on every sender, to register itself as a provider; im:
+ * "im_registrar" on node0's key, the registrar node). node0_address is
+ * also im.send's "store". */
+void bench_mix_genesis (BenchMix *mix, json_t *genesis,
+                        CairnKey *const *senders, guint n,
+                        const char *node0_address);
+/* Before the clock, through node0's API: the setup txs of the mix's types
+ * (services.register_provider per sender; im registration at the
+ * registrar route and im.settings {"allow_strangers": true} per sender),
+ * each committed and successful. nonce[s] is each sender's next nonce and
+ * advances with its setup txs. */
+gboolean bench_mix_setup (BenchMix *mix, CairnClient *client,
+                          const char *chain_id, CairnKey *const *senders,
+                          guint n, uint64_t *nonce, GError **error);
 /* {"TYPE": weight, ...} */
 json_t *bench_mix_json (const BenchMix *mix);

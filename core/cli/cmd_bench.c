@@ -85,7 +85,17 @@ typedef struct {
 
 typedef struct {
   guint64 offered, accepted, rejected, committed;
+  guint sampled;         /* ids kept for the check (under ring_lock) */
+  guint checked, failed; /* of those, committed ones asked for their result */
 } TypeStats;
+
+/* A committed tx's result is not in the block event: the first SAMPLE
+ * txs of each type are looked up at the end (GET /v1/txs/ID). */
+#define SAMPLE 8
+typedef struct {
+  guint64 i;
+  char id_hex[65];
+} Sample;
 
 typedef struct Bench Bench;
 
@@ -149,6 +159,8 @@ struct Bench {
   guint64 signed_txs; /* under ring_lock */
   gint64 sign_cpu_ns; /* under ring_lock */
   GError *sign_error; /* under ring_lock */
+  GArray *samples;    /* Sample, under ring_lock */
+  char *first_failure;
   GThread **signers;
   guint n_signers;
   gint64 sign_start_us;
@@ -516,6 +528,37 @@ read_cpu_s (GPid pid)
   return (g_ascii_strtod (f[11], NULL) + g_ascii_strtod (f[12], NULL)) / ticks;
 }
 
+/* The roles the mix needs, in every node's copy of the genesis. */
+static gboolean
+mix_genesis (Bench *b, guint n, GError **error)
+{
+  if (bench_mix_plain (b->mix))
+    return TRUE;
+  g_autofree char *home0 = cairn_testnet_node_home (b->net, 0);
+  g_autofree char *path = g_build_filename (home0, "genesis.json", NULL);
+  g_autofree char *kp = g_build_filename (home0, "keys", "node.pem", NULL);
+  g_autoptr (CairnKey) node0 = cairn_key_load (kp, error);
+  if (node0 == NULL)
+    return FALSE;
+  json_error_t jerr;
+  g_autoptr (json_t) genesis = json_load_file (path, 0, &jerr);
+  if (genesis == NULL) {
+    set_error (error, CAIRN_EXIT_FAILED, "%s: %s", path, jerr.text);
+    return FALSE;
+  }
+  bench_mix_genesis (b->mix, genesis, b->senders, (guint)b->accounts,
+                     cairn_key_address (node0));
+  g_autofree char *text
+      = json_dumps (genesis, JSON_INDENT (2) | JSON_SORT_KEYS);
+  for (guint i = 0; i < n; i++) {
+    g_autofree char *home = cairn_testnet_node_home (b->net, i);
+    g_autofree char *g = g_build_filename (home, "genesis.json", NULL);
+    if (!g_file_set_contents (g, text, -1, error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
 static gboolean
 start_network (Bench *b, GError **error)
 {
@@ -534,7 +577,8 @@ start_network (Bench *b, GError **error)
     .funded_balance = SENDER_BALANCE,
   };
   guint n = (guint)b->validators;
-  if (!cairn_testnet_init (b->net, n, n, TRUE, &tmpl, FALSE, TRUE, error))
+  if (!cairn_testnet_init (b->net, n, n, TRUE, &tmpl, FALSE, TRUE, error)
+      || !mix_genesis (b, n, error))
     return FALSE;
   b->nodes = g_new0 (Node, n);
   b->n_nodes = n;
@@ -747,7 +791,8 @@ signer_main (gpointer data)
     for (guint64 i = first; i < last && err == NULL; i++) {
       gint s = (gint)(i % (guint64)b->accounts);
       guint k = bench_mix_pick (b->mix, i);
-      BenchMixCtx ctx = { .to = recipient (b, s), .i = i };
+      BenchMixCtx ctx
+          = { .key = b->senders[s], .to = recipient (b, s), .i = i };
       g_autoptr (json_t) body = bench_mix_body (b->mix, k, &ctx);
       uint64_t nonce = b->base_nonce[s] + i / (guint64)b->accounts;
       CairnTx *tx
@@ -760,8 +805,16 @@ signer_main (gpointer data)
                     .id64 = 0 };
       memcpy (&slot.id64, tx->id, sizeof slot.id64);
       slot.id64 = GUINT64_FROM_BE (slot.id64);
-      cairn_tx_unref (tx);
       b->type[i] = (guint8)k;
+      g_mutex_lock (&b->ring_lock);
+      if (b->by_type[k].sampled < SAMPLE) {
+        b->by_type[k].sampled++;
+        Sample sample = { .i = i };
+        memcpy (sample.id_hex, tx->id_hex, sizeof sample.id_hex);
+        g_array_append_val (b->samples, sample);
+      }
+      g_mutex_unlock (&b->ring_lock);
+      cairn_tx_unref (tx);
       Slot *dst = &b->ring[i % b->window];
       g_mutex_lock (&b->ring_lock);
       while (dst->bytes && !stopping (b))
@@ -1354,6 +1407,32 @@ num_or_null (double v)
   return v < 0 ? json_null () : json_real (round3 (v));
 }
 
+/* Ask node0 for the result of each sampled tx that committed. */
+static gboolean
+check_samples (Bench *b, CairnClient *client, GError **error)
+{
+  for (guint k = 0; k < b->samples->len; k++) {
+    const Sample *sample = &g_array_index (b->samples, Sample, k);
+    if (b->commit_us[sample->i] == 0)
+      continue;
+    g_autoptr (json_t) tx
+        = cairn_client_wait_tx (client, sample->id_hex, 10, error);
+    if (tx == NULL)
+      return FALSE;
+    TypeStats *t = &b->by_type[b->type[sample->i]];
+    t->checked++;
+    g_autofree char *why = NULL;
+    if (!cairn_client_tx_result_ok (tx, &why)) {
+      t->failed++;
+      if (b->first_failure == NULL)
+        b->first_failure = g_strdup_printf (
+            "%s %s: %s", bench_mix_name (b->mix, b->type[sample->i]),
+            sample->id_hex, why);
+    }
+  }
+  return TRUE;
+}
+
 /* ---- report ---- */
 
 static json_t *
@@ -1409,11 +1488,12 @@ report (Bench *b)
   for (guint k = 0; k < b->n_types; k++) {
     const TypeStats *t = &b->by_type[k];
     json_object_set_new (types, bench_mix_name (b->mix, k),
-                         json_pack ("{s:I, s:I, s:I, s:I}", "offered",
+                         json_pack ("{s:I, s:I, s:I, s:I, s:i, s:i}", "offered",
                                     (json_int_t)t->offered, "accepted",
                                     (json_int_t)t->accepted, "committed",
                                     (json_int_t)t->committed, "rejected",
-                                    (json_int_t)t->rejected));
+                                    (json_int_t)t->rejected, "checked",
+                                    (int)t->checked, "failed", (int)t->failed));
   }
 
   /* Over the nodes: CPU summed, RSS the largest. */
@@ -1463,12 +1543,12 @@ report (Bench *b)
     cairn_cli_print_field ("rejected", "0");
   if (b->n_types > 1 || b->rejected)
     for (guint k = 0; k < b->n_types; k++)
-      cairn_cli_print_field (bench_mix_name (b->mix, k),
-                             "offered %" G_GUINT64_FORMAT
-                             ", committed %" G_GUINT64_FORMAT
-                             ", rejected %" G_GUINT64_FORMAT,
-                             b->by_type[k].offered, b->by_type[k].committed,
-                             b->by_type[k].rejected);
+      cairn_cli_print_field (
+          bench_mix_name (b->mix, k),
+          "offered %" G_GUINT64_FORMAT ", committed %" G_GUINT64_FORMAT
+          ", rejected %" G_GUINT64_FORMAT ", results checked %u, failed %u",
+          b->by_type[k].offered, b->by_type[k].committed,
+          b->by_type[k].rejected, b->by_type[k].checked, b->by_type[k].failed);
   if (b->retries)
     cairn_cli_print_field (
         "retries", "%" G_GUINT64_FORMAT " batches resent after mempool_full",
@@ -1584,6 +1664,17 @@ run (Bench *b, GError **error)
   if (client == NULL)
     return FALSE;
   cairn_client_set_cancellable (client, b->cancel);
+  if (!bench_mix_plain (b->mix)) {
+    note (b, "setting up the mix's senders (registrations, settings)");
+    g_autoptr (CairnClient) node0
+        = cairn_client_new (b->nodes[0].url, 60, error);
+    if (node0 == NULL)
+      return FALSE;
+    cairn_client_set_cancellable (node0, b->cancel);
+    if (!bench_mix_setup (b->mix, node0, b->chain_id, b->senders,
+                          (guint)b->accounts, b->base_nonce, error))
+      return FALSE;
+  }
   if (admin) {
     /* Senders of a node we did not start: funded now, at their nonces. */
     if (!fund_senders (b, client, admin, error))
@@ -1598,6 +1689,7 @@ run (Bench *b, GError **error)
   b->commit_us = g_new0 (gint64, b->limit);
   b->type = g_new0 (guint8, b->limit);
   b->by_type = g_new0 (TypeStats, b->n_types);
+  b->samples = g_array_new (FALSE, FALSE, sizeof (Sample));
   b->hist = g_new0 (guint32, HIST_MS);
   start_signers (b);
   if (!wait_presigned (b, error))
@@ -1609,7 +1701,7 @@ run (Bench *b, GError **error)
           b->n_subs > 1 ? "s" : "", b->n_urls, b->n_urls > 1 ? "s" : "");
     ok = submit_all (b, error);
     stop_signers (b);
-    ok = ok && drain (b, error);
+    ok = ok && drain (b, error) && check_samples (b, client, error);
   }
   stop_signers (b);
   progress (b, "done", TRUE);
@@ -1619,6 +1711,13 @@ run (Bench *b, GError **error)
   if (!ok)
     return FALSE;
   report (b);
+  if (b->first_failure) {
+    set_error (error, CAIRN_EXIT_FAILED,
+               "a committed tx failed on chain (of the first %d of each type, "
+               "checked): %s",
+               SAMPLE, b->first_failure);
+    return FALSE;
+  }
   if (b->accepted == 0 || b->committed == 0) {
     set_error (error, CAIRN_EXIT_FAILED, "no tx was %s",
                b->accepted == 0 ? "accepted" : "committed");
@@ -1649,6 +1748,9 @@ bench_free (Bench *b)
   g_clear_pointer (&b->reasons, g_hash_table_unref);
   g_clear_pointer (&b->mix, bench_mix_free);
   g_free (b->by_type);
+  if (b->samples)
+    g_array_unref (b->samples);
+  g_free (b->first_failure);
   g_free (b->hist);
   g_free (b->subs);
   g_free (b->start_us);
@@ -1741,8 +1843,11 @@ cairn_cmd_bench (int argc, char **argv)
       "time (so a late submitter adds to it). With --rate 0 each connection\n"
       "sends as fast as its node answers, latency from the send.\n"
       "A tx refused with mempool_full or sender_limit is resent.\n"
-      "--mix: bank.transfer (supported); services.feedback, market.usage,\n"
-      "im.send and metering.* are refused with the reason (not yet).\n"
+      "--mix TYPE=WEIGHT,...: bank.transfer; services.publish (a service\n"
+      "digest: each sender is made a provider first); im.send (each sender\n"
+      "registered at node0 and allowing strangers first). services.feedback,\n"
+      "market.usage and metering.* are refused with the reason (not yet).\n"
+      "Setup txs commit before the clock starts.\n"
       "Reports committed tx/s (committed txs / first submit to last commit),\n"
       "submit-to-commit latency p50/p90/p99 (timed by node0's block events),\n"
       "rejections by reason and per type, each node's CPU seconds and RSS\n"
@@ -1803,6 +1908,12 @@ cairn_cmd_bench (int argc, char **argv)
     return cairn_cli_fail (g_steal_pointer (&error));
   }
   b.n_types = bench_mix_n (b.mix);
+  if (existing && !bench_mix_plain (b.mix)) {
+    bench_free (&b);
+    return cairn_cli_usage ("--mix with services.publish or im.send needs "
+                            "the bench's own network (its genesis gives the "
+                            "senders their roles); drop --home/--target");
+  }
   if (b.txs_set)
     b.limit = (guint64)b.txs;
   else if (b.duration > 0)

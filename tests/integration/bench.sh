@@ -59,12 +59,19 @@ check '[.nodes[] | .rss_samples >= 3] | all' "RSS sampled once a second"
 pass "2 pos validators: $(jq .committed "$dir/out.json") txs in 5 s at 500 tx/s, open loop"
 
 # Every supported type of --mix, one tx per request, all load on node0.
-bench --validators 1 --txs 300 --accounts 6 --connections 3 --batch 1 \
-  --submit-to 0 --mix bank.transfer=3
+# The setup (providers, im registrations and settings) commits first; the
+# first txs of each type are looked up: they succeeded on chain.
+bench --validators 1 --txs 400 --accounts 6 --connections 3 --batch 1 \
+  --submit-to 0 --mix bank.transfer=2,services.publish=1,im.send=1
 check_common
-check '.mix == {"bank.transfer": 3} and .batch == 1 and .connections == 3
-  and .by_type["bank.transfer"].committed == 300' "mix, --batch 1"
-pass "--mix with every supported type, --batch 1"
+check '.mix == {"bank.transfer": 2, "services.publish": 1, "im.send": 1}
+  and .batch == 1 and .connections == 3
+  and .by_type["bank.transfer"].committed == 200
+  and .by_type["services.publish"].committed == 100
+  and .by_type["im.send"].committed == 100' "mix counts, --batch 1"
+check '[.by_type[] | .checked == 8 and .failed == 0] | all' \
+  "sampled results of the mix"
+pass "--mix with every supported type (bank.transfer, services.publish, im.send), --batch 1"
 
 # A running node: pos with one validator from the CLI; bench --target.
 "$cairn" testnet init --dir "$net" --nodes 1 --validators 1 --consensus pos \
@@ -115,6 +122,10 @@ refuse "weight of bank.transfer must be an integer" --mix bank.transfer=ten
 refuse "is not TYPE=WEIGHT" --mix bank.transfer
 refuse "given twice" --mix bank.transfer=1,bank.transfer=2
 refuse "not yet: metering.prove" --mix bank.transfer=1,metering.prove=1
+refuse "not yet: services.feedback" --mix services.feedback=1
+refuse "not yet: market.usage" --mix market.usage=1
+refuse "add up to 10001, more than 10000" --mix bank.transfer=10000,im.send=1
+refuse "needs the bench's own network" --mix im.send=1 --target http://127.0.0.1:1 --from x.pem
 refuse "validators must be 1..16" --validators 0
 refuse "cannot go with --home or --target" --validators 2 --target http://127.0.0.1:1 --from x.pem
 refuse "submit-to must be 0..1" --validators 2 --submit-to 2
