@@ -18,8 +18,9 @@
  * batches (POST /v1/txs with an array, or one object with --batch 1),
  * open loop: with --rate R tx i is due at t0 + i/R whatever the replies,
  * and its latency counts from that due time (no coordinated omission);
- * with --rate 0 each connection sends as fast as the node answers and the
- * latency counts from the send. A thread follows node0's block events
+ * with --rate 0 each connection sends as fast as the node answers (and
+ * while at most --max-pending accepted txs wait to commit) and the latency
+ * counts from the send. A thread follows node0's block events
  * (SSE) to time each tx from submit to commit.
  *
  * The report: committed tx/s (committed txs / first submit to last commit),
@@ -59,10 +60,11 @@
 #define SIGN_CHUNK 256     /* txs a signer takes at a time */
 #define SENDER_BALANCE INT64_C (1000000000)
 #define DENOM "cairn"
-#define DRAIN_IDLE_S 30 /* give up when nothing commits for this long */
-#define FUND_CHUNK 512  /* admin txs per funding round (nonce gap 1024) */
-#define VERIFY_SET 1024 /* distinct signatures for the verify ceiling */
-#define HIST_MS 65536   /* latency histogram for the progress line */
+#define DRAIN_IDLE_S 30       /* give up when nothing commits for this long */
+#define FUND_CHUNK 512        /* admin txs per funding round (nonce gap 1024) */
+#define VERIFY_SET 1024       /* distinct signatures for the verify ceiling */
+#define HIST_MS 65536         /* latency histogram for the progress line */
+#define DEFAULT_PENDING 20000 /* --rate 0: accepted, not committed, at most */
 
 typedef enum { SSE_CONNECTING, SSE_CONNECTED, SSE_ENDED } SseState;
 
@@ -122,6 +124,7 @@ struct Bench {
   double duration;
   char *mix_spec;
   gint tx_size;
+  gint max_pending; /* -1: not given */
   gboolean json;
 
   gint interrupted;     /* atomic: SIGINT/SIGTERM seen */
@@ -467,7 +470,10 @@ measure_verify (Bench *b, GError **error)
 static gboolean
 write_bench_config (Bench *b, const char *home, GError **error)
 {
-  gint64 max_txs = MIN (MAX (200000, (gint64)b->limit + 1000), 1000000);
+  /* --txs up to 1M fit; a --duration run gets the default 200000. */
+  gint64 max_txs = b->duration > 0
+                       ? 200000
+                       : MIN (MAX (200000, (gint64)b->limit + 1000), 1000000);
   gint64 max_mib = MAX (256, max_txs / 1024 + 1);
   g_autofree char *text = g_strdup_printf (
       "# Written by cairn bench: room for the load in the mempool.\n"
@@ -1214,6 +1220,36 @@ send_batch (Bench *b, CairnClient *client, GArray *idx, GError **error)
   return TRUE;
 }
 
+/* --max-pending: wait until n more txs keep the accepted but not yet
+ * committed ones within it. FALSE (error set) when nothing commits for
+ * DRAIN_IDLE_S meanwhile. */
+static gboolean
+wait_pending (Bench *b, guint n, GError **error)
+{
+  if (b->max_pending <= 0)
+    return TRUE;
+  gboolean ok = TRUE;
+  g_mutex_lock (&b->lock);
+  gint64 since = g_get_monotonic_time ();
+  while (b->accepted - b->committed + n > (guint64)b->max_pending
+         && !stopping (b)) {
+    gint64 now = g_get_monotonic_time ();
+    if (b->rate == 0 && now >= b->end_us)
+      break;
+    if (now - MAX (since, b->last_commit_us) > DRAIN_IDLE_S * G_USEC_PER_SEC) {
+      set_error (error, CAIRN_EXIT_FAILED,
+                 "%" G_GUINT64_FORMAT " accepted txs and none committed for "
+                 "%d s",
+                 b->accepted - b->committed, DRAIN_IDLE_S);
+      ok = FALSE;
+      break;
+    }
+    g_cond_wait_until (&b->cond, &b->lock, now + 100000);
+  }
+  g_mutex_unlock (&b->lock);
+  return ok;
+}
+
 static gboolean
 submit_loop (Submitter *sub, CairnClient *client, GError **error)
 {
@@ -1233,6 +1269,8 @@ submit_loop (Submitter *sub, CairnClient *client, GError **error)
     /* A batch goes out when its last tx is due. */
     if (b->rate > 0)
       sleep_until (b, due_us (b, g_array_index (idx, guint64, idx->len - 1)));
+    if (!wait_pending (b, idx->len, error))
+      return FALSE;
     if ((b->rate == 0 && g_get_monotonic_time () >= b->end_us) || stopping (b))
       break;
     g_mutex_lock (&b->ring_lock);
@@ -1602,6 +1640,9 @@ report (Bench *b)
                        b->n_nodes ? json_real (round3 (b->nodes[0].startup_ms))
                                   : json_null ());
   json_object_set_new (out, "connections", json_integer (b->n_subs));
+  json_object_set_new (out, "max_pending", json_integer (b->max_pending));
+  json_object_set_new (out, "bench_rss_mib",
+                       num_or_null (read_status_mib (getpid (), "VmHWM:")));
   json_object_set_new (out, "batch", json_integer (b->batch));
   json_object_set_new (out, "rate", json_real (b->rate));
   json_object_set_new (out, "mix", json_incref (mix));
@@ -1783,6 +1824,7 @@ cairn_cmd_bench (int argc, char **argv)
     .connections = DEFAULT_CONNECTIONS,
     .submit_to = -1,
     .validators = -1, /* not given */
+    .max_pending = -1,
   };
   const GOptionEntry entries[] = {
     { "validators", 0, 0, G_OPTION_ARG_INT, &b.validators,
@@ -1817,6 +1859,10 @@ cairn_cmd_bench (int argc, char **argv)
       "Txs per POST /v1/txs; 1 = one tx object per request (default: 500; "
       "with --rate, 50 ms of one connection's share)",
       "B" },
+    { "max-pending", 0, 0, G_OPTION_ARG_INT, &b.max_pending,
+      "Hold back while this many accepted txs wait to commit; 0 = no limit "
+      "(default: 20000 with --rate 0, none with a rate)",
+      "P" },
     { "accounts", 0, 0, G_OPTION_ARG_INT, &b.accounts,
       "Sender accounts, round-robin (default: 64)", "K" },
     { "mix", 0, 0, G_OPTION_ARG_STRING, &b.mix_spec,
@@ -1841,7 +1887,8 @@ cairn_cmd_bench (int argc, char **argv)
       "--rate R, tx i is due at t0 + i/R and a batch goes out when its last\n"
       "tx is due, whatever the earlier replies; latency counts from the due\n"
       "time (so a late submitter adds to it). With --rate 0 each connection\n"
-      "sends as fast as its node answers, latency from the send.\n"
+      "sends as fast as its node answers while at most --max-pending\n"
+      "accepted txs wait to commit (default 20000), latency from the send.\n"
       "A tx refused with mempool_full or sender_limit is resent.\n"
       "--mix TYPE=WEIGHT,...: bank.transfer; services.publish (a service\n"
       "digest: each sender is made a provider first); im.send (each sender\n"
@@ -1880,7 +1927,7 @@ cairn_cmd_bench (int argc, char **argv)
       return cairn_cli_usage ("unexpected argument '%s'", bad);
     return cairn_cli_usage (
         "%s out of range (txs 1..%d, accounts 1..%d, batch 1..%d, "
-        "connections 1..%d, rate, duration and tx-size >= 0)",
+        "connections 1..%d, rate, duration, tx-size and max-pending >= 0)",
         bad, MAX_TXS, MAX_ACCOUNTS, MAX_BATCH, MAX_CONNECTIONS);
   }
   if (existing && (b.validators != -1 || b.submit_to >= 0)) {
@@ -1930,6 +1977,8 @@ cairn_cmd_bench (int argc, char **argv)
     b.batch = b.rate > 0
                   ? CLAMP ((gint)(b.rate / b.n_subs / 20), 1, DEFAULT_BATCH)
                   : DEFAULT_BATCH;
+  if (b.max_pending == -1)
+    b.max_pending = b.rate > 0 ? 0 : DEFAULT_PENDING;
   if (!existing) {
     if (b.submit_to >= b.validators || b.submit_to < -1) {
       bench_free (&b);
