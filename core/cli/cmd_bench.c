@@ -1866,7 +1866,8 @@ cairn_cmd_bench (int argc, char **argv)
     { "accounts", 0, 0, G_OPTION_ARG_INT, &b.accounts,
       "Sender accounts, round-robin (default: 64)", "K" },
     { "mix", 0, 0, G_OPTION_ARG_STRING, &b.mix_spec,
-      "Tx types and weights, e.g. bank.transfer=70,... (default: "
+      "Tx types and weights: bank.transfer, services.publish, im.send, e.g. "
+      "bank.transfer=70,services.publish=15,im.send=15 (default: "
       "bank.transfer=1)",
       "SPEC" },
     { "tx-size", 0, 0, G_OPTION_ARG_INT, &b.tx_size,
