@@ -64,7 +64,8 @@
 #define FUND_CHUNK 512        /* admin txs per funding round (nonce gap 1024) */
 #define VERIFY_SET 1024       /* distinct signatures for the verify ceiling */
 #define HIST_MS 65536         /* latency histogram for the progress line */
-#define DEFAULT_PENDING 20000 /* --rate 0: accepted, not committed, at most */
+#define DEFAULT_PENDING 10000 /* --rate 0: accepted, not committed, at most
+                              (one full block of [block] max_txs) */
 
 typedef enum { SSE_CONNECTING, SSE_CONNECTED, SSE_ENDED } SseState;
 
@@ -1861,7 +1862,7 @@ cairn_cmd_bench (int argc, char **argv)
       "B" },
     { "max-pending", 0, 0, G_OPTION_ARG_INT, &b.max_pending,
       "Hold back while this many accepted txs wait to commit; 0 = no limit "
-      "(default: 20000 with --rate 0, none with a rate)",
+      "(default: 10000 with --rate 0, none with a rate)",
       "P" },
     { "accounts", 0, 0, G_OPTION_ARG_INT, &b.accounts,
       "Sender accounts, round-robin (default: 64)", "K" },
@@ -1889,7 +1890,7 @@ cairn_cmd_bench (int argc, char **argv)
       "tx is due, whatever the earlier replies; latency counts from the due\n"
       "time (so a late submitter adds to it). With --rate 0 each connection\n"
       "sends as fast as its node answers while at most --max-pending\n"
-      "accepted txs wait to commit (default 20000), latency from the send.\n"
+      "accepted txs wait to commit (default 10000), latency from the send.\n"
       "A tx refused with mempool_full or sender_limit is resent.\n"
       "--mix TYPE=WEIGHT,...: bank.transfer; services.publish (a service\n"
       "digest: each sender is made a provider first); im.send (each sender\n"
