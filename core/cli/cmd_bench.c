@@ -60,12 +60,13 @@
 #define SIGN_CHUNK 256     /* txs a signer takes at a time */
 #define SENDER_BALANCE INT64_C (1000000000)
 #define DENOM "cairn"
-#define DRAIN_IDLE_S 30       /* give up when nothing commits for this long */
-#define FUND_CHUNK 512        /* admin txs per funding round (nonce gap 1024) */
-#define VERIFY_SET 1024       /* distinct signatures for the verify ceiling */
-#define HIST_MS 65536         /* latency histogram for the progress line */
-#define DEFAULT_PENDING 10000 /* --rate 0: accepted, not committed, at most
-                              (one full block of [block] max_txs) */
+#define DRAIN_IDLE_S 30 /* give up when nothing commits for this long */
+#define FUND_CHUNK 512  /* admin txs per funding round (nonce gap 1024) */
+#define VERIFY_SET 1024 /* distinct signatures for the verify ceiling */
+#define HIST_MS 65536   /* latency histogram for the progress line */
+#define DEFAULT_PENDING                                                        \
+  10000 /* --rate 0: accepted, not committed, at most                          \
+        (one full block of [block] max_txs) */
 
 typedef enum { SSE_CONNECTING, SSE_CONNECTED, SSE_ENDED } SseState;
 
@@ -797,7 +798,10 @@ signer_main (gpointer data)
     guint64 last = MIN (first + SIGN_CHUNK, b->limit);
     for (guint64 i = first; i < last && err == NULL; i++) {
       gint s = (gint)(i % (guint64)b->accounts);
-      guint k = bench_mix_pick (b->mix, i);
+      /* Round i / K of sender s takes cycle position round + s: every
+       * sender, so every connection, sees the whole mix (position i alone
+       * would tie a type to the senders of one connection). */
+      guint k = bench_mix_pick (b->mix, i / (guint64)b->accounts + (guint64)s);
       BenchMixCtx ctx
           = { .key = b->senders[s], .to = recipient (b, s), .i = i };
       g_autoptr (json_t) body = bench_mix_body (b->mix, k, &ctx);

@@ -66,9 +66,10 @@ bench --validators 1 --txs 400 --accounts 6 --connections 3 --batch 1 \
 check_common
 check '.mix == {"bank.transfer": 2, "services.publish": 1, "im.send": 1}
   and .batch == 1 and .connections == 3
-  and .by_type["bank.transfer"].committed == 200
-  and .by_type["services.publish"].committed == 100
-  and .by_type["im.send"].committed == 100' "mix counts, --batch 1"
+  and .by_type["bank.transfer"].committed >= 180
+  and .by_type["bank.transfer"].committed <= 220
+  and .by_type["services.publish"].committed >= 90
+  and .by_type["im.send"].committed >= 90' "mix proportions, --batch 1"
 check '[.by_type[] | .checked == 8 and .failed == 0] | all' \
   "sampled results of the mix"
 pass "--mix with every supported type (bank.transfer, services.publish, im.send), --batch 1"
