@@ -83,8 +83,9 @@ typedef struct {
   char *url;
   double startup_ms;
   double idle_rss_mib;
-  GArray *rss; /* double MiB, one per second during the load */
-  double cpu_s, peak_mib, start_mib, end_mib;
+  GArray *rss;  /* double MiB, one per second during the load */
+  GArray *anon; /* RssAnon (heap, not LMDB's mapped file pages), likewise */
+  double cpu_s, peak_mib, start_mib, end_mib, anon_start_mib, anon_end_mib;
 } Node;
 
 typedef struct {
@@ -594,7 +595,9 @@ start_network (Bench *b, GError **error)
     Node *node = &b->nodes[i];
     node->home = cairn_testnet_node_home (b->net, i);
     node->rss = g_array_new (FALSE, FALSE, sizeof (double));
-    node->cpu_s = node->peak_mib = node->start_mib = node->end_mib = -1;
+    node->anon = g_array_new (FALSE, FALSE, sizeof (double));
+    node->cpu_s = node->peak_mib = node->start_mib = node->end_mib
+        = node->anon_start_mib = node->anon_end_mib = -1;
     if (!write_bench_config (b, node->home, error)
         || (node->url = cairn_client_url_for (node->home, NULL, error)) == NULL)
       return FALSE;
@@ -655,8 +658,11 @@ sample_nodes (Bench *b)
   b->next_sample_us = now + G_USEC_PER_SEC;
   for (guint i = 0; i < b->n_nodes; i++) {
     double mib = read_status_mib (b->nodes[i].pid, "VmRSS:");
-    if (mib >= 0)
+    double anon = read_status_mib (b->nodes[i].pid, "RssAnon:");
+    if (mib >= 0 && anon >= 0) {
       g_array_append_val (b->nodes[i].rss, mib);
+      g_array_append_val (b->nodes[i].anon, anon);
+    }
   }
 }
 
@@ -687,6 +693,9 @@ read_node_stats (Bench *b)
     node->start_mib = mean (node->rss, MIN (warm, n - 1),
                             MIN (tenth, n - MIN (warm, n - 1)));
     node->end_mib = mean (node->rss, n - tenth, tenth);
+    node->anon_start_mib = mean (node->anon, MIN (warm, n - 1),
+                                 MIN (tenth, n - MIN (warm, n - 1)));
+    node->anon_end_mib = mean (node->anon, n - tenth, tenth);
   }
 }
 
@@ -1492,6 +1501,9 @@ node_json (const Node *node, guint i)
           ? json_real (round3 (node->end_mib - node->start_mib))
           : json_null ());
   json_object_set_new (o, "rss_samples", json_integer (node->rss->len));
+  json_object_set_new (o, "rss_anon_start_mib",
+                       num_or_null (node->anon_start_mib));
+  json_object_set_new (o, "rss_anon_end_mib", num_or_null (node->anon_end_mib));
   json_object_set_new (o, "idle_rss_mib", num_or_null (node->idle_rss_mib));
   json_object_set_new (o, "startup_ms", json_real (round3 (node->startup_ms)));
   return o;
@@ -1541,7 +1553,7 @@ report (Bench *b)
 
   /* Over the nodes: CPU summed, RSS the largest. */
   double cpu = b->n_nodes ? 0 : -1, peak = -1, rss_start = -1, rss_end = -1,
-         growth = -1e9, idle = -1;
+         growth = -1e9, idle = -1, anon_growth = -1e9;
   g_autoptr (json_t) nodes = json_array ();
   for (guint i = 0; i < b->n_nodes; i++) {
     const Node *n = &b->nodes[i];
@@ -1551,6 +1563,8 @@ report (Bench *b)
     rss_end = MAX (rss_end, n->end_mib);
     if (n->start_mib >= 0 && n->end_mib >= 0)
       growth = MAX (growth, n->end_mib - n->start_mib);
+    if (n->anon_start_mib >= 0 && n->anon_end_mib >= 0)
+      anon_growth = MAX (anon_growth, n->anon_end_mib - n->anon_start_mib);
     idle = MAX (idle, n->idle_rss_mib);
     json_array_append_new (nodes, node_json (n, i));
   }
@@ -1601,9 +1615,11 @@ report (Bench *b)
     g_autofree char *label = g_strdup_printf ("node%u", i);
     cairn_cli_print_field (label,
                            "cpu %.2f s, RSS peak %.1f MiB, start %.1f, end "
-                           "%.1f MiB (%u samples), up in %.1f ms",
+                           "%.1f MiB (anon %.1f → %.1f; %u samples), up in "
+                           "%.1f ms",
                            n->cpu_s, n->peak_mib, n->start_mib, n->end_mib,
-                           n->rss->len, n->startup_ms);
+                           n->anon_start_mib, n->anon_end_mib, n->rss->len,
+                           n->startup_ms);
   }
   if (b->n_nodes == 0)
     cairn_cli_print_field ("node", "cpu and RSS unknown (not our child)");
@@ -1633,6 +1649,9 @@ report (Bench *b)
   json_object_set_new (out, "rss_growth_mib",
                        growth > -1e9 ? json_real (round3 (growth))
                                      : json_null ());
+  json_object_set_new (out, "rss_anon_growth_mib",
+                       anon_growth > -1e9 ? json_real (round3 (anon_growth))
+                                          : json_null ());
   json_object_set_new (out, "idle_rss_mib", num_or_null (idle));
   json_object_set_new (out, "cpu_s", num_or_null (cpu));
   json_object_set_new (out, "nodes", json_incref (nodes));
@@ -1658,6 +1677,12 @@ report (Bench *b)
   json_object_set_new (out, "signing_cpu_s", json_real (round3 (sign_cpu)));
   json_object_set_new (out, "presign_s", json_real (round3 (b->presign_s)));
   json_object_set_new (out, "offered", json_integer (offered));
+  /* Below --rate when the connections fell behind the schedule. */
+  json_object_set_new (
+      out, "offered_tps",
+      json_real (round3 (b->submit_end_us > b->t0_us
+                             ? offered * 1e6 / (b->submit_end_us - b->t0_us)
+                             : 0)));
   json_object_set_new (out, "txs",
                        json_integer (b->txs_set || b->duration == 0
                                          ? (json_int_t)b->limit
@@ -1787,6 +1812,7 @@ bench_free (Bench *b)
     g_free (b->nodes[i].home);
     g_free (b->nodes[i].url);
     g_array_unref (b->nodes[i].rss);
+    g_array_unref (b->nodes[i].anon);
   }
   g_free (b->nodes);
   g_strfreev (b->urls);

@@ -36,7 +36,9 @@ check_common() {
   check '[.by_type[] | .offered == .committed and .rejected == 0] | all' \
     "per-type counts"
   check '.rss_mib > 0 and .rss_start_mib > 0 and .rss_end_mib > 0
-    and (.rss_growth_mib | type) == "number" and .cpu_s > 0' "rss/cpu fields"
+    and (.rss_growth_mib | type) == "number"
+    and (.rss_anon_growth_mib | type) == "number" and .cpu_s > 0
+    and .offered_tps > 0 and .bench_rss_mib > 0' "rss/cpu fields"
   check '[.nodes[] | .rss_mib > 0 and .cpu_s > 0 and .rss_samples >= 1
     and .startup_ms > 0] | all' "per-node stats"
   check '.committed_tps > 0 and .p50_ms > 0 and .p99_ms >= .p50_ms
