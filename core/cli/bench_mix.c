@@ -508,3 +508,9 @@ bench_mix_setup (BenchMix *mix, CairnClient *client, const char *chain_id,
   }
   return TRUE;
 }
+
+guint
+bench_mix_min_accounts (const BenchMix *mix)
+{
+  return has_setup (mix, SETUP_IM) ? 2 : 1;
+}

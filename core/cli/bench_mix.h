@@ -58,5 +58,8 @@ void bench_mix_genesis (BenchMix *mix, json_t *genesis,
 gboolean bench_mix_setup (BenchMix *mix, CairnClient *client,
                           const char *chain_id, CairnKey *const *senders,
                           guint n, uint64_t *nonce, GError **error);
+/* The fewest sender accounts the mix works with (im.send: 2, a sender
+ * writes to another registered sender). */
+guint bench_mix_min_accounts (const BenchMix *mix);
 /* {"TYPE": weight, ...} */
 json_t *bench_mix_json (const BenchMix *mix);

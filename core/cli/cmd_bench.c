@@ -2004,6 +2004,11 @@ cairn_cmd_bench (int argc, char **argv)
   b.txs = (gint)b.limit;
   if ((guint64)b.accounts > b.limit)
     b.accounts = (gint)b.limit;
+  if ((guint)b.accounts < bench_mix_min_accounts (b.mix)) {
+    bench_free (&b);
+    return cairn_cli_usage ("--mix with im.send needs --accounts and --txs "
+                            "of at least 2 (each sender writes to another)");
+  }
   b.n_subs = MIN ((guint)b.connections, (guint)b.accounts);
   if (b.batch == 0)
     b.batch = b.rate > 0

@@ -129,6 +129,7 @@ refuse "not yet: services.feedback" --mix services.feedback=1
 refuse "not yet: market.usage" --mix market.usage=1
 refuse "add up to 10001, more than 10000" --mix bank.transfer=10000,im.send=1
 refuse "needs the bench's own network" --mix im.send=1 --target http://127.0.0.1:1 --from x.pem
+refuse "im.send needs --accounts and --txs of at least 2" --mix im.send=1 --accounts 1
 refuse "validators must be 1..16" --validators 0
 refuse "cannot go with --home or --target" --validators 2 --target http://127.0.0.1:1 --from x.pem
 refuse "submit-to must be 0..1" --validators 2 --submit-to 2
