@@ -14,6 +14,7 @@ typedef enum {
   SETUP_NONE,
   SETUP_PROVIDER, /* services: each sender a registered provider */
   SETUP_IM,       /* im: each sender registered, allowing strangers */
+  SETUP_MARKET,   /* market: one service, each sender an app node serving it */
 } Setup;
 
 typedef struct {
@@ -26,11 +27,12 @@ typedef struct {
 #define IM_MESSAGE_SIZE 1024
 
 struct BenchMix {
-  char tag[9];     /* random: names and digests differ from run to run */
-  char *store;     /* node0's address: im.send's store */
-  GArray *types;   /* guint: index into TYPES */
-  GArray *weights; /* guint */
-  guint *cycle;    /* sum of weights entries: type index per position */
+  char tag[9];      /* random: names and digests differ from run to run */
+  char *store;      /* node0's address: im.send's store */
+  char service[65]; /* market.usage: the service every sender serves */
+  GArray *types;    /* guint: index into TYPES */
+  GArray *weights;  /* guint */
+  guint *cycle;     /* sum of weights entries: type index per position */
   guint cycle_len;
 };
 
@@ -126,17 +128,29 @@ im_send (const BenchMix *mix, const BenchMixCtx *ctx)
   return body;
 }
 
+/* A usage report of one user (a fresh address per tx: one report per
+ * node, service, user and period) in period 0, which the bench's genesis
+ * makes last 10^8 blocks. */
+static json_t *
+market_usage (const BenchMix *mix, const BenchMixCtx *ctx)
+{
+  uint8_t sha[32];
+  g_autofree char *sha_hex = NULL, *cid = NULL;
+  digests (mix, "user", ctx->i, sha, &sha_hex, &cid);
+  sha_hex[40] = '\0';
+  return json_pack ("{s:i, s:[{s:s, s:s, s:i, s:i}]}", "period", 0, "records",
+                    "service", mix->service, "user", sha_hex, "calls", 1,
+                    "duration", 60);
+}
+
 static const MixType TYPES[] = {
   { "bank.transfer", bank_transfer, SETUP_NONE, NULL },
   { "services.publish", services_publish, SETUP_PROVIDER, NULL },
   { "im.send", im_send, SETUP_IM, NULL },
+  { "market.usage", market_usage, SETUP_MARKET, NULL },
   { "services.feedback", NULL, SETUP_NONE,
     "needs an entitlement (a paid services.entitle) per sender and service "
     "first; the bench measures service digests with services.publish" },
-  { "market.usage", NULL, SETUP_NONE,
-    "is sent by an app node that serves the service (market.serve), one "
-    "report per node, service, user and past period; the bench runs no app "
-    "node yet" },
   { "metering.", NULL, SETUP_NONE,
     "metering proofs carry a t-of-n threshold signature (FROST or multisig) "
     "by the meter centers over each aggregate; the bench has no meter "
@@ -326,7 +340,8 @@ has_setup (const BenchMix *mix, Setup setup)
 gboolean
 bench_mix_plain (const BenchMix *mix)
 {
-  return !has_setup (mix, SETUP_PROVIDER) && !has_setup (mix, SETUP_IM);
+  return !has_setup (mix, SETUP_PROVIDER) && !has_setup (mix, SETUP_IM)
+         && !has_setup (mix, SETUP_MARKET);
 }
 
 static void
@@ -345,6 +360,9 @@ add_role (json_t *genesis, const char *address, const char *role)
       roles = json_array ();
       json_object_set_new (acc, "roles", roles);
     }
+    for (size_t k = 0; k < json_array_size (roles); k++)
+      if (g_strcmp0 (json_string_value (json_array_get (roles, k)), role) == 0)
+        return;
     json_array_append_new (roles, json_string (role));
     return;
   }
@@ -361,6 +379,23 @@ bench_mix_genesis (BenchMix *mix, json_t *genesis, CairnKey *const *senders,
       add_role (genesis, cairn_key_address (senders[s]), "platform");
   if (has_setup (mix, SETUP_IM))
     add_role (genesis, node0_address, "im_registrar");
+  if (has_setup (mix, SETUP_MARKET)) {
+    add_role (genesis, cairn_key_address (senders[0]), "platform");
+    for (guint s = 0; s < n; s++)
+      add_role (genesis, cairn_key_address (senders[s]), "app_node");
+    json_t *app = json_object_get (genesis, "app_state");
+    if (!json_is_object (app)) {
+      app = json_object ();
+      json_object_set_new (genesis, "app_state", app);
+    }
+    json_t *market = json_object_get (app, "market");
+    if (!json_is_object (market)) {
+      market = json_object ();
+      json_object_set_new (app, "market", market);
+    }
+    /* Period 0 outlasts any run: signed-ahead reports stay current. */
+    json_object_set_new (market, "epoch_blocks", json_integer (100000000));
+  }
 }
 
 /* Submit the txs (batches of 500), then wait for each to commit with
@@ -488,6 +523,38 @@ bench_mix_setup (BenchMix *mix, CairnClient *client, const char *chain_id,
       g_ptr_array_add (txs, tx);
     }
     if (!submit_and_wait (client, txs, "services.register_provider", error))
+      return FALSE;
+  }
+  if (has_setup (mix, SETUP_MARKET)) {
+    /* Sender 0 (platform) creates the service, every sender serves it. */
+    uint8_t sha[32];
+    g_autofree char *sha_hex = NULL, *cid = NULL;
+    digests (mix, "package", 0, sha, &sha_hex, &cid);
+    g_autoptr (json_t) create = json_pack (
+        "{s:s, s:s, s:s, s:s, s:s, s:s}", "developer",
+        cairn_key_address (senders[0]), "name", "cairn bench", "category",
+        "bench", "version", "1", "package_cid", cid, "package_sha256", sha_hex);
+    g_autoptr (GPtrArray) one
+        = g_ptr_array_new_with_free_func ((GDestroyNotify)cairn_tx_unref);
+    CairnTx *tx = cairn_tx_sign (senders[0], chain_id, "market.create",
+                                 nonce[0]++, create, error);
+    if (tx == NULL)
+      return FALSE;
+    g_ptr_array_add (one, tx);
+    if (!submit_and_wait (client, one, "market.create", error))
+      return FALSE;
+    g_strlcpy (mix->service, tx->id_hex, sizeof mix->service);
+    g_autoptr (GPtrArray) txs
+        = g_ptr_array_new_with_free_func ((GDestroyNotify)cairn_tx_unref);
+    g_autoptr (json_t) serve = json_pack ("{s:s}", "service", mix->service);
+    for (guint s = 0; s < n; s++) {
+      CairnTx *t = cairn_tx_sign (senders[s], chain_id, "market.serve",
+                                  nonce[s]++, serve, error);
+      if (t == NULL)
+        return FALSE;
+      g_ptr_array_add (txs, t);
+    }
+    if (!submit_and_wait (client, txs, "market.serve", error))
       return FALSE;
   }
   if (has_setup (mix, SETUP_IM)) {

@@ -45,14 +45,16 @@ json_t *bench_mix_body (const BenchMix *mix, guint k, const BenchMixCtx *ctx);
 gboolean bench_mix_plain (const BenchMix *mix);
 /* Before the network starts: the genesis roles the mix needs (services:
  * "platform" on every sender, to register itself as a provider; im:
- * "im_registrar" on node0's key, the registrar node). node0_address is
- * also im.send's "store". */
+ * "im_registrar" on node0's key, the registrar node; market: "app_node"
+ * on every sender, "platform" on sender 0, and epoch_blocks 10^8 so that
+ * period 0 lasts). node0_address is also im.send's "store". */
 void bench_mix_genesis (BenchMix *mix, json_t *genesis,
                         CairnKey *const *senders, guint n,
                         const char *node0_address);
 /* Before the clock, through node0's API: the setup txs of the mix's types
- * (services.register_provider per sender; im registration at the
- * registrar route and im.settings {"allow_strangers": true} per sender),
+ * (services.register_provider per sender; market.create by sender 0 and
+ * market.serve per sender; im registration at the registrar route and
+ * im.settings {"allow_strangers": true} per sender),
  * each committed and successful. nonce[s] is each sender's next nonce and
  * advances with its setup txs. */
 gboolean bench_mix_setup (BenchMix *mix, CairnClient *client,

@@ -1897,9 +1897,9 @@ cairn_cmd_bench (int argc, char **argv)
     { "accounts", 0, 0, G_OPTION_ARG_INT, &b.accounts,
       "Sender accounts, round-robin (default: 64)", "K" },
     { "mix", 0, 0, G_OPTION_ARG_STRING, &b.mix_spec,
-      "Tx types and weights: bank.transfer, services.publish, im.send, e.g. "
-      "bank.transfer=70,services.publish=15,im.send=15 (default: "
-      "bank.transfer=1)",
+      "Tx types and weights: bank.transfer, services.publish, im.send, "
+      "market.usage, e.g. bank.transfer=70,services.publish=10,"
+      "market.usage=10,im.send=10 (default: bank.transfer=1)",
       "SPEC" },
     { "tx-size", 0, 0, G_OPTION_ARG_INT, &b.tx_size,
       "Pad each tx to BYTES (not yet: no type has room)", "BYTES" },
@@ -1924,8 +1924,10 @@ cairn_cmd_bench (int argc, char **argv)
       "A tx refused with mempool_full or sender_limit is resent.\n"
       "--mix TYPE=WEIGHT,...: bank.transfer; services.publish (a service\n"
       "digest: each sender is made a provider first); im.send (each sender\n"
-      "registered at node0 and allowing strangers first). services.feedback,\n"
-      "market.usage and metering.* are refused with the reason (not yet).\n"
+      "registered at node0 and allowing strangers first); market.usage (a\n"
+      "usage report per tx, for a fresh user: every sender an app node\n"
+      "serving one service created first). services.feedback and\n"
+      "metering.* are refused with the reason (not yet).\n"
       "Setup txs commit before the clock starts.\n"
       "Reports committed tx/s (committed txs / first submit to last commit),\n"
       "submit-to-commit latency p50/p90/p99 (timed by node0's block events),\n"
@@ -1989,9 +1991,10 @@ cairn_cmd_bench (int argc, char **argv)
   b.n_types = bench_mix_n (b.mix);
   if (existing && !bench_mix_plain (b.mix)) {
     bench_free (&b);
-    return cairn_cli_usage ("--mix with services.publish or im.send needs "
-                            "the bench's own network (its genesis gives the "
-                            "senders their roles); drop --home/--target");
+    return cairn_cli_usage ("--mix with services.publish, im.send or "
+                            "market.usage needs the bench's own network (its "
+                            "genesis gives the senders their roles); drop "
+                            "--home/--target");
   }
   if (b.txs_set)
     b.limit = (guint64)b.txs;

@@ -63,18 +63,20 @@ pass "2 pos validators: $(jq .committed "$dir/out.json") txs in 5 s at 500 tx/s,
 # Every supported type of --mix, one tx per request, all load on node0.
 # The setup (providers, im registrations and settings) commits first; the
 # first txs of each type are looked up: they succeeded on chain.
-bench --validators 1 --txs 400 --accounts 6 --connections 3 --batch 1 \
-  --submit-to 0 --mix bank.transfer=2,services.publish=1,im.send=1
+bench --validators 1 --txs 500 --accounts 6 --connections 3 --batch 1 \
+  --submit-to 0 --mix bank.transfer=2,services.publish=1,im.send=1,market.usage=1
 check_common
-check '.mix == {"bank.transfer": 2, "services.publish": 1, "im.send": 1}
+check '.mix == {"bank.transfer": 2, "services.publish": 1, "im.send": 1,
+    "market.usage": 1}
   and .batch == 1 and .connections == 3
   and .by_type["bank.transfer"].committed >= 180
   and .by_type["bank.transfer"].committed <= 220
   and .by_type["services.publish"].committed >= 90
-  and .by_type["im.send"].committed >= 90' "mix proportions, --batch 1"
+  and .by_type["im.send"].committed >= 90
+  and .by_type["market.usage"].committed >= 90' "mix proportions, --batch 1"
 check '[.by_type[] | .checked == 8 and .failed == 0] | all' \
   "sampled results of the mix"
-pass "--mix with every supported type (bank.transfer, services.publish, im.send), --batch 1"
+pass "--mix with every supported type (bank.transfer, services.publish, im.send, market.usage), --batch 1"
 
 # A running node: pos with one validator from the CLI; bench --target.
 "$cairn" testnet init --dir "$net" --nodes 1 --validators 1 --consensus pos \
@@ -126,9 +128,8 @@ refuse "is not TYPE=WEIGHT" --mix bank.transfer
 refuse "given twice" --mix bank.transfer=1,bank.transfer=2
 refuse "not yet: metering.prove" --mix bank.transfer=1,metering.prove=1
 refuse "not yet: services.feedback" --mix services.feedback=1
-refuse "not yet: market.usage" --mix market.usage=1
 refuse "add up to 10001, more than 10000" --mix bank.transfer=10000,im.send=1
-refuse "needs the bench's own network" --mix im.send=1 --target http://127.0.0.1:1 --from x.pem
+refuse "needs the bench's own network" --mix market.usage=1 --target http://127.0.0.1:1 --from x.pem
 refuse "im.send needs --accounts and --txs of at least 2" --mix im.send=1 --accounts 1
 refuse "validators must be 1..16" --validators 0
 refuse "cannot go with --home or --target" --validators 2 --target http://127.0.0.1:1 --from x.pem
