@@ -1,8 +1,9 @@
 /* cairn bench --mix: which tx types the load holds and how each body is
- * made. A type is a row of bench_mix.c's table: its name in --mix, the tx
- * type it signs, its body generator, and the field that --tx-size pads (or
- * none). Types whose setup the bench cannot do yet are rows with the reason,
- * and asking for them is an error naming it. */
+ * made. A type is a row of bench_mix.c's table: its name in --mix (= the tx
+ * type it signs), its body generator and its setup (genesis roles and setup
+ * txs, bench_mix_genesis and bench_mix_setup). Types whose setup the bench
+ * cannot do yet are rows with the reason, and asking for them is an error
+ * naming it; so is --tx-size, since no supported type has a field to pad. */
 #pragma once
 
 #include <glib.h>

@@ -8,6 +8,9 @@
  * drive a node that already runs instead; the senders are then funded by
  * transfers from the admin key (DIR/keys/admin.pem or --from KEY).
  *
+ * --mix types that need setup (bench_mix.c) get their roles in that
+ * genesis and their setup txs committed before the clock starts.
+ *
  * Txs are signed ahead on a thread pool into a bounded ring (tx i: sender
  * i mod K at that sender's next nonce, type from --mix): with --txs up to
  * PRESIGN_MAX and no --duration every tx is signed before the clock starts;
