@@ -207,6 +207,27 @@ gboolean cairn_cli_init_home (const CairnInitSpec *spec, char **admin_address,
  * building a trial genesis with it; errors name origin and the field. */
 json_t *cairn_cli_genesis_template_load (const char *path, GError **error);
 
+/* ---- cmd_testnet.c: a local network on loopback (also cairn bench's) ----
+ * init writes dir/node0..node{n-1} from tmpl (its home is ignored): shared
+ * genesis, free ports, full mesh; pos: every node runs pos and node0..
+ * node{n_val-1} are the genesis validators; else node0 runs solo (n_val must
+ * be 1) and the others follow it. quiet: print nothing. start spawns every
+ * node not running (node.log, node.pid in its home) and waits for each API;
+ * owned: quiet, and the nodes get SIGKILL when the calling thread ends (the
+ * caller reaps them; stop does); ready_us (n entries, may be NULL) receives
+ * the monotonic time each node answered. stop: SIGTERM, SIGKILL after
+ * 10 s. */
+gboolean cairn_testnet_init (const char *dir, guint n, guint n_val,
+                             gboolean pos, const CairnInitSpec *tmpl,
+                             gboolean force, gboolean quiet, GError **error);
+gboolean cairn_testnet_start (const char *dir, gboolean owned, gint64 *ready_us,
+                              GError **error);
+gboolean cairn_testnet_stop (const char *dir, gboolean quiet, GError **error);
+/* dir/nodeI (g_free). */
+char *cairn_testnet_node_home (const char *dir, guint i);
+/* The pid in home/node.pid when that process runs cairn, else 0. */
+GPid cairn_testnet_node_pid (const char *home);
+
 /* rm -rf path (not following symlinks); TRUE when path is absent. */
 gboolean cairn_cli_remove_tree (const char *path, GError **error);
 

@@ -2,17 +2,21 @@
  *
  * init writes DIR/node0..node{N-1}: one shared genesis, a key per node, and
  * conf.d/90-testnet.conf with free loopback ports for HTTP and P2P, every
- * other node as a persistent peer, and every node id allowed. With one
- * validator, node0 runs solo and the others follow it (they gossip txs to
- * it and take its blocks); with more, every node runs pos and the first N
- * nodes are the genesis validators.
+ * other node as a persistent peer, and every node id allowed. With solo
+ * (one validator only), node0 runs solo and the others follow it (they
+ * gossip txs to it and take its blocks); with pos (the default for more
+ * than one validator), every node runs pos and the first N nodes are the
+ * genesis validators.
+ * init, start and stop are also cairn bench's network (cli.h).
  * start runs the nodes in the background (DIR/nodeI/node.log, node.pid),
  * stop ends them, status asks each one for its head and peers. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -191,11 +195,19 @@ distinct_free_port (guint16 *http_port, guint16 *p2p_port, guint i,
   return FALSE;
 }
 
-static gboolean
-testnet_init (const char *dir, guint n, guint n_val, const CairnInitSpec *tmpl,
-              gboolean force, GError **error)
+gboolean
+cairn_testnet_init (const char *dir, guint n, guint n_val, gboolean pos,
+                    const CairnInitSpec *tmpl, gboolean force, gboolean quiet,
+                    GError **error)
 {
   const char *chain_id = tmpl->chain_id;
+  if (n < 1 || n > MAX_NODES || n_val < 1 || n_val > n || (!pos && n_val > 1)) {
+    g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_USAGE,
+                 "a testnet has 1..%d nodes and 1..nodes validators, and solo "
+                 "has one validator (asked: %u nodes, %u validators, %s)",
+                 MAX_NODES, n, n_val, pos ? "pos" : "solo");
+    return FALSE;
+  }
   if (g_file_test (dir, G_FILE_TEST_EXISTS)) {
     if (!force) {
       g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_FAILED,
@@ -261,18 +273,20 @@ testnet_init (const char *dir, guint n, guint n_val, const CairnInitSpec *tmpl,
         "[p2p]\nenabled = true\nlisten = 127.0.0.1:%u\n"
         "persistent_peers = %s\nallow = %s\n%s",
         i, n, http_port[i], p2p_port[i], peers->str, allow->str,
-        i == 0 || n_val > 1 ? ""
-                            : "\n# With one validator, the others follow it.\n"
-                              "[solo]\nfollow = true\n");
+        i == 0 || pos ? ""
+                      : "\n# With one validator, the others follow it.\n"
+                        "[solo]\nfollow = true\n");
     g_autofree char *path
         = g_build_filename (home, "conf.d", "90-testnet.conf", NULL);
     if (!g_file_set_contents (path, conf, -1, error))
       return FALSE;
   }
-  if (n_val > 1 && !use_pos (dir, n, n_val, error))
+  if (pos && !use_pos (dir, n, n_val, error))
     return FALSE;
+  if (quiet)
+    return TRUE;
   g_print ("testnet of %u nodes in %s (chain '%s', %s)\n", n, dir, chain_id,
-           n_val > 1 ? "pos" : "solo");
+           pos ? "pos" : "solo");
   for (guint i = 0; i < n; i++)
     g_print ("  node%u  %s  api http://127.0.0.1:%u  p2p %u%s\n", i,
              (char *)ids->pdata[i], http_port[i], p2p_port[i],
@@ -283,8 +297,8 @@ testnet_init (const char *dir, guint n, guint n_val, const CairnInitSpec *tmpl,
 
 /* ---- start / stop ------------------------------------------------------- */
 
-static GPid
-read_pid (const char *home)
+GPid
+cairn_testnet_node_pid (const char *home)
 {
   g_autofree char *path = g_build_filename (home, "node.pid", NULL);
   g_autofree char *text = NULL;
@@ -293,7 +307,8 @@ read_pid (const char *home)
       || !g_ascii_string_to_unsigned (g_strstrip (text), 10, 1, G_MAXINT32,
                                       &pid, NULL))
     return 0;
-  /* Alive and a cairn process (pids are reused). */
+  /* Alive and a cairn process (pids are reused; a zombie child of ours has
+   * no exe link). */
   g_autofree char *exe_link = g_strdup_printf ("/proc/%d/exe", (int)pid);
   g_autofree char *exe = g_file_read_link (exe_link, NULL);
   if (kill ((pid_t)pid, 0) != 0 || exe == NULL || strstr (exe, "cairn") == NULL)
@@ -301,14 +316,23 @@ read_pid (const char *home)
   return (GPid)pid;
 }
 
+char *
+cairn_testnet_node_home (const char *dir, guint i)
+{
+  return node_dir (dir, i);
+}
+
 static void
-detach (gpointer unused)
+detach (gpointer data)
 {
   setsid ();
+  /* Owned by the calling process (cairn bench): no orphan if it dies. */
+  if (data)
+    prctl (PR_SET_PDEATHSIG, SIGKILL);
 }
 
 static gboolean
-start_node (const char *home, GError **error)
+start_node (const char *home, gboolean owned, GError **error)
 {
   g_autofree char *exe = g_file_read_link ("/proc/self/exe", error);
   if (exe == NULL)
@@ -322,10 +346,10 @@ start_node (const char *home, GError **error)
   }
   const char *argv[] = { exe, "node", "--home", home, NULL };
   GPid pid = 0;
-  gboolean ok = g_spawn_async_with_fds (NULL, (char **)argv, NULL,
-                                        G_SPAWN_DO_NOT_REAP_CHILD
-                                            | G_SPAWN_STDIN_FROM_DEV_NULL,
-                                        detach, NULL, &pid, -1, fd, fd, error);
+  gboolean ok = g_spawn_async_with_fds (
+      NULL, (char **)argv, NULL,
+      G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL, detach,
+      owned ? GINT_TO_POINTER (1) : NULL, &pid, -1, fd, fd, error);
   close (fd);
   if (!ok)
     return FALSE;
@@ -363,7 +387,7 @@ wait_ready (const char *home, GError **error)
 {
   gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
   while (g_get_monotonic_time () < deadline) {
-    GPid pid = read_pid (home);
+    GPid pid = cairn_testnet_node_pid (home);
     if (pid == 0) {
       g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_FAILED,
                    "the node of %s exited; see %s/node.log", home, home);
@@ -372,7 +396,7 @@ wait_ready (const char *home, GError **error)
     g_autoptr (json_t) st = node_status (home, pid);
     if (json_object_get (st, "height"))
       return TRUE;
-    g_usleep (50000);
+    g_usleep (10000);
   }
   g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_FAILED,
                "the node of %s did not answer in 20 s; see %s/node.log", home,
@@ -380,27 +404,32 @@ wait_ready (const char *home, GError **error)
   return FALSE;
 }
 
-static gboolean
-testnet_start (const char *dir, GError **error)
+gboolean
+cairn_testnet_start (const char *dir, gboolean owned, gint64 *ready_us,
+                     GError **error)
 {
   g_autoptr (GPtrArray) homes = list_nodes (dir, error);
   if (homes == NULL)
     return FALSE;
   for (guint i = 0; i < homes->len; i++) {
     const char *home = homes->pdata[i];
-    if (read_pid (home)) {
-      g_print ("node%u already running\n", i);
+    if (cairn_testnet_node_pid (home)) {
+      if (!owned)
+        g_print ("node%u already running\n", i);
       continue;
     }
-    if (!start_node (home, error))
+    if (!start_node (home, owned, error))
       return FALSE;
   }
-  for (guint i = 0; i < homes->len; i++)
+  for (guint i = 0; i < homes->len; i++) {
     if (!wait_ready (homes->pdata[i], error))
       return FALSE;
-  for (guint i = 0; i < homes->len; i++) {
-    g_autoptr (json_t) st
-        = node_status (homes->pdata[i], read_pid (homes->pdata[i]));
+    if (ready_us)
+      ready_us[i] = g_get_monotonic_time ();
+  }
+  for (guint i = 0; i < homes->len && !owned; i++) {
+    g_autoptr (json_t) st = node_status (
+        homes->pdata[i], cairn_testnet_node_pid (homes->pdata[i]));
     g_print ("node%u  %s  height %" JSON_INTEGER_FORMAT "\n", i,
              json_string_value (json_object_get (st, "api")),
              json_integer_value (json_object_get (st, "height")));
@@ -408,29 +437,38 @@ testnet_start (const char *dir, GError **error)
   return TRUE;
 }
 
+/* Gone: reaped here when it is our child (cairn bench), else no such
+ * process. */
 static gboolean
-testnet_stop (const char *dir, GError **error)
+gone (GPid pid)
+{
+  int st;
+  return waitpid (pid, &st, WNOHANG) == pid || kill (pid, 0) != 0;
+}
+
+gboolean
+cairn_testnet_stop (const char *dir, gboolean quiet, GError **error)
 {
   g_autoptr (GPtrArray) homes = list_nodes (dir, error);
   if (homes == NULL)
     return FALSE;
   GPid pids[MAX_NODES] = { 0 };
   for (guint i = 0; i < homes->len; i++)
-    if ((pids[i] = read_pid (homes->pdata[i])))
+    if ((pids[i] = cairn_testnet_node_pid (homes->pdata[i])))
       kill (pids[i], SIGTERM);
   gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
   for (guint i = 0; i < homes->len; i++) {
-    while (pids[i] && kill (pids[i], 0) == 0
-           && g_get_monotonic_time () < deadline)
+    while (pids[i] && !gone (pids[i]) && g_get_monotonic_time () < deadline)
       g_usleep (20000);
-    if (pids[i] && kill (pids[i], 0) == 0) {
+    if (pids[i] && !gone (pids[i])) {
       g_printerr ("node%u did not stop in 10 s: killing it\n", i);
       kill (pids[i], SIGKILL);
+      waitpid (pids[i], NULL, 0); /* ECHILD when not ours */
     }
     g_autofree char *pidfile
         = g_build_filename (homes->pdata[i], "node.pid", NULL);
     g_unlink (pidfile);
-    if (pids[i])
+    if (pids[i] && !quiet)
       g_print ("node%u stopped\n", i);
   }
   return TRUE;
@@ -446,7 +484,8 @@ testnet_status (const char *dir, gboolean json)
   g_autoptr (json_t) all = json_array ();
   for (guint i = 0; i < homes->len; i++)
     json_array_append_new (
-        all, node_status (homes->pdata[i], read_pid (homes->pdata[i])));
+        all, node_status (homes->pdata[i],
+                          cairn_testnet_node_pid (homes->pdata[i])));
   if (json) {
     cairn_cli_print_json (all);
     return CAIRN_EXIT_OK;
@@ -476,7 +515,7 @@ int
 cairn_cmd_testnet (int argc, char **argv)
 {
   g_autofree char *dir = NULL, *chain_id = NULL;
-  g_autofree char *store = NULL, *blobstore = NULL;
+  g_autofree char *store = NULL, *blobstore = NULL, *consensus = NULL;
   int nodes = 0, validators = 1;
   gboolean force = FALSE, json = FALSE;
   const GOptionEntry entries[] = {
@@ -484,8 +523,9 @@ cairn_cmd_testnet (int argc, char **argv)
     { "nodes", 0, 0, G_OPTION_ARG_INT, &nodes,
       "init: how many nodes (default: the validators, at least 4)", "N" },
     { "validators", 0, 0, G_OPTION_ARG_INT, &validators,
-      "init: validators among them (default 1: solo + followers; more: pos)",
-      "N" },
+      "init: validators among them (default 1)", "N" },
+    { "consensus", 0, 0, G_OPTION_ARG_STRING, &consensus,
+      "init: solo or pos (default: solo for 1 validator, pos for more)", "C" },
     { "chain-id", 0, 0, G_OPTION_ARG_STRING, &chain_id,
       "init: chain id (default testnet)", "ID" },
     { "store", 0, 0, G_OPTION_ARG_STRING, &store,
@@ -501,10 +541,12 @@ cairn_cmd_testnet (int argc, char **argv)
       "init writes D/node0..node{N-1} (shared genesis, own keys, free ports,\n"
       "full-mesh peers); start runs them in the background (node.log,\n"
       "node.pid in each home); stop ends them; status shows each node's\n"
-      "height, head hash, peers and API URL. With --validators 1 node0 runs\n"
-      "solo and the others follow it; with more, every node runs pos and the\n"
-      "first N nodes are the genesis validators (stake 100 each, locked by\n"
-      "pos from a genesis balance of 1000).",
+      "height, head hash, peers and API URL. With --consensus solo (the\n"
+      "default for --validators 1) node0 runs solo and the others follow it;\n"
+      "with --consensus pos (the default for more validators; also valid\n"
+      "with one) every node runs pos and the first N nodes are the genesis\n"
+      "validators (stake 100 each, locked by pos from a genesis balance of\n"
+      "1000).",
       entries);
   int rc;
   if (!cairn_cli_parse (ctx, &argc, &argv, &rc))
@@ -522,20 +564,33 @@ cairn_cmd_testnet (int argc, char **argv)
       return cairn_cli_usage ("--nodes must be 1..%d", MAX_NODES);
     if (validators < 1 || validators > nodes)
       return cairn_cli_usage ("--validators must be 1..--nodes (%d)", nodes);
+    gboolean pos = validators > 1;
+    if (consensus && g_str_equal (consensus, "pos"))
+      pos = TRUE;
+    else if (consensus && g_str_equal (consensus, "solo")) {
+      if (validators > 1)
+        return cairn_cli_usage ("--consensus solo has one validator; "
+                                "--validators %d needs pos",
+                                validators);
+      pos = FALSE;
+    } else if (consensus)
+      return cairn_cli_usage ("--consensus must be solo or pos, not '%s'",
+                              consensus);
     CairnInitSpec tmpl = { .chain_id = chain_id ? chain_id : "testnet",
                            .profile = "dev",
                            .store = store,
                            .blobstore = blobstore };
-    if (!testnet_init (dir, nodes, validators, &tmpl, force, &error))
+    if (!cairn_testnet_init (dir, nodes, validators, pos, &tmpl, force, FALSE,
+                             &error))
       return cairn_cli_fail (g_steal_pointer (&error));
     return CAIRN_EXIT_OK;
   }
   if (strcmp (what, "start") == 0)
-    return testnet_start (dir, &error)
+    return cairn_testnet_start (dir, FALSE, NULL, &error)
                ? CAIRN_EXIT_OK
                : cairn_cli_fail (g_steal_pointer (&error));
   if (strcmp (what, "stop") == 0)
-    return testnet_stop (dir, &error)
+    return cairn_testnet_stop (dir, FALSE, &error)
                ? CAIRN_EXIT_OK
                : cairn_cli_fail (g_steal_pointer (&error));
   if (strcmp (what, "status") == 0)
