@@ -339,12 +339,39 @@ cairn_block_encode (const CairnBlockData *b, gboolean with_certificate,
   return s.buf;
 }
 
-CairnBlockData *
-cairn_block_decode (const char *bytes, size_t len, const char *chain_id,
-                    GError **error)
+/* The block's root object without its txs: the text with the txs array
+ * emptied, parsed as canonical. *at and *end (when not NULL) bound the
+ * array, '[' to past ']'. NULL when the text is not laid out so. */
+static json_t *
+parse_skeleton (const char *bytes, size_t len, size_t *at, size_t *end)
+{
+  gssize a = cairn_cjson_member_at (bytes, len, "txs");
+  if (a < 0 || (size_t)a >= len || bytes[a] != '[')
+    return NULL;
+  size_t e = cairn_cjson_value_end (bytes, len, (size_t)a);
+  if (e > len || e < (size_t)a + 2 || bytes[e - 1] != ']')
+    return NULL;
+  size_t n = (size_t)a + 2 + (len - e);
+  g_autofree char *sk = g_malloc (n);
+  memcpy (sk, bytes, (size_t)a);
+  memcpy (sk + a, "[]", 2);
+  memcpy (sk + a + 2, bytes + e, len - e);
+  json_t *root = cairn_cjson_parse (sk, n, TRUE, NULL);
+  *at = (size_t)a;
+  *end = e;
+  return root;
+}
+
+/* Decode from root; the txs come from root's "txs" array, or (laid_out)
+ * from the text's array [at, end) read in place with
+ * cairn_tx_decode_layout. *fallback is set when a tx there is not laid
+ * out: the caller then decodes the slow way, which words the errors. */
+static CairnBlockData *
+decode_root (const char *bytes, size_t len, const char *chain_id, json_t *root,
+             gboolean laid_out, size_t at, size_t end, gboolean *fallback,
+             GError **error)
 {
   g_autoptr (GError) err = NULL;
-  g_autoptr (json_t) root = NULL;
   g_autofree char *cert = NULL;
   size_t cert_len = 0;
   CairnBlockData *b;
@@ -353,12 +380,6 @@ cairn_block_decode (const char *bytes, size_t len, const char *chain_id,
   size_t i;
   Match m = { bytes, len, 0 };
 
-  root = cairn_cjson_parse (bytes, len, FALSE, &err);
-  if (root == NULL) {
-    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID, "block: %s",
-                 err->message);
-    return NULL;
-  }
   if (!json_is_object (root)) {
     g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
                  "block: must be a JSON object");
@@ -397,30 +418,52 @@ cairn_block_decode (const char *bytes, size_t len, const char *chain_id,
   }
   if (!header_check (b, chain_id, error))
     goto fail;
-  /* Canonical text (the usual case): each tx's canonical bytes are its
-   * span of the text, so no tx is dumped again. */
-  gssize at = cairn_cjson_quick_canonical (bytes, len)
-                  ? cairn_cjson_member_at (bytes, len, "txs")
-                  : -1;
-  if (at >= 0)
-    at++; /* past '[' */
-  json_array_foreach (txs, i, item)
-  {
-    CairnTx *tx;
-    if (at >= 0) {
-      size_t end = cairn_cjson_value_end (bytes, len, at);
-      tx = cairn_tx_from_canonical (item, bytes + at, end - at, b->chain_id,
-                                    &err);
-      at = end + 1;
-    } else {
-      tx = cairn_tx_from_json (item, b->chain_id, &err);
+  if (laid_out) {
+    /* '[' tx (',' tx)* ']', each tx in its canonical layout. */
+    for (size_t p = at + 1, k = 0; p < end - 1; k++) {
+      size_t e = cairn_cjson_value_end (bytes, end - 1, p);
+      gboolean ok = FALSE;
+      CairnTx *tx = NULL;
+      if (e < end - 1 ? bytes[e] == ',' : e == end - 1)
+        tx = cairn_tx_decode_layout (bytes + p, e - p, b->chain_id, &ok, &err);
+      if (!ok) {
+        *fallback = TRUE;
+        goto fail;
+      }
+      if (tx == NULL) {
+        g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID, "txs[%zu]: %s", k,
+                     err->message);
+        goto fail;
+      }
+      g_ptr_array_add (b->txs, tx);
+      p = e + 1;
     }
-    if (tx == NULL) {
-      g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID, "txs[%zu]: %s", i,
-                   err->message);
-      goto fail;
+  } else {
+    /* Canonical text: each tx's canonical bytes are its span of the
+     * text, so no tx is dumped again. */
+    gssize a = cairn_cjson_quick_canonical (bytes, len)
+                   ? cairn_cjson_member_at (bytes, len, "txs")
+                   : -1;
+    if (a >= 0)
+      a++; /* past '[' */
+    json_array_foreach (txs, i, item)
+    {
+      CairnTx *tx;
+      if (a >= 0) {
+        size_t e = cairn_cjson_value_end (bytes, len, a);
+        tx = cairn_tx_from_canonical (item, bytes + a, e - a, b->chain_id,
+                                      &err);
+        a = e + 1;
+      } else {
+        tx = cairn_tx_from_json (item, b->chain_id, &err);
+      }
+      if (tx == NULL) {
+        g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID, "txs[%zu]: %s", i,
+                     err->message);
+        goto fail;
+      }
+      g_ptr_array_add (b->txs, tx);
     }
-    g_ptr_array_add (b->txs, tx);
   }
   if (!block_finish (b, TRUE, error))
     goto fail;
@@ -439,6 +482,36 @@ cairn_block_decode (const char *bytes, size_t len, const char *chain_id,
 fail:
   block_free (b);
   return NULL;
+}
+
+CairnBlockData *
+cairn_block_decode (const char *bytes, size_t len, const char *chain_id,
+                    GError **error)
+{
+  /* Fast path: Jansson parses the block without its txs, and each tx is
+   * read in place from its canonical layout. */
+  size_t at = 0, end = 0;
+  g_autoptr (json_t) skeleton = parse_skeleton (bytes, len, &at, &end);
+  if (skeleton != NULL) {
+    gboolean fallback = FALSE;
+    g_autoptr (GError) local = NULL;
+    CairnBlockData *b = decode_root (bytes, len, chain_id, skeleton, TRUE, at,
+                                     end, &fallback, &local);
+    if (b != NULL || !fallback) {
+      if (local)
+        g_propagate_error (error, g_steal_pointer (&local));
+      return b;
+    }
+  }
+  g_autoptr (GError) err = NULL;
+  g_autoptr (json_t) root = cairn_cjson_parse (bytes, len, FALSE, &err);
+  if (root == NULL) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID, "block: %s",
+                 err->message);
+    return NULL;
+  }
+  gboolean unused = FALSE;
+  return decode_root (bytes, len, chain_id, root, FALSE, 0, 0, &unused, error);
 }
 
 CairnBlockData *
