@@ -368,8 +368,8 @@ parse_skeleton (const char *bytes, size_t len, size_t *at, size_t *end)
  * out: the caller then decodes the slow way, which words the errors. */
 static CairnBlockData *
 decode_root (const char *bytes, size_t len, const char *chain_id, json_t *root,
-             gboolean laid_out, size_t at, size_t end, gboolean *fallback,
-             GError **error)
+             gboolean laid_out, size_t at, size_t end, CairnTxLookup lookup,
+             gpointer data, gboolean *fallback, GError **error)
 {
   g_autoptr (GError) err = NULL;
   g_autofree char *cert = NULL;
@@ -424,7 +424,17 @@ decode_root (const char *bytes, size_t len, const char *chain_id, json_t *root,
       size_t e = cairn_cjson_value_end (bytes, end - 1, p);
       gboolean ok = FALSE;
       CairnTx *tx = NULL;
-      if (e < end - 1 ? bytes[e] == ',' : e == end - 1)
+      if (lookup != NULL && (e < end - 1 ? bytes[e] == ',' : e == end - 1)) {
+        uint8_t id[32];
+        cairn_sha256 (bytes + p, e - p, id);
+        tx = lookup (id, data);
+        ok = tx != NULL && tx->len == e - p
+             && memcmp (tx->bytes, bytes + p, tx->len) == 0
+             && strcmp (tx->chain_id, b->chain_id) == 0;
+        if (!ok)
+          g_clear_pointer (&tx, cairn_tx_unref);
+      }
+      if (!ok && (e < end - 1 ? bytes[e] == ',' : e == end - 1))
         tx = cairn_tx_decode_layout (bytes + p, e - p, b->chain_id, &ok, &err);
       if (!ok) {
         *fallback = TRUE;
@@ -488,6 +498,13 @@ CairnBlockData *
 cairn_block_decode (const char *bytes, size_t len, const char *chain_id,
                     GError **error)
 {
+  return cairn_block_decode_known (bytes, len, chain_id, NULL, NULL, error);
+}
+
+CairnBlockData *
+cairn_block_decode_known (const char *bytes, size_t len, const char *chain_id,
+                          CairnTxLookup lookup, gpointer data, GError **error)
+{
   /* Fast path: Jansson parses the block without its txs, and each tx is
    * read in place from its canonical layout. */
   size_t at = 0, end = 0;
@@ -496,7 +513,7 @@ cairn_block_decode (const char *bytes, size_t len, const char *chain_id,
     gboolean fallback = FALSE;
     g_autoptr (GError) local = NULL;
     CairnBlockData *b = decode_root (bytes, len, chain_id, skeleton, TRUE, at,
-                                     end, &fallback, &local);
+                                     end, lookup, data, &fallback, &local);
     if (b != NULL || !fallback) {
       if (local)
         g_propagate_error (error, g_steal_pointer (&local));
@@ -511,7 +528,8 @@ cairn_block_decode (const char *bytes, size_t len, const char *chain_id,
     return NULL;
   }
   gboolean unused = FALSE;
-  return decode_root (bytes, len, chain_id, root, FALSE, 0, 0, &unused, error);
+  return decode_root (bytes, len, chain_id, root, FALSE, 0, 0, NULL, NULL,
+                      &unused, error);
 }
 
 CairnBlockData *

@@ -48,6 +48,16 @@ char *cairn_block_encode (const CairnBlockData *b, gboolean with_certificate,
  * Errors: CAIRN_ERROR_INVALID / CAIRN_ERROR_CORRUPT with the field name. */
 CairnBlockData *cairn_block_decode (const char *bytes, size_t len,
                                     const char *chain_id, GError **error);
+/* A tx this node already holds with this id (a new reference), or NULL. */
+typedef CairnTx *(*CairnTxLookup) (const uint8_t id[32], gpointer data);
+
+/* cairn_block_decode that takes the txs lookup knows (same id: same bytes,
+ * compared) instead of decoding them again: a proposal's txs are mostly
+ * in the mempool already. */
+CairnBlockData *cairn_block_decode_known (const char *bytes, size_t len,
+                                          const char *chain_id,
+                                          CairnTxLookup lookup, gpointer data,
+                                          GError **error);
 CairnBlockData *cairn_block_ref (CairnBlockData *b);
 void cairn_block_unref (CairnBlockData *b);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CairnBlockData, cairn_block_unref)

@@ -394,8 +394,8 @@ CairnBlock *
 cairn_chain_validate (CairnNode *node, const void *bytes, size_t len,
                       GError **error)
 {
-  CairnBlockData *d
-      = cairn_block_decode (bytes, len, node->genesis->chain_id, error);
+  CairnBlockData *d = cairn_block_decode_known (
+      bytes, len, node->genesis->chain_id, cairn_node_known_tx, node, error);
   return d ? cairn_chain_validate_decoded (node, d, error) : NULL;
 }
 

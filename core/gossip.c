@@ -250,8 +250,8 @@ gboolean
 cairn_node_apply_stored_block (CairnNode *node, const void *data, size_t len,
                                gboolean defer, GError **error)
 {
-  CairnBlockData *d
-      = cairn_block_decode (data, len, node->genesis->chain_id, error);
+  CairnBlockData *d = cairn_block_decode_known (
+      data, len, node->genesis->chain_id, cairn_node_known_tx, node, error);
   if (d == NULL)
     return FALSE;
   if (d->certificate == NULL) {

@@ -143,6 +143,23 @@ cairn_node_verify_txs (CairnNode *node, CairnTx **txs, guint n, GError **errors)
   return TRUE;
 }
 
+/* A CairnTxLookup over the mempool (main thread): the txs of a proposal
+ * or a block from a peer that this node already admitted are taken as
+ * they are, neither decoded nor verified again. */
+CairnTx *
+cairn_node_known_tx (const uint8_t id[32], gpointer data)
+{
+  CairnNode *node = data;
+  char hex[65];
+  for (int i = 0; i < 32; i++) {
+    hex[2 * i] = "0123456789abcdef"[id[i] >> 4];
+    hex[2 * i + 1] = "0123456789abcdef"[id[i] & 15];
+  }
+  hex[64] = '\0';
+  CairnTx *tx = cairn_mempool_lookup (node->mempool, hex);
+  return tx ? cairn_tx_ref (tx) : NULL;
+}
+
 /* ---- admission ---------------------------------------------------------- */
 
 static gboolean

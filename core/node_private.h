@@ -254,6 +254,7 @@ guint cairn_node_admit (CairnNode *node, CairnTx **txs, guint n,
                         GError **errors, const char *peer);
 
 /* The committed block as stored: {"certificate","header","txs"}. */
+CairnTx *cairn_node_known_tx (const uint8_t id[32], gpointer node);
 json_t *cairn_node_stored_block (CairnNode *node, uint64_t height,
                                  GError **error);
 

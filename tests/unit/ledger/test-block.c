@@ -591,6 +591,44 @@ test_peek_height (void)
   g_assert_cmpuint (h, ==, G_MAXUINT64);
 }
 
+/* A lookup that knows txs[1] under its id, and answers a forged tx (other
+ * bytes) for txs[2]'s id. */
+static CairnTx *
+lookup_known (const uint8_t id[32], gpointer data)
+{
+  if (memcmp (id, txs[1]->id, 32) == 0)
+    return cairn_tx_ref (txs[1]);
+  if (memcmp (id, txs[2]->id, 32) == 0)
+    return cairn_tx_ref (txs[0]);
+  return NULL;
+}
+
+static void
+test_decode_known (void)
+{
+  g_autoptr (CairnBlockData) b = standard_block ();
+  g_autoptr (GError) error = NULL;
+  size_t len = 0;
+  g_autofree char *bytes = cairn_block_encode (b, TRUE, &len, &error);
+  g_assert_no_error (error);
+  g_autoptr (CairnBlockData) d = cairn_block_decode_known (
+      bytes, len, "dev", lookup_known, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (d->txs->len, ==, 3);
+  /* The known tx is taken as it is; the others are decoded (the forged
+   * answer, whose bytes differ, is not used). */
+  g_assert_true (d->txs->pdata[1] == txs[1]);
+  g_assert_true (d->txs->pdata[0] != txs[0]);
+  g_assert_true (d->txs->pdata[2] != txs[0] && d->txs->pdata[2] != txs[2]);
+  g_assert_cmpstr (((CairnTx *)d->txs->pdata[2])->id_hex, ==, txs[2]->id_hex);
+  g_assert_cmpstr (d->hash_hex, ==, b->hash_hex);
+  /* A block for another chain is refused even when its txs are known. */
+  g_autoptr (CairnBlockData) other = cairn_block_decode_known (
+      bytes, len, "prod", lookup_known, NULL, &error);
+  g_assert_null (other);
+  g_assert_nonnull (error);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -625,6 +663,7 @@ main (int argc, char **argv)
                    test_decode_no_signature_check);
   g_test_add_func ("/block/decode-non-canonical", test_decode_non_canonical);
   g_test_add_func ("/block/peek-height", test_peek_height);
+  g_test_add_func ("/block/decode-known", test_decode_known);
   rc = g_test_run ();
 
   for (int i = 0; i < 3; i++)
