@@ -9,28 +9,55 @@
 #define ACCOUNT_TXS_DEFAULT 100
 #define ACCOUNT_TXS_MAX 1000
 
-typedef struct {
-  char id[65];
-  char *type;
-  uint64_t height;
-  uint32_t index;
-  gboolean sender; /* else a recipient (body "to") */
-} AcctTx;
+/* The index is compact and bounded (README "The index"): per indexed tx one
+ * fixed-size TxRec, stored with the other txs of its block in the block's
+ * one allocation (IxBlock), and one entry of the tx_at set pointing at it.
+ * Per account one ExAccount, shared by all its records. Nothing per tx is
+ * a separate malloc or a string copy.
+ *
+ * Txs are numbered in indexing order from 1 (seq); a record's seq is its
+ * block's first_seq + its index in the block. An account's records form a
+ * chain from its newest to older ones through links: seq * 2 + 1 when the
+ * account is the record's recipient, seq * 2 when its sender, 0 for none.
+ * Eviction always takes the oldest block, so a link whose seq is below the
+ * oldest indexed seq points at a record that left: the walk stops there,
+ * and nothing needs unlinking. An account leaves when no indexed record
+ * names it (refs). */
 
-/* One indexed block: what to take out when it leaves the window. */
 typedef struct {
+  uint8_t addr[20]; /* first: the accounts set hashes it */
+  uint32_t refs;    /* indexed records naming it */
+  uint64_t newest;  /* link to its newest record */
+} ExAccount;
+
+typedef struct {
+  uint8_t id[32];       /* first: the tx_at set hashes it */
+  const char *type;     /* in the index's type table */
+  ExAccount *from, *to; /* NULL when none (to: also when to == from) */
+  uint64_t prev_from;   /* the sender's previous record (link) */
+  uint64_t prev_to;     /* the recipient's previous record (link) */
+} TxRec;
+
+/* One indexed block and its txs, one allocation. */
+typedef struct {
+  uint8_t hash[32]; /* first: the by_hash set hashes it */
   uint64_t height;
-  char hash[65];
-  GPtrArray *tx_ids;   /* char* */
-  GPtrArray *accounts; /* char*, one per AcctTx added, in order */
-} Indexed;
+  uint64_t first_seq; /* seq of recs[0] */
+  guint n;
+  TxRec recs[];
+} IxBlock;
 
 struct ExplorerIndex {
-  GHashTable *by_hash;  /* hash -> height (guint64*) */
-  GHashTable *tx_at;    /* tx id -> height (guint64*) */
-  GHashTable *accounts; /* address -> GQueue of AcctTx*, oldest first */
-  GQueue blocks;        /* Indexed*, oldest first */
-  uint64_t next;        /* next height to index */
+  GHashTable *by_hash;  /* set of IxBlock*, by hash */
+  GHashTable *tx_at;    /* set of TxRec*, by id */
+  GHashTable *accounts; /* set of ExAccount*, by address */
+  GHashTable *types;    /* tx type -> itself (owned) */
+  /* Indexed blocks, oldest first: a ring of cap slots from head. */
+  IxBlock **ring;
+  guint cap, head, len;
+  uint64_t txs;      /* records indexed */
+  uint64_t next_seq; /* seq of the next record */
+  uint64_t next;     /* next height to index */
   gboolean caught_up;
   guint timer, sub;
   /* tx/s: txs per second of block time, a ring keyed by second */
@@ -39,33 +66,78 @@ struct ExplorerIndex {
   int64_t last_block_ms;
 };
 
-static void
-acct_tx_free (AcctTx *t)
+/* Hash and equality of the sets: the first bytes of a binary key (ids and
+ * hashes are SHA-256, addresses derived from one: already uniform). */
+static guint
+key_hash (gconstpointer k)
 {
-  g_free (t->type);
-  g_free (t);
+  guint h;
+  memcpy (&h, k, sizeof h);
+  return h;
+}
+
+static gboolean
+id_equal (gconstpointer a, gconstpointer b)
+{
+  return memcmp (a, b, 32) == 0;
+}
+
+static gboolean
+addr_equal (gconstpointer a, gconstpointer b)
+{
+  return memcmp (a, b, 20) == 0;
+}
+
+static IxBlock *
+ring_at (const ExplorerIndex *ix, guint i)
+{
+  return ix->ring[(ix->head + i) % ix->cap];
 }
 
 static void
-account_queue_free (GQueue *q)
+ring_push (ExplorerIndex *ix, IxBlock *b)
 {
-  g_queue_free_full (q, (GDestroyNotify)acct_tx_free);
+  if (ix->len == ix->cap) {
+    guint cap = ix->cap ? ix->cap * 2 : 64;
+    IxBlock **r = g_new (IxBlock *, cap);
+    for (guint i = 0; i < ix->len; i++)
+      r[i] = ring_at (ix, i);
+    g_free (ix->ring);
+    ix->ring = r;
+    ix->cap = cap;
+    ix->head = 0;
+  }
+  ix->ring[(ix->head + ix->len) % ix->cap] = b;
+  ix->len++;
 }
 
-static void
-indexed_free (Indexed *b)
+/* The seq of the oldest indexed record (next_seq when none). */
+static uint64_t
+oldest_seq (const ExplorerIndex *ix)
 {
-  g_ptr_array_unref (b->tx_ids);
-  g_ptr_array_unref (b->accounts);
-  g_free (b);
+  return ix->len ? ring_at (ix, 0)->first_seq : ix->next_seq;
 }
 
-static guint64 *
-boxed (uint64_t v)
+/* The indexed record of seq and its block, or NULL when it left. */
+static TxRec *
+rec_of (const ExplorerIndex *ix, uint64_t seq, IxBlock **block)
 {
-  guint64 *p = g_new (guint64, 1);
-  *p = v;
-  return p;
+  if (seq < oldest_seq (ix) || seq >= ix->next_seq)
+    return NULL;
+  /* The last block whose first_seq <= seq (empty blocks before it share
+   * its first_seq). */
+  guint lo = 0, hi = ix->len;
+  while (hi - lo > 1) {
+    guint mid = lo + (hi - lo) / 2;
+    if (ring_at (ix, mid)->first_seq <= seq)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  IxBlock *b = ring_at (ix, lo);
+  g_assert (seq - b->first_seq < b->n);
+  *block = b;
+  return &b->recs[seq - b->first_seq];
 }
 
 static void
@@ -81,76 +153,109 @@ count_tps (ExplorerIndex *ix, int64_t time_ms, uint64_t txs)
   ix->last_block_ms = MAX (ix->last_block_ms, time_ms);
 }
 
-static void
-add_account (ExplorerIndex *ix, Indexed *b, const char *addr, const char *id,
-             const char *type, uint32_t index, gboolean sender)
+/* The account of a hex address (created), or NULL when addr is none or
+ * not 40 hex digits. */
+static ExAccount *
+account_ref (ExplorerIndex *ix, const char *addr)
 {
-  GQueue *q = g_hash_table_lookup (ix->accounts, addr);
-  if (q == NULL) {
-    q = g_queue_new ();
-    g_hash_table_insert (ix->accounts, g_strdup (addr), q);
+  uint8_t raw[20];
+  if (addr == NULL || !cairn_hex_decode (addr, raw, sizeof raw))
+    return NULL;
+  ExAccount *a = g_hash_table_lookup (ix->accounts, raw);
+  if (a == NULL) {
+    a = g_new0 (ExAccount, 1);
+    memcpy (a->addr, raw, sizeof raw);
+    g_hash_table_add (ix->accounts, a);
   }
-  AcctTx *t = g_new0 (AcctTx, 1);
-  g_strlcpy (t->id, id, sizeof t->id);
-  t->type = g_strdup (type ? type : "");
-  t->height = b->height;
-  t->index = index;
-  t->sender = sender;
-  g_queue_push_tail (q, t);
-  g_ptr_array_add (b->accounts, g_strdup (addr));
+  a->refs++;
+  return a;
 }
 
-/* Take the oldest indexed block out. */
+static void
+account_unref (ExplorerIndex *ix, ExAccount *a)
+{
+  if (a != NULL && --a->refs == 0)
+    g_hash_table_remove (ix->accounts, a); /* frees it */
+}
+
+/* Take the oldest indexed block out: O(its txs). */
 static void
 evict_oldest (ExplorerIndex *ix)
 {
-  Indexed *b = g_queue_pop_head (&ix->blocks);
-  if (b == NULL)
+  if (ix->len == 0)
     return;
-  g_hash_table_remove (ix->by_hash, b->hash);
-  for (guint i = 0; i < b->tx_ids->len; i++)
-    g_hash_table_remove (ix->tx_at, b->tx_ids->pdata[i]);
-  for (guint i = 0; i < b->accounts->len; i++) {
-    GQueue *q = g_hash_table_lookup (ix->accounts, b->accounts->pdata[i]);
-    if (q == NULL)
-      continue;
-    acct_tx_free (g_queue_pop_head (q));
-    if (g_queue_is_empty (q))
-      g_hash_table_remove (ix->accounts, b->accounts->pdata[i]);
+  IxBlock *b = ring_at (ix, 0);
+  ix->head = (ix->head + 1) % ix->cap;
+  ix->len--;
+  /* A set entry is removed only if it is this block's (an id or hash
+   * indexed again later points at the later one). */
+  if (g_hash_table_lookup (ix->by_hash, b->hash) == b)
+    g_hash_table_remove (ix->by_hash, b->hash);
+  for (guint i = 0; i < b->n; i++) {
+    TxRec *r = &b->recs[i];
+    if (g_hash_table_lookup (ix->tx_at, r->id) == r)
+      g_hash_table_remove (ix->tx_at, r->id);
+    account_unref (ix, r->from);
+    account_unref (ix, r->to);
   }
-  indexed_free (b);
+  ix->txs -= b->n;
+  g_free (b);
 }
 
 /* One tx of a block, as the index needs it. */
 typedef struct {
-  const char *id, *type, *from, *to; /* to: NULL when none */
+  const uint8_t *id;            /* 32 bytes */
+  const char *type, *from, *to; /* to: NULL when none */
 } TxSummary;
 
-/* Add a block (height must be ix->next) to the index. */
+/* Add a block (height must be ix->next) to the index, then take the
+ * oldest blocks out while more than index_blocks blocks or index_txs txs
+ * are indexed (the newest block always stays). */
 static void
-index_add (Explorer *ex, uint64_t height, const char *hash, int64_t time_ms,
-           const TxSummary *txs, guint n)
+index_add (Explorer *ex, uint64_t height, const uint8_t hash[32],
+           int64_t time_ms, const TxSummary *txs, guint n)
 {
   ExplorerIndex *ix = ex->index;
-  Indexed *b = g_new0 (Indexed, 1);
+  IxBlock *b = g_malloc (sizeof (IxBlock) + (gsize)n * sizeof (TxRec));
+  memcpy (b->hash, hash, 32);
   b->height = height;
-  g_strlcpy (b->hash, hash, sizeof b->hash);
-  b->tx_ids = g_ptr_array_new_full (n, g_free);
-  b->accounts = g_ptr_array_new_full (n * 2, g_free);
+  b->first_seq = ix->next_seq;
+  b->n = n;
   for (guint i = 0; i < n; i++) {
     const TxSummary *t = &txs[i];
-    g_ptr_array_add (b->tx_ids, g_strdup (t->id));
-    g_hash_table_replace (ix->tx_at, g_strdup (t->id), boxed (height));
-    if (t->from)
-      add_account (ix, b, t->from, t->id, t->type, i, TRUE);
+    TxRec *r = &b->recs[i];
+    uint64_t seq = b->first_seq + i;
+    memcpy (r->id, t->id, 32);
+    const char *type = t->type ? t->type : "";
+    r->type = g_hash_table_lookup (ix->types, type);
+    if (r->type == NULL) {
+      char *copy = g_strdup (type);
+      g_hash_table_add (ix->types, copy);
+      r->type = copy;
+    }
+    r->prev_from = r->prev_to = 0;
+    r->from = account_ref (ix, t->from);
+    if (r->from) {
+      r->prev_from = r->from->newest;
+      r->from->newest = seq * 2;
+    }
     /* A body naming an account under "to" (bank.transfer and the like). */
-    if (t->to && g_strcmp0 (t->to, t->from) != 0)
-      add_account (ix, b, t->to, t->id, t->type, i, FALSE);
+    r->to = t->to && g_strcmp0 (t->to, t->from) != 0 ? account_ref (ix, t->to)
+                                                     : NULL;
+    if (r->to) {
+      r->prev_to = r->to->newest;
+      r->to->newest = seq * 2 + 1;
+    }
+    g_hash_table_add (ix->tx_at, r);
   }
-  g_hash_table_replace (ix->by_hash, g_strdup (b->hash), boxed (height));
+  g_hash_table_add (ix->by_hash, b);
+  ix->next_seq += n;
+  ix->txs += n;
   count_tps (ix, time_ms, n);
-  g_queue_push_tail (&ix->blocks, b);
-  while ((int64_t)g_queue_get_length (&ix->blocks) > ex->index_blocks)
+  ring_push (ix, b);
+  while (ix->len > 1
+         && ((int64_t)ix->len > ex->index_blocks
+             || (int64_t)ix->txs > ex->index_txs))
     evict_oldest (ix);
   ix->next = height + 1;
 }
@@ -168,24 +273,22 @@ index_block (Explorer *ex, uint64_t height, GError **error)
   g_autofree char *hb = ex_host->json_canonical (header, &len, error);
   if (hb == NULL)
     return FALSE;
-  uint8_t d[32];
-  ex_host->sha256 (hb, len, d);
-  g_autofree char *hash = cairn_hex_encode (d, 32);
+  uint8_t hash[32];
+  ex_host->sha256 (hb, len, hash);
   json_t *txs = json_object_get (blk, "txs");
   guint n = json_array_size (txs);
   g_autofree TxSummary *sum = g_new0 (TxSummary, MAX (n, 1));
-  g_autoptr (GPtrArray) ids = g_ptr_array_new_full (n, g_free);
+  g_autofree uint8_t *ids = g_malloc ((gsize)MAX (n, 1) * 32);
   for (guint i = 0; i < n; i++) {
     json_t *tx = json_array_get (txs, i);
     g_autofree char *tb = ex_host->json_canonical (tx, &len, error);
     if (tb == NULL)
       return FALSE;
-    ex_host->sha256 (tb, len, d);
-    g_ptr_array_add (ids, cairn_hex_encode (d, 32));
+    ex_host->sha256 (tb, len, ids + (gsize)i * 32);
     const char *to = json_string_value (
         json_object_get (json_object_get (tx, "body"), "to"));
     sum[i] = (TxSummary){
-      .id = ids->pdata[i],
+      .id = ids + (gsize)i * 32,
       .type = json_string_value (json_object_get (tx, "type")),
       .from = json_string_value (json_object_get (tx, "from")),
       .to = to && ex_host->address_valid (to) ? to : NULL,
@@ -199,29 +302,32 @@ index_block (Explorer *ex, uint64_t height, GError **error)
 /* Index a block from its "block" event, which lists each tx's id, type,
  * sender and recipient: no read of the block. FALSE when the event lacks
  * them (then the block is read from the store). */
-static gboolean
-index_event (Explorer *ex, const CairnEvent *ev)
+gboolean
+ex_index_event (Explorer *ex, const CairnEvent *ev)
 {
   const json_t *a = ev->attrs;
-  const char *hash = json_string_value (json_object_get (a, "hash"));
+  const char *hex = json_string_value (json_object_get (a, "hash"));
   json_t *ids = json_object_get (a, "txs");
   json_t *types = json_object_get (a, "tx_types");
   json_t *senders = json_object_get (a, "senders");
   json_t *recipients = json_object_get (a, "recipients");
   guint n = json_array_size (ids);
-  if (hash == NULL || strlen (hash) != 64 || json_array_size (types) != n
+  uint8_t hash[32];
+  if (!cairn_hex_decode (hex, hash, sizeof hash) || json_array_size (types) != n
       || json_array_size (senders) != n || json_array_size (recipients) != n)
     return FALSE;
   g_autofree TxSummary *sum = g_new0 (TxSummary, MAX (n, 1));
+  g_autofree uint8_t *raw = g_malloc ((gsize)MAX (n, 1) * 32);
   for (guint i = 0; i < n; i++) {
+    uint8_t *id = raw + (gsize)i * 32;
+    if (!cairn_hex_decode (json_string_value (json_array_get (ids, i)), id, 32))
+      return FALSE;
     sum[i] = (TxSummary){
-      .id = json_string_value (json_array_get (ids, i)),
+      .id = id,
       .type = json_string_value (json_array_get (types, i)),
       .from = json_string_value (json_array_get (senders, i)),
       .to = json_string_value (json_array_get (recipients, i)),
     };
-    if (sum[i].id == NULL || strlen (sum[i].id) != 64)
-      return FALSE;
   }
   index_add (ex, ev->height, hash,
              json_integer_value (json_object_get (a, "time")), sum, n);
@@ -257,7 +363,7 @@ on_block (CairnPlugin *self, const CairnEvent *ev, void *ud)
     ix->caught_up = FALSE;
     return;
   }
-  if (index_event (ex, ev))
+  if (ex_index_event (ex, ev))
     return;
   g_autoptr (GError) e = NULL;
   if (!index_block (ex, ev->height, &e)) {
@@ -271,11 +377,11 @@ gboolean
 ex_index_init (Explorer *ex, GError **error)
 {
   ExplorerIndex *ix = g_new0 (ExplorerIndex, 1);
-  ix->by_hash = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  ix->tx_at = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  ix->accounts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                        (GDestroyNotify)account_queue_free);
-  g_queue_init (&ix->blocks);
+  ix->by_hash = g_hash_table_new (key_hash, id_equal);
+  ix->tx_at = g_hash_table_new (key_hash, id_equal);
+  ix->accounts = g_hash_table_new_full (key_hash, addr_equal, g_free, NULL);
+  ix->types = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  ix->next_seq = 1;
   ex->index = ix;
   return TRUE;
 }
@@ -316,10 +422,13 @@ ex_index_free (Explorer *ex)
   ExplorerIndex *ix = ex->index;
   if (ix == NULL)
     return;
-  g_queue_clear_full (&ix->blocks, (GDestroyNotify)indexed_free);
+  while (ix->len > 0)
+    evict_oldest (ix);
+  g_free (ix->ring);
   g_hash_table_destroy (ix->by_hash);
   g_hash_table_destroy (ix->tx_at);
   g_hash_table_destroy (ix->accounts);
+  g_hash_table_destroy (ix->types);
   g_free (ix);
   ex->index = NULL;
 }
@@ -356,9 +465,11 @@ route_search (CairnPlugin *self, const CairnRequest *req, CairnResponse *resp,
   } else if (cairn_hex_lower_valid (lower, 20)) {
     add_match (matches, "account", lower);
   } else if (cairn_hex_lower_valid (lower, 32)) {
-    guint64 *bh = g_hash_table_lookup (ix->by_hash, lower);
+    uint8_t key[32];
+    cairn_hex_decode (lower, key, sizeof key);
+    IxBlock *bh = g_hash_table_lookup (ix->by_hash, key);
     if (bh) {
-      g_autofree char *s = g_strdup_printf ("%" G_GUINT64_FORMAT, *bh);
+      g_autofree char *s = g_strdup_printf ("%" G_GUINT64_FORMAT, bh->height);
       add_match (matches, "block", s);
     }
     char k[80];
@@ -367,8 +478,9 @@ route_search (CairnPlugin *self, const CairnRequest *req, CairnResponse *resp,
         = ex_host->state_get (self, NULL, "services", k, NULL);
     if (svc != NULL)
       add_match (matches, "service", lower);
-    /* A tx older than the index is still looked up by the page. */
-    if (g_hash_table_contains (ix->tx_at, lower) || bh == NULL)
+    /* A tx older than the index (or never seen) is still looked up by the
+     * page, at the core's /v1/txs/{id}. */
+    if (g_hash_table_contains (ix->tx_at, key) || bh == NULL)
       add_match (matches, "tx", lower);
   } else if (cairn_cid_valid (q)) {
     uint64_t size;
@@ -390,13 +502,16 @@ route_by_hash (CairnPlugin *self, const CairnRequest *req, CairnResponse *resp,
   if (!cairn_hex_lower_valid (hash, 32))
     return cairn_fail (error, CAIRN_ERROR_INVALID,
                        "'%s' is not a block hash (64 hex)", req->path_rest);
-  guint64 *h = g_hash_table_lookup (ex->index->by_hash, hash);
-  if (h == NULL)
+  uint8_t key[32];
+  cairn_hex_decode (hash, key, sizeof key);
+  IxBlock *b = g_hash_table_lookup (ex->index->by_hash, key);
+  if (b == NULL)
     return cairn_fail (error, CAIRN_ERROR_NOT_FOUND,
                        "no block %s among the %" G_GUINT64_FORMAT " latest "
                        "this node indexed",
-                       hash, (guint64)g_queue_get_length (&ex->index->blocks));
-  resp->json = json_pack ("{s:s,s:I}", "hash", hash, "height", (json_int_t)*h);
+                       hash, (guint64)ex->index->len);
+  resp->json
+      = json_pack ("{s:s,s:I}", "hash", hash, "height", (json_int_t)b->height);
   return TRUE;
 }
 
@@ -419,16 +534,31 @@ route_account_txs (CairnPlugin *self, const CairnRequest *req,
       && !g_ascii_string_to_unsigned (l, 10, 1, ACCOUNT_TXS_MAX, &limit, NULL))
     return cairn_fail (error, CAIRN_ERROR_INVALID, "limit must be 1 to %d",
                        ACCOUNT_TXS_MAX);
+  ExplorerIndex *ix = ex->index;
   json_t *txs = json_array ();
-  GQueue *q = g_hash_table_lookup (ex->index->accounts, addr);
-  for (GList *it = q ? q->tail : NULL;
-       it != NULL && json_array_size (txs) < limit; it = it->prev) {
-    AcctTx *t = it->data;
-    json_array_append_new (txs, json_pack ("{s:s,s:I,s:I,s:s,s:s}", "id", t->id,
-                                           "height", (json_int_t)t->height,
-                                           "index", (json_int_t)t->index,
-                                           "type", t->type, "role",
-                                           t->sender ? "sender" : "recipient"));
+  uint8_t raw[20];
+  cairn_hex_decode (addr, raw, sizeof raw);
+  ExAccount *a = g_hash_table_lookup (ix->accounts, raw);
+  /* Newest first along the account's links, until one that left. */
+  uint64_t link = a ? a->newest : 0;
+  IxBlock *b;
+  TxRec *r;
+  while (json_array_size (txs) < limit
+         && (r = rec_of (ix, link / 2, &b)) != NULL) {
+    gboolean recipient = link & 1;
+    char id[65];
+    static const char digits[] = "0123456789abcdef";
+    for (guint i = 0; i < 32; i++) {
+      id[2 * i] = digits[r->id[i] >> 4];
+      id[2 * i + 1] = digits[r->id[i] & 15];
+    }
+    id[64] = '\0';
+    json_array_append_new (
+        txs, json_pack ("{s:s,s:I,s:I,s:s,s:s}", "id", id, "height",
+                        (json_int_t)b->height, "index",
+                        (json_int_t)(link / 2 - b->first_seq), "type", r->type,
+                        "role", recipient ? "recipient" : "sender"));
+    link = recipient ? r->prev_to : r->prev_from;
   }
   resp->json = json_pack ("{s:s,s:o}", "address", addr, "txs", txs);
   return TRUE;
@@ -451,7 +581,7 @@ route_stats (CairnPlugin *self, const CairnRequest *req, CairnResponse *resp,
         tps, json_pack ("{s:I,s:I}", "t", (json_int_t)t, "txs", (json_int_t)n));
   }
   g_auto (GStrv) peers = ex_host->peer_list ? ex_host->peer_list (self) : NULL;
-  Indexed *first = g_queue_peek_head (&ix->blocks);
+  IxBlock *first = ix->len ? ring_at (ix, 0) : NULL;
   resp->json = json_pack (
       "{s:s,s:I,s:I,s:I,s:o,s:I,s:I,s:b}", "chain_id", head->chain_id, "height",
       (json_int_t)head->height, "last_block_time_ms", (json_int_t)head->time_ms,
