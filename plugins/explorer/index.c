@@ -24,14 +24,131 @@
  * and nothing needs unlinking. An account leaves when no indexed record
  * names it (refs). */
 
+/* A set of pointers to structs that start with their key (an id, a hash,
+ * an address: binary, at least 8 bytes), so that entries need no key
+ * copy: open addressing with linear probing, at most 3/4 full, and
+ * backward-shift deletion (no tombstones, so its size follows the entries
+ * only: 8 bytes per slot, 10.7 to 21.3 bytes per entry). The slot is the
+ * key's first 8 bytes mixed with a random seed (keys are hashes, but a tx
+ * id's low bits can be ground to collide; the seeded mix of 64 bits
+ * cannot be aimed at). */
 typedef struct {
-  uint8_t addr[20]; /* first: the accounts set hashes it */
+  gpointer *slots;
+  guint bits; /* 1 << bits slots */
+  gsize n;
+  gsize keylen;
+  guint64 seed;
+} PtrSet;
+
+#define PTRSET_MIN_BITS 6
+
+static void
+ptrset_init (PtrSet *s, gsize keylen)
+{
+  s->bits = PTRSET_MIN_BITS;
+  s->slots = g_new0 (gpointer, (gsize)1 << s->bits);
+  s->n = 0;
+  s->keylen = keylen;
+  s->seed = (guint64)g_random_int () << 32 | g_random_int ();
+}
+
+static void
+ptrset_clear (PtrSet *s)
+{
+  g_clear_pointer (&s->slots, g_free);
+  s->n = 0;
+}
+
+static inline gsize
+ptrset_slot (const PtrSet *s, gconstpointer key)
+{
+  guint64 k;
+  memcpy (&k, key, sizeof k);
+  return (gsize)(((k ^ s->seed) * UINT64_C (0x9E3779B97F4A7C15))
+                 >> (64 - s->bits));
+}
+
+static gpointer
+ptrset_lookup (const PtrSet *s, gconstpointer key)
+{
+  gsize mask = ((gsize)1 << s->bits) - 1;
+  gpointer e;
+  for (gsize i = ptrset_slot (s, key); (e = s->slots[i]) != NULL;
+       i = (i + 1) & mask)
+    if (memcmp (e, key, s->keylen) == 0)
+      return e;
+  return NULL;
+}
+
+static void
+ptrset_put (PtrSet *s, gpointer item) /* its key is not in the set */
+{
+  gsize mask = ((gsize)1 << s->bits) - 1, i = ptrset_slot (s, item);
+  while (s->slots[i] != NULL)
+    i = (i + 1) & mask;
+  s->slots[i] = item;
+}
+
+/* Adds item; an entry with the same key is replaced. */
+static void
+ptrset_add (PtrSet *s, gpointer item)
+{
+  gsize mask = ((gsize)1 << s->bits) - 1;
+  for (gsize i = ptrset_slot (s, item); s->slots[i] != NULL; i = (i + 1) & mask)
+    if (memcmp (s->slots[i], item, s->keylen) == 0) {
+      s->slots[i] = item;
+      return;
+    }
+  if ((s->n + 1) * 4 > ((gsize)3 << s->bits)) {
+    gpointer *old = s->slots;
+    gsize n_old = (gsize)1 << s->bits;
+    s->bits++;
+    s->slots = g_new0 (gpointer, (gsize)1 << s->bits);
+    for (gsize i = 0; i < n_old; i++)
+      if (old[i] != NULL)
+        ptrset_put (s, old[i]);
+    g_free (old);
+  }
+  ptrset_put (s, item);
+  s->n++;
+}
+
+/* Removes item itself (not another entry with its key); nothing if absent. */
+static void
+ptrset_remove (PtrSet *s, gpointer item)
+{
+  gsize mask = ((gsize)1 << s->bits) - 1, i = ptrset_slot (s, item);
+  for (; s->slots[i] != item; i = (i + 1) & mask)
+    if (s->slots[i] == NULL)
+      return;
+  /* Move later entries of the run back into the hole when their slot is
+   * not between the hole and them. */
+  for (gsize j = i;;) {
+    s->slots[i] = NULL;
+    for (;;) {
+      j = (j + 1) & mask;
+      if (s->slots[j] == NULL) {
+        s->n--;
+        return;
+      }
+      gsize k = ptrset_slot (s, s->slots[j]);
+      if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+        continue;
+      break;
+    }
+    s->slots[i] = s->slots[j];
+    i = j;
+  }
+}
+
+typedef struct {
+  uint8_t addr[20]; /* first: the accounts set's key */
   uint32_t refs;    /* indexed records naming it */
   uint64_t newest;  /* link to its newest record */
 } ExAccount;
 
 typedef struct {
-  uint8_t id[32];       /* first: the tx_at set hashes it */
+  uint8_t id[32];       /* first: the tx_at set's key */
   const char *type;     /* in the index's type table */
   ExAccount *from, *to; /* NULL when none (to: also when to == from) */
   uint64_t prev_from;   /* the sender's previous record (link) */
@@ -40,7 +157,7 @@ typedef struct {
 
 /* One indexed block and its txs, one allocation. */
 typedef struct {
-  uint8_t hash[32]; /* first: the by_hash set hashes it */
+  uint8_t hash[32]; /* first: the by_hash set's key */
   uint64_t height;
   uint64_t first_seq; /* seq of recs[0] */
   guint n;
@@ -48,10 +165,10 @@ typedef struct {
 } IxBlock;
 
 struct ExplorerIndex {
-  GHashTable *by_hash;  /* set of IxBlock*, by hash */
-  GHashTable *tx_at;    /* set of TxRec*, by id */
-  GHashTable *accounts; /* set of ExAccount*, by address */
-  GHashTable *types;    /* tx type -> itself (owned) */
+  PtrSet by_hash;    /* IxBlock*, by hash */
+  PtrSet tx_at;      /* TxRec*, by id */
+  PtrSet accounts;   /* ExAccount* (owned), by address */
+  GHashTable *types; /* tx type -> itself (owned) */
   /* Indexed blocks, oldest first: a ring of cap slots from head. */
   IxBlock **ring;
   guint cap, head, len;
@@ -66,26 +183,29 @@ struct ExplorerIndex {
   int64_t last_block_ms;
 };
 
-/* Hash and equality of the sets: the first bytes of a binary key (ids and
- * hashes are SHA-256, addresses derived from one: already uniform). */
-static guint
-key_hash (gconstpointer k)
-{
-  guint h;
-  memcpy (&h, k, sizeof h);
-  return h;
-}
+/* A hex digit's value + 1; 0 for any other byte. */
+static const uint8_t hex_plus1[256] = {
+  ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,
+  ['6'] = 7,  ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['A'] = 11,
+  ['b'] = 12, ['B'] = 12, ['c'] = 13, ['C'] = 13, ['d'] = 14, ['D'] = 14,
+  ['e'] = 15, ['E'] = 15, ['f'] = 16, ['F'] = 16,
+};
 
+/* Exactly 2 * len hex digits (either case) into out: cairn_hex_decode
+ * without a library call per digit (this runs for 144 digits per tx). */
 static gboolean
-id_equal (gconstpointer a, gconstpointer b)
+hex_decode (const char *hex, uint8_t *out, size_t len)
 {
-  return memcmp (a, b, 32) == 0;
-}
-
-static gboolean
-addr_equal (gconstpointer a, gconstpointer b)
-{
-  return memcmp (a, b, 20) == 0;
+  if (hex == NULL)
+    return FALSE;
+  const uint8_t *h = (const uint8_t *)hex;
+  for (size_t i = 0; i < len; i++) {
+    unsigned hi = hex_plus1[h[2 * i]], lo;
+    if (hi == 0 || (lo = hex_plus1[h[2 * i + 1]]) == 0)
+      return FALSE; /* also at the terminating NUL of a short string */
+    out[i] = (uint8_t)((hi - 1) << 4 | (lo - 1));
+  }
+  return h[2 * len] == '\0';
 }
 
 static IxBlock *
@@ -159,13 +279,13 @@ static ExAccount *
 account_ref (ExplorerIndex *ix, const char *addr)
 {
   uint8_t raw[20];
-  if (addr == NULL || !cairn_hex_decode (addr, raw, sizeof raw))
+  if (addr == NULL || !hex_decode (addr, raw, sizeof raw))
     return NULL;
-  ExAccount *a = g_hash_table_lookup (ix->accounts, raw);
+  ExAccount *a = ptrset_lookup (&ix->accounts, raw);
   if (a == NULL) {
     a = g_new0 (ExAccount, 1);
     memcpy (a->addr, raw, sizeof raw);
-    g_hash_table_add (ix->accounts, a);
+    ptrset_add (&ix->accounts, a);
   }
   a->refs++;
   return a;
@@ -174,8 +294,10 @@ account_ref (ExplorerIndex *ix, const char *addr)
 static void
 account_unref (ExplorerIndex *ix, ExAccount *a)
 {
-  if (a != NULL && --a->refs == 0)
-    g_hash_table_remove (ix->accounts, a); /* frees it */
+  if (a != NULL && --a->refs == 0) {
+    ptrset_remove (&ix->accounts, a);
+    g_free (a);
+  }
 }
 
 /* Take the oldest indexed block out: O(its txs). */
@@ -189,12 +311,10 @@ evict_oldest (ExplorerIndex *ix)
   ix->len--;
   /* A set entry is removed only if it is this block's (an id or hash
    * indexed again later points at the later one). */
-  if (g_hash_table_lookup (ix->by_hash, b->hash) == b)
-    g_hash_table_remove (ix->by_hash, b->hash);
+  ptrset_remove (&ix->by_hash, b);
   for (guint i = 0; i < b->n; i++) {
     TxRec *r = &b->recs[i];
-    if (g_hash_table_lookup (ix->tx_at, r->id) == r)
-      g_hash_table_remove (ix->tx_at, r->id);
+    ptrset_remove (&ix->tx_at, r);
     account_unref (ix, r->from);
     account_unref (ix, r->to);
   }
@@ -246,9 +366,9 @@ index_add (Explorer *ex, uint64_t height, const uint8_t hash[32],
       r->prev_to = r->to->newest;
       r->to->newest = seq * 2 + 1;
     }
-    g_hash_table_add (ix->tx_at, r);
+    ptrset_add (&ix->tx_at, r);
   }
-  g_hash_table_add (ix->by_hash, b);
+  ptrset_add (&ix->by_hash, b);
   ix->next_seq += n;
   ix->txs += n;
   count_tps (ix, time_ms, n);
@@ -313,14 +433,14 @@ ex_index_event (Explorer *ex, const CairnEvent *ev)
   json_t *recipients = json_object_get (a, "recipients");
   guint n = json_array_size (ids);
   uint8_t hash[32];
-  if (!cairn_hex_decode (hex, hash, sizeof hash) || json_array_size (types) != n
+  if (!hex_decode (hex, hash, sizeof hash) || json_array_size (types) != n
       || json_array_size (senders) != n || json_array_size (recipients) != n)
     return FALSE;
   g_autofree TxSummary *sum = g_new0 (TxSummary, MAX (n, 1));
   g_autofree uint8_t *raw = g_malloc ((gsize)MAX (n, 1) * 32);
   for (guint i = 0; i < n; i++) {
     uint8_t *id = raw + (gsize)i * 32;
-    if (!cairn_hex_decode (json_string_value (json_array_get (ids, i)), id, 32))
+    if (!hex_decode (json_string_value (json_array_get (ids, i)), id, 32))
       return FALSE;
     sum[i] = (TxSummary){
       .id = id,
@@ -377,9 +497,9 @@ gboolean
 ex_index_init (Explorer *ex, GError **error)
 {
   ExplorerIndex *ix = g_new0 (ExplorerIndex, 1);
-  ix->by_hash = g_hash_table_new (key_hash, id_equal);
-  ix->tx_at = g_hash_table_new (key_hash, id_equal);
-  ix->accounts = g_hash_table_new_full (key_hash, addr_equal, g_free, NULL);
+  ptrset_init (&ix->by_hash, 32);
+  ptrset_init (&ix->tx_at, 32);
+  ptrset_init (&ix->accounts, 20);
   ix->types = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   ix->next_seq = 1;
   ex->index = ix;
@@ -425,9 +545,9 @@ ex_index_free (Explorer *ex)
   while (ix->len > 0)
     evict_oldest (ix);
   g_free (ix->ring);
-  g_hash_table_destroy (ix->by_hash);
-  g_hash_table_destroy (ix->tx_at);
-  g_hash_table_destroy (ix->accounts);
+  ptrset_clear (&ix->by_hash);
+  ptrset_clear (&ix->tx_at);
+  ptrset_clear (&ix->accounts); /* empty: every account left with its txs */
   g_hash_table_destroy (ix->types);
   g_free (ix);
   ex->index = NULL;
@@ -466,8 +586,8 @@ route_search (CairnPlugin *self, const CairnRequest *req, CairnResponse *resp,
     add_match (matches, "account", lower);
   } else if (cairn_hex_lower_valid (lower, 32)) {
     uint8_t key[32];
-    cairn_hex_decode (lower, key, sizeof key);
-    IxBlock *bh = g_hash_table_lookup (ix->by_hash, key);
+    hex_decode (lower, key, sizeof key);
+    IxBlock *bh = ptrset_lookup (&ix->by_hash, key);
     if (bh) {
       g_autofree char *s = g_strdup_printf ("%" G_GUINT64_FORMAT, bh->height);
       add_match (matches, "block", s);
@@ -480,7 +600,7 @@ route_search (CairnPlugin *self, const CairnRequest *req, CairnResponse *resp,
       add_match (matches, "service", lower);
     /* A tx older than the index (or never seen) is still looked up by the
      * page, at the core's /v1/txs/{id}. */
-    if (g_hash_table_contains (ix->tx_at, key) || bh == NULL)
+    if (ptrset_lookup (&ix->tx_at, key) != NULL || bh == NULL)
       add_match (matches, "tx", lower);
   } else if (cairn_cid_valid (q)) {
     uint64_t size;
@@ -503,8 +623,8 @@ route_by_hash (CairnPlugin *self, const CairnRequest *req, CairnResponse *resp,
     return cairn_fail (error, CAIRN_ERROR_INVALID,
                        "'%s' is not a block hash (64 hex)", req->path_rest);
   uint8_t key[32];
-  cairn_hex_decode (hash, key, sizeof key);
-  IxBlock *b = g_hash_table_lookup (ex->index->by_hash, key);
+  hex_decode (hash, key, sizeof key);
+  IxBlock *b = ptrset_lookup (&ex->index->by_hash, key);
   if (b == NULL)
     return cairn_fail (error, CAIRN_ERROR_NOT_FOUND,
                        "no block %s among the %" G_GUINT64_FORMAT " latest "
@@ -537,8 +657,8 @@ route_account_txs (CairnPlugin *self, const CairnRequest *req,
   ExplorerIndex *ix = ex->index;
   json_t *txs = json_array ();
   uint8_t raw[20];
-  cairn_hex_decode (addr, raw, sizeof raw);
-  ExAccount *a = g_hash_table_lookup (ix->accounts, raw);
+  hex_decode (addr, raw, sizeof raw);
+  ExAccount *a = ptrset_lookup (&ix->accounts, raw);
   /* Newest first along the account's links, until one that left. */
   uint64_t link = a ? a->newest : 0;
   IxBlock *b;
