@@ -9,11 +9,12 @@
 #define ACCOUNT_TXS_DEFAULT 100
 #define ACCOUNT_TXS_MAX 1000
 
-/* The index is compact and bounded (README "The index"): per indexed tx one
+/* The index is compact and bounded (README "The index in memory"): per tx one
  * fixed-size TxRec, stored with the other txs of its block in the block's
  * one allocation (IxBlock), and one entry of the tx_at set pointing at it.
- * Per account one ExAccount, shared by all its records. Nothing per tx is
- * a separate malloc or a string copy.
+ * Per account one ExAccount, shared by all its records. No string is
+ * copied; the only allocations are one per block and one per account new
+ * to the index.
  *
  * Txs are numbered in indexing order from 1 (seq); a record's seq is its
  * block's first_seq + its index in the block. An account's records form a
