@@ -31,7 +31,8 @@
 #endif
 #endif
 #ifdef HEAP_ASAN
-#include <sanitizer/allocator_interface.h>
+/* <sanitizer/allocator_interface.h>, which Debian's gcc does not ship. */
+size_t __sanitizer_get_current_allocated_bytes (void);
 #else
 #include <malloc.h>
 #endif
