@@ -156,6 +156,16 @@ typedef struct {
   uint64_t prev_to;     /* the recipient's previous record (link) */
 } TxRec;
 
+/* Accounts come from chunks of ACCOUNT_CHUNK (32 bytes each, where a
+ * malloc of one would take 48); a free one holds the next free one. The
+ * chunks stay until the index is freed: at most one per ACCOUNT_CHUNK
+ * accounts indexed at once. */
+#define ACCOUNT_CHUNK 1024
+typedef union AccountSlot {
+  ExAccount account;
+  union AccountSlot *next_free;
+} AccountSlot;
+
 /* One indexed block and its txs, one allocation. */
 typedef struct {
   uint8_t hash[32]; /* first: the by_hash set's key */
@@ -166,10 +176,12 @@ typedef struct {
 } IxBlock;
 
 struct ExplorerIndex {
-  PtrSet by_hash;    /* IxBlock*, by hash */
-  PtrSet tx_at;      /* TxRec*, by id */
-  PtrSet accounts;   /* ExAccount* (owned), by address */
-  GHashTable *types; /* tx type -> itself (owned) */
+  PtrSet by_hash;  /* IxBlock*, by hash */
+  PtrSet tx_at;    /* TxRec*, by id */
+  PtrSet accounts; /* ExAccount*, by address */
+  AccountSlot *free_accounts;
+  GPtrArray *account_chunks; /* AccountSlot[ACCOUNT_CHUNK] each */
+  GHashTable *types;         /* tx type -> itself (owned) */
   /* Indexed blocks, oldest first: a ring of cap slots from head. */
   IxBlock **ring;
   guint cap, head, len;
@@ -274,6 +286,23 @@ count_tps (ExplorerIndex *ix, int64_t time_ms, uint64_t txs)
   ix->last_block_ms = MAX (ix->last_block_ms, time_ms);
 }
 
+static ExAccount *
+account_new (ExplorerIndex *ix)
+{
+  if (ix->free_accounts == NULL) {
+    AccountSlot *c = g_new (AccountSlot, ACCOUNT_CHUNK);
+    g_ptr_array_add (ix->account_chunks, c);
+    for (guint i = ACCOUNT_CHUNK; i-- > 0;) {
+      c[i].next_free = ix->free_accounts;
+      ix->free_accounts = &c[i];
+    }
+  }
+  AccountSlot *slot = ix->free_accounts;
+  ix->free_accounts = slot->next_free;
+  memset (&slot->account, 0, sizeof slot->account);
+  return &slot->account;
+}
+
 /* The account of a hex address (created), or NULL when addr is none or
  * not 40 hex digits. */
 static ExAccount *
@@ -284,7 +313,7 @@ account_ref (ExplorerIndex *ix, const char *addr)
     return NULL;
   ExAccount *a = ptrset_lookup (&ix->accounts, raw);
   if (a == NULL) {
-    a = g_new0 (ExAccount, 1);
+    a = account_new (ix);
     memcpy (a->addr, raw, sizeof raw);
     ptrset_add (&ix->accounts, a);
   }
@@ -297,7 +326,9 @@ account_unref (ExplorerIndex *ix, ExAccount *a)
 {
   if (a != NULL && --a->refs == 0) {
     ptrset_remove (&ix->accounts, a);
-    g_free (a);
+    AccountSlot *slot = (AccountSlot *)a;
+    slot->next_free = ix->free_accounts;
+    ix->free_accounts = slot;
   }
 }
 
@@ -501,6 +532,7 @@ ex_index_init (Explorer *ex, GError **error)
   ptrset_init (&ix->by_hash, 32);
   ptrset_init (&ix->tx_at, 32);
   ptrset_init (&ix->accounts, 20);
+  ix->account_chunks = g_ptr_array_new_with_free_func (g_free);
   ix->types = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   ix->next_seq = 1;
   ex->index = ix;
@@ -549,6 +581,7 @@ ex_index_free (Explorer *ex)
   ptrset_clear (&ix->by_hash);
   ptrset_clear (&ix->tx_at);
   ptrset_clear (&ix->accounts); /* empty: every account left with its txs */
+  g_ptr_array_unref (ix->account_chunks);
   g_hash_table_destroy (ix->types);
   g_free (ix);
   ex->index = NULL;

@@ -475,7 +475,9 @@ test_config (void)
 
 /* ---- memory ------------------------------------------------------------- */
 
+#ifndef MEM_TXS /* -DMEM_TXS=N to measure another size by hand */
 #define MEM_TXS 100000
+#endif
 #define MEM_PER_BLOCK 250
 #define MEM_ROUNDS 4
 #define MEM_BOUND 200 /* bytes per indexed tx */
