@@ -492,6 +492,8 @@ catch_up (CairnPlugin *self, void *ud)
 {
   Explorer *ex = ud;
   ExplorerIndex *ix = ex->index;
+  if (!ex->index_on)
+    return TRUE; /* on_block keeps the height */
   uint64_t head = ex_host->chain_head (self)->height;
   for (guint n = 0; n < CATCHUP_BLOCKS_PER_TICK && ix->next <= head; n++) {
     g_autoptr (GError) e = NULL;
@@ -510,6 +512,13 @@ on_block (CairnPlugin *self, const CairnEvent *ev, void *ud)
 {
   Explorer *ex = ud;
   ExplorerIndex *ix = ex->index;
+  if (!ex->index_on) {
+    /* index = false: only tx/s and the height for stats. */
+    count_tps (ix, json_integer_value (json_object_get (ev->attrs, "time")),
+               json_integer_value (json_object_get (ev->attrs, "tx_count")));
+    ix->next = ev->height + 1;
+    return;
+  }
   if (!ix->caught_up || ev->height != ix->next) {
     /* The catch-up timer gets there in order. */
     ix->caught_up = FALSE;

@@ -473,6 +473,40 @@ test_config (void)
   }
 }
 
+/* index = false keeps no index (it did index every block committed after
+ * start), but still tx/s and the height. */
+static void
+test_index_off (void)
+{
+  g_autoptr (GError) error = NULL;
+  for (int on = 0; on <= 1; on++) {
+    CairnTestPlugin *tp;
+    g_autoptr (CairnTestHost) h = explorer_host (
+        (const char *const[]){ "index", on ? "true" : "false", NULL }, &tp);
+    for (int i = 0; i < 3; i++) {
+      g_assert_true (cairn_test_host_begin_block (h, &error));
+      g_assert_true (cairn_test_host_end_block (h, &error));
+      g_assert_no_error (error);
+      cairn_test_host_advance (h, 60);
+    }
+    g_autoptr (json_t) st = route_json (h, "/v1/explorer/stats", 200);
+    g_assert_cmpint (json_integer_value (json_object_get (st, "indexed_to")),
+                     ==, 3);
+    g_assert_cmpint (json_integer_value (json_object_get (st, "indexed_from")),
+                     ==, on ? 1 : 0);
+    g_assert_true (json_is_true (json_object_get (st, "caught_up")));
+    size_t len;
+    g_autofree char *canon = cairn_test_host_mock_table ()->json_canonical (
+        json_object_get (cairn_test_host_block (h, 3), "header"), &len, NULL);
+    uint8_t d[32];
+    cairn_test_host_mock_table ()->sha256 (canon, len, d);
+    g_autofree char *hash = cairn_hex_encode (d, 32);
+    g_autofree char *p
+        = g_strdup_printf ("/v1/explorer/blocks/by-hash/%s", hash);
+    g_autofree char *r = route (h, p, on ? 200 : 404);
+  }
+}
+
 /* ---- memory ------------------------------------------------------------- */
 
 #ifndef MEM_TXS /* -DMEM_TXS=N to measure another size by hand */
@@ -573,6 +607,7 @@ main (int argc, char **argv)
   g_test_add_func ("/explorer-index/paths-agree", test_paths_agree);
   g_test_add_func ("/explorer-index/bounds", test_bounds);
   g_test_add_func ("/explorer-index/config", test_config);
+  g_test_add_func ("/explorer-index/index-off", test_index_off);
   g_test_add_data_func ("/explorer-index/memory", GINT_TO_POINTER (TRUE),
                         test_memory);
   g_test_add_data_func ("/explorer-index/memory-pool", GINT_TO_POINTER (FALSE),
