@@ -197,8 +197,10 @@ ex_init (CairnPlugin *self, const CairnHost *h, GError **error)
   ex->web = explorer_get_resource ();
   ex->panels = json_array ();
   if (!h->config_bool (self, "index", TRUE, &ex->index_on, error)
-      || !h->config_int (self, "index_blocks", 100000, 100, 100000000,
-                         &ex->index_blocks, error))
+      || !h->config_int (self, "index_blocks", EXPLORER_INDEX_BLOCKS, 100,
+                         100000000, &ex->index_blocks, error)
+      || !h->config_int (self, "index_txs", EXPLORER_INDEX_TXS, 1000, 100000000,
+                         &ex->index_txs, error))
     goto fail;
   h->set_data (self, ex);
   the_explorer = ex;

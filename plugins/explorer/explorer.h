@@ -12,6 +12,9 @@
 
 #define EXPLORER_ID "explorer"
 #define EXPLORER_TPS_SECONDS 60
+/* Defaults of the index's bounds ([explorer] index_blocks, index_txs). */
+#define EXPLORER_INDEX_BLOCKS 10000
+#define EXPLORER_INDEX_TXS 250000
 
 typedef struct ExplorerIndex ExplorerIndex; /* index.c */
 
@@ -20,7 +23,8 @@ typedef struct Explorer {
   GResource *web; /* the files of web/ */
   json_t *panels; /* array of registered panels */
   gboolean index_on;
-  int64_t index_blocks;
+  int64_t index_blocks; /* at most this many of the latest blocks ... */
+  int64_t index_txs;    /* ... and at most this many txs (README) */
   ExplorerIndex *index;
 } Explorer;
 
@@ -32,3 +36,8 @@ gboolean ex_index_start (Explorer *ex, GError **error);
 void ex_index_stop (Explorer *ex);
 void ex_index_free (Explorer *ex);
 gboolean ex_register_api (Explorer *ex, GError **error);
+/* Indexes a committed block from its "block" event (attrs txs, tx_types,
+ * senders, recipients); FALSE, indexing nothing, when the event lacks
+ * them. The block's height must be the next the index expects. Used by
+ * the block subscription, and by tests/plugins/explorer to feed blocks. */
+gboolean ex_index_event (Explorer *ex, const CairnEvent *ev);

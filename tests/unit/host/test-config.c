@@ -718,7 +718,10 @@ test_shipped_config (void)
   g_assert_true (b);
   g_assert_true (cairn_config_int (cfg, "explorer", "index_blocks", 0, 0,
                                    G_MAXINT64, &i, &error));
-  g_assert_cmpint (i, ==, 100000);
+  g_assert_cmpint (i, ==, 10000);
+  g_assert_true (cairn_config_int (cfg, "explorer", "index_txs", 0, 0,
+                                   G_MAXINT64, &i, &error));
+  g_assert_cmpint (i, ==, 250000);
   g_assert_true (cairn_config_check_unknown (cfg, &error));
   g_assert_no_error (error);
 }
