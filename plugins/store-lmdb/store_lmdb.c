@@ -7,6 +7,7 @@
 #include <string.h>
 
 #define DEFAULT_MAP_SIZE "64GiB"
+#define DEFAULT_RESIDENT_LIMIT "64MiB"
 #define MIN_MAP_SIZE (1u << 20)
 
 static const CairnHost *host_table;
@@ -81,6 +82,18 @@ read_config (CairnPlugin *self, const CairnHost *host, StoreLmdbPlugin *p,
                  "[store-lmdb] map_size: must be at least 1MiB and fit the "
                  "address space (got '%s')",
                  text);
+    return FALSE;
+  }
+  g_autofree char *resident = NULL;
+  if (!host->config_string (self, "resident_limit", DEFAULT_RESIDENT_LIMIT,
+                            &resident, error))
+    return FALSE;
+  if (!parse_size (resident, &p->resident_limit)) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFIG,
+                 "[store-lmdb] resident_limit: not a size (got '%s'); write "
+                 "a number of bytes, optionally with KiB, MiB or GiB, e.g. "
+                 "64MiB, or 0 to keep every mapped page",
+                 resident);
     return FALSE;
   }
   return host->config_bool (self, "sync", TRUE, &p->sync, error);

@@ -70,6 +70,7 @@ typedef struct StoreLmdbPlugin {
   CairnPlugin *self;
   uint64_t map_size;
   gboolean sync;
+  uint64_t resident_limit; /* 0: never drop the map's pages */
 } StoreLmdbPlugin;
 
 struct CairnStore {
@@ -80,7 +81,10 @@ struct CairnStore {
   MDB_env *env;
   MDB_dbi meta, blocks, hashes, txs, state, history, priv;
   GMutex readers_lock;
-  GPtrArray *idle_readers; /* reset MDB_txn *, renewed on the next read */
+  GPtrArray *idle_readers;      /* reset MDB_txn *, renewed on the next read */
+  uint64_t resident_after_trim; /* file pages mapped after the last trim */
+  void *map_addr;               /* LMDB's mapping of data.mdb (trim_map) */
+  size_t map_len;
 };
 
 /* The host table given to init (one per process). */

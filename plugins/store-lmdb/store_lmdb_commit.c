@@ -2,7 +2,98 @@
  * write transaction, so that after a crash all of it is visible or none. */
 #include "store_lmdb.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+/* File-backed pages resident in this process (/proc/self/statm "shared"),
+ * in bytes; 0 when unknown. */
+static uint64_t
+resident_file_bytes (void)
+{
+  char buf[128];
+  FILE *f = fopen ("/proc/self/statm", "re");
+  if (f == NULL)
+    return 0;
+  unsigned long size = 0, resident = 0, shared = 0;
+  gboolean ok = fgets (buf, sizeof buf, f) != NULL
+                && sscanf (buf, "%lu %lu %lu", &size, &resident, &shared) == 3;
+  fclose (f);
+  return ok ? (uint64_t)shared * (uint64_t)sysconf (_SC_PAGESIZE) : 0;
+}
+
+/* The address and length of this store's mapping of data.mdb: the line
+ * of /proc/self/maps with its device and inode. */
+static gboolean
+find_map (CairnStore *store)
+{
+  struct stat st;
+  g_autofree char *maps = NULL;
+  /* Overlay file systems show another device in maps than stat: the
+   * resolved path is the other way to know the line. */
+  g_autofree char *real = realpath (store->data_path, NULL);
+  if (stat (store->data_path, &st) != 0
+      || !g_file_get_contents ("/proc/self/maps", &maps, NULL, NULL))
+    return FALSE;
+  g_auto (GStrv) lines = g_strsplit (maps, "\n", -1);
+  for (guint i = 0; lines[i]; i++) {
+    unsigned long start, end, off, ino;
+    unsigned int major, minor;
+    char perms[8];
+    const char *path = strchr (lines[i], '/');
+    if (sscanf (lines[i], "%lx-%lx %7s %lx %x:%x %lu", &start, &end, perms,
+                &off, &major, &minor, &ino)
+            == 7
+        && off == 0 && end > start
+        && ((ino == (unsigned long)st.st_ino
+             && makedev (major, minor) == st.st_dev)
+            || (real && path && strcmp (path, real) == 0))) {
+      store->map_addr = (void *)start;
+      store->map_len = end - start;
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+/* The map's pages that reads touched stay mapped into this process until
+ * the kernel needs the memory: the tx index takes random inserts, so over
+ * hours every page of it would count in the node's RSS. Once the file
+ * pages this process maps grew by more than [store-lmdb] resident_limit
+ * since the last trim, drop the mapping's pages (MADV_DONTNEED): they stay
+ * in the page cache, and a later read maps them again. Safe with readers
+ * on other threads: the map is read-only (no MDB_WRITEMAP), so a dropped
+ * page faults back in with the same bytes. */
+static void
+trim_map (CairnStore *store)
+{
+  uint64_t limit = store->plugin->resident_limit;
+  if (limit == 0)
+    return;
+  uint64_t now = resident_file_bytes ();
+  if (store->resident_after_trim == 0) { /* first commit: the base line */
+    store->resident_after_trim = now;
+    return;
+  }
+  if (now <= store->resident_after_trim + limit)
+    return;
+  /* LMDB does not tell where it mapped the file (mdb_env_info's
+   * me_mapaddr is only set with MDB_FIXEDMAP): /proc/self/maps does. */
+  if (store->map_addr == NULL && !find_map (store))
+    return;
+  MDB_envinfo info;
+  MDB_stat st;
+  if (mdb_env_info (store->env, &info) != 0
+      || mdb_env_stat (store->env, &st) != 0)
+    return;
+  size_t used
+      = MIN ((size_t)(info.me_last_pgno + 1) * st.ms_psize, store->map_len);
+  if (madvise (store->map_addr, used, MADV_DONTNEED) == 0)
+    store->resident_after_trim = resident_file_bytes ();
+}
 
 static gboolean fail_invalid (uint64_t height, GError **error, const char *fmt,
                               ...) G_GNUC_PRINTF (3, 4);
@@ -394,6 +485,7 @@ store_lmdb_commit (CairnStore *store, const CairnCommitData *data,
                  space);
     return FALSE;
   }
+  trim_map (store);
   return TRUE;
 
 fail:

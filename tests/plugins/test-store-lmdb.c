@@ -633,6 +633,65 @@ test_no_sync (void)
   e->iface->close (s);
 }
 
+/* Rss of this process's mapping of path (/proc/self/smaps), in bytes. */
+static guint64
+mapped_rss (const char *path)
+{
+  g_autofree char *text = NULL;
+  g_assert_true (g_file_get_contents ("/proc/self/smaps", &text, NULL, NULL));
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  gboolean in = FALSE;
+  guint64 kb = 0;
+  for (guint i = 0; lines[i]; i++) {
+    if (g_ascii_isxdigit (lines[i][0]) && strchr (lines[i], '-'))
+      in = g_str_has_suffix (lines[i], path);
+    else if (in && g_str_has_prefix (lines[i], "Rss:"))
+      kb += g_ascii_strtoull (lines[i] + 4, NULL, 10);
+  }
+  return kb * 1024;
+}
+
+/* Commit 24 blocks of 512 KiB, reading each value back after its commit
+ * (which maps its pages); how much of data.mdb stays mapped. */
+static guint64
+resident_after_reads (const char *limit)
+{
+  const char *const config[]
+      = { "sync", "false", "resident_limit", limit, NULL };
+  g_autoptr (Env) e = env_new_with (config);
+  CairnStore *s = env_open (e);
+  g_autofree char *value = g_strnfill (512u << 10, 'v');
+  g_autofree char *path = g_build_filename (e->dir, "data.mdb", NULL);
+  for (uint64_t h = 0; h < 24; h++) {
+    g_autoptr (CairnTestCommit) c = cairn_test_commit_new (h);
+    g_autofree char *key = g_strdup_printf ("k%" G_GUINT64_FORMAT, h);
+    cairn_test_commit_put (c, key, value);
+    commit_ok (e, s, c);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GBytes) b = e->iface->state_get (s, key, CAIRN_HEAD, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (g_bytes_get_size (b), ==, 512u << 10);
+  }
+  guint64 rss = mapped_rss (path);
+  e->iface->close (s);
+  return rss;
+}
+
+/* resident_limit: the pages reads map stay mapped without it (12 MiB of
+ * values read), and are dropped past the limit with it. */
+static void
+test_resident_limit (void)
+{
+  guint64 kept = resident_after_reads ("0");
+  guint64 trimmed = resident_after_reads ("2MiB");
+  g_test_message ("data.mdb mapped: %" G_GUINT64_FORMAT
+                  " bytes without a limit, %" G_GUINT64_FORMAT " with 2MiB",
+                  kept, trimmed);
+  g_assert_cmpuint (kept, >=, 10u << 20);
+  /* The limit, plus what the reads after the last trim mapped again. */
+  g_assert_cmpuint (trimmed, <=, 4u << 20);
+}
+
 /* ---- versions --------------------------------------------------------------
  */
 
@@ -958,6 +1017,7 @@ main (int argc, char **argv)
   g_test_add_func ("/store-lmdb/killed-holder", test_killed_holder);
   g_test_add_func ("/store-lmdb/map-full", test_map_full);
   g_test_add_func ("/store-lmdb/no-sync", test_no_sync);
+  g_test_add_func ("/store-lmdb/resident-limit", test_resident_limit);
   g_test_add_func ("/store-lmdb/bad-commit-data", test_bad_commit_data);
   g_test_add_func ("/store-lmdb/failed-commit-is-atomic",
                    test_failed_commit_is_atomic);

@@ -660,6 +660,10 @@ test_shipped_config (void)
   g_assert_true (
       cairn_config_bool (cfg, "store-lmdb", "sync", FALSE, &b, &error));
   g_assert_true (b);
+  g_autofree char *resident = NULL;
+  g_assert_true (cairn_config_string (cfg, "store-lmdb", "resident_limit",
+                                      NULL, &resident, &error));
+  g_assert_cmpstr (resident, ==, "64MiB");
   g_autofree char *blob_dir = NULL;
   g_assert_true (
       cairn_config_string (cfg, "blob-fs", "dir", NULL, &blob_dir, &error));
