@@ -24,7 +24,21 @@ struct CairnKey {
   EVP_PKEY *pkey;
   uint8_t pubkey[32];
   char address[41];
+  /* libsodium's form of the private key (seed || public key), for
+   * signing; wiped on free (plain heap like OpenSSL's copy: sodium_malloc
+   * maps pages per key, and the bench holds up to 100,000 keys). NULL for
+   * a public-only key. */
+  uint8_t *sodium_sk;
 };
+
+static gpointer sodium_setup (gpointer unused);
+
+static void
+ensure_sodium (void)
+{
+  static GOnce once = G_ONCE_INIT;
+  g_once (&once, sodium_setup, NULL);
+}
 
 /* Fetched once: an explicitly fetched EVP_MD skips the per-call implicit
  * fetch (and its method-store lock) that EVP_sha256() costs in OpenSSL 3. */
@@ -103,6 +117,18 @@ key_from_pkey (EVP_PKEY *pkey, const char *origin, GError **error)
     return NULL;
   }
   cairn_address_from_pubkey (key->pubkey, key->address);
+  uint8_t seed[32];
+  size_t seedlen = sizeof seed;
+  if (EVP_PKEY_get_raw_private_key (pkey, seed, &seedlen) == 1
+      && seedlen == 32) {
+    ensure_sodium ();
+    uint8_t pk[32];
+    key->sodium_sk = g_malloc (crypto_sign_ed25519_SECRETKEYBYTES);
+    if (crypto_sign_ed25519_seed_keypair (pk, key->sodium_sk, seed) != 0
+        || memcmp (pk, key->pubkey, 32) != 0)
+      g_error ("libsodium: cannot derive the Ed25519 key pair of %s", origin);
+    sodium_memzero (seed, sizeof seed);
+  }
   return key;
 }
 
@@ -331,6 +357,10 @@ cairn_key_free (CairnKey *key)
   if (key == NULL)
     return;
   EVP_PKEY_free (key->pkey);
+  if (key->sodium_sk) {
+    sodium_memzero (key->sodium_sk, crypto_sign_ed25519_SECRETKEYBYTES);
+    g_free (key->sodium_sk);
+  }
   g_free (key);
 }
 
@@ -354,8 +384,15 @@ cairn_key_sign (const CairnKey *key, const char *domain, const void *msg,
   uint8_t *heap;
   size_t mlen, siglen = 64;
   const uint8_t *m = domain_message (domain, msg, len, stack, &heap, &mlen);
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new ();
 
+  /* Ed25519 signatures are deterministic (RFC 8032): libsodium gives the
+   * bytes OpenSSL gives, in a third of the time. */
+  if (key->sodium_sk != NULL) {
+    crypto_sign_ed25519_detached (sig, NULL, m, mlen, key->sodium_sk);
+    g_free (heap);
+    return;
+  }
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new ();
   if (ctx == NULL || EVP_DigestSignInit (ctx, NULL, NULL, NULL, key->pkey) != 1
       || EVP_DigestSign (ctx, sig, &siglen, m, mlen) != 1 || siglen != 64) {
     /* Only an allocation failure can get here with a valid Ed25519 key. */
@@ -422,7 +459,6 @@ gboolean
 cairn_ed25519_verify (const uint8_t pubkey[32], const char *domain,
                       const void *msg, size_t len, const uint8_t sig[64])
 {
-  static GOnce once = G_ONCE_INIT;
   uint8_t stack[SIGNED_STACK_BYTES];
   uint8_t *heap;
   size_t mlen;
@@ -431,7 +467,7 @@ cairn_ed25519_verify (const uint8_t pubkey[32], const char *domain,
 
   if (small_order (pubkey) || small_order (sig))
     return FALSE;
-  g_once (&once, sodium_setup, NULL);
+  ensure_sodium ();
   m = domain_message (domain, msg, len, stack, &heap, &mlen);
   ok = crypto_sign_ed25519_verify_detached (sig, m, mlen, pubkey) == 0;
   g_free (heap);

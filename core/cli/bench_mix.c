@@ -398,11 +398,9 @@ bench_mix_genesis (BenchMix *mix, json_t *genesis, CairnKey *const *senders,
   }
 }
 
-/* Submit the txs (batches of 500), then wait for each to commit with
- * success. */
-static gboolean
-submit_and_wait (CairnClient *client, GPtrArray *txs, const char *what,
-                 GError **error)
+gboolean
+bench_commit_txs (CairnClient *client, GPtrArray *txs, const char *what,
+                  GError **error)
 {
   for (guint first = 0; first < txs->len; first += 500) {
     guint last = MIN (first + 500, txs->len);
@@ -425,7 +423,8 @@ submit_and_wait (CairnClient *client, GPtrArray *txs, const char *what,
       if (err) {
         g_autofree char *text = cairn_cli_json_text (err);
         g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_FAILED,
-                     "bench setup: %s refused by the node: %s", what, text);
+                     "bench: %s %s refused by the node: %s", what,
+                     ((CairnTx *)txs->pdata[k])->id_hex, text);
         return FALSE;
       }
     }
@@ -439,7 +438,7 @@ submit_and_wait (CairnClient *client, GPtrArray *txs, const char *what,
       return FALSE;
     if (!cairn_client_tx_result_ok (done, &why)) {
       g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_FAILED,
-                   "bench setup: %s %s failed: %s", what, tx->id_hex, why);
+                   "bench: %s %s failed: %s", what, tx->id_hex, why);
       return FALSE;
     }
   }
@@ -522,7 +521,7 @@ bench_mix_setup (BenchMix *mix, CairnClient *client, const char *chain_id,
         return FALSE;
       g_ptr_array_add (txs, tx);
     }
-    if (!submit_and_wait (client, txs, "services.register_provider", error))
+    if (!bench_commit_txs (client, txs, "services.register_provider", error))
       return FALSE;
   }
   if (has_setup (mix, SETUP_MARKET)) {
@@ -541,7 +540,7 @@ bench_mix_setup (BenchMix *mix, CairnClient *client, const char *chain_id,
     if (tx == NULL)
       return FALSE;
     g_ptr_array_add (one, tx);
-    if (!submit_and_wait (client, one, "market.create", error))
+    if (!bench_commit_txs (client, one, "market.create", error))
       return FALSE;
     g_strlcpy (mix->service, tx->id_hex, sizeof mix->service);
     g_autoptr (GPtrArray) txs
@@ -554,7 +553,7 @@ bench_mix_setup (BenchMix *mix, CairnClient *client, const char *chain_id,
         return FALSE;
       g_ptr_array_add (txs, t);
     }
-    if (!submit_and_wait (client, txs, "market.serve", error))
+    if (!bench_commit_txs (client, txs, "market.serve", error))
       return FALSE;
   }
   if (has_setup (mix, SETUP_IM)) {
@@ -570,7 +569,7 @@ bench_mix_setup (BenchMix *mix, CairnClient *client, const char *chain_id,
         return FALSE;
       g_ptr_array_add (txs, tx);
     }
-    if (!submit_and_wait (client, txs, "im.settings", error))
+    if (!bench_commit_txs (client, txs, "im.settings", error))
       return FALSE;
   }
   return TRUE;

@@ -12,6 +12,7 @@
 
 typedef struct BenchMix BenchMix;
 
+#include "cli.h"
 #include "crypto.h"
 
 typedef struct CairnClient CairnClient;
@@ -66,3 +67,8 @@ gboolean bench_mix_setup (BenchMix *mix, CairnClient *client,
 guint bench_mix_min_accounts (const BenchMix *mix);
 /* {"TYPE": weight, ...} */
 json_t *bench_mix_json (const BenchMix *mix);
+
+/* Submit txs (batches of 500), then wait until each committed with
+ * success; errors name what ("funding tx", a setup step) and the tx. */
+gboolean bench_commit_txs (CairnClient *client, GPtrArray *txs,
+                           const char *what, GError **error);

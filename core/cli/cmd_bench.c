@@ -752,43 +752,15 @@ fund_senders (Bench *b, CairnClient *client, const CairnKey *admin,
     gint last = MIN (first + FUND_CHUNK, b->accounts);
     g_autoptr (GPtrArray) txs
         = g_ptr_array_new_with_free_func ((GDestroyNotify)cairn_tx_unref);
-    g_autoptr (GString) body = g_string_new ("[");
     for (gint s = first; s < last; s++) {
       CairnTx *tx = sign_transfer (b, admin, cairn_key_address (b->senders[s]),
                                    amount, nonce++, error);
       if (tx == NULL)
         return FALSE;
       g_ptr_array_add (txs, tx);
-      g_string_append_printf (body, "%s%s", s > first ? "," : "", tx->bytes);
     }
-    g_string_append_c (body, ']');
-    g_autoptr (json_t) reply
-        = cairn_client_post (client, "/v1/txs", body->str, body->len, error);
-    if (reply == NULL)
+    if (!bench_commit_txs (client, txs, "funding tx", error))
       return FALSE;
-    json_t *results = json_object_get (reply, "results");
-    for (guint i = 0; i < txs->len; i++) {
-      json_t *err = json_object_get (json_array_get (results, i), "error");
-      if (err) {
-        g_autofree char *text = cairn_cli_json_text (err);
-        set_error (error, CAIRN_EXIT_FAILED,
-                   "funding tx %u refused by the node: %s", i, text);
-        return FALSE;
-      }
-    }
-    for (guint i = 0; i < txs->len; i++) {
-      CairnTx *tx = txs->pdata[i];
-      g_autoptr (json_t) done
-          = cairn_client_wait_tx (client, tx->id_hex, 60, error);
-      g_autofree char *why = NULL;
-      if (done == NULL)
-        return FALSE;
-      if (!cairn_client_tx_result_ok (done, &why)) {
-        set_error (error, CAIRN_EXIT_FAILED, "funding tx %s failed: %s",
-                   tx->id_hex, why);
-        return FALSE;
-      }
-    }
   }
   return TRUE;
 }
