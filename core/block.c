@@ -186,11 +186,7 @@ block_finish (CairnBlockData *b, gboolean check_root, GError **error)
   if (b->header_bytes == NULL)
     return INVALID ("header: %s", err->message);
   cairn_sha256 (b->header_bytes, b->header_len, b->hash);
-  for (int i = 0; i < 32; i++) {
-    b->hash_hex[2 * i] = "0123456789abcdef"[b->hash[i] >> 4];
-    b->hash_hex[2 * i + 1] = "0123456789abcdef"[b->hash[i] & 15];
-  }
-  b->hash_hex[64] = '\0';
+  cairn_hex_lower_into (b->hash, 32, b->hash_hex);
   return TRUE;
 }
 

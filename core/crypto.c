@@ -482,17 +482,23 @@ cairn_sha256 (const void *data, size_t len, uint8_t out[32])
 }
 
 void
-cairn_address_from_pubkey (const uint8_t pubkey[32], char out[41])
+cairn_hex_lower_into (const uint8_t *in, size_t n, char *out)
 {
   static const char digits[] = "0123456789abcdef";
+  for (size_t i = 0; i < n; i++) {
+    out[2 * i] = digits[in[i] >> 4];
+    out[2 * i + 1] = digits[in[i] & 15];
+  }
+  out[2 * n] = '\0';
+}
+
+void
+cairn_address_from_pubkey (const uint8_t pubkey[32], char out[41])
+{
   uint8_t h[32];
 
   cairn_sha256 (pubkey, 32, h);
-  for (int i = 0; i < 20; i++) {
-    out[2 * i] = digits[h[i] >> 4];
-    out[2 * i + 1] = digits[h[i] & 15];
-  }
-  out[40] = '\0';
+  cairn_hex_lower_into (h, 20, out);
 }
 
 gboolean

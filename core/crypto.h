@@ -41,6 +41,9 @@ gboolean cairn_ed25519_verify (const uint8_t pubkey[32], const char *domain,
 
 void cairn_sha256 (const void *data, size_t len, uint8_t out[32]);
 void cairn_address_from_pubkey (const uint8_t pubkey[32], char out[41]);
+/* The 2n lowercase hex digits of in[0..n) and a NUL into out (2n + 1
+ * bytes); cairn_hex_encode (cairn/util.h) when a new string is wanted. */
+void cairn_hex_lower_into (const uint8_t *in, size_t n, char *out);
 /* 40 lowercase hex characters. */
 gboolean cairn_address_valid (const char *address);
 

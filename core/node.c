@@ -151,11 +151,7 @@ cairn_node_known_tx (const uint8_t id[32], gpointer data)
 {
   CairnNode *node = data;
   char hex[65];
-  for (int i = 0; i < 32; i++) {
-    hex[2 * i] = "0123456789abcdef"[id[i] >> 4];
-    hex[2 * i + 1] = "0123456789abcdef"[id[i] & 15];
-  }
-  hex[64] = '\0';
+  cairn_hex_lower_into (id, 32, hex);
   CairnTx *tx = cairn_mempool_lookup (node->mempool, hex);
   return tx ? cairn_tx_ref (tx) : NULL;
 }

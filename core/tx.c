@@ -230,11 +230,7 @@ tx_build (const json_t *body, gboolean copy_body, const char *cid,
   tx->nonce = nonce;
   tx->body = copy_body ? json_deep_copy (body) : json_incref ((json_t *)body);
   cairn_sha256 (bytes, len, tx->id);
-  for (int i = 0; i < 32; i++) {
-    tx->id_hex[2 * i] = "0123456789abcdef"[tx->id[i] >> 4];
-    tx->id_hex[2 * i + 1] = "0123456789abcdef"[tx->id[i] & 15];
-  }
-  tx->id_hex[64] = '\0';
+  cairn_hex_lower_into (tx->id, 32, tx->id_hex);
   return tx;
 }
 
