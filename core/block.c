@@ -445,24 +445,9 @@ decode_root (const char *bytes, size_t len, const char *chain_id, json_t *root,
       p = e + 1;
     }
   } else {
-    /* Canonical text: each tx's canonical bytes are its span of the
-     * text, so no tx is dumped again. */
-    gssize a = cairn_cjson_quick_canonical (bytes, len)
-                   ? cairn_cjson_member_at (bytes, len, "txs")
-                   : -1;
-    if (a >= 0)
-      a++; /* past '[' */
     json_array_foreach (txs, i, item)
     {
-      CairnTx *tx;
-      if (a >= 0) {
-        size_t e = cairn_cjson_value_end (bytes, len, a);
-        tx = cairn_tx_from_canonical (item, bytes + a, e - a, b->chain_id,
-                                      &err);
-        a = e + 1;
-      } else {
-        tx = cairn_tx_from_json (item, b->chain_id, &err);
-      }
+      CairnTx *tx = cairn_tx_from_json (item, b->chain_id, &err);
       if (tx == NULL) {
         g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID, "txs[%zu]: %s", i,
                      err->message);

@@ -105,15 +105,9 @@ cairn_http_parse_txs (const char *data, gsize len, const char *chain_id,
     return FALSE;
   }
   batch_alloc (out, json_array_size (arr));
-  /* The body is canonical, so each element's canonical bytes are the
-   * text between the array's top-level commas: no need to dump them. */
-  gsize at = i + 1;
-  for (guint k = 0; k < out->n; k++) {
-    gsize end = cairn_cjson_value_end (data, len, at);
-    out->txs[k] = cairn_tx_from_canonical (json_array_get (arr, k), data + at,
-                                           end - at, chain_id, &out->errs[k]);
-    at = end + 1;
-  }
+  for (guint k = 0; k < out->n; k++)
+    out->txs[k]
+        = cairn_tx_from_json (json_array_get (arr, k), chain_id, &out->errs[k]);
   return TRUE;
 }
 

@@ -358,20 +358,6 @@ cairn_tx_from_json (const json_t *obj, const char *chain_id, GError **error)
   return tx_from_parts (obj, bytes, len, TRUE, chain_id, error);
 }
 
-CairnTx *
-cairn_tx_from_canonical (const json_t *obj, const char *text, size_t len,
-                         const char *chain_id, GError **error)
-{
-  if (len > CAIRN_MAX_TX_BYTES) {
-    g_set_error (error, CAIRN_REJECT, CAIRN_REJECT_TOO_LARGE,
-                 "tx: %zu bytes is over the limit of %d", len,
-                 CAIRN_MAX_TX_BYTES);
-    return NULL;
-  }
-  return tx_from_parts (obj, g_strndup (text, len), len, FALSE, chain_id,
-                        error);
-}
-
 gboolean
 cairn_tx_verify (CairnTx *tx, GError **error)
 {

@@ -71,12 +71,6 @@ CairnTx *cairn_tx_decode_layout (const char *bytes, size_t len,
 /* Same from an already parsed object (e.g. an element of a batch array). */
 CairnTx *cairn_tx_from_json (const json_t *obj, const char *chain_id,
                              GError **error);
-/* Same, when text[0..len) is already known to be obj's canonical form
- * (an element of a canonical batch): no dump; the body is shared (a new
- * reference), not copied. */
-CairnTx *cairn_tx_from_canonical (const json_t *obj, const char *text,
-                                  size_t len, const char *chain_id,
-                                  GError **error);
 /* Verify the signature (CAIRN_REJECT_BAD_SIGNATURE). Thread-safe. */
 gboolean cairn_tx_verify (CairnTx *tx, GError **error);
 /* Build and sign. body is borrowed (copied). */
