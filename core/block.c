@@ -416,22 +416,26 @@ decode_root (const char *bytes, size_t len, const char *chain_id, json_t *root,
     goto fail;
   if (laid_out) {
     /* '[' tx (',' tx)* ']', each tx in its canonical layout. */
-    for (size_t p = at + 1, k = 0; p < end - 1; k++) {
-      size_t e = cairn_cjson_value_end (bytes, end - 1, p);
+    gboolean last = FALSE;
+    for (size_t p = at + 1, k = 0; p < end - 1 && !last; k++) {
+      size_t start, n;
       gboolean ok = FALSE;
       CairnTx *tx = NULL;
-      if (lookup != NULL && (e < end - 1 ? bytes[e] == ',' : e == end - 1)) {
+      gboolean framed
+          = cairn_cjson_array_element (bytes, end, &p, &start, &n, &last)
+            && (!last || p == end - 1);
+      if (framed && lookup != NULL) {
         uint8_t id[32];
-        cairn_sha256 (bytes + p, e - p, id);
+        cairn_sha256 (bytes + start, n, id);
         tx = lookup (id, data);
-        ok = tx != NULL && tx->len == e - p
-             && memcmp (tx->bytes, bytes + p, tx->len) == 0
+        ok = tx != NULL && tx->len == n
+             && memcmp (tx->bytes, bytes + start, n) == 0
              && strcmp (tx->chain_id, b->chain_id) == 0;
         if (!ok)
           g_clear_pointer (&tx, cairn_tx_unref);
       }
-      if (!ok && (e < end - 1 ? bytes[e] == ',' : e == end - 1))
-        tx = cairn_tx_decode_layout (bytes + p, e - p, b->chain_id, &ok, &err);
+      if (framed && !ok)
+        tx = cairn_tx_decode_layout (bytes + start, n, b->chain_id, &ok, &err);
       if (!ok) {
         *fallback = TRUE;
         goto fail;
@@ -442,7 +446,10 @@ decode_root (const char *bytes, size_t len, const char *chain_id, json_t *root,
         goto fail;
       }
       g_ptr_array_add (b->txs, tx);
-      p = e + 1;
+    }
+    if (!last && b->txs->len > 0) { /* "[tx,]": the full parse words it */
+      *fallback = TRUE;
+      goto fail;
     }
   } else {
     json_array_foreach (txs, i, item)
@@ -536,64 +543,37 @@ cairn_block_tx_slice (const char *bytes, size_t len, guint index, size_t *start,
   gssize at = cairn_cjson_member_at (bytes, len, "txs");
   if (at < 0 || (size_t)at >= len || bytes[at] != '[')
     return FALSE;
-  size_t i = (size_t)at + 1;
-  for (guint n = 0; i < len && bytes[i] != ']'; n++) {
-    size_t end = cairn_cjson_value_end (bytes, len, i);
-    if (n == index) {
-      if (end <= i || end >= len)
-        return FALSE;
-      *start = i;
-      *tx_len = end - i;
+  size_t i = (size_t)at + 1, s, n;
+  gboolean last = FALSE;
+  for (guint k = 0;
+       !last && cairn_cjson_array_element (bytes, len, &i, &s, &n, &last); k++)
+    if (k == index) {
+      *start = s;
+      *tx_len = n;
       return TRUE;
     }
-    if (end >= len || bytes[end] != ',')
-      return FALSE;
-    i = end + 1;
-  }
   return FALSE;
 }
 
 gboolean
 cairn_block_peek_height (const char *bytes, size_t len, uint64_t *height)
 {
-  static const char hkey[] = "\"header\":", key[] = "\"height\":";
-  int depth = 0;
-  gboolean in_header = FALSE;
-  for (size_t i = 0; i < len; i++) {
-    char c = bytes[i];
-    if (c == '"') {
-      if (depth == 1 && len - i >= sizeof hkey - 1
-          && memcmp (bytes + i, hkey, sizeof hkey - 1) == 0) {
-        in_header = TRUE;
-        i += sizeof hkey - 2;
-        continue;
-      }
-      if (depth == 2 && in_header && len - i >= sizeof key - 1
-          && memcmp (bytes + i, key, sizeof key - 1) == 0) {
-        size_t p = i + sizeof key - 1;
-        uint64_t h = 0;
-        size_t digits = 0;
-        for (; p < len && g_ascii_isdigit (bytes[p]); p++, digits++) {
-          uint64_t d = (uint64_t)(bytes[p] - '0');
-          if (h > (G_MAXUINT64 - d) / 10)
-            return FALSE;
-          h = h * 10 + d;
-        }
-        if (digits == 0 || (digits > 1 && bytes[i + sizeof key - 1] == '0'))
-          return FALSE;
-        *height = h;
-        return TRUE;
-      }
-      for (i++; i < len && bytes[i] != '"'; i++)
-        if (bytes[i] == '\\')
-          i++;
-    } else if (c == '{' || c == '[') {
-      depth++;
-    } else if (c == '}' || c == ']') {
-      if (depth == 2 && in_header)
-        return FALSE; /* the header ended without a height */
-      depth--;
-    }
+  gssize h = cairn_cjson_member_at (bytes, len, "header");
+  if (h < 0 || (size_t)h >= len || bytes[h] != '{')
+    return FALSE;
+  gssize v = cairn_cjson_member_at (bytes + h, len - (size_t)h, "height");
+  if (v < 0)
+    return FALSE;
+  size_t p = (size_t)h + (size_t)v, first = p;
+  uint64_t n = 0;
+  for (; p < len && g_ascii_isdigit (bytes[p]); p++) {
+    uint64_t d = (uint64_t)(bytes[p] - '0');
+    if (n > (G_MAXUINT64 - d) / 10)
+      return FALSE;
+    n = n * 10 + d;
   }
-  return FALSE;
+  if (p == first || (p - first > 1 && bytes[first] == '0'))
+    return FALSE;
+  *height = n;
+  return TRUE;
 }

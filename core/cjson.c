@@ -596,6 +596,23 @@ cairn_cjson_value_end (const char *text, size_t len, size_t at)
   return len;
 }
 
+gboolean
+cairn_cjson_array_element (const char *text, size_t len, size_t *at,
+                           size_t *start, size_t *elen, gboolean *last)
+{
+  size_t i = *at;
+  if (i >= len)
+    return FALSE;
+  size_t e = cairn_cjson_value_end (text, len, i);
+  if (e <= i || e >= len || (text[e] != ',' && text[e] != ']'))
+    return FALSE;
+  *start = i;
+  *elen = e - i;
+  *last = text[e] == ']';
+  *at = *last ? e : e + 1;
+  return TRUE;
+}
+
 gssize
 cairn_cjson_member_at (const char *text, size_t len, const char *key)
 {

@@ -33,6 +33,15 @@ gboolean cairn_cjson_quick_canonical (const char *text, size_t len);
  * text only): a structural scan, no parse. */
 size_t cairn_cjson_value_end (const char *text, size_t len, size_t at);
 
+/* The element of an array at text[*at] (*at: just past the '[' or the
+ * previous ','): its span [*start, *start + *len), *last set when a ']'
+ * follows it, and *at moved past its ',' (or onto that ']'). FALSE when
+ * no element ends there with ',' or ']' before len. A structural scan:
+ * on untrusted text the span still has to be parsed. */
+gboolean cairn_cjson_array_element (const char *text, size_t len, size_t *at,
+                                    size_t *start, size_t *elen,
+                                    gboolean *last);
+
 /* The offset of the value of top-level member key of the object text, or
  * -1 when absent (accepted text only). */
 gssize cairn_cjson_member_at (const char *text, size_t len, const char *key);

@@ -25,27 +25,26 @@ static gboolean
 laid_out_batch (const char *data, gsize len, const char *chain_id,
                 CairnTxBatch *out)
 {
-  if (len < 2 || data[0] != '[' || data[len - 1] != ']' || data[1] == ']')
+  if (len < 2 || data[0] != '[' || data[len - 1] != ']')
     return FALSE;
   g_autoptr (GPtrArray) txs = g_ptr_array_new ();
   g_autoptr (GPtrArray) errs = g_ptr_array_new ();
-  gboolean ok = TRUE;
-  for (gsize at = 1; ok;) {
-    gsize end = cairn_cjson_value_end (data, len, at);
-    gboolean laid_out = FALSE;
+  gboolean ok = FALSE;
+  for (gsize at = 1;;) {
+    gsize start, n;
+    gboolean last = FALSE, laid_out = FALSE;
     GError *err = NULL;
     CairnTx *tx = NULL;
-    if (end < len && (data[end] == ',' || end == len - 1))
-      tx = cairn_tx_decode_layout (data + at, end - at, chain_id, &laid_out,
-                                   &err);
-    ok = laid_out;
-    if (ok) {
-      g_ptr_array_add (txs, tx);
-      g_ptr_array_add (errs, err);
-    }
-    if (end >= len - 1)
+    if (cairn_cjson_array_element (data, len, &at, &start, &n, &last))
+      tx = cairn_tx_decode_layout (data + start, n, chain_id, &laid_out, &err);
+    if (!laid_out)
       break;
-    at = end + 1;
+    g_ptr_array_add (txs, tx);
+    g_ptr_array_add (errs, err);
+    if (last) {
+      ok = at == len - 1;
+      break;
+    }
   }
   if (!ok) {
     for (guint k = 0; k < txs->len; k++) {

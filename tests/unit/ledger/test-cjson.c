@@ -374,6 +374,35 @@ test_quick_canonical (void)
   g_assert_cmpint (cairn_cjson_member_at (t, 3, "a"), ==, -1);
 }
 
+/* Walking an array's elements by structure: spans, the last one, and no
+ * element after a trailing comma or past the end. */
+static void
+test_array_element (void)
+{
+  const char *t = "[{\"a\":[1,\"],\"]},-2,\"x\"]";
+  size_t len = strlen (t), at = 1, start, n;
+  gboolean last = FALSE;
+  g_assert_true (cairn_cjson_array_element (t, len, &at, &start, &n, &last));
+  g_assert_cmpuint (start, ==, 1);
+  g_assert_cmpuint (n, ==, 14);
+  g_assert_false (last);
+  g_assert_true (cairn_cjson_array_element (t, len, &at, &start, &n, &last));
+  g_assert_cmpmem (t + start, n, "-2", 2);
+  g_assert_false (last);
+  g_assert_true (cairn_cjson_array_element (t, len, &at, &start, &n, &last));
+  g_assert_cmpmem (t + start, n, "\"x\"", 3);
+  g_assert_true (last);
+  g_assert_cmpuint (at, ==, len - 1);
+
+  at = 3;
+  g_assert_false (
+      cairn_cjson_array_element ("[1,]", 4, &at, &start, &n, &last));
+  at = 1;
+  g_assert_false (cairn_cjson_array_element ("[]", 2, &at, &start, &n, &last));
+  at = 1;
+  g_assert_false (cairn_cjson_array_element ("[12", 3, &at, &start, &n, &last));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -390,5 +419,6 @@ main (int argc, char **argv)
   g_test_add_func ("/cjson/top-level", test_top_level);
   g_test_add_func ("/cjson/dump", test_dump);
   g_test_add_func ("/cjson/quick-canonical", test_quick_canonical);
+  g_test_add_func ("/cjson/array-element", test_array_element);
   return g_test_run ();
 }
