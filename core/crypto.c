@@ -26,8 +26,7 @@ struct CairnKey {
   char address[41];
   /* libsodium's form of the private key (seed || public key), for
    * signing; wiped on free (plain heap like OpenSSL's copy: sodium_malloc
-   * maps pages per key, and the bench holds up to 100,000 keys). NULL for
-   * a public-only key. */
+   * maps pages per key, and the bench holds up to 100,000 keys). */
   uint8_t *sodium_sk;
 };
 
@@ -119,16 +118,21 @@ key_from_pkey (EVP_PKEY *pkey, const char *origin, GError **error)
   cairn_address_from_pubkey (key->pubkey, key->address);
   uint8_t seed[32];
   size_t seedlen = sizeof seed;
-  if (EVP_PKEY_get_raw_private_key (pkey, seed, &seedlen) == 1
-      && seedlen == 32) {
-    ensure_sodium ();
-    uint8_t pk[32];
-    key->sodium_sk = g_malloc (crypto_sign_ed25519_SECRETKEYBYTES);
-    if (crypto_sign_ed25519_seed_keypair (pk, key->sodium_sk, seed) != 0
-        || memcmp (pk, key->pubkey, 32) != 0)
-      g_error ("libsodium: cannot derive the Ed25519 key pair of %s", origin);
-    sodium_memzero (seed, sizeof seed);
+  if (EVP_PKEY_get_raw_private_key (pkey, seed, &seedlen) != 1
+      || seedlen != 32) {
+    g_autofree char *why = openssl_error_text ();
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+                 "%s: cannot read the Ed25519 private key: %s", origin, why);
+    cairn_key_free (key);
+    return NULL;
   }
+  ensure_sodium ();
+  uint8_t pk[32];
+  key->sodium_sk = g_malloc (crypto_sign_ed25519_SECRETKEYBYTES);
+  if (crypto_sign_ed25519_seed_keypair (pk, key->sodium_sk, seed) != 0
+      || memcmp (pk, key->pubkey, 32) != 0)
+    g_error ("libsodium: cannot derive the Ed25519 key pair of %s", origin);
+  sodium_memzero (seed, sizeof seed);
   return key;
 }
 
@@ -382,24 +386,12 @@ cairn_key_sign (const CairnKey *key, const char *domain, const void *msg,
 {
   uint8_t stack[SIGNED_STACK_BYTES];
   uint8_t *heap;
-  size_t mlen, siglen = 64;
+  size_t mlen;
   const uint8_t *m = domain_message (domain, msg, len, stack, &heap, &mlen);
 
   /* Ed25519 signatures are deterministic (RFC 8032): libsodium gives the
    * bytes OpenSSL gives, in a third of the time. */
-  if (key->sodium_sk != NULL) {
-    crypto_sign_ed25519_detached (sig, NULL, m, mlen, key->sodium_sk);
-    g_free (heap);
-    return;
-  }
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new ();
-  if (ctx == NULL || EVP_DigestSignInit (ctx, NULL, NULL, NULL, key->pkey) != 1
-      || EVP_DigestSign (ctx, sig, &siglen, m, mlen) != 1 || siglen != 64) {
-    /* Only an allocation failure can get here with a valid Ed25519 key. */
-    g_autofree char *why = openssl_error_text ();
-    g_error ("Ed25519 signing failed: %s", why);
-  }
-  EVP_MD_CTX_free (ctx);
+  crypto_sign_ed25519_detached (sig, NULL, m, mlen, key->sodium_sk);
   g_free (heap);
 }
 
