@@ -196,31 +196,6 @@ struct ExplorerIndex {
   int64_t last_block_ms;
 };
 
-/* A hex digit's value + 1; 0 for any other byte. */
-static const uint8_t hex_plus1[256] = {
-  ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,
-  ['6'] = 7,  ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['A'] = 11,
-  ['b'] = 12, ['B'] = 12, ['c'] = 13, ['C'] = 13, ['d'] = 14, ['D'] = 14,
-  ['e'] = 15, ['E'] = 15, ['f'] = 16, ['F'] = 16,
-};
-
-/* Exactly 2 * len hex digits (either case) into out: cairn_hex_decode
- * without a library call per digit (this runs for 144 digits per tx). */
-static gboolean
-hex_decode (const char *hex, uint8_t *out, size_t len)
-{
-  if (hex == NULL)
-    return FALSE;
-  const uint8_t *h = (const uint8_t *)hex;
-  for (size_t i = 0; i < len; i++) {
-    unsigned hi = hex_plus1[h[2 * i]], lo;
-    if (hi == 0 || (lo = hex_plus1[h[2 * i + 1]]) == 0)
-      return FALSE; /* also at the terminating NUL of a short string */
-    out[i] = (uint8_t)((hi - 1) << 4 | (lo - 1));
-  }
-  return h[2 * len] == '\0';
-}
-
 static IxBlock *
 ring_at (const ExplorerIndex *ix, guint i)
 {
@@ -309,7 +284,7 @@ static ExAccount *
 account_ref (ExplorerIndex *ix, const char *addr)
 {
   uint8_t raw[20];
-  if (addr == NULL || !hex_decode (addr, raw, sizeof raw))
+  if (addr == NULL || !cairn_hex_decode (addr, raw, sizeof raw))
     return NULL;
   ExAccount *a = ptrset_lookup (&ix->accounts, raw);
   if (a == NULL) {
@@ -465,14 +440,14 @@ ex_index_event (Explorer *ex, const CairnEvent *ev)
   json_t *recipients = json_object_get (a, "recipients");
   guint n = json_array_size (ids);
   uint8_t hash[32];
-  if (!hex_decode (hex, hash, sizeof hash) || json_array_size (types) != n
+  if (!cairn_hex_decode (hex, hash, sizeof hash) || json_array_size (types) != n
       || json_array_size (senders) != n || json_array_size (recipients) != n)
     return FALSE;
   g_autofree TxSummary *sum = g_new0 (TxSummary, MAX (n, 1));
   g_autofree uint8_t *raw = g_malloc ((gsize)MAX (n, 1) * 32);
   for (guint i = 0; i < n; i++) {
     uint8_t *id = raw + (gsize)i * 32;
-    if (!hex_decode (json_string_value (json_array_get (ids, i)), id, 32))
+    if (!cairn_hex_decode (json_string_value (json_array_get (ids, i)), id, 32))
       return FALSE;
     sum[i] = (TxSummary){
       .id = id,
@@ -629,7 +604,7 @@ route_search (CairnPlugin *self, const CairnRequest *req, CairnResponse *resp,
     add_match (matches, "account", lower);
   } else if (cairn_hex_lower_valid (lower, 32)) {
     uint8_t key[32];
-    hex_decode (lower, key, sizeof key);
+    cairn_hex_decode (lower, key, sizeof key);
     IxBlock *bh = ptrset_lookup (&ix->by_hash, key);
     if (bh) {
       g_autofree char *s = g_strdup_printf ("%" G_GUINT64_FORMAT, bh->height);
@@ -666,7 +641,7 @@ route_by_hash (CairnPlugin *self, const CairnRequest *req, CairnResponse *resp,
     return cairn_fail (error, CAIRN_ERROR_INVALID,
                        "'%s' is not a block hash (64 hex)", req->path_rest);
   uint8_t key[32];
-  hex_decode (hash, key, sizeof key);
+  cairn_hex_decode (hash, key, sizeof key);
   IxBlock *b = ptrset_lookup (&ex->index->by_hash, key);
   if (b == NULL)
     return cairn_fail (error, CAIRN_ERROR_NOT_FOUND,
@@ -700,7 +675,7 @@ route_account_txs (CairnPlugin *self, const CairnRequest *req,
   ExplorerIndex *ix = ex->index;
   json_t *txs = json_array ();
   uint8_t raw[20];
-  hex_decode (addr, raw, sizeof raw);
+  cairn_hex_decode (addr, raw, sizeof raw);
   ExAccount *a = ptrset_lookup (&ix->accounts, raw);
   /* Newest first along the account's links, until one that left. */
   uint64_t link = a ? a->newest : 0;
@@ -709,13 +684,7 @@ route_account_txs (CairnPlugin *self, const CairnRequest *req,
   while (json_array_size (txs) < limit
          && (r = rec_of (ix, link / 2, &b)) != NULL) {
     gboolean recipient = link & 1;
-    char id[65];
-    static const char digits[] = "0123456789abcdef";
-    for (guint i = 0; i < 32; i++) {
-      id[2 * i] = digits[r->id[i] >> 4];
-      id[2 * i + 1] = digits[r->id[i] & 15];
-    }
-    id[64] = '\0';
+    g_autofree char *id = cairn_hex_encode (r->id, 32);
     json_array_append_new (
         txs, json_pack ("{s:s,s:I,s:I,s:s,s:s}", "id", id, "height",
                         (json_int_t)b->height, "index",
