@@ -484,6 +484,28 @@ cairn_hex_lower_into (const uint8_t *in, size_t n, char *out)
   out[2 * n] = '\0';
 }
 
+char *
+cairn_cid_raw_sha256 (const uint8_t digest[32])
+{
+  static const char abc[] = "abcdefghijklmnopqrstuvwxyz234567";
+  uint8_t raw[36] = { 0x01, 0x55, 0x12, 0x20 };
+  memcpy (raw + 4, digest, 32);
+  GString *s = g_string_new ("b");
+  guint32 acc = 0;
+  int bits = 0;
+  for (size_t i = 0; i < sizeof raw; i++) {
+    acc = (acc << 8) | raw[i];
+    bits += 8;
+    while (bits >= 5) {
+      g_string_append_c (s, abc[(acc >> (bits - 5)) & 31]);
+      bits -= 5;
+    }
+  }
+  if (bits > 0)
+    g_string_append_c (s, abc[(acc << (5 - bits)) & 31]);
+  return g_string_free (s, FALSE);
+}
+
 void
 cairn_address_from_pubkey (const uint8_t pubkey[32], char out[41])
 {

@@ -44,6 +44,10 @@ void cairn_address_from_pubkey (const uint8_t pubkey[32], char out[41]);
 /* The 2n lowercase hex digits of in[0..n) and a NUL into out (2n + 1
  * bytes); cairn_hex_encode (cairn/util.h) when a new string is wanted. */
 void cairn_hex_lower_into (const uint8_t *in, size_t n, char *out);
+/* A CIDv1 (raw codec, sha2-256) of digest, as blob stores print one: "b"
+ * and the lowercase unpadded base32 (RFC 4648) of 01 55 12 20 digest
+ * (g_free). */
+char *cairn_cid_raw_sha256 (const uint8_t digest[32]);
 /* 40 lowercase hex characters. */
 gboolean cairn_address_valid (const char *address);
 

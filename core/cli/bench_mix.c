@@ -43,37 +43,6 @@ bank_transfer (const BenchMix *mix, const BenchMixCtx *ctx)
                     "amount", 1);
 }
 
-/* RFC 4648 base32, lowercase, no padding. */
-static void
-base32 (const uint8_t *in, size_t n, GString *out)
-{
-  static const char abc[] = "abcdefghijklmnopqrstuvwxyz234567";
-  guint32 acc = 0;
-  int bits = 0;
-  for (size_t i = 0; i < n; i++) {
-    acc = (acc << 8) | in[i];
-    bits += 8;
-    while (bits >= 5) {
-      g_string_append_c (out, abc[(acc >> (bits - 5)) & 31]);
-      bits -= 5;
-    }
-  }
-  if (bits > 0)
-    g_string_append_c (out, abc[(acc << (5 - bits)) & 31]);
-}
-
-/* A CIDv1 (raw codec, sha2-256) of digest: "b" + base32 of 01 55 12 20
- * digest. The chain checks its syntax only; nothing resolves it. */
-static char *
-cid_of (const uint8_t digest[32])
-{
-  uint8_t raw[36] = { 0x01, 0x55, 0x12, 0x20 };
-  memcpy (raw + 4, digest, 32);
-  GString *s = g_string_new ("b");
-  base32 (raw, sizeof raw, s);
-  return g_string_free (s, FALSE);
-}
-
 /* Content digests unique per tx of the run. */
 static void
 digests (const BenchMix *mix, const char *what, guint64 i, uint8_t sha[32],
@@ -85,7 +54,7 @@ digests (const BenchMix *mix, const char *what, guint64 i, uint8_t sha[32],
   cairn_sha256 (seed, strlen (seed), sha);
   cairn_sha256 (sha, 32, cid_digest);
   *sha_hex = cairn_hex_encode (sha, 32);
-  *cid = cid_of (cid_digest);
+  *cid = cairn_cid_raw_sha256 (cid_digest);
 }
 
 /* A service digest: what a provider records of each delivered service

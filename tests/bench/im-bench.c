@@ -443,37 +443,6 @@ allow_strangers (Bench *b, SoupSession *s, GError **error)
 
 /* ---- messages ---- */
 
-/* RFC 4648 base32, lowercase, no padding. */
-static void
-base32 (const uint8_t *in, size_t n, GString *out)
-{
-  static const char abc[] = "abcdefghijklmnopqrstuvwxyz234567";
-  guint32 acc = 0;
-  int bits = 0;
-  for (size_t i = 0; i < n; i++) {
-    acc = (acc << 8) | in[i];
-    bits += 8;
-    while (bits >= 5) {
-      g_string_append_c (out, abc[(acc >> (bits - 5)) & 31]);
-      bits -= 5;
-    }
-  }
-  if (bits > 0)
-    g_string_append_c (out, abc[(acc << (5 - bits)) & 31]);
-}
-
-/* A CIDv1 (raw codec, sha2-256) of digest: "b" + base32 of 01 55 12 20
- * digest. Nothing resolves it; the chain only checks its syntax. */
-static char *
-cid_of (const uint8_t digest[32])
-{
-  uint8_t raw[36] = { 0x01, 0x55, 0x12, 0x20 };
-  memcpy (raw + 4, digest, 32);
-  GString *s = g_string_new ("b");
-  base32 (raw, sizeof raw, s);
-  return g_string_free (s, FALSE);
-}
-
 static CairnTx *
 sign_message (Bench *b, gint i, uint64_t nonce, GError **error)
 {
@@ -483,7 +452,7 @@ sign_message (Bench *b, gint i, uint64_t nonce, GError **error)
   cairn_sha256 (seed, strlen (seed), sha);
   cairn_sha256 (sha, 32, cid_digest);
   g_autofree char *sha_hex = cairn_hex_encode (sha, 32);
-  g_autofree char *cid = cid_of (cid_digest);
+  g_autofree char *cid = cairn_cid_raw_sha256 (cid_digest);
   g_autoptr (json_t) body = json_pack (
       "{s:s,s:s,s:s,s:s,s:I,s:I,s:s}", "to", cairn_key_address (b->key[to]),
       "kind", "text", "cid", cid, "content_sha256", sha_hex, "size",

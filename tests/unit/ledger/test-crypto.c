@@ -516,6 +516,24 @@ test_merkle (void)
   }
 }
 
+/* Hex into a buffer, and the raw CIDv1 of a SHA-256 digest: the CID of
+ * the empty block, as IPFS prints it. */
+static void
+test_hex_and_cid (void)
+{
+  static const uint8_t bytes[] = { 0x00, 0x0f, 0xa5, 0xff };
+  char hex[9];
+  cairn_hex_lower_into (bytes, sizeof bytes, hex);
+  g_assert_cmpstr (hex, ==, "000fa5ff");
+
+  uint8_t d[32];
+  cairn_sha256 ("", 0, d);
+  g_autofree char *cid = cairn_cid_raw_sha256 (d);
+  g_assert_cmpstr (
+      cid, ==, "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku");
+  g_assert_true (cairn_cid_valid (cid));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -536,6 +554,7 @@ main (int argc, char **argv)
   g_test_add_func ("/crypto/load-errors", test_load_errors);
   g_test_add_func ("/crypto/sha256-address", test_sha256_address);
   g_test_add_func ("/crypto/merkle", test_merkle);
+  g_test_add_func ("/crypto/hex-and-cid", test_hex_and_cid);
   rc = g_test_run ();
 
   {
