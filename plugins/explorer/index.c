@@ -494,19 +494,22 @@ on_block (CairnPlugin *self, const CairnEvent *ev, void *ud)
     ix->next = ev->height + 1;
     return;
   }
-  if (!ix->caught_up || ev->height != ix->next) {
+  if (ev->height != ix->next) {
     /* The catch-up timer gets there in order. */
     ix->caught_up = FALSE;
     return;
   }
-  if (ex_index_event (ex, ev))
-    return;
-  g_autoptr (GError) e = NULL;
-  if (!index_block (ex, ev->height, &e)) {
-    g_warning ("explorer: indexing block %" G_GUINT64_FORMAT ": %s", ev->height,
-               e->message);
-    ix->next = ev->height + 1;
+  /* The next one, also while the timer catches up (a node that syncs
+   * commits blocks faster than the timer would read them back). */
+  if (!ex_index_event (ex, ev)) {
+    g_autoptr (GError) e = NULL;
+    if (!index_block (ex, ev->height, &e)) {
+      g_warning ("explorer: indexing block %" G_GUINT64_FORMAT ": %s",
+                 ev->height, e->message);
+      ix->next = ev->height + 1;
+    }
   }
+  ix->caught_up = ix->next > ex_host->chain_head (self)->height;
 }
 
 gboolean
