@@ -83,7 +83,8 @@ struct CairnStore {
   GMutex readers_lock;
   GPtrArray *idle_readers;      /* reset MDB_txn *, renewed on the next read */
   uint64_t resident_after_trim; /* file pages mapped after the last trim */
-  void *map_addr;               /* LMDB's mapping of data.mdb (trim_map) */
+  int statm_fd;   /* /proc/self/statm, opened at the first trim check */
+  void *map_addr; /* LMDB's mapping of data.mdb (trim_map) */
   size_t map_len;
 };
 

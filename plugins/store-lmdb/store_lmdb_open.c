@@ -500,6 +500,7 @@ store_lmdb_open (CairnPlugin *self, const char *dir, GError **error)
   store = g_new0 (CairnStore, 1);
   store->plugin = p;
   store->lock_fd = -1;
+  store->statm_fd = -1;
   store->dir = g_strdup (dir);
   store->data_path = g_build_filename (dir, "data.mdb", NULL);
   g_mutex_init (&store->readers_lock);
@@ -557,6 +558,8 @@ store_lmdb_close (CairnStore *store)
   }
   if (store->lock_fd >= 0)
     close (store->lock_fd);
+  if (store->statm_fd >= 0)
+    close (store->statm_fd);
   g_mutex_clear (&store->readers_lock);
   g_free (store->data_path);
   g_free (store->dir);
