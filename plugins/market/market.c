@@ -154,6 +154,7 @@ market_fini (CairnPlugin *self)
   Market *m = mkt_host->get_data (self);
   if (m != NULL) {
     market_stop (self);
+    g_clear_pointer (&m->params_raw, g_bytes_unref);
     g_free (m);
   }
   mkt_host->set_data (self, NULL);

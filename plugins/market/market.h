@@ -18,14 +18,6 @@
 #define MKT_MAX_DURATION 1000000000000LL
 #define MKT_MAX_RANGE 100
 
-typedef struct Market {
-  CairnPlugin *self;
-  const CairnBankService *bank;
-  gboolean auto_rank;
-  guint sub_block;
-  int64_t last_auto_epoch; /* last epoch this node sent market.rank for */
-} Market;
-
 /* Params, read once per call from state (or the defaults). */
 typedef struct {
   char platform_role[33], app_node_role[33], denom[17];
@@ -33,6 +25,16 @@ typedef struct {
   int64_t top_services, prior_rating_milli, prior_weight;
   int64_t bps_developers, bps_users, bps_raters, bps_producer;
 } MktParams;
+
+typedef struct Market {
+  CairnPlugin *self;
+  const CairnBankService *bank;
+  gboolean auto_rank;
+  guint sub_block;
+  int64_t last_auto_epoch; /* last epoch this node sent market.rank for */
+  GBytes *params_raw;      /* the stored params last parsed, */
+  MktParams params;        /* and what they gave */
+} Market;
 
 extern const CairnHost *mkt_host;
 

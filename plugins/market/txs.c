@@ -112,17 +112,44 @@ params_parse (const char *what, const json_t *j, MktParams *out, GError **error)
   return TRUE;
 }
 
+/* Read at every block (auto_rank) and market tx: parsed again only when
+ * the stored bytes change. */
 gboolean
 mkt_params (Market *m, CairnTxCtx *tx, MktParams *out, GError **error)
 {
   GError *local = NULL;
-  g_autoptr (json_t) j = mkt_get (m, tx, "params", &local);
-  if (local != NULL) {
+  g_autoptr (GBytes) raw
+      = mkt_host->state_get (m->self, tx, NULL, "params", &local);
+  if (local != NULL
+      && !g_error_matches (local, CAIRN_ERROR, CAIRN_ERROR_NOT_FOUND)) {
     g_propagate_error (error, local);
     return FALSE;
   }
+  g_clear_error (&local);
+  if (raw != NULL && m->params_raw != NULL
+      && g_bytes_equal (raw, m->params_raw)) {
+    *out = m->params;
+    return TRUE;
+  }
+  g_autoptr (json_t) j = NULL;
+  if (raw != NULL) {
+    gsize len;
+    const char *text = g_bytes_get_data (raw, &len);
+    j = mkt_host->json_parse_canonical (text, len, error);
+    if (j == NULL) {
+      g_prefix_error (error, "market state params: ");
+      return FALSE;
+    }
+  }
   /* A chain that started without the plugin runs on the defaults. */
-  return params_parse ("market params", j, out, error);
+  if (!params_parse ("market params", j, out, error))
+    return FALSE;
+  if (raw != NULL) {
+    g_clear_pointer (&m->params_raw, g_bytes_unref);
+    m->params_raw = g_bytes_ref (raw);
+    m->params = *out;
+  }
+  return TRUE;
 }
 
 gboolean
