@@ -510,8 +510,8 @@ set_find_kv (const char *key, const uint8_t *value, size_t len, void *ud)
 }
 
 gboolean
-pos_staking_set_at (PosStaking *st, CairnTxCtx *tx, uint64_t height,
-                    uint64_t *from, json_t **set, GError **error)
+pos_staking_set_bytes_at (PosStaking *st, CairnTxCtx *tx, uint64_t height,
+                          uint64_t *from, GBytes **value, GError **error)
 {
   SetFind f = { .height = height };
   if (!host->state_iter (st->self, tx, NULL, "set/", set_find_kv, &f, error)) {
@@ -529,16 +529,29 @@ pos_staking_set_at (PosStaking *st, CairnTxCtx *tx, uint64_t height,
                  "pos: no validator set is kept for height %" G_GUINT64_FORMAT
                  " (before the first or pruned beyond evidence_max_age)",
                  height);
+  if (from != NULL)
+    *from = f.from;
+  *value = f.value;
+  return TRUE;
+}
+
+gboolean
+pos_staking_set_at (PosStaking *st, CairnTxCtx *tx, uint64_t height,
+                    uint64_t *from, json_t **set, GError **error)
+{
+  uint64_t at;
+  g_autoptr (GBytes) value = NULL;
+  if (!pos_staking_set_bytes_at (st, tx, height, &at, &value, error))
+    return FALSE;
   gsize len;
-  const char *p = g_bytes_get_data (f.value, &len);
+  const char *p = g_bytes_get_data (value, &len);
   *set = host->json_parse_canonical (p, len, error);
-  g_bytes_unref (f.value);
   if (*set == NULL) {
-    g_prefix_error (error, "pos state set/" H20 ": ", f.from);
+    g_prefix_error (error, "pos state set/" H20 ": ", at);
     return FALSE;
   }
   if (from != NULL)
-    *from = f.from;
+    *from = at;
   return TRUE;
 }
 

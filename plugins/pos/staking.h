@@ -65,6 +65,11 @@ gboolean pos_staking_params (PosStaking *st, CairnTxCtx *tx, PosParams *out,
 gboolean pos_staking_set_at (PosStaking *st, CairnTxCtx *tx, uint64_t height,
                              uint64_t *from, json_t **set, GError **error);
 
+/* The same set as its stored bytes (canonical JSON). */
+gboolean pos_staking_set_bytes_at (PosStaking *st, CairnTxCtx *tx,
+                                   uint64_t height, uint64_t *from,
+                                   GBytes **value, GError **error);
+
 /* The engine's validator set built from such JSON. */
 PosValidatorSet *pos_staking_set_new (const json_t *set, GError **error);
 
