@@ -11,11 +11,11 @@
 static const char zero_hash[65]
     = "0000000000000000000000000000000000000000000000000000000000000000";
 
-static void
-fill_info (CairnBlock *b)
+void
+cairn_block_info_fill (CairnBlockInfo *info, const CairnBlockData *d,
+                       const char *bytes, size_t len)
 {
-  CairnBlockData *d = b->data;
-  b->info = (CairnBlockInfo){
+  *info = (CairnBlockInfo){
     .size = sizeof (CairnBlockInfo),
     .n_txs = d->txs ? d->txs->len : 0,
     .height = d->height,
@@ -25,8 +25,8 @@ fill_info (CairnBlock *b)
     .proposer = d->proposer,
     .state_root = d->state_root,
     .header = d->header,
-    .bytes = (const uint8_t *)b->bytes,
-    .len = b->len,
+    .bytes = (const uint8_t *)bytes,
+    .len = len,
   };
 }
 
@@ -343,12 +343,13 @@ finish_block (CairnNode *node, CairnBlock *b, GError **error)
 {
   b->base_height = node->head.height;
   memcpy (b->base_hash, node->head_hash, 65);
-  b->bytes = cairn_block_encode (b->data, FALSE, &b->len, error);
+  if (b->bytes == NULL)
+    b->bytes = cairn_block_encode (b->data, FALSE, &b->len, error);
   if (b->bytes == NULL) {
     cairn_block_discard (b);
     return NULL;
   }
-  fill_info (b);
+  cairn_block_info_fill (&b->info, b->data, b->bytes, b->len);
   return b;
 }
 
@@ -403,7 +404,15 @@ CairnBlock *
 cairn_chain_validate_decoded (CairnNode *node, CairnBlockData *decoded,
                               GError **error)
 {
+  return cairn_chain_validate_encoded (node, decoded, NULL, 0, error);
+}
+
+CairnBlock *
+cairn_chain_validate_encoded (CairnNode *node, CairnBlockData *decoded,
+                              char *bytes, size_t len, GError **error)
+{
   g_autoptr (CairnBlockData) d = decoded;
+  g_autofree char *encoded = bytes;
   if (d->height != node->head.height + 1) {
     g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFLICT,
                  "block height %" G_GUINT64_FORMAT
@@ -479,6 +488,8 @@ cairn_chain_validate_decoded (CairnNode *node, CairnBlockData *decoded,
     return NULL;
   }
   b->data = g_steal_pointer (&d);
+  b->bytes = g_steal_pointer (&encoded);
+  b->len = len;
   return finish_block (node, b, error);
 }
 

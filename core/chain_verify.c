@@ -101,19 +101,8 @@ verify_block (CairnNode *node, const CairnBlockData *p, CairnBlockData *d,
   g_autofree char *bytes = cairn_block_encode (d, FALSE, &len, error);
   if (bytes == NULL)
     return FALSE;
-  CairnBlockInfo info = {
-    .size = sizeof (CairnBlockInfo),
-    .n_txs = n,
-    .height = d->height,
-    .time_ms = d->time_ms,
-    .hash = d->hash_hex,
-    .prev_hash = d->prev_hash,
-    .proposer = d->proposer,
-    .state_root = d->state_root,
-    .header = d->header,
-    .bytes = (const uint8_t *)bytes,
-    .len = len,
-  };
+  CairnBlockInfo info;
+  cairn_block_info_fill (&info, d, bytes, len);
   g_autoptr (GError) local = NULL;
   if (!node->consensus.verify_certificate (node->consensus_plugin, &info,
                                            d->certificate, &local))

@@ -19,6 +19,7 @@
  *   plugin's handler (host direct_send), never relayed. */
 #include <string.h>
 
+#include "apply_ahead.h"
 #include "cjson.h"
 #include "node_private.h"
 #include "watchdog.h"
@@ -27,6 +28,9 @@
 #define SYNC_BATCH 256
 #define SYNC_RETRY_MS 1000
 #define SYNC_TICK_MS 2000
+/* Catch-up: blocks applied this far behind the newest received one. */
+#define AHEAD_DEPTH 8
+#define AHEAD_STALL_MS 50
 
 static void
 send_json (CairnNode *node, const char *peer, uint8_t channel, json_t *obj)
@@ -174,22 +178,24 @@ send_head (CairnNode *node, const char *peer)
                         (json_int_t)node->head.height));
 }
 
+static uint64_t have_height (CairnNode *node);
+
 static gboolean
 may_request (CairnNode *node)
 {
-  return node->head.height >= node->sync_requested
+  return have_height (node) >= node->sync_requested
          || node->clock->mono_ms (node->clock) - node->sync_requested_ms
                 >= SYNC_RETRY_MS;
 }
 
+/* Ask peer for SYNC_BATCH blocks from height from. */
 static void
-request_blocks (CairnNode *node, const char *peer)
+request_blocks (CairnNode *node, const char *peer, uint64_t from)
 {
-  node->sync_requested = node->head.height + SYNC_BATCH;
+  node->sync_requested = from - 1 + SYNC_BATCH;
   node->sync_requested_ms = node->clock->mono_ms (node->clock);
   send_json (node, peer, CAIRN_P2P_CH_SYNC,
-             json_pack ("{s:s, s:I}", "type", "get", "from",
-                        (json_int_t)(node->head.height + 1)));
+             json_pack ("{s:s, s:I}", "type", "get", "from", (json_int_t)from));
 }
 
 /* ---- receiving ---------------------------------------------------------- */
@@ -237,40 +243,51 @@ on_txs (CairnNode *node, const char *peer, GBytes *payload)
   }
 }
 
-/* defer: more blocks are known to follow (catch-up), so the commit need
- * not wait for the disk. */
-static gboolean
-apply_block (CairnNode *node, const char *peer, const char *data, gsize len,
-             gboolean defer, GError **error)
-{
-  return cairn_node_apply_stored_block (node, data, len, defer, error);
-}
-
 gboolean
 cairn_node_apply_stored_block (CairnNode *node, const void *data, size_t len,
                                gboolean defer, GError **error)
 {
-  CairnBlockData *d = cairn_block_decode_known (
-      data, len, node->genesis->chain_id, cairn_node_known_tx, node, error);
-  if (d == NULL)
-    return FALSE;
-  if (d->certificate == NULL) {
-    cairn_block_unref (d);
-    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
-                 "block without a certificate");
-    return FALSE;
+  g_autoptr (CairnApplyAhead) one = cairn_apply_ahead_new (node);
+  return cairn_apply_ahead_push (one, data, len, error)
+         && cairn_apply_ahead_drain (one, 0, defer, error);
+}
+
+/* The newest height this node has or holds in its catch-up queue. */
+static uint64_t
+have_height (CairnNode *node)
+{
+  return node->ahead ? cairn_apply_ahead_tail (node->ahead) : node->head.height;
+}
+
+static void
+drain_ahead (CairnNode *node, guint keep)
+{
+  guint64 before = cairn_apply_ahead_applied (node->ahead);
+  g_autoptr (GError) err = NULL;
+  if (!cairn_apply_ahead_drain (node->ahead, keep,
+                                node->best_peer_height > have_height (node),
+                                &err)) {
+    node->metrics.p2p_bad_messages++;
+    g_warning ("p2p: catch-up block refused: %s", err->message);
   }
-  g_autoptr (json_t) cert = json_incref (d->certificate);
-  CairnBlock *b = cairn_chain_validate_decoded (node, d, error);
-  if (b == NULL)
-    return FALSE;
-  if (!node->consensus.verify_certificate (node->consensus_plugin, &b->info,
-                                           cert, error)) {
-    cairn_block_discard (b);
-    return FALSE;
+  node->metrics.blocks_synced
+      += cairn_apply_ahead_applied (node->ahead) - before;
+}
+
+/* Blocks stopped arriving with some still queued (a batch cut short, the
+ * last ones of a catch-up): apply them. */
+static gboolean
+ahead_stalled (gpointer data)
+{
+  CairnNode *node = data;
+  uint64_t tail = have_height (node);
+  if (tail != node->ahead_tail_seen) {
+    node->ahead_tail_seen = tail; /* still arriving */
+    return G_SOURCE_CONTINUE;
   }
-  return defer ? cairn_chain_commit_deferred (node, b, cert, error)
-               : cairn_chain_commit (node, b, cert, error);
+  drain_ahead (node, 0);
+  node->ahead_timer = 0;
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -284,27 +301,40 @@ on_block (CairnNode *node, const char *peer, GBytes *payload)
     node->metrics.p2p_bad_messages++;
     return;
   }
-  if (height <= node->head.height)
+  uint64_t have = have_height (node);
+  if (height <= have)
     return; /* already have it */
-  if (height > node->head.height + 1) {
+  if (height > have + 1) {
     node->best_peer_height = MAX (node->best_peer_height, height);
     if (may_request (node))
-      request_blocks (node, peer);
+      request_blocks (node, peer, have_height (node) + 1);
     return;
   }
   g_autoptr (GError) err = NULL;
-  if (!apply_block (node, peer, data, len, node->best_peer_height > height,
-                    &err)) {
+  if (!cairn_apply_ahead_push (node->ahead, data, len, &err)) {
     node->metrics.p2p_bad_messages++;
     g_warning ("p2p: block %" G_GUINT64_FORMAT " from %s refused: %s", height,
                peer, err->message);
     return;
   }
-  node->metrics.blocks_synced++;
-  /* The end of a catch-up batch: ask for more if the peer is ahead. */
-  if (node->head.height >= node->sync_requested
-      && node->best_peer_height > node->head.height)
-    request_blocks (node, peer);
+  /* While more follow, apply AHEAD_DEPTH behind the newest: the pool
+   * checks the certificates in between (apply_ahead.h). */
+  gboolean more = node->best_peer_height > height;
+  drain_ahead (node, more ? AHEAD_DEPTH : 0);
+  if (cairn_apply_ahead_length (node->ahead) > 0 && node->ahead_timer == 0) {
+    node->ahead_tail_seen = have_height (node);
+    node->ahead_timer = node->clock->timeout_add (node->clock, AHEAD_STALL_MS,
+                                                  ahead_stalled, node, NULL);
+  }
+  /* Halfway through a catch-up batch, ask for the next one, so it is on
+   * its way before this one runs out; at its end (the next was lost or
+   * never asked for), ask from the newest held. */
+  have = have_height (node);
+  if (have >= node->sync_requested && node->best_peer_height > have)
+    request_blocks (node, peer, have + 1);
+  else if (have + SYNC_BATCH / 2 == node->sync_requested
+           && node->best_peer_height > node->sync_requested)
+    request_blocks (node, peer, node->sync_requested + 1);
 }
 
 static void
@@ -340,11 +370,11 @@ on_sync (CairnNode *node, const char *peer, GBytes *payload)
     node->best_peer_height = MAX (node->best_peer_height, h);
     if (h < node->head.height)
       send_head (node, peer); /* it is behind: tell it */
-    else if (h > node->head.height && may_request (node))
-      request_blocks (node, peer);
+    else if (h > have_height (node) && may_request (node))
+      request_blocks (node, peer, have_height (node) + 1);
     /* A batch from this peer ends at its head. */
     if (h < node->sync_requested)
-      node->sync_requested = MAX (h, node->head.height);
+      node->sync_requested = MAX (h, have_height (node));
   } else {
     node->metrics.p2p_bad_messages++;
   }
@@ -411,7 +441,7 @@ on_peer_up (void *user_data, const char *peer)
   g_info ("p2p: peer %s connected", peer);
   /* Tell it how far we are, and ask what we miss. */
   send_head (node, peer);
-  request_blocks (node, peer);
+  request_blocks (node, peer, have_height (node) + 1);
   send_pending_txs (node, peer);
   if (node->consensus.on_peer_connected)
     node->consensus.on_peer_connected (node->consensus_plugin, peer);
@@ -474,6 +504,7 @@ cairn_gossip_start (CairnNode *node, GError **error)
     g_prefix_error (error, "[p2p] listen %s: ", node->p2p_listen);
     return FALSE;
   }
+  node->ahead = cairn_apply_ahead_new (node);
   node->head_tick_source = node->clock->timeout_add (node->clock, SYNC_TICK_MS,
                                                      sync_tick, node, NULL);
   if (node->transport_factory == NULL)
@@ -489,6 +520,8 @@ cairn_gossip_stop (CairnNode *node)
   if (node->p2p == NULL)
     return;
   cairn_clock_clear (node->clock, &node->head_tick_source);
+  cairn_clock_clear (node->clock, &node->ahead_timer);
+  g_clear_pointer (&node->ahead, cairn_apply_ahead_free);
   node->p2p->ops->stop (node->p2p);
   node->p2p->ops->free (node->p2p);
   node->p2p = NULL;

@@ -7,6 +7,7 @@
 #include "node_private.h"
 #include "watchdog.h"
 #include "p2p.h"
+#include "sig_ahead.h"
 
 CairnNode *
 cairn_plugin_node (CairnPlugin *p)
@@ -1137,7 +1138,7 @@ static const CairnHost host_table = {
   .timer_remove = h_timer_remove,
   .now_ms = h_now_ms,
   .sha256 = cairn_sha256,
-  .ed25519_verify = cairn_ed25519_verify,
+  .ed25519_verify = cairn_sig_ahead_verify,
   .json_canonical = h_json_canonical,
   .json_parse_canonical = h_json_parse_canonical,
   .address_from_pubkey = cairn_address_from_pubkey,

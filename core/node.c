@@ -17,6 +17,7 @@
 #include "watchdog.h"
 #include "p2p.h"
 #include "plugin_sig.h"
+#include "sig_ahead.h"
 
 #ifndef CAIRN_PLUGINSDIR
 #define CAIRN_PLUGINSDIR "/usr/local/lib/cairn/plugins"
@@ -73,6 +74,7 @@ set_log_level (const char *name, GError **error)
 /* ---- parallel signature verification ------------------------------------ */
 
 typedef struct {
+  CairnPoolJob job; /* first: the pool runs it */
   CairnTx **txs;
   GError **errors;
   guint start, end;
@@ -90,14 +92,22 @@ verify_range (CairnTx **txs, GError **errors, guint start, guint end)
 }
 
 static void
-verify_worker (gpointer data, gpointer unused)
+verify_job (CairnPoolJob *job)
 {
-  VerifyJob *j = data;
+  VerifyJob *j = (VerifyJob *)job;
   verify_range (j->txs, j->errors, j->start, j->end);
   g_mutex_lock (j->lock);
   if (--*j->pending == 0)
     g_cond_signal (j->cond);
   g_mutex_unlock (j->lock);
+}
+
+/* The verify pool runs jobs of several kinds (sig_ahead.h). */
+static void
+pool_worker (gpointer data, gpointer unused)
+{
+  CairnPoolJob *job = data;
+  job->run (job);
 }
 
 /* errors[i] set for each bad tx; TRUE when all are good. */
@@ -123,7 +133,8 @@ cairn_node_verify_txs (CairnNode *node, CairnTx **txs, guint n, GError **errors)
       guint s = c * per, e = MIN (n, s + per);
       if (s >= e)
         break;
-      jobs[c] = (VerifyJob){ txs, errors, s, e, &pending, &lock, &cond };
+      jobs[c] = (VerifyJob){ { verify_job }, txs,   errors, s, e,
+                             &pending,       &lock, &cond };
       pending++;
     }
     gint to_push = pending;
@@ -659,8 +670,8 @@ cairn_node_new (const CairnNodeOptions *opts, GError **error)
 
   guint ncpu = g_get_num_processors ();
   if (ncpu > 1)
-    node->verify_pool = g_thread_pool_new (verify_worker, NULL,
-                                           MIN (ncpu - 1, 8), TRUE, NULL);
+    node->verify_pool
+        = g_thread_pool_new (pool_worker, NULL, MIN (ncpu - 1, 8), TRUE, NULL);
   return g_steal_pointer (&node);
 }
 

@@ -166,6 +166,9 @@ struct CairnNode {
   int64_t sync_requested_ms;         /* when (clock mono_ms) */
   guint head_tick_source;            /* periodic head exchange */
   uint64_t best_peer_height;         /* highest head a peer told us */
+  struct CairnApplyAhead *ahead;     /* catch-up blocks not yet applied */
+  guint ahead_timer;                 /* applies them when arrivals stop */
+  uint64_t ahead_tail_seen;          /* newest queued at its last tick */
   GHashTable *txs_seen[2];           /* tx ids gossiped lately (gossip.c) */
   struct CairnBlock *deferred_block; /* last commit not yet durable */
   guint sync_source;                 /* makes it durable soon */
@@ -222,6 +225,11 @@ CairnBlock *cairn_chain_validate (CairnNode *node, const void *bytes,
 /* The same for a block already decoded (consumed). */
 CairnBlock *cairn_chain_validate_decoded (CairnNode *node, CairnBlockData *d,
                                           GError **error);
+/* The same with d's canonical bytes without certificate (taken; NULL:
+ * encoded here), when the caller has them already. */
+CairnBlock *cairn_chain_validate_encoded (CairnNode *node, CairnBlockData *d,
+                                          char *bytes, size_t len,
+                                          GError **error);
 gboolean cairn_chain_commit (CairnNode *node, CairnBlock *block,
                              const json_t *certificate, GError **error);
 /* Catch-up: commit without waiting for the disk (the store's
@@ -233,6 +241,10 @@ gboolean cairn_chain_commit_deferred (CairnNode *node, CairnBlock *block,
                                       GError **error);
 gboolean cairn_chain_sync (CairnNode *node, gboolean notify, GError **error);
 void cairn_block_discard (CairnBlock *block);
+/* The plugins' view of a decoded block; bytes: its canonical form
+ * without certificate. */
+void cairn_block_info_fill (CairnBlockInfo *info, const CairnBlockData *d,
+                            const char *bytes, size_t len);
 
 /* events.c */
 guint cairn_events_subscribe (CairnNode *node, const char *prefix,

@@ -12,11 +12,13 @@
  * the stored bytes. */
 #include <string.h>
 
+#include "apply_ahead.h"
 #include "cli.h"
 #include "node.h"
 
 #define EXPORT_FORMAT "cairn-blocks/1"
 #define MAX_BLOCK_FILE_BYTES (64u << 20)
+#define IMPORT_AHEAD 8
 
 typedef struct {
   char *home;
@@ -111,6 +113,22 @@ read_exact (GInputStream *in, void *buf, gsize len, gboolean *eof,
   return TRUE;
 }
 
+/* Stop an import at error: the blocks read before it are still applied
+ * and made durable (a refusal among them replaces error), then fail. */
+static int
+import_fail (CairnApplyAhead *ahead, CairnNode *node, const char *file,
+             GError *error)
+{
+  GError *earlier = NULL;
+  if (!cairn_apply_ahead_drain (ahead, 0, FALSE, &earlier)) {
+    g_error_free (error);
+    error = earlier;
+    g_prefix_error (&error, "%s: ", file);
+  }
+  cairn_node_sync_store (node, NULL);
+  return cairn_cli_fail (error);
+}
+
 static int
 do_import (const Opts *o)
 {
@@ -143,42 +161,54 @@ do_import (const Opts *o)
                      "%s holds chain %s, but %s runs chain %s", o->file, chain,
                      o->home, cairn_node_chain_id (node)));
   uint64_t to = (uint64_t)json_integer_value (json_object_get (hdr, "to"));
-  uint64_t applied = 0, skipped = 0;
+  uint64_t skipped = 0;
   GInputStream *in = G_INPUT_STREAM (din);
+  /* Applied IMPORT_AHEAD blocks behind the one read, so the verify pool
+   * checks certificates meanwhile (core/apply_ahead.h). */
+  g_autoptr (CairnApplyAhead) ahead = cairn_apply_ahead_new (node);
   for (uint64_t h = 1;; h++) {
     guint32 be;
     gboolean eof;
     if (!read_exact (in, &be, 4, &eof, &error))
-      return cairn_cli_fail (g_steal_pointer (&error));
+      return import_fail (ahead, node, o->file, error);
     if (eof)
       break;
     guint32 len = GUINT32_FROM_BE (be);
     if (len == 0 || len > MAX_BLOCK_FILE_BYTES)
-      return cairn_cli_fail (g_error_new (CAIRN_ERROR, CAIRN_ERROR_CORRUPT,
-                                          "%s: block %" G_GUINT64_FORMAT
-                                          " has a bad length %u",
-                                          o->file, h, len));
+      return import_fail (ahead, node, o->file,
+                          g_error_new (CAIRN_ERROR, CAIRN_ERROR_CORRUPT,
+                                       "%s: block %" G_GUINT64_FORMAT
+                                       " has a bad length %u",
+                                       o->file, h, len));
     g_autofree char *buf = g_malloc (len);
     if (!read_exact (in, buf, len, &eof, &error) || eof) {
       if (error == NULL)
         g_set_error (&error, CAIRN_ERROR, CAIRN_ERROR_CORRUPT,
                      "the file ends inside a block (truncated)");
       g_prefix_error (&error, "%s: block %" G_GUINT64_FORMAT ": ", o->file, h);
-      return cairn_cli_fail (g_steal_pointer (&error));
+      return import_fail (ahead, node, o->file, error);
     }
     if (h <= cairn_node_head (node)->height) {
       skipped++; /* this home has it already */
       continue;
     }
-    if (!cairn_node_apply_stored_block (node, buf, len, h < to, &error)) {
+    if (!cairn_apply_ahead_push (ahead, buf, len, &error)) {
       g_prefix_error (&error, "%s: block %" G_GUINT64_FORMAT ": ", o->file, h);
-      cairn_node_sync_store (node, NULL);
-      return cairn_cli_fail (g_steal_pointer (&error));
+      return import_fail (ahead, node, o->file, error);
     }
-    applied++;
+    /* A refused block names its height in the error. */
+    if (!cairn_apply_ahead_drain (ahead, IMPORT_AHEAD, h < to, &error)) {
+      g_prefix_error (&error, "%s: ", o->file);
+      return import_fail (ahead, node, o->file, error);
+    }
+  }
+  if (!cairn_apply_ahead_drain (ahead, 0, FALSE, &error)) {
+    g_prefix_error (&error, "%s: ", o->file);
+    return import_fail (ahead, node, o->file, error);
   }
   if (!cairn_node_sync_store (node, &error))
     return cairn_cli_fail (g_steal_pointer (&error));
+  uint64_t applied = cairn_apply_ahead_applied (ahead);
   const CairnChainHead *head = cairn_node_head (node);
   const char *want = json_string_value (json_object_get (hdr, "state_root"));
   gboolean same = head->height == to && g_strcmp0 (head->state_root, want) == 0;

@@ -110,22 +110,27 @@ keep_pending (Pos *p, CairnBlock *b, const uint8_t id[32])
 }
 
 /* The validator set in force at height, from committed state. The
- * engine's current set object is reused while its JSON is unchanged (it
- * caches the proposer schedule). */
+ * engine's current set object is reused while its stored JSON (canonical,
+ * so compared as bytes) is unchanged: it caches the proposer schedule, and
+ * certificates of a long catch-up need no JSON work. */
 static PosValidatorSet *
 set_for_height (Pos *p, uint64_t height, char **text, GError **error)
 {
-  g_autoptr (json_t) j = NULL;
-  if (!pos_staking_set_at (&p->staking, NULL, height, NULL, &j, error))
+  g_autoptr (GBytes) raw = NULL;
+  if (!pos_staking_set_bytes_at (&p->staking, NULL, height, NULL, &raw, error))
     return NULL;
-  g_autofree char *t = host->json_canonical (j, NULL, error);
-  if (t == NULL)
-    return NULL;
-  PosValidatorSet *set = p->set && g_strcmp0 (t, p->set_text) == 0
-                             ? pos_validator_set_ref (p->set)
-                             : pos_staking_set_new (j, error);
+  gsize len;
+  const char *t = g_bytes_get_data (raw, &len);
+  PosValidatorSet *set = NULL;
+  if (p->set && p->set_text && strlen (p->set_text) == len
+      && memcmp (p->set_text, t, len) == 0) {
+    set = pos_validator_set_ref (p->set);
+  } else {
+    g_autoptr (json_t) j = host->json_parse_canonical (t, len, error);
+    set = j ? pos_staking_set_new (j, error) : NULL;
+  }
   if (set != NULL && text != NULL)
-    *text = g_steal_pointer (&t);
+    *text = g_strndup (t, len);
   return set;
 }
 
@@ -586,11 +591,28 @@ pos_on_peer_message (CairnPlugin *self, const char *peer, const void *data,
                err->message);
 }
 
-static gboolean
-pos_verify_certificate (CairnPlugin *self, const CairnBlockInfo *block,
-                        const json_t *cert, GError **error)
+/* A certificate's precommits (raw), the block id and the validator set of
+ * its height, for checking or listing it. */
+typedef struct {
+  uint8_t *raw;
+  gsize len;
+  uint8_t id[32];
+  PosValidatorSet *set;
+} CertParts;
+
+static void
+cert_parts_clear (CertParts *c)
 {
-  Pos *p = host->get_data (self);
+  g_free (c->raw);
+  if (c->set)
+    pos_validator_set_unref (c->set);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CertParts, cert_parts_clear)
+
+static gboolean
+cert_parts (Pos *p, const CairnBlockInfo *block, const json_t *cert,
+            CertParts *c, GError **error)
+{
   const char *type = json_string_value (json_object_get (cert, "type"));
   const char *hex = json_string_value (json_object_get (cert, "precommits"));
   if (g_strcmp0 (type, "pos") != 0 || hex == NULL || strlen (hex) % 2) {
@@ -601,10 +623,9 @@ pos_verify_certificate (CairnPlugin *self, const CairnBlockInfo *block,
                  g_strcmp0 (type, "pos") ? "type" : "precommits");
     return FALSE;
   }
-  gsize n = strlen (hex) / 2;
-  g_autofree uint8_t *raw = g_malloc (MAX (n, 1));
-  uint8_t id[32];
-  if (!cairn_hex_decode (hex, raw, n) || !id_from_info (block, id)) {
+  c->len = strlen (hex) / 2;
+  c->raw = g_malloc (MAX (c->len, 1));
+  if (!cairn_hex_decode (hex, c->raw, c->len) || !id_from_info (block, c->id)) {
     g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
                  "pos: block %" G_GUINT64_FORMAT
                  ": certificate.precommits is not hex",
@@ -612,12 +633,49 @@ pos_verify_certificate (CairnPlugin *self, const CairnBlockInfo *block,
     return FALSE;
   }
   /* The set of that height, from the set history in state. */
-  g_autoptr (PosValidatorSet) set
-      = set_for_height (p, block->height, NULL, error);
-  if (set == NULL)
-    return FALSE;
-  return pos_certificate_verify (set, p->chain_id, block->height, id, raw, n,
-                                 env_verify, p, error);
+  c->set = set_for_height (p, block->height, NULL, error);
+  return c->set != NULL;
+}
+
+static gboolean
+pos_verify_certificate (CairnPlugin *self, const CairnBlockInfo *block,
+                        const json_t *cert, GError **error)
+{
+  Pos *p = host->get_data (self);
+  g_auto (CertParts) c = { 0 };
+  return cert_parts (p, block, cert, &c, error)
+         && pos_certificate_verify (c.set, p->chain_id, block->height, c.id,
+                                    c.raw, c.len, env_verify, p, error);
+}
+
+typedef struct {
+  CairnSigCheckAdd add;
+  void *add_data;
+} Lister;
+
+/* A PosVerifyFn that lists the check instead of making it. */
+static gboolean
+list_check (void *ud, const uint8_t pubkey[32], const uint8_t *msg, size_t len,
+            const uint8_t sig[64])
+{
+  Lister *l = ud;
+  l->add (l->add_data, pubkey, POS_SIGN_DOMAIN, msg, len, sig);
+  return TRUE;
+}
+
+/* The checks verify_certificate will make, with the set in force now
+ * (a set change among the blocks ahead only makes those checks miss). */
+static void
+pos_certificate_signatures (CairnPlugin *self, const CairnBlockInfo *block,
+                            const json_t *cert, CairnSigCheckAdd add,
+                            void *add_data)
+{
+  Pos *p = host->get_data (self);
+  g_auto (CertParts) c = { 0 };
+  Lister l = { add, add_data };
+  if (cert_parts (p, block, cert, &c, NULL))
+    pos_certificate_verify (c.set, p->chain_id, block->height, c.id, c.raw,
+                            c.len, list_check, &l, NULL);
 }
 
 static const CairnConsensusIface pos_iface = {
@@ -626,6 +684,7 @@ static const CairnConsensusIface pos_iface = {
   .on_block_committed = pos_on_block_committed,
   .on_peer_message = pos_on_peer_message,
   .verify_certificate = pos_verify_certificate,
+  .certificate_signatures = pos_certificate_signatures,
 };
 
 /* ---- route: GET /v1/pos/status ------------------------------------------ */

@@ -44,7 +44,15 @@ echo "{\"blocks_in_10s\":$((h1 - h0)),\"mean_interval_ms\":$((10000 / (h1 - h0 >
 # Start the held-back node4 of $1 and time it from start to the height
 # the validators had then.
 catch_up() {
-  local net=$1 target t0 t1 u h txs
+  local net=$1 target t0 t1 u h txs i
+  # A restarted validator re-indexes its recent blocks for the explorer
+  # first; let that finish so it does not compete with the catch-up.
+  for i in 0 1 2 3; do
+    for _ in $(seq 300); do
+      [ "$(curl -fsS "$(api $i "$net")/v1/explorer/stats" | jq .caught_up)" = true ] && break
+      sleep 0.1
+    done
+  done
   target=$(height "$(api 0 "$net")")
   mv "$dir/node4" "$net/node4"
   quiet "$net"

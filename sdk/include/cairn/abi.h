@@ -10,7 +10,7 @@
 #include <time.h>
 
 #define CAIRN_ABI_MAJOR 1
-#define CAIRN_ABI_MINOR 4
+#define CAIRN_ABI_MINOR 5
 
 /* "CAIRNPLG" folded into 32 bits; first field of every descriptor. */
 #define CAIRN_PLUGIN_MAGIC 0xCA1E9106u

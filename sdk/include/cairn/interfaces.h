@@ -265,7 +265,13 @@ typedef struct CairnBuildOpts {
   const json_t *consensus; /* copied into header["consensus"], may be NULL */
 } CairnBuildOpts;
 
-#define CAIRN_CONSENSUS_IFACE_VERSION 1
+/* Adds one Ed25519 check to a list (certificate_signatures): the same
+ * arguments host->ed25519_verify would get. The bytes are copied. */
+typedef void (*CairnSigCheckAdd) (void *add_data, const uint8_t pubkey[32],
+                                  const char *domain, const void *msg,
+                                  size_t len, const uint8_t sig[64]);
+
+#define CAIRN_CONSENSUS_IFACE_VERSION 2
 /* The engine is told about the world; it drives the host's block_* calls.
  * Validation, gossip and storage stay in the core. */
 typedef struct CairnConsensusIface {
@@ -282,6 +288,18 @@ typedef struct CairnConsensusIface {
   gboolean (*verify_certificate) (CairnPlugin *self,
                                   const CairnBlockInfo *block,
                                   const json_t *certificate, GError **error);
+  /* Optional (SDK 1.5, iface_version 2): list through add, without making
+   * them, the host->ed25519_verify checks verify_certificate would make for
+   * this block. A catching-up node lists the certificates of blocks it has
+   * received but not applied yet, verifies those signatures on its worker
+   * threads meanwhile, and answers verify_certificate's ed25519_verify calls
+   * from the results. Only speed depends on it: a check listed wrongly or
+   * not at all is made when verify_certificate asks, and verify_certificate
+   * still decides. Main loop; state may be at a lower height than block's. */
+  void (*certificate_signatures) (CairnPlugin *self,
+                                  const CairnBlockInfo *block,
+                                  const json_t *certificate,
+                                  CairnSigCheckAdd add, void *add_data);
 } CairnConsensusIface;
 
 /* ---- blob store (kind blobstore) --------------------------------------- */

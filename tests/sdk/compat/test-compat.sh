@@ -1,6 +1,6 @@
 #!/bin/bash
 # The SDK compatibility matrix (see meson.build): hello built against the
-# headers of ABI 1.0, 1.1, 1.2, 1.3 and the current minor runs in the
+# headers of ABI 1.0, 1.1, 1.2, 1.3, 1.4 and the current minor runs in the
 # current node: a real `hello.greet` tx is committed and the plugin's route
 # answers. A build needing the next minor is refused with both versions.
 set -euo pipefail
