@@ -823,9 +823,10 @@ memo_len (Bench *b, guint64 nonce)
 
 /* Once the chain id and the senders' nonces are known: the sizes of an
  * unpadded transfer and of one with an empty memo (signed samples), and
- * the --tx-size range every tx of the run can be padded to. */
+ * the --tx-size range every tx of the run can be padded to. final: the
+ * nonces are those of the run; make the padding. */
 static gboolean
-plan_tx_size (Bench *b, GError **error)
+plan_tx_size (Bench *b, gboolean final, GError **error)
 {
   if (b->tx_size == 0)
     return TRUE;
@@ -860,6 +861,8 @@ plan_tx_size (Bench *b, GError **error)
                b->tx_size, BANK_MAX_MEMO, max);
     return FALSE;
   }
+  if (!final)
+    return TRUE;
   b->pad = g_malloc (BANK_MAX_MEMO);
   memset (b->pad, 'x', BANK_MAX_MEMO);
   note (b,
@@ -2115,8 +2118,19 @@ report (Bench *b)
 static gboolean
 run (Bench *b, GError **error)
 {
+  if (!make_senders (b, error))
+    return FALSE;
+  if (b->home == NULL && b->target == NULL && b->tx_size > 0) {
+    /* Our network's chain id: refuse a --tx-size before any node starts
+     * (checked again once the fill moved the nonces). */
+    b->chain_id = g_strdup ("bench");
+    gboolean ok = plan_tx_size (b, FALSE, error);
+    g_clear_pointer (&b->chain_id, g_free);
+    if (!ok)
+      return FALSE;
+  }
   note (b, "measuring the Ed25519 verification ceiling (1 s)");
-  if (!measure_verify (b, error) || !make_senders (b, error))
+  if (!measure_verify (b, error))
     return FALSE;
 
   g_autoptr (CairnKey) admin = NULL;
@@ -2168,7 +2182,7 @@ run (Bench *b, GError **error)
         return FALSE;
   }
 
-  if (!fill_state (b, client, error) || !plan_tx_size (b, error))
+  if (!fill_state (b, client, error) || !plan_tx_size (b, TRUE, error))
     return FALSE;
 
   b->start_us = g_new0 (gint64, b->limit);
