@@ -21,7 +21,8 @@
 #   STATE_RATE=0     offered tx/s of the state series (0: as fast as taken;
 #                    p99 then includes the --max-pending queue)
 #   MAX_KEYS=10000000  the largest state step (MAX_KEYS=1000000 skips 10^7;
-#                    the 10^7 fill takes about 20 minutes on a 2-core VM)
+#                    at ~8,000-10,000 fill tx/s the 10^7 fill alone would
+#                    take 15-20 minutes on a 2-core VM; not measured yet)
 #   SERIES="validators txsize state"   which series to run
 #   OUT=docs/perf    where the .dat and .png files go
 #   QUICK=1          smoke run: 2 s per point, small steps (1k, 3k, 10k
