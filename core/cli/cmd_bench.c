@@ -76,7 +76,8 @@
 #define HIST_MS 65536       /* latency histogram for the progress line */
 #define BANK_MAX_MEMO 16384 /* plugins/bank: body.memo's limit in bytes */
 #define MAX_FILL 100000000  /* --fill: keys at most */
-#define FILL_SENDERS 64     /* --fill: senders that send the fill txs */
+#define RING_BYTES (256u << 20) /* --tx-size: signed-ahead bytes at most */
+#define FILL_SENDERS 64         /* --fill: senders that send the fill txs */
 #define FILL_PER_SENDER                                                        \
   400 /* fill txs per sender and round: two rounds                             \
          ahead stay within the nonce gap of 1024 */
@@ -1271,8 +1272,9 @@ signer_main (gpointer data)
 }
 
 /* The ring: every tx with --txs up to PRESIGN_MAX and no --duration, else
- * AHEAD_S seconds of --rate or AHEAD_FAST txs, and at least twice what the
- * submitters' batches span. */
+ * AHEAD_S seconds of --rate or AHEAD_FAST txs (with --tx-size: at most
+ * RING_BYTES of them), and at least twice what the submitters' batches
+ * span. */
 static void
 start_signers (Bench *b)
 {
@@ -1286,6 +1288,8 @@ start_signers (Bench *b)
     w = MAX ((guint64)(b->rate * AHEAD_S), floor);
   else
     w = MAX ((guint64)AHEAD_FAST, floor);
+  if (b->tx_size > 0) /* big txs: the ring within RING_BYTES */
+    w = MIN (w, RING_BYTES / (guint64)b->tx_size);
   b->window = MIN (MAX (w, floor), b->limit);
   b->ring = g_new0 (Slot, b->window);
   b->n_signers = MAX (1u, g_get_num_processors ());
