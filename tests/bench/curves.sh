@@ -12,7 +12,9 @@
 #                       `bench --target --fill` to STATE_KEYS keys (10^4 ..
 #                       10^7, up to MAX_KEYS), measured after each step:
 #                       tx/s, p50, p99, the node's RSS and RssAnon after
-#                       the step, the data dir's size on disk
+#                       the step, the data dir's size on disk (both also
+#                       hold the blocks of the earlier steps' fills and
+#                       measured loads, not only the added keys)
 #
 # Usage: tests/bench/curves.sh [CAIRN_BIN]   (default build/core/cairn)
 # Environment:
