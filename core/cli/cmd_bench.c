@@ -902,6 +902,16 @@ typedef struct {
   GError *error;
 } FillSign;
 
+/* One round of fill txs, signed on all cores in the background. */
+typedef struct {
+  FillItem *items;
+  guint n;
+  GPtrArray *txs;
+  FillSign *work;
+  GThread **threads;
+  guint n_threads; /* running: joined by fill_round_join */
+} FillRound;
+
 static gpointer
 fill_sign_main (gpointer data)
 {
@@ -915,36 +925,80 @@ fill_sign_main (gpointer data)
   return NULL;
 }
 
-/* Sign the round's txs on all cores. */
-static gboolean
-fill_sign (Bench *b, const FillItem *items, guint n, GPtrArray *txs,
-           GError **error)
+static void
+fill_round_start (Bench *b, FillRound *r)
 {
   guint t_n = MAX (1u, g_get_num_processors ());
-  g_autofree FillSign *work = g_new0 (FillSign, t_n);
-  g_autofree GThread **threads = g_new0 (GThread *, t_n);
-  g_ptr_array_set_size (txs, n);
+  g_ptr_array_set_size (r->txs, 0);
+  g_ptr_array_set_size (r->txs, r->n);
   for (guint t = 0; t < t_n; t++) {
-    work[t] = (FillSign){ .b = b,
-                          .items = items,
-                          .txs = (CairnTx **)txs->pdata,
-                          .n = n,
-                          .first = t,
-                          .step = t_n };
-    threads[t] = g_thread_new ("bench-fill-sign", fill_sign_main, &work[t]);
+    r->work[t] = (FillSign){ .b = b,
+                             .items = r->items,
+                             .txs = (CairnTx **)r->txs->pdata,
+                             .n = r->n,
+                             .first = t,
+                             .step = t_n };
+    r->threads[t]
+        = g_thread_new ("bench-fill-sign", fill_sign_main, &r->work[t]);
   }
+  r->n_threads = t_n;
+}
+
+static gboolean
+fill_round_join (FillRound *r, GError **error)
+{
   gboolean ok = TRUE;
-  for (guint t = 0; t < t_n; t++) {
-    g_thread_join (threads[t]);
-    if (work[t].error != NULL) {
-      if (ok)
-        g_propagate_error (error, work[t].error);
+  for (guint t = 0; t < r->n_threads; t++) {
+    g_thread_join (r->threads[t]);
+    if (r->work[t].error != NULL) {
+      if (ok && error != NULL)
+        g_propagate_error (error, r->work[t].error);
       else
-        g_error_free (work[t].error);
+        g_error_free (r->work[t].error);
+      r->work[t].error = NULL;
       ok = FALSE;
     }
   }
+  r->n_threads = 0;
   return ok;
+}
+
+/* The next round's txs (up to FILL_PER_SENDER per sender, senders
+ * interleaved, each in nonce order), and their signing started. */
+static void
+fill_round_plan (Bench *b, FillRound *r, uint64_t *next, guint n_s,
+                 guint64 *planned, guint64 total)
+{
+  r->n = 0;
+  for (guint j = 0; j < FILL_PER_SENDER && *planned < total; j++)
+    for (guint s = 0; s < n_s && *planned < total; s++)
+      r->items[r->n++] = (FillItem){
+        .s = s, .nonce = next[s]++, .key = (guint64)b->fill_start + (*planned)++
+      };
+  if (r->n > 0)
+    fill_round_start (b, r);
+}
+
+static void
+fill_round_init (FillRound *r, guint n_s)
+{
+  guint t_n = MAX (1u, g_get_num_processors ());
+  r->items = g_new (FillItem, (gsize)n_s * FILL_PER_SENDER);
+  r->n = 0;
+  r->txs = g_ptr_array_new_with_free_func ((GDestroyNotify)cairn_tx_unref);
+  r->work = g_new0 (FillSign, t_n);
+  r->threads = g_new0 (GThread *, t_n);
+  r->n_threads = 0;
+}
+
+static void
+fill_round_clear (FillRound *r)
+{
+  fill_round_join (r, NULL);
+  g_free (r->items);
+  g_ptr_array_unref (r->txs);
+  g_free (r->work);
+  g_free (r->threads);
 }
 
 /* POST the txs in batches; those refused for room (mempool_full,
@@ -1087,11 +1141,11 @@ fill_wait (Bench *b, CairnClient *client, const uint64_t *want, guint n,
 
 /* --fill: b->fill transfers of 1 from the first FILL_SENDERS senders to
  * fresh addresses (keys --fill-start ...), in rounds of FILL_PER_SENDER
- * txs per sender: a round is signed on all cores, then posted once the
- * round two before it has committed (so no sender runs more than two
- * rounds, 800 nonces, ahead of its committed nonce). The first and last
- * tx of every round must have succeeded. The senders' base nonces move
- * past the fill. */
+ * txs per sender: round r+1 is signed on all cores while round r goes
+ * out, and round r goes out once round r-2 has committed (so no sender
+ * runs more than two rounds, 800 nonces, ahead of its committed nonce).
+ * The first and last tx of every round must have succeeded. The senders'
+ * base nonces move past the fill. */
 static gboolean
 fill_state (Bench *b, CairnClient *client, GError **error)
 {
@@ -1113,39 +1167,41 @@ fill_state (Bench *b, CairnClient *client, GError **error)
   g_autofree uint64_t *want_prev2 = g_new (uint64_t, n_s);
   for (guint s = 0; s < n_s; s++)
     next[s] = want_prev[s] = want_prev2[s] = b->base_nonce[s];
-  g_autofree FillItem *items = g_new (FillItem, (gsize)n_s * FILL_PER_SENDER);
   g_autoptr (GPtrArray) checks
       = g_ptr_array_new_with_free_func ((GDestroyNotify)g_free);
+  FillRound rounds[2];
+  fill_round_init (&rounds[0], n_s);
+  fill_round_init (&rounds[1], n_s);
   gint64 t0 = g_get_monotonic_time (), last_note = t0;
-  guint round = 0;
-  while (done < total) {
-    guint n = 0;
-    for (guint j = 0; j < FILL_PER_SENDER && done + n < total; j++)
-      for (guint s = 0; s < n_s && done + n < total; s++) {
-        items[n] = (FillItem){ .s = s,
-                               .nonce = next[s]++,
-                               .key = (guint64)b->fill_start + done + n };
-        n++;
-      }
-    g_autoptr (GPtrArray) txs
-        = g_ptr_array_new_with_free_func ((GDestroyNotify)cairn_tx_unref);
-    if (!fill_sign (b, items, n, txs, error))
-      return FALSE;
-    g_ptr_array_add (checks, g_strdup (((CairnTx *)txs->pdata[0])->id_hex));
-    g_ptr_array_add (checks, g_strdup (((CairnTx *)txs->pdata[n - 1])->id_hex));
+  guint64 planned = 0;
+  gboolean ok = TRUE;
+  /* Round r+1 is signed while round r is posted. */
+  for (guint round = 0, cur = 0; ok && done < total; round++, cur ^= 1) {
+    FillRound *r = &rounds[cur], *nx = &rounds[cur ^ 1];
+    if (round == 0)
+      fill_round_plan (b, r, next, n_s, &planned, total);
+    fill_round_plan (b, nx, next, n_s, &planned, total);
+    if (!(ok = fill_round_join (r, error)))
+      break;
+    guint n = r->n;
+    g_ptr_array_add (checks, g_strdup (((CairnTx *)r->txs->pdata[0])->id_hex));
+    g_ptr_array_add (checks,
+                     g_strdup (((CairnTx *)r->txs->pdata[n - 1])->id_hex));
+    /* The round two back has committed before this one goes out. */
     if (round >= 2) {
-      if (!fill_wait (b, client, want_prev2, n_s, error))
-        return FALSE;
+      if (!(ok = fill_wait (b, client, want_prev2, n_s, error)))
+        break;
       b->fill_committed = 0;
       for (guint s = 0; s < n_s; s++)
         b->fill_committed += want_prev2[s] - b->base_nonce[s];
     }
-    if (!fill_post (b, client, txs, error))
-      return FALSE;
-    memcpy (want_prev2, want_prev, n_s * sizeof *next);
-    memcpy (want_prev, next, n_s * sizeof *next);
+    if (!(ok = fill_post (b, client, r->txs, error)))
+      break;
+    memcpy (want_prev2, want_prev, n_s * sizeof *want_prev);
+    for (guint k = 0; k < n; k++)
+      want_prev[r->items[k].s] = r->items[k].nonce + 1;
+    g_ptr_array_set_size (r->txs, 0);
     done += n;
-    round++;
     gint64 now = g_get_monotonic_time ();
     if (now - last_note >= 2 * G_USEC_PER_SEC) {
       last_note = now;
@@ -1155,6 +1211,10 @@ fill_state (Bench *b, CairnClient *client, GError **error)
             done, total, done / ((now - t0) / 1e6), b->fill_committed);
     }
   }
+  fill_round_clear (&rounds[0]);
+  fill_round_clear (&rounds[1]);
+  if (!ok)
+    return FALSE;
   if (!fill_wait (b, client, next, n_s, error))
     return FALSE;
   b->fill_committed = total;
