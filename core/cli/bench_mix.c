@@ -245,12 +245,19 @@ bench_mix_parse (const char *spec, guint tx_size, GError **error)
            total, MAX_WEIGHT_SUM);
     return NULL;
   }
-  if (tx_size > 0) {
-    /* bank.transfer is exactly {to, denom, amount} (plugins/bank/README.md):
-     * no field takes padding, and it is the only type so far. */
+  if (tx_size > 0
+      && (mix->types->len != 1 || g_array_index (mix->types, guint, 0) != 0)) {
+    /* Only bank.transfer has a free-text field (memo) to pad. */
+    g_autofree char *names = NULL;
+    for (guint k = 0; k < mix->types->len; k++)
+      if (g_array_index (mix->types, guint, k) != 0) {
+        names = g_strdup (TYPES[g_array_index (mix->types, guint, k)].name);
+        break;
+      }
     usage (error,
-           "--tx-size: not yet: no supported tx type has a field "
-           "for padding (bank.transfer takes exactly to, denom and amount)");
+           "--tx-size pads bank.transfer's memo, so it takes only --mix "
+           "bank.transfer=W alone; %s has no field to pad",
+           names);
     return NULL;
   }
   build_cycle (mix);

@@ -3,7 +3,8 @@
  * type it signs), its body generator and its setup (genesis roles and setup
  * txs, bench_mix_genesis and bench_mix_setup). Types whose setup the bench
  * cannot do yet are rows with the reason, and asking for them is an error
- * naming it; so is --tx-size, since no supported type has a field to pad. */
+ * naming it. --tx-size pads bank.transfer's memo (cmd_bench.c), so it takes
+ * a mix of bank.transfer alone. */
 #pragma once
 
 #include <glib.h>
@@ -26,8 +27,8 @@ typedef struct {
 
 /* spec: "TYPE=WEIGHT,TYPE=WEIGHT..." (weights integers 1..10000, sum at
  * most 10000, each type once), or NULL for "bank.transfer=1". tx_size:
- * 0, or the signed tx size (bytes) to pad each type's body to; a type with
- * no room for padding is an error. Errors: CAIRN_CLI_ERROR USAGE naming the
+ * 0, or the --tx-size the bench pads bank.transfer's memo to; with any other
+ * type in the mix it is an error. Errors: CAIRN_CLI_ERROR USAGE naming the
  * part of spec. */
 BenchMix *bench_mix_parse (const char *spec, guint tx_size, GError **error);
 void bench_mix_free (BenchMix *mix);

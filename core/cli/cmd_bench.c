@@ -11,6 +11,12 @@
  * --mix types that need setup (bench_mix.c) get their roles in that
  * genesis and their setup txs committed before the clock starts.
  *
+ * --fill KEYS grows the state first: KEYS transfers of 1 from the first 64
+ * senders to fresh addresses (SHA-256 of a counter from --fill-start), all
+ * committed before the clock starts (fill_state). --tx-size BYTES pads each
+ * bank.transfer's memo with ASCII so that every signed tx is exactly BYTES
+ * long (plan_tx_size, memo_len).
+ *
  * Txs are signed ahead on a thread pool into a bounded ring (tx i: sender
  * i mod K at that sender's next nonce, type from --mix): with --txs up to
  * PRESIGN_MAX and no --duration every tx is signed before the clock starts;
@@ -46,6 +52,7 @@
 
 #include "bench_mix.h"
 #include "cli.h"
+#include "http.h"
 #include "tx.h"
 
 #define DEFAULT_TXS 20000
@@ -63,10 +70,17 @@
 #define SIGN_CHUNK 256     /* txs a signer takes at a time */
 #define SENDER_BALANCE INT64_C (1000000000)
 #define DENOM "cairn"
-#define DRAIN_IDLE_S 30 /* give up when nothing commits for this long */
-#define FUND_CHUNK 512  /* admin txs per funding round (nonce gap 1024) */
-#define VERIFY_SET 1024 /* distinct signatures for the verify ceiling */
-#define HIST_MS 65536   /* latency histogram for the progress line */
+#define DRAIN_IDLE_S 30     /* give up when nothing commits for this long */
+#define FUND_CHUNK 512      /* admin txs per funding round (nonce gap 1024) */
+#define VERIFY_SET 1024     /* distinct signatures for the verify ceiling */
+#define HIST_MS 65536       /* latency histogram for the progress line */
+#define BANK_MAX_MEMO 16384 /* plugins/bank: body.memo's limit in bytes */
+#define MAX_FILL 100000000  /* --fill: keys at most */
+#define RING_BYTES (256u << 20) /* --tx-size: signed-ahead bytes at most */
+#define FILL_SENDERS 64         /* --fill: senders that send the fill txs */
+#define FILL_PER_SENDER                                                        \
+  400 /* fill txs per sender and round: two rounds                             \
+         ahead stay within the nonce gap of 1024 */
 #define DEFAULT_PENDING                                                        \
   10000 /* --rate 0: accepted, not committed, at most                          \
         (one full block of [block] max_txs) */
@@ -130,6 +144,8 @@ struct Bench {
   double duration;
   char *mix_spec;
   gint tx_size;
+  gint fill;
+  gint64 fill_start;
   gint max_pending; /* -1: not given */
   gboolean json;
 
@@ -159,6 +175,14 @@ struct Bench {
   CairnKey **senders;
   uint64_t *base_nonce;
   char *sink;     /* recipient when there is one sender */
+  gsize tx_base;  /* --tx-size: a transfer's length with memo "", nonce 0 */
+  gsize tx_plain; /* --tx-size: the same without a memo */
+  char *pad;      /* --tx-size: BANK_MAX_MEMO ASCII bytes */
+  guint64 signed_bytes; /* under ring_lock */
+
+  /* --fill */
+  guint64 fill_committed;
+  double fill_s, fill_rss_mib;
   guint64 limit;  /* txs at most (--txs, or rate x duration, or MAX_TXS) */
   guint64 window; /* ring slots */
   Slot *ring;
@@ -726,13 +750,22 @@ recipient (Bench *b, gint s)
                          : b->sink;
 }
 
+/* memo: NULL for none. */
 static CairnTx *
 sign_transfer (Bench *b, const CairnKey *key, const char *to, int64_t amount,
-               uint64_t nonce, GError **error)
+               const char *memo, uint64_t nonce, GError **error)
 {
   g_autoptr (json_t) body = json_pack ("{s:s, s:s, s:I}", "to", to, "denom",
                                        DENOM, "amount", (json_int_t)amount);
+  if (memo != NULL)
+    json_object_set_new (body, "memo", json_string (memo));
   return cairn_tx_sign (key, b->chain_id, "bank.transfer", nonce, body, error);
+}
+
+static guint
+fill_senders (Bench *b)
+{
+  return MIN ((guint)b->accounts, FILL_SENDERS);
 }
 
 /* Funding from the admin key: FUND_CHUNK txs at a time, each committed and
@@ -746,6 +779,8 @@ fund_senders (Bench *b, CairnClient *client, const CairnKey *admin,
                                 error))
     return FALSE;
   int64_t amount = (int64_t)(b->limit / (guint64)b->accounts + 2) + 1000;
+  if (b->fill > 0) /* the fill's txs move 1 each, from the first senders */
+    amount += b->fill / (gint)fill_senders (b) + 1;
   note (b, "funding %d senders with %" G_GINT64_FORMAT " %s each from %s",
         b->accounts, amount, DENOM, cairn_key_address (admin));
   for (gint first = 0; first < b->accounts; first += FUND_CHUNK) {
@@ -754,7 +789,7 @@ fund_senders (Bench *b, CairnClient *client, const CairnKey *admin,
         = g_ptr_array_new_with_free_func ((GDestroyNotify)cairn_tx_unref);
     for (gint s = first; s < last; s++) {
       CairnTx *tx = sign_transfer (b, admin, cairn_key_address (b->senders[s]),
-                                   amount, nonce++, error);
+                                   amount, NULL, nonce++, error);
       if (tx == NULL)
         return FALSE;
       g_ptr_array_add (txs, tx);
@@ -762,6 +797,449 @@ fund_senders (Bench *b, CairnClient *client, const CairnKey *admin,
     if (!bench_commit_txs (client, txs, "funding tx", error))
       return FALSE;
   }
+  return TRUE;
+}
+
+/* ---- --tx-size: bank.transfer's memo padded with ASCII ---- */
+
+static guint
+digits (guint64 v)
+{
+  guint d = 1;
+  while (v >= 10) {
+    v /= 10;
+    d++;
+  }
+  return d;
+}
+
+/* The memo that makes the tx at this nonce exactly --tx-size bytes: the
+ * signed length of a bench transfer only varies with the memo and the
+ * nonce's digits (to, denom, amount 1, from, pubkey, sig: fixed lengths). */
+static gsize
+memo_len (Bench *b, guint64 nonce)
+{
+  return (gsize)b->tx_size - b->tx_base - (digits (nonce) - 1);
+}
+
+/* Once the chain id and the senders' nonces are known: the sizes of an
+ * unpadded transfer and of one with an empty memo (signed samples), and
+ * the --tx-size range every tx of the run can be padded to. final: the
+ * nonces are those of the run; make the padding. */
+static gboolean
+plan_tx_size (Bench *b, gboolean final, GError **error)
+{
+  if (b->tx_size == 0)
+    return TRUE;
+  g_autoptr (CairnTx) plain
+      = sign_transfer (b, b->senders[0], recipient (b, 0), 1, NULL, 0, error);
+  g_autoptr (CairnTx) empty
+      = sign_transfer (b, b->senders[0], recipient (b, 0), 1, "", 0, error);
+  if (plain == NULL || empty == NULL)
+    return FALSE;
+  b->tx_plain = plain->len;
+  b->tx_base = empty->len;
+  guint64 lo = G_MAXUINT64, hi = 0;
+  guint64 per = (b->limit + (guint64)b->accounts - 1) / (guint64)b->accounts;
+  for (gint s = 0; s < b->accounts; s++) {
+    lo = MIN (lo, b->base_nonce[s]);
+    hi = MAX (hi, b->base_nonce[s] + per);
+  }
+  gsize min = b->tx_base + digits (hi) - 1;
+  gsize max = b->tx_base + digits (lo) - 1 + BANK_MAX_MEMO;
+  if ((gsize)b->tx_size < min) {
+    set_error (error, CAIRN_EXIT_USAGE,
+               "--tx-size %d is smaller than a bank.transfer of this run: "
+               "%zu bytes unpadded, %zu bytes with the (empty) memo that "
+               "pads it; ask for at least %zu",
+               b->tx_size, b->tx_plain, min, min);
+    return FALSE;
+  }
+  if ((gsize)b->tx_size > max) {
+    set_error (error, CAIRN_EXIT_USAGE,
+               "--tx-size %d is more than fits in bank.transfer's memo "
+               "limit of %d bytes: at most %zu bytes",
+               b->tx_size, BANK_MAX_MEMO, max);
+    return FALSE;
+  }
+  if (!final)
+    return TRUE;
+  b->pad = g_malloc (BANK_MAX_MEMO);
+  memset (b->pad, 'x', BANK_MAX_MEMO);
+  note (b,
+        "padding each bank.transfer to %d bytes (unpadded %zu; memo of "
+        "%zu bytes at nonce %" G_GUINT64_FORMAT ")",
+        b->tx_size, b->tx_plain, memo_len (b, lo), lo);
+  return TRUE;
+}
+
+/* ---- --fill: state grown by KEYS fresh accounts before the run ---- */
+
+/* Key i of the fill: the first 20 bytes of SHA-256("cairn bench fill i"),
+ * so successive fills (--fill-start) on one network add distinct keys. */
+static void
+fill_address (guint64 i, char out[41])
+{
+  char seed[64];
+  uint8_t h[32];
+  int n = g_snprintf (seed, sizeof seed, "cairn bench fill %" G_GUINT64_FORMAT,
+                      i);
+  cairn_sha256 (seed, (size_t)n, h);
+  g_autofree char *hex = cairn_hex_encode (h, 20);
+  memcpy (out, hex, 41);
+}
+
+typedef struct {
+  guint32 s;
+  guint64 nonce, key;
+} FillItem;
+
+typedef struct {
+  Bench *b;
+  const FillItem *items;
+  CairnTx **txs;
+  guint n, first, step;
+  GError *error;
+} FillSign;
+
+/* One round of fill txs, signed on all cores in the background. */
+typedef struct {
+  FillItem *items;
+  guint n;
+  GPtrArray *txs;
+  FillSign *work;
+  GThread **threads;
+  guint n_threads; /* running: joined by fill_round_join */
+} FillRound;
+
+static gpointer
+fill_sign_main (gpointer data)
+{
+  FillSign *w = data;
+  for (guint k = w->first; k < w->n && w->error == NULL; k += w->step) {
+    char to[41];
+    fill_address (w->items[k].key, to);
+    w->txs[k] = sign_transfer (w->b, w->b->senders[w->items[k].s], to, 1, NULL,
+                               w->items[k].nonce, &w->error);
+  }
+  return NULL;
+}
+
+static void
+fill_round_start (Bench *b, FillRound *r)
+{
+  guint t_n = MAX (1u, g_get_num_processors ());
+  g_ptr_array_set_size (r->txs, 0);
+  g_ptr_array_set_size (r->txs, r->n);
+  for (guint t = 0; t < t_n; t++) {
+    r->work[t] = (FillSign){ .b = b,
+                             .items = r->items,
+                             .txs = (CairnTx **)r->txs->pdata,
+                             .n = r->n,
+                             .first = t,
+                             .step = t_n };
+    r->threads[t]
+        = g_thread_new ("bench-fill-sign", fill_sign_main, &r->work[t]);
+  }
+  r->n_threads = t_n;
+}
+
+static gboolean
+fill_round_join (FillRound *r, GError **error)
+{
+  gboolean ok = TRUE;
+  for (guint t = 0; t < r->n_threads; t++) {
+    g_thread_join (r->threads[t]);
+    if (r->work[t].error != NULL) {
+      if (ok && error != NULL)
+        g_propagate_error (error, r->work[t].error);
+      else
+        g_error_free (r->work[t].error);
+      r->work[t].error = NULL;
+      ok = FALSE;
+    }
+  }
+  r->n_threads = 0;
+  return ok;
+}
+
+/* The next round's txs (up to FILL_PER_SENDER per sender, senders
+ * interleaved, each in nonce order), and their signing started. */
+static void
+fill_round_plan (Bench *b, FillRound *r, uint64_t *next, guint n_s,
+                 guint64 *planned, guint64 total)
+{
+  r->n = 0;
+  for (guint j = 0; j < FILL_PER_SENDER && *planned < total; j++)
+    for (guint s = 0; s < n_s && *planned < total; s++)
+      r->items[r->n++] = (FillItem){
+        .s = s, .nonce = next[s]++, .key = (guint64)b->fill_start + (*planned)++
+      };
+  if (r->n > 0)
+    fill_round_start (b, r);
+}
+
+static void
+fill_round_init (FillRound *r, guint n_s)
+{
+  guint t_n = MAX (1u, g_get_num_processors ());
+  r->items = g_new (FillItem, (gsize)n_s * FILL_PER_SENDER);
+  r->n = 0;
+  r->txs = g_ptr_array_new_with_free_func ((GDestroyNotify)cairn_tx_unref);
+  r->work = g_new0 (FillSign, t_n);
+  r->threads = g_new0 (GThread *, t_n);
+  r->n_threads = 0;
+}
+
+static void
+fill_round_clear (FillRound *r)
+{
+  fill_round_join (r, NULL);
+  g_free (r->items);
+  g_ptr_array_unref (r->txs);
+  g_free (r->work);
+  g_free (r->threads);
+}
+
+/* POST the txs in batches; those refused for room (mempool_full,
+ * sender_limit, nonce_gap) are sent again after a pause until the node
+ * takes them or DRAIN_IDLE_S pass without progress; any other refusal
+ * ends the fill. */
+static gboolean
+fill_post (Bench *b, CairnClient *client, GPtrArray *txs, GError **error)
+{
+  g_autoptr (GString) body = g_string_new (NULL);
+  g_autoptr (GArray) pending = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_autoptr (GArray) retry = g_array_new (FALSE, FALSE, sizeof (guint));
+  for (guint first = 0; first < txs->len; first += DEFAULT_BATCH) {
+    guint last = MIN (first + DEFAULT_BATCH, txs->len);
+    g_array_set_size (pending, 0);
+    for (guint k = first; k < last; k++)
+      g_array_append_val (pending, k);
+    gint64 stuck_since = g_get_monotonic_time ();
+    while (pending->len > 0) {
+      g_string_assign (body, "[");
+      for (guint j = 0; j < pending->len; j++) {
+        const CairnTx *tx = txs->pdata[g_array_index (pending, guint, j)];
+        if (j)
+          g_string_append_c (body, ',');
+        g_string_append_len (body, tx->bytes, tx->len);
+      }
+      g_string_append_c (body, ']');
+      guint status = 0;
+      g_autoptr (json_t) reply = cairn_client_call (
+          client, "POST", "/v1/txs", body->str, body->len, &status, error);
+      if (reply == NULL)
+        return FALSE;
+      json_t *results = json_object_get (reply, "results");
+      if (status != 200 || !json_is_array (results)) {
+        g_autofree char *text = cairn_cli_json_text (reply);
+        set_error (error, CAIRN_EXIT_FAILED,
+                   "fill: POST /v1/txs answered HTTP %u: %s", status, text);
+        return FALSE;
+      }
+      g_array_set_size (retry, 0);
+      for (guint j = 0; j < pending->len; j++) {
+        guint k = g_array_index (pending, guint, j);
+        json_t *err = json_object_get (json_array_get (results, j), "error");
+        const char *code = json_string_value (json_object_get (err, "code"));
+        if (err == NULL || g_strcmp0 (code, "duplicate") == 0)
+          continue;
+        if (g_strcmp0 (code, "mempool_full") == 0
+            || g_strcmp0 (code, "sender_limit") == 0
+            || g_strcmp0 (code, "nonce_gap") == 0) {
+          g_array_append_val (retry, k);
+          continue;
+        }
+        g_autofree char *text = cairn_cli_json_text (err);
+        set_error (error, CAIRN_EXIT_FAILED,
+                   "fill: tx %s refused by the node: %s",
+                   ((CairnTx *)txs->pdata[k])->id_hex, text);
+        return FALSE;
+      }
+      gint64 now = g_get_monotonic_time ();
+      if (retry->len < pending->len)
+        stuck_since = now;
+      else if (now - stuck_since > DRAIN_IDLE_S * G_USEC_PER_SEC) {
+        set_error (error, CAIRN_EXIT_FAILED,
+                   "fill: the node took none of %u txs for %d s "
+                   "(mempool full?)",
+                   retry->len, DRAIN_IDLE_S);
+        return FALSE;
+      }
+      g_array_set_size (pending, 0);
+      g_array_append_vals (pending, retry->data, retry->len);
+      if (pending->len > 0)
+        g_usleep (50000);
+      if (!check_interrupt (b, error))
+        return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+/* The account's committed nonce (its "nonce"; "next_nonce" also counts
+ * the txs waiting in the mempool). */
+static gboolean
+committed_nonce (CairnClient *client, const char *address, uint64_t *out,
+                 GError **error)
+{
+  g_autofree char *path = g_strdup_printf ("/v1/accounts/%s", address);
+  g_autoptr (GError) local = NULL;
+  g_autoptr (json_t) account = cairn_client_get (client, path, &local);
+  if (account == NULL) {
+    if (g_error_matches (local, CAIRN_CLI_ERROR, CAIRN_EXIT_NOT_FOUND)) {
+      *out = 0;
+      return TRUE;
+    }
+    g_propagate_error (error, g_steal_pointer (&local));
+    return FALSE;
+  }
+  json_t *nonce = json_object_get (account, "nonce");
+  if (!json_is_integer (nonce) || json_integer_value (nonce) < 0) {
+    set_error (error, CAIRN_EXIT_FAILED,
+               "GET %s: no non-negative integer \"nonce\" in the reply", path);
+    return FALSE;
+  }
+  *out = (uint64_t)json_integer_value (nonce);
+  return TRUE;
+}
+
+/* Wait until each fill sender's committed nonce reaches want[s]. */
+static gboolean
+fill_wait (Bench *b, CairnClient *client, const uint64_t *want, guint n,
+           GError **error)
+{
+  for (guint s = 0; s < n; s++) {
+    uint64_t have = 0, last = 0;
+    gint64 since = g_get_monotonic_time ();
+    for (;;) {
+      if (!committed_nonce (client, cairn_key_address (b->senders[s]), &have,
+                            error))
+        return FALSE;
+      if (have >= want[s])
+        break;
+      gint64 now = g_get_monotonic_time ();
+      if (have != last) {
+        last = have;
+        since = now;
+      } else if (now - since > DRAIN_IDLE_S * G_USEC_PER_SEC) {
+        set_error (error, CAIRN_EXIT_FAILED,
+                   "fill: sender %s stuck at nonce %" G_GUINT64_FORMAT
+                   " for %d s (waiting for %" G_GUINT64_FORMAT ")",
+                   cairn_key_address (b->senders[s]), have, DRAIN_IDLE_S,
+                   want[s]);
+        return FALSE;
+      }
+      g_usleep (50000);
+      if (!check_interrupt (b, error))
+        return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+/* --fill: b->fill transfers of 1 from the first FILL_SENDERS senders to
+ * fresh addresses (keys --fill-start ...), in rounds of FILL_PER_SENDER
+ * txs per sender: round r+1 is signed on all cores while round r goes
+ * out, and round r goes out once round r-2 has committed (so no sender
+ * runs more than two rounds, 800 nonces, ahead of its committed nonce).
+ * The first and last tx of every round must have succeeded. The senders'
+ * base nonces move past the fill. */
+static gboolean
+fill_state (Bench *b, CairnClient *client, GError **error)
+{
+  if (b->fill == 0)
+    return TRUE;
+  guint n_s = fill_senders (b);
+  guint64 total = (guint64)b->fill, done = 0;
+  char first_addr[41], last_addr[41];
+  fill_address ((guint64)b->fill_start, first_addr);
+  fill_address ((guint64)b->fill_start + total - 1, last_addr);
+  note (b,
+        "filling state with %" G_GUINT64_FORMAT
+        " keys (fill keys %" G_GINT64_FORMAT "..%" G_GUINT64_FORMAT
+        ": %s..%s) from %u senders",
+        total, b->fill_start, (guint64)b->fill_start + total - 1, first_addr,
+        last_addr, n_s);
+  g_autofree uint64_t *next = g_new (uint64_t, n_s);
+  g_autofree uint64_t *want_prev = g_new (uint64_t, n_s);
+  g_autofree uint64_t *want_prev2 = g_new (uint64_t, n_s);
+  for (guint s = 0; s < n_s; s++)
+    next[s] = want_prev[s] = want_prev2[s] = b->base_nonce[s];
+  g_autoptr (GPtrArray) checks
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)g_free);
+  FillRound rounds[2];
+  fill_round_init (&rounds[0], n_s);
+  fill_round_init (&rounds[1], n_s);
+  gint64 t0 = g_get_monotonic_time (), last_note = t0;
+  guint64 planned = 0;
+  gboolean ok = TRUE;
+  /* Round r+1 is signed while round r is posted. */
+  for (guint round = 0, cur = 0; ok && done < total; round++, cur ^= 1) {
+    FillRound *r = &rounds[cur], *nx = &rounds[cur ^ 1];
+    if (round == 0)
+      fill_round_plan (b, r, next, n_s, &planned, total);
+    fill_round_plan (b, nx, next, n_s, &planned, total);
+    if (!(ok = fill_round_join (r, error)))
+      break;
+    guint n = r->n;
+    g_ptr_array_add (checks, g_strdup (((CairnTx *)r->txs->pdata[0])->id_hex));
+    g_ptr_array_add (checks,
+                     g_strdup (((CairnTx *)r->txs->pdata[n - 1])->id_hex));
+    /* The round two back has committed before this one goes out. */
+    if (round >= 2) {
+      if (!(ok = fill_wait (b, client, want_prev2, n_s, error)))
+        break;
+      b->fill_committed = 0;
+      for (guint s = 0; s < n_s; s++)
+        b->fill_committed += want_prev2[s] - b->base_nonce[s];
+    }
+    if (!(ok = fill_post (b, client, r->txs, error)))
+      break;
+    memcpy (want_prev2, want_prev, n_s * sizeof *want_prev);
+    for (guint k = 0; k < n; k++)
+      want_prev[r->items[k].s] = r->items[k].nonce + 1;
+    g_ptr_array_set_size (r->txs, 0);
+    done += n;
+    gint64 now = g_get_monotonic_time ();
+    if (now - last_note >= 2 * G_USEC_PER_SEC) {
+      last_note = now;
+      note (b,
+            "fill: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+            " sent (%.0f tx/s), at least %" G_GUINT64_FORMAT " committed",
+            done, total, done / ((now - t0) / 1e6), b->fill_committed);
+    }
+  }
+  fill_round_clear (&rounds[0]);
+  fill_round_clear (&rounds[1]);
+  if (!ok)
+    return FALSE;
+  if (!fill_wait (b, client, next, n_s, error))
+    return FALSE;
+  b->fill_committed = total;
+  b->fill_s = (g_get_monotonic_time () - t0) / 1e6;
+  for (guint k = 0; k < checks->len; k++) {
+    g_autoptr (json_t) tx
+        = cairn_client_wait_tx (client, checks->pdata[k], 60, error);
+    g_autofree char *why = NULL;
+    if (tx == NULL)
+      return FALSE;
+    if (!cairn_client_tx_result_ok (tx, &why)) {
+      set_error (error, CAIRN_EXIT_FAILED, "fill: tx %s failed: %s",
+                 (const char *)checks->pdata[k], why);
+      return FALSE;
+    }
+  }
+  for (guint s = 0; s < n_s; s++)
+    b->base_nonce[s] = next[s];
+  b->fill_rss_mib = -1;
+  for (guint i = 0; i < b->n_nodes; i++)
+    b->fill_rss_mib
+        = MAX (b->fill_rss_mib, read_status_mib (b->nodes[i].pid, "VmRSS:"));
+  note (b, "filled %" G_GUINT64_FORMAT " keys in %.1f s = %.0f tx/s%s", total,
+        b->fill_s, total / b->fill_s,
+        b->n_nodes ? "" : " (node RSS unknown: not our child)");
   return TRUE;
 }
 
@@ -790,11 +1268,22 @@ signer_main (gpointer data)
           = { .key = b->senders[s], .to = recipient (b, s), .i = i };
       g_autoptr (json_t) body = bench_mix_body (b->mix, k, &ctx);
       uint64_t nonce = b->base_nonce[s] + i / (guint64)b->accounts;
+      if (b->tx_size > 0)
+        json_object_set_new (body, "memo",
+                             json_stringn (b->pad, memo_len (b, nonce)));
       CairnTx *tx
           = cairn_tx_sign (b->senders[s], b->chain_id,
                            bench_mix_name (b->mix, k), nonce, body, &err);
       if (tx == NULL)
         break;
+      if (b->tx_size > 0 && tx->len != (gsize)b->tx_size) {
+        g_set_error (&err, CAIRN_CLI_ERROR, CAIRN_EXIT_FAILED,
+                     "tx %" G_GUINT64_FORMAT " (nonce %" G_GUINT64_FORMAT
+                     ") is %zu bytes after padding, not --tx-size %d",
+                     i, nonce, tx->len, b->tx_size);
+        cairn_tx_unref (tx);
+        break;
+      }
       Slot slot = { .bytes = g_strndup (tx->bytes, tx->len),
                     .len = (guint32)tx->len,
                     .id64 = 0 };
@@ -802,6 +1291,7 @@ signer_main (gpointer data)
       slot.id64 = GUINT64_FROM_BE (slot.id64);
       b->type[i] = (guint8)k;
       g_mutex_lock (&b->ring_lock);
+      b->signed_bytes += tx->len;
       if (b->by_type[k].sampled < SAMPLE) {
         b->by_type[k].sampled++;
         Sample sample = { .i = i };
@@ -842,8 +1332,9 @@ signer_main (gpointer data)
 }
 
 /* The ring: every tx with --txs up to PRESIGN_MAX and no --duration, else
- * AHEAD_S seconds of --rate or AHEAD_FAST txs, and at least twice what the
- * submitters' batches span. */
+ * AHEAD_S seconds of --rate or AHEAD_FAST txs (with --tx-size: at most
+ * RING_BYTES of them), and at least twice what the submitters' batches
+ * span. */
 static void
 start_signers (Bench *b)
 {
@@ -857,6 +1348,8 @@ start_signers (Bench *b)
     w = MAX ((guint64)(b->rate * AHEAD_S), floor);
   else
     w = MAX ((guint64)AHEAD_FAST, floor);
+  if (b->tx_size > 0) /* big txs: the ring within RING_BYTES */
+    w = MIN (w, RING_BYTES / (guint64)b->tx_size);
   b->window = MIN (MAX (w, floor), b->limit);
   b->ring = g_new0 (Slot, b->window);
   b->n_signers = MAX (1u, g_get_num_processors ());
@@ -1601,6 +2094,22 @@ report (Bench *b)
   else
     cairn_cli_print_field ("startup", "%.1f ms to every API answering",
                            b->startup_ms);
+  if (b->tx_size > 0)
+    cairn_cli_print_field ("tx size",
+                           "%d bytes each (memo-padded; unpadded %zu) = "
+                           "%.2f MB/s committed",
+                           b->tx_size, b->tx_plain, tps * b->tx_size / 1e6);
+  if (b->fill > 0) {
+    g_autofree char *fill_rss
+        = b->fill_rss_mib >= 0 ? g_strdup_printf ("%.1f MiB", b->fill_rss_mib)
+                               : g_strdup ("unknown (not our child)");
+    cairn_cli_print_field ("fill",
+                           "%d keys (from %" G_GINT64_FORMAT
+                           ") committed in %.2f s = %.1f tx/s; node RSS "
+                           "after it %s",
+                           b->fill, b->fill_start, b->fill_s,
+                           b->fill_s > 0 ? b->fill / b->fill_s : 0, fill_rss);
+  }
   cairn_cli_print_field ("signing",
                          "%.2f s CPU on %u threads (%.2f s before the clock)",
                          sign_cpu, b->n_signers, b->presign_s);
@@ -1667,6 +2176,27 @@ report (Bench *b)
   json_object_set_new (out, "committed", json_integer (committed));
   json_object_set_new (out, "accounts", json_integer (b->accounts));
   json_object_set_new (out, "retries", json_integer (b->retries));
+  /* The signed size of every tx with --tx-size, else their mean. */
+  json_object_set_new (out, "tx_bytes",
+                       b->tx_size > 0  ? json_integer (b->tx_size)
+                       : b->signed_txs ? json_real (round3 (
+                             (double)b->signed_bytes / (double)b->signed_txs))
+                                       : json_null ());
+  json_object_set_new (out, "tx_size", json_integer (b->tx_size));
+  json_object_set_new (
+      out, "mb_per_s",
+      json_real (round3 (b->signed_txs ? tps * (double)b->signed_bytes
+                                             / (double)b->signed_txs / 1e6
+                                       : 0)));
+  json_object_set_new (out, "fill_keys", json_integer (b->fill));
+  json_object_set_new (out, "fill_start", json_integer (b->fill_start));
+  json_object_set_new (out, "fill_s", json_real (round3 (b->fill_s)));
+  json_object_set_new (
+      out, "fill_tps",
+      json_real (round3 (b->fill_s > 0 ? b->fill / b->fill_s : 0)));
+  json_object_set_new (out, "fill_rss_mib",
+                       b->fill > 0 ? num_or_null (b->fill_rss_mib)
+                                   : json_null ());
   json_object_set_new (out, "ed25519_verify_per_s",
                        json_real (round (b->verify_per_s)));
   json_object_set_new (out, "threads", json_integer (b->verify_threads));
@@ -1678,8 +2208,19 @@ report (Bench *b)
 static gboolean
 run (Bench *b, GError **error)
 {
+  if (!make_senders (b, error))
+    return FALSE;
+  if (b->home == NULL && b->target == NULL && b->tx_size > 0) {
+    /* Our network's chain id: refuse a --tx-size before any node starts
+     * (checked again once the fill moved the nonces). */
+    b->chain_id = g_strdup ("bench");
+    gboolean ok = plan_tx_size (b, FALSE, error);
+    g_clear_pointer (&b->chain_id, g_free);
+    if (!ok)
+      return FALSE;
+  }
   note (b, "measuring the Ed25519 verification ceiling (1 s)");
-  if (!measure_verify (b, error) || !make_senders (b, error))
+  if (!measure_verify (b, error))
     return FALSE;
 
   g_autoptr (CairnKey) admin = NULL;
@@ -1730,6 +2271,9 @@ run (Bench *b, GError **error)
                                     &b->base_nonce[s], error))
         return FALSE;
   }
+
+  if (!fill_state (b, client, error) || !plan_tx_size (b, TRUE, error))
+    return FALSE;
 
   b->start_us = g_new0 (gint64, b->limit);
   b->commit_us = g_new0 (gint64, b->limit);
@@ -1813,6 +2357,7 @@ bench_free (Bench *b)
   g_cond_clear (&b->cond);
   g_cond_clear (&b->ring_cond);
   g_free (b->sink);
+  g_free (b->pad);
   g_free (b->tmp);
   g_free (b->net);
   g_free (b->chain_id);
@@ -1877,7 +2422,18 @@ cairn_cmd_bench (int argc, char **argv)
       "market.usage=10,im.send=10 (default: bank.transfer=1)",
       "SPEC" },
     { "tx-size", 0, 0, G_OPTION_ARG_INT, &b.tx_size,
-      "Pad each tx to BYTES (not yet: no type has room)", "BYTES" },
+      "Pad each bank.transfer's memo so that every signed tx is exactly "
+      "BYTES long (bank.transfer mix only)",
+      "BYTES" },
+    { "fill", 0, 0, G_OPTION_ARG_INT, &b.fill,
+      "Before the measured run, grow the state by KEYS keys: KEYS transfers "
+      "of 1 to fresh addresses, all committed (default: 0)",
+      "KEYS" },
+    { "fill-start", 0, 0, G_OPTION_ARG_INT64, &b.fill_start,
+      "First fill key's index (the addresses are SHA-256(\"cairn bench fill "
+      "I\")); successive fills of one network continue where the last "
+      "ended (default: 0)",
+      "I" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &b.json,
       "End the report with one line of JSON", NULL },
     { NULL },
@@ -1903,6 +2459,12 @@ cairn_cmd_bench (int argc, char **argv)
       "usage report per tx, for a fresh user: every sender an app node\n"
       "serving one service created first). services.feedback and\n"
       "metering.* are refused with the reason (not yet).\n"
+      "--tx-size BYTES pads bank.transfer's memo (at most 16384 bytes) so\n"
+      "that every signed tx is exactly BYTES long (tx_bytes, mb_per_s).\n"
+      "--fill KEYS first grows the state by KEYS keys (transfers of 1 to\n"
+      "fresh addresses SHA-256(\"cairn bench fill I\")[:20], I from\n"
+      "--fill-start), all committed before the clock (fill_keys, fill_tps,\n"
+      "fill_rss_mib).\n"
       "Setup txs commit before the clock starts.\n"
       "Reports committed tx/s (committed txs / first submit to last commit),\n"
       "submit-to-commit latency p50/p90/p99 (timed by node0's block events),\n"
@@ -1920,24 +2482,28 @@ cairn_cmd_bench (int argc, char **argv)
   }
   gboolean existing = b.home || b.target;
   b.txs_set = b.txs != 0;
-  const char *bad = argc > 1                                      ? argv[1]
-                    : b.txs_set && (b.txs < 1 || b.txs > MAX_TXS) ? "--txs"
-                    : b.accounts < 1 || b.accounts > MAX_ACCOUNTS ? "--accounts"
-                    : b.batch < 0 || b.batch > MAX_BATCH          ? "--batch"
-                    : !(b.rate >= 0) || isinf (b.rate)            ? "--rate"
-                    : !(b.duration >= 0) || isinf (b.duration)    ? "--duration"
-                    : b.connections < 1 || b.connections > MAX_CONNECTIONS
-                        ? "--connections"
-                    : b.tx_size < 0 ? "--tx-size"
-                                    : NULL;
+  const char *bad
+      = argc > 1                                               ? argv[1]
+        : b.txs_set && (b.txs < 1 || b.txs > MAX_TXS)          ? "--txs"
+        : b.accounts < 1 || b.accounts > MAX_ACCOUNTS          ? "--accounts"
+        : b.batch < 0 || b.batch > MAX_BATCH                   ? "--batch"
+        : !(b.rate >= 0) || isinf (b.rate)                     ? "--rate"
+        : !(b.duration >= 0) || isinf (b.duration)             ? "--duration"
+        : b.connections < 1 || b.connections > MAX_CONNECTIONS ? "--connections"
+        : b.tx_size < 0 || b.tx_size > CAIRN_MAX_TX_BYTES      ? "--tx-size"
+        : b.fill < 0 || b.fill > MAX_FILL                      ? "--fill"
+        : b.fill_start < 0 || b.fill_start > G_MAXINT64 / 2    ? "--fill-start"
+                                                               : NULL;
   if (bad) {
     bench_free (&b);
     if (argc > 1)
       return cairn_cli_usage ("unexpected argument '%s'", bad);
     return cairn_cli_usage (
         "%s out of range (txs 1..%d, accounts 1..%d, batch 1..%d, "
-        "connections 1..%d, rate, duration, tx-size and max-pending >= 0)",
-        bad, MAX_TXS, MAX_ACCOUNTS, MAX_BATCH, MAX_CONNECTIONS);
+        "connections 1..%d, tx-size 0..%d, fill 0..%d, rate, duration, "
+        "fill-start and max-pending >= 0)",
+        bad, MAX_TXS, MAX_ACCOUNTS, MAX_BATCH, MAX_CONNECTIONS,
+        CAIRN_MAX_TX_BYTES, MAX_FILL);
   }
   if (existing && (b.validators != -1 || b.submit_to >= 0)) {
     bench_free (&b);
@@ -1994,6 +2560,17 @@ cairn_cmd_bench (int argc, char **argv)
                   : DEFAULT_BATCH;
   if (b.max_pending == -1)
     b.max_pending = b.rate > 0 ? 0 : DEFAULT_PENDING;
+  /* A batch is one request body: "[" tx "," tx ... "]". */
+  if (b.tx_size > 0
+      && (guint64)b.batch * (guint64)(b.tx_size + 1) + 1
+             > CAIRN_HTTP_MAX_BODY) {
+    gint fit = (gint)((CAIRN_HTTP_MAX_BODY - 1) / (guint64)(b.tx_size + 1));
+    bench_free (&b);
+    return cairn_cli_usage (
+        "--batch %d of %d-byte txs is over the node's default [http] "
+        "max_body_bytes (%u bytes) per request; use --batch %d or fewer",
+        b.batch, b.tx_size, CAIRN_HTTP_MAX_BODY, fit);
+  }
   if (!existing) {
     if (b.submit_to >= b.validators || b.submit_to < -1) {
       bench_free (&b);

@@ -469,12 +469,43 @@ typedef struct Transfer {
   const char *to;
   const char *denom;
   uint64_t amount;
+  const char *memo; /* NULL: none */
 } Transfer;
+
+/* The optional free-text memo is carried in the tx only (never stored in
+ * state): a UTF-8 string of at most CAIRN_BANK_MAX_MEMO bytes. */
+#define CAIRN_BANK_MAX_MEMO 16384
+
+static gboolean
+check_memo (const json_t *memo, GError **error)
+{
+  if (!json_is_string (memo)) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+                 "bank.transfer: body.memo must be a string");
+    return FALSE;
+  }
+  size_t len = json_string_length (memo);
+  if (len > CAIRN_BANK_MAX_MEMO) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+                 "bank.transfer: body.memo is %zu bytes, more than the "
+                 "limit of %d bytes",
+                 len, CAIRN_BANK_MAX_MEMO);
+    return FALSE;
+  }
+  const char *text = json_string_value (memo);
+  if (memchr (text, '\0', len) != NULL
+      || !g_utf8_validate (text, (gssize)len, NULL)) {
+    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+                 "bank.transfer: body.memo must be UTF-8 text without NUL");
+    return FALSE;
+  }
+  return TRUE;
+}
 
 static gboolean
 transfer_parse (const json_t *body, Transfer *t, GError **error)
 {
-  const json_t *to, *denom, *amount;
+  const json_t *to, *denom, *amount, *memo;
   if (!json_is_object (body)) {
     g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
                  "bank.transfer: body must be an object");
@@ -483,6 +514,7 @@ transfer_parse (const json_t *body, Transfer *t, GError **error)
   to = json_object_get (body, "to");
   denom = json_object_get (body, "denom");
   amount = json_object_get (body, "amount");
+  memo = json_object_get (body, "memo");
   if (to == NULL || denom == NULL || amount == NULL) {
     g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
                  "bank.transfer: body.%s is missing",
@@ -491,16 +523,16 @@ transfer_parse (const json_t *body, Transfer *t, GError **error)
                                  : "amount");
     return FALSE;
   }
-  if (json_object_size (body) != 3) {
+  if (json_object_size (body) != (memo != NULL ? 4u : 3u)) {
     const char *key;
     const json_t *v;
     json_object_foreach ((json_t *)body, key, v)
     {
       if (strcmp (key, "to") != 0 && strcmp (key, "denom") != 0
-          && strcmp (key, "amount") != 0) {
+          && strcmp (key, "amount") != 0 && strcmp (key, "memo") != 0) {
         g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
                      "bank.transfer: body.%s: unknown field (allowed: to, "
-                     "denom, amount)",
+                     "denom, amount, memo)",
                      key);
         return FALSE;
       }
@@ -522,9 +554,12 @@ transfer_parse (const json_t *body, Transfer *t, GError **error)
                  "than 0");
     return FALSE;
   }
+  if (memo != NULL && !check_memo (memo, error))
+    return FALSE;
   t->to = json_string_value (to);
   t->denom = json_string_value (denom);
   t->amount = (uint64_t)json_integer_value (amount);
+  t->memo = memo != NULL ? json_string_value (memo) : NULL;
   return check_address ("bank.transfer: body.to", t->to, error)
          && check_denom ("bank.transfer: body.denom", t->denom, error);
 }

@@ -1,8 +1,10 @@
 #!/bin/bash
 # cairn bench as the load generator: its own pos network of 1 and 2
 # validators (--txs, then --duration at a --rate, open loop over several
-# connections), single-tx submission (--batch 1), --mix, driving a running
-# node (--target), SIGINT cleanup, and bad input refused with a clear error.
+# connections), single-tx submission (--batch 1), --mix, --tx-size (memo
+# padding to an exact size), --fill (state grown first; on its own network
+# and on a running node), driving a running node (--target), SIGINT
+# cleanup, and bad input refused with a clear error.
 # Asserts on the final JSON line: every accepted tx committed, per-type
 # counts, nothing rejected, RSS and CPU per node present and positive.
 set -euo pipefail
@@ -78,6 +80,16 @@ check '[.by_type[] | .checked == 8 and .failed == 0] | all' \
   "sampled results of the mix"
 pass "--mix with every supported type (bank.transfer, services.publish, im.send, market.usage), --batch 1"
 
+# --tx-size: every signed tx exactly 4096 bytes (the bench fails a tx that
+# is not); --fill first grows the state by 1000 keys, all committed.
+bench --validators 1 --txs 1000 --tx-size 4096 --fill 1000
+check_common
+check '.committed == 1000 and .tx_bytes == 4096 and .tx_size == 4096
+  and (.mb_per_s - .committed_tps * 4096 / 1e6 | fabs) < 0.01' "--tx-size 4096"
+check '.fill_keys == 1000 and .fill_start == 0 and .fill_tps > 0
+  and .fill_s > 0 and .fill_rss_mib > 0' "--fill 1000 on its own network"
+pass "--tx-size 4096: $(jq .committed "$dir/out.json") txs of $(jq .tx_bytes "$dir/out.json") bytes committed, $(jq .mb_per_s "$dir/out.json") MB/s; --fill 1000 at $(jq .fill_tps "$dir/out.json") tx/s"
+
 # A running node: pos with one validator from the CLI; bench --target.
 "$cairn" testnet init --dir "$net" --nodes 1 --validators 1 --consensus pos \
   --chain-id benchtest >/dev/null || fail "testnet init --consensus pos"
@@ -90,8 +102,28 @@ TMPDIR="$dir/tmp" "$cairn" bench --target "$api" --from "$net/node0/keys/admin.p
 tail -n 1 "$dir/out" >"$dir/out.json"
 check '.committed == 500 and .rejected == 0 and .validators == null
   and .rss_mib == null and .nodes == []' "bench --target"
-"$cairn" testnet stop --dir "$net" >/dev/null
 pass "bench --target drives a running pos node (testnet --consensus pos, 1 validator)"
+
+# --fill on the running node: 2000 fresh accounts (fill keys 100..2099,
+# address = SHA-256("cairn bench fill I")[:20]) hold 1 each afterwards;
+# key 2100 was not made. Then --tx-size on it (senders at nonces > 0).
+fill_addr() { printf 'cairn bench fill %d' "$1" | sha256sum | cut -c1-40; }
+balance() { curl -sf "$api/v1/bank/balances/$1" | jq '.balances.cairn // 0'; }
+TMPDIR="$dir/tmp" "$cairn" bench --target "$api" --from "$net/node0/keys/admin.pem" \
+  --txs 300 --accounts 8 --fill 2000 --fill-start 100 --tx-size 1024 --json \
+  >"$dir/out" 2>"$dir/err" </dev/null ||
+  { cat "$dir/err"; fail "bench --target --fill"; }
+tail -n 1 "$dir/out" >"$dir/out.json"
+check '.committed == 300 and .rejected == 0 and .fill_keys == 2000
+  and .fill_start == 100 and .fill_tps > 0 and .fill_rss_mib == null
+  and .tx_bytes == 1024' "bench --target --fill 2000 --tx-size 1024"
+for i in 100 1100 2099; do
+  [ "$(balance "$(fill_addr $i)")" = 1 ] || fail "fill key $i ($(fill_addr $i)) has $(balance "$(fill_addr $i)"), not 1"
+done
+[ "$(balance "$(fill_addr 2100)")" = 0 ] || fail "fill key 2100 exists"
+grep -q "filled 2000 keys" "$dir/err" || fail "no fill progress: $(cat "$dir/err")"
+"$cairn" testnet stop --dir "$net" >/dev/null
+pass "bench --target --fill 2000: fresh accounts hold 1 each ($(jq .fill_tps "$dir/out.json") tx/s); --tx-size 1024 at nonces > 0"
 
 # SIGINT: the network and the temp dir go away, the exit is non-zero.
 TMPDIR="$dir/tmp" "$cairn" bench --validators 2 --duration 60 --rate 200 \
@@ -134,7 +166,11 @@ refuse "im.send needs --accounts and --txs of at least 2" --mix im.send=1 --acco
 refuse "validators must be 1..16" --validators 0
 refuse "cannot go with --home or --target" --validators 2 --target http://127.0.0.1:1 --from x.pem
 refuse "submit-to must be 0..1" --validators 2 --submit-to 2
-refuse "tx-size: not yet" --tx-size 16384
+refuse "tx-size pads bank.transfer's memo, so it takes only" --tx-size 1024 --mix bank.transfer=1,im.send=1
+refuse "tx-size 100 is smaller than a bank.transfer of this run: 400 bytes unpadded, 41[0-9] bytes with the (empty) memo" --tx-size 100
+refuse "tx-size 17000 is more than fits in bank.transfer's memo limit of 16384 bytes: at most 16794 bytes" --tx-size 17000
+refuse "over the node's default \[http\] max_body_bytes" --tx-size 40000
+refuse "fill out of range" --fill -1
 refuse "connections out of range" --connections 0
 [ -z "$(ls -A "$dir/tmp")" ] || fail "refused runs left files"
 rc=0

@@ -383,6 +383,90 @@ test_rejections (void)
   net_down (&n);
 }
 
+static const char *
+error_message (json_t *j)
+{
+  return json_string_value (
+      json_object_get (json_object_get (j, "error"), "message"));
+}
+
+/* bank.transfer's optional memo: carried in the tx (the tx query shows
+ * it), not in state; a string of at most 16384 bytes. */
+static void
+test_transfer_memo (void)
+{
+  Net n = { 0 };
+  net_up (&n);
+  g_autoptr (json_t) body = json_pack (
+      "{s:s, s:s, s:i, s:s}", "to", addr (n.alice), "denom", "cairn", "amount",
+      7, "memo", "invoice 42 \xc3\xa9t\xc3\xa9");
+  g_autoptr (GError) err = NULL;
+  g_autoptr (CairnTx) t1 = cairn_tx_sign (n.admin, "t", "bank.transfer",
+                                          next_nonce (&n, n.admin), body, &err);
+  g_assert_no_error (err);
+  g_autoptr (json_t) r1 = submit_and_wait (&n, t1);
+  g_assert_true (json_is_true (json_object_get (r1, "ok")));
+  g_assert_cmpint (balance (&n, n.alice), ==, 7);
+  g_autofree char *path = g_strconcat ("/v1/txs/", t1->id_hex, NULL);
+  g_autoptr (json_t) q = http_json (&n, "GET", path, NULL, 200);
+  g_autofree char *qtext = json_dumps (q, JSON_COMPACT);
+  g_assert_nonnull (
+      strstr (qtext, "\"memo\":\"invoice 42 \xc3\xa9t\xc3\xa9\""));
+
+  /* Exactly at the limit: accepted and committed. */
+  g_autofree char *max = g_malloc (16384 + 1);
+  memset (max, 'm', 16384);
+  max[16384] = '\0';
+  json_object_set_new (body, "memo", json_string (max));
+  g_autoptr (CairnTx) t2 = cairn_tx_sign (n.admin, "t", "bank.transfer",
+                                          next_nonce (&n, n.admin), body, &err);
+  g_assert_no_error (err);
+  g_assert_cmpuint (t2->len, >, 16384);
+  g_autoptr (json_t) r2 = submit_and_wait (&n, t2);
+  g_assert_true (json_is_true (json_object_get (r2, "ok")));
+  g_assert_cmpint (balance (&n, n.alice), ==, 14);
+
+  /* One byte over: refused at admission, naming the field and the limit. */
+  g_autofree char *over = g_malloc (16385 + 1);
+  memset (over, 'm', 16385);
+  over[16385] = '\0';
+  json_object_set_new (body, "memo", json_string (over));
+  g_autoptr (CairnTx) t3 = cairn_tx_sign (n.admin, "t", "bank.transfer",
+                                          next_nonce (&n, n.admin), body, &err);
+  g_assert_no_error (err);
+  g_autoptr (json_t) r3 = http_json (&n, "POST", "/v1/txs", t3->bytes, 400);
+  g_assert_cmpstr (error_code (r3), ==, "invalid_body");
+  g_assert_nonnull (strstr (error_message (r3), "body.memo"));
+  g_assert_nonnull (strstr (error_message (r3), "16385"));
+  g_assert_nonnull (strstr (error_message (r3), "16384"));
+
+  /* Not a string: refused. */
+  json_object_set_new (body, "memo", json_integer (5));
+  g_autoptr (CairnTx) t4 = cairn_tx_sign (n.admin, "t", "bank.transfer",
+                                          next_nonce (&n, n.admin), body, &err);
+  g_assert_no_error (err);
+  g_autoptr (json_t) r4 = http_json (&n, "POST", "/v1/txs", t4->bytes, 400);
+  g_assert_cmpstr (error_code (r4), ==, "invalid_body");
+  g_assert_nonnull (strstr (error_message (r4), "body.memo must be a string"));
+
+  /* Other fields are still refused. */
+  json_object_set_new (body, "memo", json_string ("x"));
+  json_object_set_new (body, "note", json_string ("x"));
+  g_autoptr (CairnTx) t5 = cairn_tx_sign (n.admin, "t", "bank.transfer",
+                                          next_nonce (&n, n.admin), body, &err);
+  g_assert_no_error (err);
+  g_autoptr (json_t) r5 = http_json (&n, "POST", "/v1/txs", t5->bytes, 400);
+  g_assert_nonnull (strstr (error_message (r5), "body.note: unknown field"));
+  g_assert_cmpint (balance (&n, n.alice), ==, 14);
+
+  /* The memo is not stored: the bank's state of alice is her balance. */
+  g_autofree char *bal
+      = g_strdup_printf ("/v1/state/bank/bal/%s/cairn", addr (n.alice));
+  g_autoptr (json_t) st = http_json (&n, "GET", bal, NULL, 200);
+  g_assert_cmpint (json_integer_value (json_object_get (st, "value")), ==, 14);
+  net_down (&n);
+}
+
 static void
 test_batch_and_events (void)
 {
@@ -957,6 +1041,7 @@ main (int argc, char **argv)
   testapp_dir = g_strdup (argc > 1 ? argv[1] : ".");
   g_test_add_func ("/node/transfer-and-rollback", test_transfer_and_rollback);
   g_test_add_func ("/node/rejections", test_rejections);
+  g_test_add_func ("/node/transfer-memo", test_transfer_memo);
   g_test_add_func ("/node/batch", test_batch_and_events);
   g_test_add_func ("/node/event-stream", test_event_stream);
   g_test_add_func ("/node/plugin-stream", test_plugin_stream);
