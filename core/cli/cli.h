@@ -146,6 +146,10 @@ char *cairn_client_chain_id (CairnClient *client, GError **error);
 /* GET /v1/accounts/{addr} → "next_nonce" (0 for an unknown account). */
 gboolean cairn_client_next_nonce (CairnClient *client, const char *address,
                                   uint64_t *out, GError **error);
+/* The account's committed nonce ("nonce"; next_nonce also counts the txs
+ * waiting in the mempool); 0 for an account the chain has not seen. */
+gboolean cairn_client_committed_nonce (CairnClient *client, const char *address,
+                                       uint64_t *out, GError **error);
 /* Poll GET /v1/txs/{id} until "status" is "committed"; returns that JSON.
  * Fails with FAILED after timeout_s seconds. */
 json_t *cairn_client_wait_tx (CairnClient *client, const char *id,

@@ -374,9 +374,10 @@ cairn_client_chain_id (CairnClient *client, GError **error)
   return g_strdup (chain_id);
 }
 
-gboolean
-cairn_client_next_nonce (CairnClient *client, const char *address,
-                         uint64_t *out, GError **error)
+/* field: "next_nonce" (falling back to "nonce") or "nonce". */
+static gboolean
+account_nonce (CairnClient *client, const char *address, const char *field,
+               uint64_t *out, GError **error)
 {
   g_autofree char *path = g_strdup_printf ("/v1/accounts/%s", address);
   g_autoptr (GError) local = NULL;
@@ -390,17 +391,31 @@ cairn_client_next_nonce (CairnClient *client, const char *address,
     g_propagate_error (error, g_steal_pointer (&local));
     return FALSE;
   }
-  json_t *nonce = json_object_get (account, "next_nonce");
+  json_t *nonce = json_object_get (account, field);
   if (nonce == NULL)
     nonce = json_object_get (account, "nonce");
   if (!json_is_integer (nonce) || json_integer_value (nonce) < 0) {
     g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_FAILED,
-                 "GET %s: no non-negative integer \"next_nonce\" in the reply",
-                 path);
+                 "GET %s: no non-negative integer \"%s\" in the reply", path,
+                 field);
     return FALSE;
   }
   *out = (uint64_t)json_integer_value (nonce);
   return TRUE;
+}
+
+gboolean
+cairn_client_next_nonce (CairnClient *client, const char *address,
+                         uint64_t *out, GError **error)
+{
+  return account_nonce (client, address, "next_nonce", out, error);
+}
+
+gboolean
+cairn_client_committed_nonce (CairnClient *client, const char *address,
+                              uint64_t *out, GError **error)
+{
+  return account_nonce (client, address, "nonce", out, error);
 }
 
 json_t *

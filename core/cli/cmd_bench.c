@@ -1078,33 +1078,6 @@ fill_post (Bench *b, CairnClient *client, GPtrArray *txs, GError **error)
   return TRUE;
 }
 
-/* The account's committed nonce (its "nonce"; "next_nonce" also counts
- * the txs waiting in the mempool). */
-static gboolean
-committed_nonce (CairnClient *client, const char *address, uint64_t *out,
-                 GError **error)
-{
-  g_autofree char *path = g_strdup_printf ("/v1/accounts/%s", address);
-  g_autoptr (GError) local = NULL;
-  g_autoptr (json_t) account = cairn_client_get (client, path, &local);
-  if (account == NULL) {
-    if (g_error_matches (local, CAIRN_CLI_ERROR, CAIRN_EXIT_NOT_FOUND)) {
-      *out = 0;
-      return TRUE;
-    }
-    g_propagate_error (error, g_steal_pointer (&local));
-    return FALSE;
-  }
-  json_t *nonce = json_object_get (account, "nonce");
-  if (!json_is_integer (nonce) || json_integer_value (nonce) < 0) {
-    set_error (error, CAIRN_EXIT_FAILED,
-               "GET %s: no non-negative integer \"nonce\" in the reply", path);
-    return FALSE;
-  }
-  *out = (uint64_t)json_integer_value (nonce);
-  return TRUE;
-}
-
 /* Wait until each fill sender's committed nonce reaches want[s]. */
 static gboolean
 fill_wait (Bench *b, CairnClient *client, const uint64_t *want, guint n,
@@ -1114,8 +1087,8 @@ fill_wait (Bench *b, CairnClient *client, const uint64_t *want, guint n,
     uint64_t have = 0, last = 0;
     gint64 since = g_get_monotonic_time ();
     for (;;) {
-      if (!committed_nonce (client, cairn_key_address (b->senders[s]), &have,
-                            error))
+      if (!cairn_client_committed_nonce (
+              client, cairn_key_address (b->senders[s]), &have, error))
         return FALSE;
       if (have >= want[s])
         break;
