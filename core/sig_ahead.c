@@ -7,7 +7,6 @@
 enum { WAITING, RUNNING, DONE };
 
 typedef struct {
-  CairnPoolJob job; /* first: the pool runs it */
   CairnSigAhead *owner;
   int state; /* under owner->lock */
   gboolean ok;
@@ -19,6 +18,7 @@ typedef struct {
 } Check;
 
 struct CairnSigAhead {
+  CairnPoolJob job; /* first: the pool runs it */
   gint ref;
   GMutex lock;
   GCond done;
@@ -106,15 +106,18 @@ settle (Check *c)
   return ok;
 }
 
+/* The pool's job: the checks in list order, skipping the ones the main
+ * thread has taken (one job per list: one wake-up per block). */
 static void
-run_check (CairnPoolJob *job)
+run_checks (CairnPoolJob *job)
 {
-  Check *c = (Check *)job;
-  CairnSigAhead *a = c->owner;
-  /* A check the main thread already took is skipped, not waited for. */
+  CairnSigAhead *a = (CairnSigAhead *)job;
   g_mutex_lock (&a->lock);
-  if (c->state == WAITING)
-    make (a, c);
+  for (guint i = 0; i < a->checks->len; i++) {
+    Check *c = a->checks->pdata[i];
+    if (c->state == WAITING)
+      make (a, c);
+  }
   g_mutex_unlock (&a->lock);
   cairn_sig_ahead_unref (a);
 }
@@ -125,7 +128,6 @@ cairn_sig_ahead_add (void *data, const uint8_t pubkey[32], const char *domain,
 {
   CairnSigAhead *a = data;
   Check *c = g_new0 (Check, 1);
-  c->job.run = run_check;
   c->owner = a;
   memcpy (c->pubkey, pubkey, 32);
   memcpy (c->sig, sig, 64);
@@ -138,12 +140,10 @@ cairn_sig_ahead_add (void *data, const uint8_t pubkey[32], const char *domain,
 void
 cairn_sig_ahead_start (CairnSigAhead *a, GThreadPool *pool)
 {
-  if (pool == NULL)
+  if (pool == NULL || a->checks->len == 0)
     return;
-  for (guint i = 0; i < a->checks->len; i++) {
-    cairn_sig_ahead_ref (a);
-    g_thread_pool_push (pool, a->checks->pdata[i], NULL);
-  }
+  a->job.run = run_checks;
+  g_thread_pool_push (pool, cairn_sig_ahead_ref (a), NULL);
 }
 
 CairnSigAhead *
