@@ -281,6 +281,10 @@ ahead_stalled (gpointer data)
 {
   CairnNode *node = data;
   uint64_t tail = have_height (node);
+  if (cairn_apply_ahead_length (node->ahead) == 0) {
+    node->ahead_timer = 0; /* drained meanwhile */
+    return G_SOURCE_REMOVE;
+  }
   if (tail != node->ahead_tail_seen) {
     node->ahead_tail_seen = tail; /* still arriving */
     return G_SOURCE_CONTINUE;
