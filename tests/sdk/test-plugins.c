@@ -235,8 +235,12 @@ test_bank_transfer_check (void)
     { "{\"denom\":\"cairn\",\"amount\":1}", "body.to is missing" },
     { "{\"to\":\"" B "\",\"amount\":1}", "body.denom is missing" },
     { "{\"to\":\"" B "\",\"denom\":\"cairn\"}", "body.amount is missing" },
+    { "{\"to\":\"" B "\",\"denom\":\"cairn\",\"amount\":1,\"note\":\"x\"}",
+      "body.note: unknown field" },
     { "{\"to\":\"" B "\",\"denom\":\"cairn\",\"amount\":1,\"memo\":\"x\"}",
-      "body.memo: unknown field" },
+      NULL },
+    { "{\"to\":\"" B "\",\"denom\":\"cairn\",\"amount\":1,\"memo\":7}",
+      "body.memo must be a string" },
     { "{\"to\":1,\"denom\":\"cairn\",\"amount\":1}", "body.to must be" },
     { "{\"to\":\"" B "\",\"denom\":1,\"amount\":1}", "body.denom must be" },
     { "{\"to\":\"BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB\",\"denom\":"
