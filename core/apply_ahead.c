@@ -96,16 +96,16 @@ cairn_apply_ahead_push (CairnApplyAhead *q, const void *data, size_t len,
       data, len, node->genesis->chain_id, cairn_node_known_tx, node, error);
   if (d == NULL)
     return FALSE;
-  uint64_t next = cairn_apply_ahead_tail (q) + 1;
-  if (d->certificate == NULL)
-    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
-                 "block %" G_GUINT64_FORMAT " has no certificate", d->height);
-  else if (d->height != next)
-    g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFLICT,
-                 "block %" G_GUINT64_FORMAT
-                 " does not follow %" G_GUINT64_FORMAT,
-                 d->height, next - 1);
-  if (d->certificate == NULL || d->height != next) {
+  uint64_t tail = cairn_apply_ahead_tail (q);
+  if (d->certificate == NULL || d->height != tail + 1) {
+    if (d->certificate == NULL)
+      g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+                   "block %" G_GUINT64_FORMAT " has no certificate", d->height);
+    else
+      g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFLICT,
+                   "block %" G_GUINT64_FORMAT
+                   " does not follow %" G_GUINT64_FORMAT,
+                   d->height, tail);
     cairn_block_unref (d);
     return FALSE;
   }

@@ -311,7 +311,7 @@ on_block (CairnNode *node, const char *peer, GBytes *payload)
   if (height > have + 1) {
     node->best_peer_height = MAX (node->best_peer_height, height);
     if (may_request (node))
-      request_blocks (node, peer, have_height (node) + 1);
+      request_blocks (node, peer, have + 1);
     return;
   }
   g_autoptr (GError) err = NULL;
@@ -371,14 +371,15 @@ on_sync (CairnNode *node, const char *peer, GBytes *payload)
   } else if (g_strcmp0 (type, "head") == 0
              && json_is_integer (json_object_get (msg, "height"))) {
     uint64_t h = json_integer_value (json_object_get (msg, "height"));
+    uint64_t have = have_height (node);
     node->best_peer_height = MAX (node->best_peer_height, h);
     if (h < node->head.height)
       send_head (node, peer); /* it is behind: tell it */
-    else if (h > have_height (node) && may_request (node))
-      request_blocks (node, peer, have_height (node) + 1);
+    else if (h > have && may_request (node))
+      request_blocks (node, peer, have + 1);
     /* A batch from this peer ends at its head. */
     if (h < node->sync_requested)
-      node->sync_requested = MAX (h, have_height (node));
+      node->sync_requested = MAX (h, have);
   } else {
     node->metrics.p2p_bad_messages++;
   }
