@@ -341,14 +341,22 @@ code=$(curl -s -o "$dir/r.json" -w '%{http_code}' -X POST -d "$sv" "$(api 1)/v1/
 pass "h: unregistered device 403, future period 400, proven period 409, malformed 400, non-center prove, voucher without settlement"
 
 # ---- i. conservation, one state root -----------------------------------------------
-totals=$(get 1 /v1/metering/totals)
-supply=$(get 1 /v1/bank/supply/mcredit | jq .supply)
-[ "$supply" = "$(jq '.recharged - .withdrawn' <<<"$totals")" ] || fail "supply $supply, totals $totals"
-held=0
-for a in "$payer" "$op"; do
-  b=$(get 1 "/v1/metering/balances/$a" | jq '.balance + .locked')
-  held=$((held + b))
+# The centers keep proving and settling, so read every figure between two
+# equal heights: a settlement committed between the payer's and the
+# operator's read would count its amount twice.
+for try in $(seq 1 50); do
+  h0=$(get 1 /v1/status | jq .height)
+  totals=$(get 1 /v1/metering/totals)
+  supply=$(get 1 /v1/bank/supply/mcredit | jq .supply)
+  held=0
+  for a in "$payer" "$op"; do
+    b=$(get 1 "/v1/metering/balances/$a" | jq '.balance + .locked')
+    held=$((held + b))
+  done
+  [ "$(get 1 /v1/status | jq .height)" = "$h0" ] && break
+  [ "$try" = 50 ] && fail "no quiet height to read the balances at"
 done
+[ "$supply" = "$(jq '.recharged - .withdrawn' <<<"$totals")" ] || fail "supply $supply, totals $totals"
 [ "$held" = "$supply" ] || fail "balances + locked = $held, supply $supply"
 h=$(get 0 /v1/status | jq .height)
 for i in 1 2 3; do
