@@ -18,8 +18,10 @@
  * long (plan_tx_size, memo_len).
  *
  * Txs are signed ahead on a thread pool into a bounded ring (tx i: sender
- * i mod K at that sender's next nonce, type from --mix): with --txs up to
- * PRESIGN_MAX and no --duration every tx is signed before the clock starts;
+ * i mod K at that sender's next nonce, type from --mix): when the run's
+ * txs are counted (--txs, or --rate with --duration) and fit in
+ * PRESIGN_BYTES, every tx is signed before the clock starts, so that the
+ * nodes have the cores to themselves (load generators run elsewhere);
  * otherwise a window of txs is signed ahead and signing goes on during the
  * run (its CPU is reported as signing_cpu_s). C submitter threads
  * (--connections), each with its own keep-alive connection to one node's
@@ -64,10 +66,13 @@
 #define MAX_BATCH 10000
 #define MAX_CONNECTIONS 256
 #define MAX_VALIDATORS 16
-#define PRESIGN_MAX 200000 /* --txs up to this: all signed before t0 */
-#define AHEAD_S 5          /* with --rate: signed this many seconds ahead */
-#define AHEAD_FAST 50000   /* without: this many txs signed ahead */
-#define SIGN_CHUNK 256     /* txs a signer takes at a time */
+/* A counted run whose txs fit in this is signed before t0 (a 10-minute
+ * run at 4,000 tx/s: 2.4 M txs of about 400 bytes, 1 GiB). */
+#define PRESIGN_BYTES (G_GUINT64_CONSTANT (1536) << 20)
+#define TX_BYTES_EST 512 /* a small tx and its allocation */
+#define AHEAD_S 5        /* with --rate: signed this many seconds ahead */
+#define AHEAD_FAST 50000 /* without: this many txs signed ahead */
+#define SIGN_CHUNK 256   /* txs a signer takes at a time */
 #define SENDER_BALANCE INT64_C (1000000000)
 #define DENOM "cairn"
 #define DRAIN_IDLE_S 30     /* give up when nothing commits for this long */
@@ -1304,7 +1309,7 @@ signer_main (gpointer data)
   return NULL;
 }
 
-/* The ring: every tx with --txs up to PRESIGN_MAX and no --duration, else
+/* The ring: every tx of a counted run when they fit in PRESIGN_BYTES, else
  * AHEAD_S seconds of --rate or AHEAD_FAST txs (with --tx-size: at most
  * RING_BYTES of them), and at least twice what the submitters' batches
  * span. */
@@ -1314,14 +1319,16 @@ start_signers (Bench *b)
   guint64 span = (guint64)b->batch * (guint64)b->accounts
                  / MAX (1u, (guint64)b->accounts / b->n_subs);
   guint64 floor = 2 * span + 4 * SIGN_CHUNK * 8;
+  guint64 per = b->tx_size > 0 ? (guint64)b->tx_size + 64 : TX_BYTES_EST;
+  gboolean counted = b->duration == 0 || b->rate > 0;
   guint64 w;
-  if (b->duration == 0 && b->limit <= PRESIGN_MAX)
+  if (counted && b->limit <= PRESIGN_BYTES / per)
     w = b->limit;
   else if (b->rate > 0)
     w = MAX ((guint64)(b->rate * AHEAD_S), floor);
   else
     w = MAX ((guint64)AHEAD_FAST, floor);
-  if (b->tx_size > 0) /* big txs: the ring within RING_BYTES */
+  if (b->tx_size > 0 && w < b->limit) /* big txs: the ring within RING_BYTES */
     w = MIN (w, RING_BYTES / (guint64)b->tx_size);
   b->window = MIN (MAX (w, floor), b->limit);
   b->ring = g_new0 (Slot, b->window);
@@ -2417,9 +2424,10 @@ cairn_cmd_bench (int argc, char **argv)
       "same binary): --validators N nodes, all pos validators (also for 1),\n"
       "the senders funded in genesis, in a temp dir deleted at the end (also\n"
       "on errors and SIGINT/SIGTERM). Txs are signed ahead on all cores (all\n"
-      "of them before the clock starts for --txs up to 200000 without\n"
-      "--duration; otherwise a bounded window, and signing goes on during\n"
-      "the run: signing_cpu_s). --connections threads submit open loop: with\n"
+      "of them before the clock starts when they are counted, by --txs or\n"
+      "by --rate with --duration, and fit in 1.5 GiB; otherwise a bounded\n"
+      "window, and signing goes on during the run: signing_cpu_s).\n"
+      "--connections threads submit open loop: with\n"
       "--rate R, tx i is due at t0 + i/R and a batch goes out when its last\n"
       "tx is due, whatever the earlier replies; latency counts from the due\n"
       "time (so a late submitter adds to it). With --rate 0 each connection\n"

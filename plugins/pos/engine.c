@@ -64,10 +64,26 @@ struct PosEngine {
   GPtrArray *future;     /* GBytes of messages for later heights */
   GHashTable *future_by; /* signer hex (or "") -> messages it has there */
   GHashTable *catchup;   /* heights we sent a decision for since the tick */
+  GHashTable *lag_once;  /* signatures of last-height messages seen once */
   PosStats stats;
 };
 
 /* ---- setup -------------------------------------------------------------- */
+
+/* Keys of lag_once: 64-byte signatures (random enough to hash by a prefix). */
+static guint
+sig_hash (gconstpointer p)
+{
+  guint h;
+  memcpy (&h, p, sizeof h);
+  return h;
+}
+
+static gboolean
+sig_equal (gconstpointer a, gconstpointer b)
+{
+  return memcmp (a, b, 64) == 0;
+}
 
 void
 pos_config_init (PosConfig *c, const char *chain_id)
@@ -148,6 +164,7 @@ pos_engine_new (const PosConfig *config, const PosEnv *env,
   e->future_by = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   e->catchup
       = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  e->lag_once = g_hash_table_new_full (sig_hash, sig_equal, g_free, NULL);
   return e;
 }
 
@@ -164,6 +181,8 @@ pos_engine_free (PosEngine *e)
     g_hash_table_destroy (e->future_by);
   if (e->catchup != NULL)
     g_hash_table_destroy (e->catchup);
+  if (e->lag_once != NULL)
+    g_hash_table_destroy (e->lag_once);
   pos_validator_set_unref (e->set);
   g_free (e->chain_id);
   g_free (e);
@@ -739,12 +758,34 @@ buffer_future (PosEngine *e, const uint8_t *data, size_t len, const PosMsg *m)
   g_ptr_array_add (e->future, g_bytes_new (data, len));
 }
 
+/* Whether a message for a height we decided shows its sender behind. Two
+ * or more heights behind it is; one behind, the slowest validator's votes
+ * reach the others just after they decided, at every height, which is no
+ * sign of a lag (answering each with the block cost every node a block
+ * read and three block sends per height). So one behind counts when the
+ * same message comes a second time: a peer that stays behind resends its
+ * messages every rebroadcast_ms. lag_once forgets all at MAX_LAG_ONCE. */
+#define MAX_LAG_ONCE 4096
+
+static gboolean
+lagging (PosEngine *e, const PosMsg *m)
+{
+  if (m->height + 1 < e->height)
+    return TRUE;
+  if (g_hash_table_contains (e->lag_once, m->sig))
+    return TRUE;
+  if (g_hash_table_size (e->lag_once) >= MAX_LAG_ONCE)
+    g_hash_table_remove_all (e->lag_once);
+  g_hash_table_add (e->lag_once, g_memdup2 (m->sig, 64));
+  return FALSE;
+}
+
 /* A peer sent something for a height we decided: offer it the decision,
  * at most once per height between two rebroadcast ticks. */
 static void
-help_lagging (PosEngine *e, uint64_t height)
+send_decision (PosEngine *e, uint64_t height)
 {
-  if (e->env.get_commit == NULL || g_hash_table_contains (e->catchup, &height))
+  if (g_hash_table_contains (e->catchup, &height))
     return;
   g_autoptr (GBytes) block = NULL;
   g_autoptr (GBytes) cert = NULL;
@@ -762,6 +803,18 @@ help_lagging (PosEngine *e, uint64_t height)
   memcpy (m.block_id, m.cert + 13, 32);
   g_autoptr (GBytes) enc = pos_msg_encode (&m);
   send (e, enc);
+}
+
+/* The decisions of height and of the heights after it that the peer can
+ * hold (future_heights), so it climbs several heights per answer. */
+static void
+help_lagging (PosEngine *e, uint64_t height)
+{
+  if (e->env.get_commit == NULL)
+    return;
+  uint64_t last = MIN (height + e->cfg.future_heights, e->height - 1);
+  for (uint64_t h = height; h <= last; h++)
+    send_decision (e, h);
 }
 
 static gboolean
@@ -802,9 +855,10 @@ pos_engine_receive (PosEngine *e, const uint8_t *data, size_t len,
     return FALSE;
   }
   if (e->set == NULL || m.height < e->height || !e->started) {
-    if (e->set != NULL && m.height < e->height && m.kind != POS_MSG_DECISION)
-      help_lagging (e, m.height);
-    else if (e->set != NULL && m.height > e->height)
+    if (e->set != NULL && m.height < e->height && m.kind != POS_MSG_DECISION) {
+      if (lagging (e, &m))
+        help_lagging (e, m.height);
+    } else if (e->set != NULL && m.height > e->height)
       buffer_future (e, data, len, &m);
     else
       e->stats.bad_height++;

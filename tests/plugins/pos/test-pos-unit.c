@@ -550,6 +550,91 @@ test_engine_inputs (void)
   g_ptr_array_unref (rec.wal);
 }
 
+/* A decided height's block and a certificate naming it (only its length
+ * and the block id at byte 13 matter to the sender). */
+static gboolean
+rec_get_commit (void *ud, uint64_t height, GBytes **block, GBytes **cert)
+{
+  g_autofree char *b = g_strdup_printf ("blk%" G_GUINT64_FORMAT, height);
+  uint8_t c[1 + 8 + 4 + 32] = { 0 };
+  SHA256 ((const uint8_t *)b, strlen (b), c + 13);
+  *block = g_bytes_new (b, strlen (b));
+  *cert = g_bytes_new (c, sizeof c);
+  return TRUE;
+}
+
+/* Heights of the decisions among the messages sent from index `from`. */
+static GString *
+decisions_sent (Rec *rec, guint from)
+{
+  GString *out = g_string_new (NULL);
+  for (guint i = from; i < rec->sent->len; i++) {
+    gsize len;
+    const uint8_t *d = g_bytes_get_data (rec->sent->pdata[i], &len);
+    PosMsg m;
+    g_assert_true (pos_msg_decode (d, len, &m, NULL));
+    if (m.kind == POS_MSG_DECISION)
+      g_string_append_printf (out, "%s%" G_GUINT64_FORMAT, out->len ? "," : "",
+                              m.height);
+  }
+  return out;
+}
+
+/* A vote of the height just decided is the slowest validator's, late: it
+ * gets a decision only when it comes again (a peer that stays behind
+ * resends). Two or more heights behind get decisions at once, for that
+ * height and the next ones the peer can hold, each once. */
+static void
+test_engine_help_lagging (void)
+{
+  PosValidator vals[4];
+  g_autoptr (PosValidatorSet) set = make_set (4, equal4, vals);
+  Rec rec = {
+    .node = 0,
+    .sent = g_ptr_array_new_with_free_func ((GDestroyNotify)g_bytes_unref),
+    .wal = g_ptr_array_new_with_free_func ((GDestroyNotify)g_bytes_unref)
+  };
+  PosEnv env = { .user_data = &rec,
+                 .sign = rec_sign,
+                 .get_proposal = rec_get_proposal,
+                 .validate = rec_validate,
+                 .broadcast = rec_broadcast,
+                 .schedule_timeout = rec_schedule,
+                 .wal_append = rec_wal,
+                 .commit = rec_commit,
+                 .get_commit = rec_get_commit };
+  PosConfig cfg;
+  pos_config_init (&cfg, CHAIN);
+  PosEngine *e = pos_engine_new (&cfg, &env, vals[0].address, NULL);
+  pos_engine_start_height (e, 10, set);
+  uint8_t id[32];
+  SHA256 ((const uint8_t *)"blk", 3, id);
+  guint mark = rec.sent->len;
+  g_autoptr (GBytes) late = make_vote (POS_MSG_PRECOMMIT, 9, 0, id, 1, vals);
+  feed (e, late, TRUE);
+  g_autoptr (GString) none = decisions_sent (&rec, mark);
+  g_assert_cmpstr (none->str, ==, "");
+  feed (e, late, TRUE); /* resent: that peer is still at 9 */
+  g_autoptr (GString) one = decisions_sent (&rec, mark);
+  g_assert_cmpstr (one->str, ==, "9");
+  feed (e, late, TRUE); /* once per height */
+  g_autoptr (GString) still = decisions_sent (&rec, mark);
+  g_assert_cmpstr (still->str, ==, "9");
+  /* Four behind: heights 6, 7 and 8 (future_heights = 2) at once. */
+  g_autoptr (GBytes) far = make_vote (POS_MSG_PREVOTE, 6, 0, id, 2, vals);
+  feed (e, far, TRUE);
+  g_autoptr (GString) climb = decisions_sent (&rec, mark);
+  g_assert_cmpstr (climb->str, ==, "9,6,7,8");
+  /* Two behind: 8 was sent already, 9 too. */
+  g_autoptr (GBytes) two = make_vote (POS_MSG_PREVOTE, 8, 0, id, 3, vals);
+  feed (e, two, TRUE);
+  g_autoptr (GString) same = decisions_sent (&rec, mark);
+  g_assert_cmpstr (same->str, ==, "9,6,7,8");
+  pos_engine_free (e);
+  g_ptr_array_unref (rec.sent);
+  g_ptr_array_unref (rec.wal);
+}
+
 /* Messages for the next height are kept within a share per signer: one
  * validator flooding them cannot crowd out the others', and nobody can
  * spend another's share with forged signatures. */
@@ -827,6 +912,7 @@ main (int argc, char **argv)
   g_test_add_func ("/pos/unit/evidence", test_evidence);
   g_test_add_func ("/pos/unit/engine-inputs", test_engine_inputs);
   g_test_add_func ("/pos/unit/engine-future-share", test_engine_future_share);
+  g_test_add_func ("/pos/unit/engine-help-lagging", test_engine_help_lagging);
   g_test_add_func ("/pos/unit/engine-wal-restart", test_engine_wal_restart);
   g_test_add_func ("/pos/unit/engine-propose", test_engine_propose);
   g_test_add_func ("/pos/unit/engine-weighted-quorum",

@@ -350,6 +350,13 @@ test_field_rules (void)
     g_autofree char *s = cairn_hex_encode (tx->sig, 64);
     s[0] = 'g';
     WITH ("sig", json_string (s), CAIRN_REJECT_MALFORMED, "sig: ");
+    /* Each position and each kind of non-digit byte, not only the first. */
+    const char bad[] = { 'g', 'A', 'F', '/', ':', '`', ' ', 'G' };
+    for (size_t k = 0; k < G_N_ELEMENTS (bad); k++) {
+      g_autofree char *t = cairn_hex_encode (tx->sig, 64);
+      t[(k * 37 + 127) % 128] = bad[k];
+      WITH ("sig", json_string (t), CAIRN_REJECT_MALFORMED, "sig: ");
+    }
   }
   WITH ("from", json_string ("nope"), CAIRN_REJECT_MALFORMED,
         "from: must be an address");
