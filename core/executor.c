@@ -131,7 +131,10 @@ cairn_exec_tx (CairnNode *node, CairnOverlay *block_ov, CairnTx *tx,
   cairn_plugin_call_leave (call);
   if (applied) {
     cairn_overlay_merge_into_parent (ctx.overlay);
-    result = json_pack ("{s:b, s:O}", "ok", 1, "events", ctx.events);
+    /* Built directly: json_pack parses its format at every tx. */
+    result = json_object ();
+    json_object_set_new_nocheck (result, "ok", json_true ());
+    json_object_set_nocheck (result, "events", ctx.events);
   } else if (err && is_infrastructure_error (err)) {
     result = json_pack ("{s:s}", "infrastructure_error", err->message);
   } else {

@@ -3,13 +3,16 @@
  * - CH_TXS: signed txs, each as u32 big-endian length + its canonical
  *   bytes. A tx whose id (SHA-256 of those bytes) this node has seen
  *   lately is dropped before it is parsed or verified; admitted ones are
- *   passed on to every other peer.
+ *   passed on to every other peer but those the sender told us it is
+ *   connected to (it sent them the tx itself): in a full mesh each node
+ *   receives each tx once instead of once from every peer.
  * - CH_BLOCKS: a committed block in its stored form (with certificate).
  *   The next height is validated (re-executed), its certificate checked by
  *   the consensus plugin, and committed; a later height starts a catch-up.
  * - CH_SYNC: {"type":"get","from":N} asks for blocks from N;
- *   {"type":"head","height":H} tells a peer how far this node is. Every
- *   node tells its peers its head every SYNC_TICK_MS; a peer that is
+ *   {"type":"head","height":H,"peers":[ids]} tells a peer how far this
+ *   node is and which peers it has (sent again to all when that changes).
+ *   Every node tells its peers its head every SYNC_TICK_MS; a peer that is
  *   further answers with its own, so a node that fell behind learns it
  *   even while the chain waits (for it, say). A catch-up request stays
  *   outstanding until the head reaches it or SYNC_RETRY_MS pass, so a
@@ -28,6 +31,8 @@
 #define SYNC_BATCH 256
 #define SYNC_RETRY_MS 1000
 #define SYNC_TICK_MS 2000
+/* A peer's list of its own peers longer than this is ignored. */
+#define MAX_PEER_PEERS 1024
 /* Catch-up: blocks applied this far behind the newest received one. */
 #define AHEAD_DEPTH 8
 #define AHEAD_STALL_MS 50
@@ -108,17 +113,47 @@ cairn_gossip_free (CairnNode *node)
 {
   for (int g = 0; g < 2; g++)
     g_clear_pointer (&node->txs_seen[g], g_hash_table_unref);
+  g_clear_pointer (&node->peer_peers, g_hash_table_unref);
 }
 
 /* Tx frames stay well under CAIRN_P2P_MAX_FRAME. */
 #define TX_FRAME_BYTES (1u << 20)
 
-/* txs as CH_TXS frames to `peer`, or to every peer but `except` when peer
- * is NULL. Stops at a full send queue (the txs stay in the mempool). */
+/* Whether txs that `source` sent us go on to `target`: not back to the
+ * source, nor to a peer the source told us it has, since the source sent
+ * them there itself. NULL source: our own (API) txs go to every peer. */
+static gboolean
+relays_to (CairnNode *node, const char *target, const char *source)
+{
+  if (source == NULL)
+    return TRUE;
+  if (strcmp (target, source) == 0)
+    return FALSE;
+  GHashTable *theirs = node->peer_peers
+                           ? g_hash_table_lookup (node->peer_peers, source)
+                           : NULL;
+  return theirs == NULL || !g_hash_table_contains (theirs, target);
+}
+
+/* txs as CH_TXS frames to `peer`, or when peer is NULL to every peer that
+ * txs from `source` go on to (relays_to). Stops at a full send queue (the
+ * txs stay in the mempool). */
 static void
 send_txs (CairnNode *node, const char *peer, CairnTx **txs, guint n,
-          const char *except)
+          const char *source)
 {
+  g_auto (GStrv) targets = NULL;
+  if (peer == NULL) {
+    targets = node->p2p->ops->peers (node->p2p);
+    guint k = 0;
+    for (guint j = 0; targets[j]; j++) {
+      if (relays_to (node, targets[j], source))
+        targets[k++] = targets[j];
+      else
+        g_free (targets[j]);
+    }
+    targets[k] = NULL;
+  }
   for (guint i = 0; i < n;) {
     g_autoptr (GByteArray) s = g_byte_array_new ();
     for (; i < n && (s->len == 0 || s->len + 4 + txs[i]->len <= TX_FRAME_BYTES);
@@ -131,7 +166,12 @@ send_txs (CairnNode *node, const char *peer, CairnTx **txs, guint n,
     }
     g_autoptr (GBytes) b = g_byte_array_free_to_bytes (g_steal_pointer (&s));
     if (peer == NULL) {
-      cairn_gossip_broadcast (node, CAIRN_P2P_CH_TXS, b, except);
+      for (guint j = 0; targets[j]; j++) {
+        g_autoptr (GError) err = NULL;
+        if (!node->p2p->ops->send (node->p2p, targets[j], CAIRN_P2P_CH_TXS, b,
+                                   &err))
+          g_debug ("p2p: send to %s: %s", targets[j], err->message);
+      }
       continue;
     }
     g_autoptr (GError) err = NULL;
@@ -143,11 +183,11 @@ send_txs (CairnNode *node, const char *peer, CairnTx **txs, guint n,
 }
 
 void
-cairn_gossip_txs (CairnNode *node, CairnTx **txs, guint n, const char *except)
+cairn_gossip_txs (CairnNode *node, CairnTx **txs, guint n, const char *source)
 {
   if (node->p2p == NULL || n == 0)
     return;
-  send_txs (node, NULL, txs, n, except);
+  send_txs (node, NULL, txs, n, source);
 }
 
 /* A peer that was away missed the txs gossiped meanwhile: the ones a block
@@ -173,9 +213,45 @@ cairn_gossip_block (CairnNode *node, const char *bytes, size_t len)
 static void
 send_head (CairnNode *node, const char *peer)
 {
+  g_auto (GStrv) mine = node->p2p->ops->peers (node->p2p);
+  json_t *peers = json_array ();
+  for (guint i = 0; mine[i] && i < MAX_PEER_PEERS; i++)
+    json_array_append_new (peers, json_string (mine[i]));
   send_json (node, peer, CAIRN_P2P_CH_SYNC,
-             json_pack ("{s:s, s:I}", "type", "head", "height",
-                        (json_int_t)node->head.height));
+             json_pack ("{s:s, s:I, s:o}", "type", "head", "height",
+                        (json_int_t)node->head.height, "peers", peers));
+}
+
+static void
+send_head_all (CairnNode *node)
+{
+  g_auto (GStrv) peers = node->p2p->ops->peers (node->p2p);
+  for (guint i = 0; peers[i]; i++)
+    send_head (node, peers[i]);
+}
+
+/* What `peer` told us of its peers; without a list (an older node, or one
+ * too long), txs from it go on to everyone. */
+static void
+learn_peer_peers (CairnNode *node, const char *peer, const json_t *list)
+{
+  if (node->peer_peers == NULL)
+    node->peer_peers = g_hash_table_new_full (
+        g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_hash_table_unref);
+  if (!json_is_array (list) || json_array_size (list) > MAX_PEER_PEERS) {
+    g_hash_table_remove (node->peer_peers, peer);
+    return;
+  }
+  GHashTable *set
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  size_t i;
+  json_t *v;
+  json_array_foreach (list, i, v)
+  {
+    if (json_is_string (v))
+      g_hash_table_add (set, g_strdup (json_string_value (v)));
+  }
+  g_hash_table_replace (node->peer_peers, g_strdup (peer), set);
 }
 
 static uint64_t have_height (CairnNode *node);
@@ -222,8 +298,10 @@ on_txs (CairnNode *node, const char *peer, GBytes *payload)
     off += 4 + n;
     uint8_t id[32];
     cairn_sha256 (bytes, n, id);
-    if (seen_has (node, id))
+    if (seen_has (node, id)) {
+      node->metrics.p2p_tx_duplicates++;
       continue;
+    }
     g_autoptr (GError) err = NULL;
     CairnTx *tx = cairn_tx_decode (bytes, n, node->genesis->chain_id, &err);
     if (tx) {
@@ -372,6 +450,7 @@ on_sync (CairnNode *node, const char *peer, GBytes *payload)
              && json_is_integer (json_object_get (msg, "height"))) {
     uint64_t h = json_integer_value (json_object_get (msg, "height"));
     uint64_t have = have_height (node);
+    learn_peer_peers (node, peer, json_object_get (msg, "peers"));
     node->best_peer_height = MAX (node->best_peer_height, h);
     if (h < node->head.height)
       send_head (node, peer); /* it is behind: tell it */
@@ -444,8 +523,9 @@ on_peer_up (void *user_data, const char *peer)
 {
   CairnNode *node = user_data;
   g_info ("p2p: peer %s connected", peer);
-  /* Tell it how far we are, and ask what we miss. */
-  send_head (node, peer);
+  /* Tell it (and the others: our peers changed) how far we are, and ask
+   * what we miss. */
+  send_head_all (node);
   request_blocks (node, peer, have_height (node) + 1);
   send_pending_txs (node, peer);
   if (node->consensus.on_peer_connected)
@@ -457,6 +537,10 @@ on_peer_down (void *user_data, const char *peer)
 {
   CairnNode *node = user_data;
   g_info ("p2p: peer %s disconnected", peer);
+  if (node->peer_peers)
+    g_hash_table_remove (node->peer_peers, peer);
+  /* The others relay our txs to it again. */
+  send_head_all (node);
   if (node->consensus.on_peer_disconnected)
     node->consensus.on_peer_disconnected (node->consensus_plugin, peer);
 }
@@ -464,10 +548,7 @@ on_peer_down (void *user_data, const char *peer)
 static gboolean
 sync_tick (gpointer data)
 {
-  CairnNode *node = data;
-  g_auto (GStrv) peers = node->p2p->ops->peers (node->p2p);
-  for (guint i = 0; peers[i]; i++)
-    send_head (node, peers[i]);
+  send_head_all (data);
   return G_SOURCE_CONTINUE;
 }
 

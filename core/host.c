@@ -601,9 +601,12 @@ h_emit_event (CairnPlugin *self, CairnTxCtx *tx, const char *type,
     json_decref (attrs);
     return;
   }
-  json_array_append_new (tx->events,
-                         json_pack ("{s:s, s:o}", "type", type, "attrs",
-                                    attrs ? attrs : json_object ()));
+  /* Built directly (json_pack parses its format at every event); the type
+   * was checked above. */
+  json_t *ev = json_object ();
+  json_object_set_new_nocheck (ev, "type", json_string_nocheck (type));
+  json_object_set_new_nocheck (ev, "attrs", attrs ? attrs : json_object ());
+  json_array_append_new (tx->events, ev);
 }
 
 static gboolean

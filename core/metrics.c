@@ -242,6 +242,10 @@ cairn_node_metrics (CairnNode *node, GString *out)
   metric (out, "cairn_p2p_bad_messages_total", "counter",
           "Peer messages refused (undecodable, invalid blocks or txs).",
           m->p2p_bad_messages);
+  metric (out, "cairn_p2p_tx_duplicates_total", "counter",
+          "Gossiped txs dropped as seen already (each tx from more than one "
+          "peer).",
+          m->p2p_tx_duplicates);
   metric (out, "cairn_blocks_synced_total", "counter",
           "Blocks committed from peers.", m->blocks_synced);
   if (node->p2p) {

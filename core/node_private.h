@@ -79,8 +79,9 @@ typedef struct {
   guint64 http_requests;
   guint64 http_errors;
   guint64 events_dropped;
-  guint64 p2p_bad_messages; /* undecodable or refused peer messages */
-  guint64 blocks_synced;    /* blocks committed from peers */
+  guint64 p2p_bad_messages;  /* undecodable or refused peer messages */
+  guint64 p2p_tx_duplicates; /* gossiped txs this node had seen already */
+  guint64 blocks_synced;     /* blocks committed from peers */
 } CairnMetricsCounters;
 
 /* Execution of one tx or hook. */
@@ -162,14 +163,15 @@ struct CairnNode {
   CairnP2pLimits p2p_limits;
   CairnTransportFactory transport_factory;
   void *transport_factory_data;
-  uint64_t sync_requested;           /* last height asked for in a catch-up */
-  int64_t sync_requested_ms;         /* when (clock mono_ms) */
-  guint head_tick_source;            /* periodic head exchange */
-  uint64_t best_peer_height;         /* highest head a peer told us */
-  struct CairnApplyAhead *ahead;     /* catch-up blocks not yet applied */
-  guint ahead_timer;                 /* applies them when arrivals stop */
-  uint64_t ahead_tail_seen;          /* newest queued at its last tick */
-  GHashTable *txs_seen[2];           /* tx ids gossiped lately (gossip.c) */
+  uint64_t sync_requested;       /* last height asked for in a catch-up */
+  int64_t sync_requested_ms;     /* when (clock mono_ms) */
+  guint head_tick_source;        /* periodic head exchange */
+  uint64_t best_peer_height;     /* highest head a peer told us */
+  struct CairnApplyAhead *ahead; /* catch-up blocks not yet applied */
+  guint ahead_timer;             /* applies them when arrivals stop */
+  uint64_t ahead_tail_seen;      /* newest queued at its last tick */
+  GHashTable *txs_seen[2];       /* tx ids gossiped lately (gossip.c) */
+  GHashTable *peer_peers; /* peer id -> set of its peers' ids (gossip.c) */
   struct CairnBlock *deferred_block; /* last commit not yet durable */
   guint sync_source;                 /* makes it durable soon */
 
@@ -274,8 +276,10 @@ json_t *cairn_node_stored_block (CairnNode *node, uint64_t height,
 gboolean cairn_gossip_start (CairnNode *node, GError **error);
 void cairn_gossip_stop (CairnNode *node);
 void cairn_gossip_free (CairnNode *node);
+/* Admitted txs on to the peers: all of them for our own (source NULL),
+ * else those that `source` (the peer they came from) is not linked to. */
 void cairn_gossip_txs (CairnNode *node, CairnTx **txs, guint n,
-                       const char *except_peer);
+                       const char *source);
 void cairn_gossip_block (CairnNode *node, const char *bytes, size_t len);
 /* Send payload on channel to every connected peer but except_peer. */
 void cairn_gossip_broadcast (CairnNode *node, uint8_t channel, GBytes *payload,

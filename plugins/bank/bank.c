@@ -590,9 +590,15 @@ transfer_apply (CairnPlugin *self, CairnTxCtx *tx, const json_t *body,
   }
   if (!op_transfer (b, tx, from, t.to, t.denom, t.amount, error))
     return FALSE;
-  emit (b, tx, "bank.transfer",
-        json_pack ("{s:s,s:s,s:s,s:I}", "from", from, "to", t.to, "denom",
-                   t.denom, "amount", (json_int_t)t.amount));
+  /* Built directly (json_pack parses its format at every transfer); the
+   * strings are a checked address and denomination. */
+  json_t *attrs = json_object ();
+  json_object_set_new_nocheck (attrs, "from", json_string_nocheck (from));
+  json_object_set_new_nocheck (attrs, "to", json_string_nocheck (t.to));
+  json_object_set_new_nocheck (attrs, "denom", json_string_nocheck (t.denom));
+  json_object_set_new_nocheck (attrs, "amount",
+                               json_integer ((json_int_t)t.amount));
+  emit (b, tx, "bank.transfer", attrs);
   return TRUE;
 }
 

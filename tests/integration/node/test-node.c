@@ -999,6 +999,125 @@ test_p2p_follower (void)
   net_down (&v);
 }
 
+/* Has `at` heard from its peer `from` that `from` has n peers? */
+static gboolean
+knows_peers_of (CairnNode *at, CairnNode *from, guint n)
+{
+  GHashTable *theirs = at->peer_peers ? g_hash_table_lookup (
+                           at->peer_peers, cairn_key_address (from->key))
+                                      : NULL;
+  return theirs != NULL && g_hash_table_size (theirs) == n;
+}
+
+static gboolean
+wait_peers_of (CairnNode *at, CairnNode *from, guint n)
+{
+  int64_t deadline = g_get_monotonic_time () + 15 * G_USEC_PER_SEC;
+  while (!knows_peers_of (at, from, n) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE) || (g_usleep (500), TRUE);
+  return knows_peers_of (at, from, n);
+}
+
+/* A follower of validator v that dials v and, if `also` is set, that
+ * node too; it accepts `allow` (may be NULL) dialling it. */
+static void
+follower_up (Net *f, Net *v, CairnKey *key, CairnNode *also, CairnKey *allow)
+{
+  f->home = make_home (v->node_key, v->admin);
+  g_autofree char *kp = g_build_filename (f->home, "keys", "node.pem", NULL);
+  g_unlink (kp);
+  g_assert_true (cairn_key_save (key, kp, NULL));
+  g_autofree char *dial
+      = g_strdup_printf ("%s@127.0.0.1:%u", addr (v->node_key),
+                         cairn_tls_transport_port (v->node->p2p));
+  if (also) {
+    g_autofree char *one = g_steal_pointer (&dial);
+    dial = g_strdup_printf ("%s;%s@127.0.0.1:%u", one,
+                            cairn_key_address (also->key),
+                            cairn_tls_transport_port (also->p2p));
+  }
+  g_autofree char *conf = g_strdup_printf (
+      "[p2p]\nenabled = true\nlisten = 127.0.0.1:0\npersistent_peers = "
+      "%s\n%s%s%s[solo]\nfollow = true\n",
+      dial, allow ? "allow = " : "", allow ? addr (allow) : "",
+      allow ? "\n" : "");
+  write_file (f->home, "conf.d/60-p2p.conf", conf);
+  f->node = start_node (f->home, TRUE);
+  f->url = g_strdup (cairn_node_http_url (f->node));
+  f->http = soup_session_new ();
+  f->admin = v->admin;
+}
+
+static void
+follower_down (Net *f)
+{
+  f->admin = NULL;
+  g_clear_object (&f->http);
+  g_clear_pointer (&f->node, cairn_node_free);
+  rm_rf (f->home);
+  g_free (f->home);
+  g_free (f->url);
+}
+
+/* Gossip relays a tx to the peers its sender is not linked to, and only
+ * to those: in a line f1 - v - f2, v passes f1's tx on to f2; in a
+ * triangle nobody passes it on, and no node receives it twice. */
+static void
+test_p2p_relay (void)
+{
+  Net v = { 0 };
+  g_autoptr (CairnKey) k1 = cairn_key_generate (NULL);
+  g_autoptr (CairnKey) k2 = cairn_key_generate (NULL);
+  v.node_key = cairn_key_generate (NULL);
+  v.admin = cairn_key_generate (NULL);
+  v.alice = cairn_key_generate (NULL);
+  v.home = make_home (v.node_key, v.admin);
+  g_autofree char *vconf = g_strdup_printf (
+      "[p2p]\nenabled = true\nlisten = 127.0.0.1:0\nallow = %s;%s\n", addr (k1),
+      addr (k2));
+  write_file (v.home, "conf.d/60-p2p.conf", vconf);
+  v.node = start_node (v.home, TRUE);
+  v.url = g_strdup (cairn_node_http_url (v.node));
+  v.http = soup_session_new ();
+  g_autofree char *body = g_strdup_printf (
+      "{\"amount\":9,\"denom\":\"cairn\",\"to\":\"%s\"}", addr (v.alice));
+
+  /* The line: f1 and f2 know only v. */
+  Net f1 = { 0 }, f2 = { 0 };
+  follower_up (&f1, &v, k1, NULL, NULL);
+  follower_up (&f2, &v, k2, NULL, NULL);
+  g_assert_true (wait_peers_of (v.node, f1.node, 1));
+  g_assert_true (wait_peers_of (f2.node, v.node, 2));
+  guint64 before = f2.node->metrics.txs_received;
+  g_autoptr (CairnTx) tx1 = sign (&v, v.admin, "bank.transfer", body);
+  json_decref (submit_and_wait (&f1, tx1));
+  g_assert_true (wait_for (same_head, v.node, f2.node));
+  g_assert_cmpuint (f2.node->metrics.txs_received, ==, before + 1);
+  follower_down (&f2);
+
+  /* The triangle: f2 dials v and f1, f1 lets it in. */
+  follower_down (&f1);
+  follower_up (&f1, &v, k1, NULL, k2);
+  follower_up (&f2, &v, k2, f1.node, NULL);
+  g_assert_true (wait_peers_of (v.node, f1.node, 2));
+  g_assert_true (wait_peers_of (f2.node, f1.node, 2));
+  g_assert_true (wait_for (same_head, v.node, f2.node));
+  guint64 v_dups = v.node->metrics.p2p_tx_duplicates;
+  guint64 f2_dups = f2.node->metrics.p2p_tx_duplicates;
+  before = f2.node->metrics.txs_received;
+  g_autoptr (CairnTx) tx2 = sign (&v, v.admin, "bank.transfer", body);
+  json_decref (submit_and_wait (&f1, tx2));
+  g_assert_true (wait_for (same_head, v.node, f2.node));
+  g_assert_cmpint (balance (&f2, v.alice), ==, 2 * 9);
+  g_assert_cmpuint (f2.node->metrics.txs_received, ==, before + 1);
+  g_assert_cmpuint (f2.node->metrics.p2p_tx_duplicates, ==, f2_dups);
+  g_assert_cmpuint (v.node->metrics.p2p_tx_duplicates, ==, v_dups);
+
+  follower_down (&f2);
+  follower_down (&f1);
+  net_down (&v);
+}
+
 static void
 test_bad_config (void)
 {
@@ -1050,6 +1169,7 @@ main (int argc, char **argv)
   g_test_add_func ("/node/bad-config", test_bad_config);
   g_test_add_func ("/node/roles", test_roles);
   g_test_add_func ("/node/p2p-follower", test_p2p_follower);
+  g_test_add_func ("/node/p2p-relay", test_p2p_relay);
   g_test_add_func ("/node/roles-threshold", test_roles_threshold);
   int rc = g_test_run ();
   g_free (plugins_dir);
