@@ -906,6 +906,64 @@ same_head (CairnNode *a, CairnNode *b)
                 == 0;
 }
 
+/* A solo validator with P2P on, letting in the node ids of `allow`
+ * (id;id...). */
+static void
+validator_up (Net *v, const char *allow)
+{
+  v->node_key = cairn_key_generate (NULL);
+  v->admin = cairn_key_generate (NULL);
+  v->alice = cairn_key_generate (NULL);
+  v->home = make_home (v->node_key, v->admin);
+  g_autofree char *conf = g_strdup_printf (
+      "[p2p]\nenabled = true\nlisten = 127.0.0.1:0\nallow = %s\n", allow);
+  write_file (v->home, "conf.d/60-p2p.conf", conf);
+  v->node = start_node (v->home, TRUE);
+  v->url = g_strdup (cairn_node_http_url (v->node));
+  v->http = soup_session_new ();
+}
+
+/* A follower of validator v that dials v and, if `also` is set, that
+ * node too; it accepts `allow` (may be NULL) dialling it. */
+static void
+follower_up (Net *f, Net *v, CairnKey *key, CairnNode *also, CairnKey *allow)
+{
+  f->home = make_home (v->node_key, v->admin);
+  g_autofree char *kp = g_build_filename (f->home, "keys", "node.pem", NULL);
+  g_unlink (kp);
+  g_assert_true (cairn_key_save (key, kp, NULL));
+  g_autofree char *dial
+      = g_strdup_printf ("%s@127.0.0.1:%u", addr (v->node_key),
+                         cairn_tls_transport_port (v->node->p2p));
+  if (also) {
+    g_autofree char *one = g_steal_pointer (&dial);
+    dial = g_strdup_printf ("%s;%s@127.0.0.1:%u", one,
+                            cairn_key_address (also->key),
+                            cairn_tls_transport_port (also->p2p));
+  }
+  g_autofree char *conf = g_strdup_printf (
+      "[p2p]\nenabled = true\nlisten = 127.0.0.1:0\npersistent_peers = "
+      "%s\n%s%s%s[solo]\nfollow = true\n",
+      dial, allow ? "allow = " : "", allow ? addr (allow) : "",
+      allow ? "\n" : "");
+  write_file (f->home, "conf.d/60-p2p.conf", conf);
+  f->node = start_node (f->home, TRUE);
+  f->url = g_strdup (cairn_node_http_url (f->node));
+  f->http = soup_session_new ();
+  f->admin = v->admin;
+}
+
+static void
+follower_down (Net *f)
+{
+  f->admin = NULL;
+  g_clear_object (&f->http);
+  g_clear_pointer (&f->node, cairn_node_free);
+  rm_rf (f->home);
+  g_free (f->home);
+  g_free (f->url);
+}
+
 /* A solo validator and a follower over real TLS on loopback: the follower
  * catches up from genesis, relays a tx it receives to the validator, and
  * both hold the same chain and state root. */
@@ -914,16 +972,7 @@ test_p2p_follower (void)
 {
   Net v = { 0 };
   g_autoptr (CairnKey) fkey = cairn_key_generate (NULL);
-  v.node_key = cairn_key_generate (NULL);
-  v.admin = cairn_key_generate (NULL);
-  v.alice = cairn_key_generate (NULL);
-  v.home = make_home (v.node_key, v.admin);
-  g_autofree char *vconf = g_strdup_printf (
-      "[p2p]\nenabled = true\nlisten = 127.0.0.1:0\nallow = %s\n", addr (fkey));
-  write_file (v.home, "conf.d/60-p2p.conf", vconf);
-  v.node = start_node (v.home, TRUE);
-  v.url = g_strdup (cairn_node_http_url (v.node));
-  v.http = soup_session_new ();
+  validator_up (&v, addr (fkey));
   g_autofree char *body = g_strdup_printf (
       "{\"amount\":9,\"denom\":\"cairn\",\"to\":\"%s\"}", addr (v.alice));
   for (int i = 0; i < 3; i++) {
@@ -933,19 +982,7 @@ test_p2p_follower (void)
 
   /* The follower: same genesis, its own key, dials the validator. */
   Net f = { 0 };
-  f.home = make_home (v.node_key, v.admin);
-  g_autofree char *fkp = g_build_filename (f.home, "keys", "node.pem", NULL);
-  g_unlink (fkp);
-  g_assert_true (cairn_key_save (fkey, fkp, NULL));
-  g_autofree char *fconf = g_strdup_printf (
-      "[p2p]\nenabled = true\nlisten = 127.0.0.1:0\n"
-      "persistent_peers = %s@127.0.0.1:%u\n[solo]\nfollow = true\n",
-      addr (v.node_key), cairn_tls_transport_port (v.node->p2p));
-  write_file (f.home, "conf.d/60-p2p.conf", fconf);
-  f.node = start_node (f.home, TRUE);
-  f.url = g_strdup (cairn_node_http_url (f.node));
-  f.http = soup_session_new ();
-  f.admin = v.admin;
+  follower_up (&f, &v, fkey, NULL, NULL);
   g_assert_true (wait_for (same_head, v.node, f.node));
   g_assert_cmpuint (cairn_node_head (f.node)->height, >=, 3);
   g_assert_cmpstr (cairn_node_head (f.node)->state_root, ==,
@@ -990,12 +1027,7 @@ test_p2p_follower (void)
       = http_json (&f, "POST", "/v1/testapp/direct", stranger, 404);
   g_assert_cmpstr (error_code (nf), ==, "not_found");
 
-  f.admin = NULL;
-  g_clear_object (&f.http);
-  g_clear_pointer (&f.node, cairn_node_free);
-  rm_rf (f.home);
-  g_free (f.home);
-  g_free (f.url);
+  follower_down (&f);
   net_down (&v);
 }
 
@@ -1018,47 +1050,6 @@ wait_peers_of (CairnNode *at, CairnNode *from, guint n)
   return knows_peers_of (at, from, n);
 }
 
-/* A follower of validator v that dials v and, if `also` is set, that
- * node too; it accepts `allow` (may be NULL) dialling it. */
-static void
-follower_up (Net *f, Net *v, CairnKey *key, CairnNode *also, CairnKey *allow)
-{
-  f->home = make_home (v->node_key, v->admin);
-  g_autofree char *kp = g_build_filename (f->home, "keys", "node.pem", NULL);
-  g_unlink (kp);
-  g_assert_true (cairn_key_save (key, kp, NULL));
-  g_autofree char *dial
-      = g_strdup_printf ("%s@127.0.0.1:%u", addr (v->node_key),
-                         cairn_tls_transport_port (v->node->p2p));
-  if (also) {
-    g_autofree char *one = g_steal_pointer (&dial);
-    dial = g_strdup_printf ("%s;%s@127.0.0.1:%u", one,
-                            cairn_key_address (also->key),
-                            cairn_tls_transport_port (also->p2p));
-  }
-  g_autofree char *conf = g_strdup_printf (
-      "[p2p]\nenabled = true\nlisten = 127.0.0.1:0\npersistent_peers = "
-      "%s\n%s%s%s[solo]\nfollow = true\n",
-      dial, allow ? "allow = " : "", allow ? addr (allow) : "",
-      allow ? "\n" : "");
-  write_file (f->home, "conf.d/60-p2p.conf", conf);
-  f->node = start_node (f->home, TRUE);
-  f->url = g_strdup (cairn_node_http_url (f->node));
-  f->http = soup_session_new ();
-  f->admin = v->admin;
-}
-
-static void
-follower_down (Net *f)
-{
-  f->admin = NULL;
-  g_clear_object (&f->http);
-  g_clear_pointer (&f->node, cairn_node_free);
-  rm_rf (f->home);
-  g_free (f->home);
-  g_free (f->url);
-}
-
 /* Gossip relays a tx to the peers its sender is not linked to, and only
  * to those: in a line f1 - v - f2, v passes f1's tx on to f2; in a
  * triangle nobody passes it on, and no node receives it twice. */
@@ -1068,17 +1059,8 @@ test_p2p_relay (void)
   Net v = { 0 };
   g_autoptr (CairnKey) k1 = cairn_key_generate (NULL);
   g_autoptr (CairnKey) k2 = cairn_key_generate (NULL);
-  v.node_key = cairn_key_generate (NULL);
-  v.admin = cairn_key_generate (NULL);
-  v.alice = cairn_key_generate (NULL);
-  v.home = make_home (v.node_key, v.admin);
-  g_autofree char *vconf = g_strdup_printf (
-      "[p2p]\nenabled = true\nlisten = 127.0.0.1:0\nallow = %s;%s\n", addr (k1),
-      addr (k2));
-  write_file (v.home, "conf.d/60-p2p.conf", vconf);
-  v.node = start_node (v.home, TRUE);
-  v.url = g_strdup (cairn_node_http_url (v.node));
-  v.http = soup_session_new ();
+  g_autofree char *allow = g_strdup_printf ("%s;%s", addr (k1), addr (k2));
+  validator_up (&v, allow);
   g_autofree char *body = g_strdup_printf (
       "{\"amount\":9,\"denom\":\"cairn\",\"to\":\"%s\"}", addr (v.alice));
 

@@ -406,7 +406,8 @@ typedef struct Rec {
   GPtrArray *sent, *wal;
   guint timeouts, commits;
   gboolean wal_fail;
-  GBytes *cert; /* of the last commit */
+  gboolean serve_commits; /* env.get_commit answers (rec_get_commit) */
+  GBytes *cert;           /* of the last commit */
 } Rec;
 
 static gboolean
@@ -463,6 +464,19 @@ rec_commit (void *ud, uint64_t h, const uint8_t id[32], const uint8_t *b,
   rec->cert = g_bytes_new (cert, cert_len);
 }
 
+/* A decided height's block and a certificate naming it (only its length
+ * and the block id at byte 13 matter to the sender). */
+static gboolean
+rec_get_commit (void *ud, uint64_t height, GBytes **block, GBytes **cert)
+{
+  g_autofree char *b = g_strdup_printf ("blk%" G_GUINT64_FORMAT, height);
+  uint8_t c[1 + 8 + 4 + 32] = { 0 };
+  SHA256 ((const uint8_t *)b, strlen (b), c + 13);
+  *block = g_bytes_new (b, strlen (b));
+  *cert = g_bytes_new (c, sizeof c);
+  return TRUE;
+}
+
 static PosEngine *
 rec_engine (Rec *rec, const PosValidator *vals)
 {
@@ -473,7 +487,8 @@ rec_engine (Rec *rec, const PosValidator *vals)
                  .broadcast = rec_broadcast,
                  .schedule_timeout = rec_schedule,
                  .wal_append = rec_wal,
-                 .commit = rec_commit };
+                 .commit = rec_commit,
+                 .get_commit = rec->serve_commits ? rec_get_commit : NULL };
   PosConfig cfg;
   pos_config_init (&cfg, CHAIN);
   g_autoptr (GError) error = NULL;
@@ -550,19 +565,6 @@ test_engine_inputs (void)
   g_ptr_array_unref (rec.wal);
 }
 
-/* A decided height's block and a certificate naming it (only its length
- * and the block id at byte 13 matter to the sender). */
-static gboolean
-rec_get_commit (void *ud, uint64_t height, GBytes **block, GBytes **cert)
-{
-  g_autofree char *b = g_strdup_printf ("blk%" G_GUINT64_FORMAT, height);
-  uint8_t c[1 + 8 + 4 + 32] = { 0 };
-  SHA256 ((const uint8_t *)b, strlen (b), c + 13);
-  *block = g_bytes_new (b, strlen (b));
-  *cert = g_bytes_new (c, sizeof c);
-  return TRUE;
-}
-
 /* Heights of the decisions among the messages sent from index `from`. */
 static GString *
 decisions_sent (Rec *rec, guint from)
@@ -592,20 +594,10 @@ test_engine_help_lagging (void)
   Rec rec = {
     .node = 0,
     .sent = g_ptr_array_new_with_free_func ((GDestroyNotify)g_bytes_unref),
-    .wal = g_ptr_array_new_with_free_func ((GDestroyNotify)g_bytes_unref)
+    .wal = g_ptr_array_new_with_free_func ((GDestroyNotify)g_bytes_unref),
+    .serve_commits = TRUE,
   };
-  PosEnv env = { .user_data = &rec,
-                 .sign = rec_sign,
-                 .get_proposal = rec_get_proposal,
-                 .validate = rec_validate,
-                 .broadcast = rec_broadcast,
-                 .schedule_timeout = rec_schedule,
-                 .wal_append = rec_wal,
-                 .commit = rec_commit,
-                 .get_commit = rec_get_commit };
-  PosConfig cfg;
-  pos_config_init (&cfg, CHAIN);
-  PosEngine *e = pos_engine_new (&cfg, &env, vals[0].address, NULL);
+  PosEngine *e = rec_engine (&rec, vals);
   pos_engine_start_height (e, 10, set);
   uint8_t id[32];
   SHA256 ((const uint8_t *)"blk", 3, id);
