@@ -164,10 +164,12 @@ await check("home: chain id, height, last block, validators online, latest block
   eq(stats.chain_id, st.chain_id, "chain id in the stats");
   const rows = page.locator(`${tid("latest-blocks")} ${tid("block-row")}`);
   eq(await rows.count(), 10, "latest blocks rows");
-  const top = Number(await rows.first().getAttribute("data-height"));
+  // Height and text of one row in one read: new blocks arrive live and
+  // push a new first row in between two reads.
+  const [top, topText] = await rows.first().evaluate((e) => [Number(e.getAttribute("data-height")), e.innerText]);
   assert(top >= st.height, `newest block row ${top} < API height ${st.height}`);
   const b = await api(`/v1/blocks/${top}`);
-  assert((await rows.first().innerText()).includes(b.hash.slice(0, 8)), "newest row shows its hash");
+  assert(topText.includes(b.hash.slice(0, 8)), `newest row (height ${top}) shows its hash`);
   await pageSane();
   await shot("home");
   // Validators online = the signers of the latest commit (README).
