@@ -37,6 +37,18 @@
 #define AHEAD_DEPTH 8
 #define AHEAD_STALL_MS 50
 
+/* FALSE (logged at debug level) when the peer is gone or its send queue
+ * is full. */
+static gboolean
+send_bytes (CairnNode *node, const char *peer, uint8_t channel, GBytes *b)
+{
+  g_autoptr (GError) err = NULL;
+  if (node->p2p->ops->send (node->p2p, peer, channel, b, &err))
+    return TRUE;
+  g_debug ("p2p: send to %s: %s", peer, err->message);
+  return FALSE;
+}
+
 static void
 send_json (CairnNode *node, const char *peer, uint8_t channel, json_t *obj)
 {
@@ -46,9 +58,7 @@ send_json (CairnNode *node, const char *peer, uint8_t channel, json_t *obj)
     return;
   gsize len = strlen (text);
   g_autoptr (GBytes) b = g_bytes_new_take (text, len);
-  g_autoptr (GError) err = NULL;
-  if (!node->p2p->ops->send (node->p2p, peer, channel, b, &err))
-    g_debug ("p2p: send to %s: %s", peer, err->message);
+  send_bytes (node, peer, channel, b);
 }
 
 void
@@ -61,9 +71,7 @@ cairn_gossip_broadcast (CairnNode *node, uint8_t channel, GBytes *payload,
   for (guint i = 0; peers[i]; i++) {
     if (except && strcmp (peers[i], except) == 0)
       continue;
-    g_autoptr (GError) err = NULL;
-    if (!node->p2p->ops->send (node->p2p, peers[i], channel, payload, &err))
-      g_debug ("p2p: send to %s: %s", peers[i], err->message);
+    send_bytes (node, peers[i], channel, payload);
   }
 }
 
@@ -166,17 +174,9 @@ send_txs (CairnNode *node, const char *peer, CairnTx **txs, guint n,
     }
     g_autoptr (GBytes) b = g_byte_array_free_to_bytes (g_steal_pointer (&s));
     if (peer == NULL) {
-      for (guint j = 0; targets[j]; j++) {
-        g_autoptr (GError) err = NULL;
-        if (!node->p2p->ops->send (node->p2p, targets[j], CAIRN_P2P_CH_TXS, b,
-                                   &err))
-          g_debug ("p2p: send to %s: %s", targets[j], err->message);
-      }
-      continue;
-    }
-    g_autoptr (GError) err = NULL;
-    if (!node->p2p->ops->send (node->p2p, peer, CAIRN_P2P_CH_TXS, b, &err)) {
-      g_debug ("p2p: send to %s: %s", peer, err->message);
+      for (guint j = 0; targets[j]; j++)
+        send_bytes (node, targets[j], CAIRN_P2P_CH_TXS, b);
+    } else if (!send_bytes (node, peer, CAIRN_P2P_CH_TXS, b)) {
       return;
     }
   }
