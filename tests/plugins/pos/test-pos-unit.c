@@ -410,6 +410,24 @@ typedef struct Rec {
   GBytes *cert;           /* of the last commit */
 } Rec;
 
+static Rec
+rec_new (guint node)
+{
+  return (Rec){
+    .node = node,
+    .sent = g_ptr_array_new_with_free_func ((GDestroyNotify)g_bytes_unref),
+    .wal = g_ptr_array_new_with_free_func ((GDestroyNotify)g_bytes_unref),
+  };
+}
+
+static void
+rec_clear (Rec *rec)
+{
+  g_ptr_array_unref (rec->sent);
+  g_ptr_array_unref (rec->wal);
+  g_clear_pointer (&rec->cert, g_bytes_unref);
+}
+
 static gboolean
 rec_sign (void *ud, const uint8_t *msg, size_t len, uint8_t sig[64])
 {
@@ -514,11 +532,7 @@ test_engine_inputs (void)
   sim_validators (5, p5, TRUE, vals);
   g_autoptr (PosValidatorSet) set = pos_validator_set_new (vals, 4, NULL);
   guint prop = node_of (set, vals, 4, pos_proposer (set, 1, 0));
-  Rec rec = {
-    .node = (prop + 1) % 4,
-    .sent = g_ptr_array_new_with_free_func ((GDestroyNotify)g_bytes_unref),
-    .wal = g_ptr_array_new_with_free_func ((GDestroyNotify)g_bytes_unref)
-  };
+  Rec rec = rec_new ((prop + 1) % 4);
   PosEngine *e = rec_engine (&rec, vals);
   pos_engine_start_height (e, 1, set);
   uint8_t id[32];
@@ -561,8 +575,7 @@ test_engine_inputs (void)
   feed (e, v2, TRUE);
   g_assert_cmpuint (pos_engine_stats (e)->evidence, ==, 1);
   pos_engine_free (e);
-  g_ptr_array_unref (rec.sent);
-  g_ptr_array_unref (rec.wal);
+  rec_clear (&rec);
 }
 
 /* Heights of the decisions among the messages sent from index `from`. */
@@ -591,12 +604,8 @@ test_engine_help_lagging (void)
 {
   PosValidator vals[4];
   g_autoptr (PosValidatorSet) set = make_set (4, equal4, vals);
-  Rec rec = {
-    .node = 0,
-    .sent = g_ptr_array_new_with_free_func ((GDestroyNotify)g_bytes_unref),
-    .wal = g_ptr_array_new_with_free_func ((GDestroyNotify)g_bytes_unref),
-    .serve_commits = TRUE,
-  };
+  Rec rec = rec_new (0);
+  rec.serve_commits = TRUE;
   PosEngine *e = rec_engine (&rec, vals);
   pos_engine_start_height (e, 10, set);
   uint8_t id[32];
@@ -623,8 +632,7 @@ test_engine_help_lagging (void)
   g_autoptr (GString) same = decisions_sent (&rec, mark);
   g_assert_cmpstr (same->str, ==, "9,6,7,8");
   pos_engine_free (e);
-  g_ptr_array_unref (rec.sent);
-  g_ptr_array_unref (rec.wal);
+  rec_clear (&rec);
 }
 
 /* Messages for the next height are kept within a share per signer: one
@@ -635,11 +643,7 @@ test_engine_future_share (void)
 {
   PosValidator vals[4];
   g_autoptr (PosValidatorSet) set = make_set (4, equal4, vals);
-  Rec rec = {
-    .node = 0,
-    .sent = g_ptr_array_new_with_free_func ((GDestroyNotify)g_bytes_unref),
-    .wal = g_ptr_array_new_with_free_func ((GDestroyNotify)g_bytes_unref)
-  };
+  Rec rec = rec_new (0);
   PosEngine *e = rec_engine (&rec, vals);
   pos_engine_start_height (e, 1, set);
   uint8_t id[32];
@@ -663,8 +667,7 @@ test_engine_future_share (void)
   g_assert_true (pos_engine_receive (e, forged, blen, NULL));
   g_assert_cmpuint (pos_engine_stats (e)->bad_sig, ==, 1);
   pos_engine_free (e);
-  g_ptr_array_unref (rec.sent);
-  g_ptr_array_unref (rec.wal);
+  rec_clear (&rec);
 }
 
 /* After a restart from its WAL the engine re-sends its old vote and never
@@ -675,11 +678,7 @@ test_engine_wal_restart (void)
   PosValidator vals[4];
   g_autoptr (PosValidatorSet) set = make_set (4, equal4, vals);
   guint prop = node_of (set, vals, 4, pos_proposer (set, 1, 0));
-  Rec rec = {
-    .node = (prop + 1) % 4,
-    .sent = g_ptr_array_new_with_free_func ((GDestroyNotify)g_bytes_unref),
-    .wal = g_ptr_array_new_with_free_func ((GDestroyNotify)g_bytes_unref)
-  };
+  Rec rec = rec_new ((prop + 1) % 4);
   PosEngine *e = rec_engine (&rec, vals);
   pos_engine_start_height (e, 1, set);
   pos_engine_on_timeout (e, 1, 0, POS_STEP_PROPOSE); /* prevote nil */
@@ -714,8 +713,7 @@ test_engine_wal_restart (void)
   g_assert_true (g_bytes_equal (rec.sent->pdata[0], rec.wal->pdata[0]));
   g_assert_cmpuint (pos_engine_step (e), ==, POS_STEP_PREVOTE);
   pos_engine_free (e);
-  g_ptr_array_unref (rec.sent);
-  g_ptr_array_unref (rec.wal);
+  rec_clear (&rec);
 }
 
 /* The proposer signs, persists, then sends; a WAL that fails stops the
@@ -726,11 +724,7 @@ test_engine_propose (void)
   PosValidator vals[4];
   g_autoptr (PosValidatorSet) set = make_set (4, equal4, vals);
   guint prop = node_of (set, vals, 4, pos_proposer (set, 1, 0));
-  Rec rec = {
-    .node = prop,
-    .sent = g_ptr_array_new_with_free_func ((GDestroyNotify)g_bytes_unref),
-    .wal = g_ptr_array_new_with_free_func ((GDestroyNotify)g_bytes_unref)
-  };
+  Rec rec = rec_new (prop);
   PosEngine *e = rec_engine (&rec, vals);
   pos_engine_start_height (e, 1, set); /* proposes and prevotes */
   g_assert_cmpuint (rec.wal->len, ==, 2);
@@ -753,8 +747,7 @@ test_engine_propose (void)
   pos_engine_on_timeout (e, 1, 0, POS_STEP_PROPOSE);
   g_assert_cmpuint (rec.sent->len, ==, 0);
   pos_engine_free (e);
-  g_ptr_array_unref (rec.sent);
-  g_ptr_array_unref (rec.wal);
+  rec_clear (&rec);
 }
 
 /* A node that precommitted v (and so locked on it) crashes; restarted
@@ -772,11 +765,7 @@ test_engine_lock_survives_restart (void)
   guint other = 0;
   while (other == p0 || other == me)
     other++;
-  Rec rec = {
-    .node = me,
-    .sent = g_ptr_array_new_with_free_func ((GDestroyNotify)g_bytes_unref),
-    .wal = g_ptr_array_new_with_free_func ((GDestroyNotify)g_bytes_unref)
-  };
+  Rec rec = rec_new (me);
   PosEngine *e = rec_engine (&rec, vals);
   pos_engine_start_height (e, 1, set);
   PosMsg pm = { .kind = POS_MSG_PROPOSAL,
@@ -827,8 +816,7 @@ test_engine_lock_survives_restart (void)
   g_assert_cmpuint (m.round, ==, 1);
   g_assert_true (m.nil); /* locked on v */
   pos_engine_free (e);
-  g_ptr_array_unref (rec.sent);
-  g_ptr_array_unref (rec.wal);
+  rec_clear (&rec);
 }
 
 /* Stake-weighted counting at the 2/3 boundary: an observer engine sees
@@ -841,11 +829,7 @@ test_engine_weighted_quorum (void)
   PosValidator vals[4];
   g_autoptr (PosValidatorSet) set = make_set (4, powers, vals);
   guint prop = node_of (set, vals, 4, pos_proposer (set, 1, 0));
-  Rec rec = {
-    .node = 0,
-    .sent = g_ptr_array_new_with_free_func ((GDestroyNotify)g_bytes_unref),
-    .wal = g_ptr_array_new_with_free_func ((GDestroyNotify)g_bytes_unref)
-  };
+  Rec rec = rec_new (0);
   PosEnv env = { .user_data = &rec,
                  .validate = rec_validate,
                  .broadcast = rec_broadcast,
@@ -886,10 +870,8 @@ test_engine_weighted_quorum (void)
   g_assert_true (pos_certificate_verify (set, CHAIN, 1, pm.block_id, c, len,
                                          NULL, NULL, &error));
   g_assert_no_error (error);
-  g_clear_pointer (&rec.cert, g_bytes_unref);
   pos_engine_free (e);
-  g_ptr_array_unref (rec.sent);
-  g_ptr_array_unref (rec.wal);
+  rec_clear (&rec);
 }
 
 int
