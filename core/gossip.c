@@ -49,16 +49,22 @@ send_bytes (CairnNode *node, const char *peer, uint8_t channel, GBytes *b)
   return FALSE;
 }
 
-static void
-send_json (CairnNode *node, const char *peer, uint8_t channel, json_t *obj)
+/* obj (taken) as compact JSON with sorted keys; NULL if it cannot be
+ * written. */
+static GBytes *
+json_bytes (json_t *obj)
 {
   char *text = json_dumps (obj, JSON_COMPACT | JSON_SORT_KEYS);
   json_decref (obj);
-  if (text == NULL)
-    return;
-  gsize len = strlen (text);
-  g_autoptr (GBytes) b = g_bytes_new_take (text, len);
-  send_bytes (node, peer, channel, b);
+  return text ? g_bytes_new_take (text, strlen (text)) : NULL;
+}
+
+static void
+send_json (CairnNode *node, const char *peer, uint8_t channel, json_t *obj)
+{
+  g_autoptr (GBytes) b = json_bytes (obj);
+  if (b)
+    send_bytes (node, peer, channel, b);
 }
 
 void
@@ -210,24 +216,33 @@ cairn_gossip_block (CairnNode *node, const char *bytes, size_t len)
   cairn_gossip_broadcast (node, CAIRN_P2P_CH_BLOCKS, b, NULL);
 }
 
-static void
-send_head (CairnNode *node, const char *peer)
+/* {"type":"head","height":H,"peers":[our peers]} */
+static GBytes *
+head_message (CairnNode *node)
 {
   g_auto (GStrv) mine = node->p2p->ops->peers (node->p2p);
   json_t *peers = json_array ();
   for (guint i = 0; mine[i] && i < MAX_PEER_PEERS; i++)
     json_array_append_new (peers, json_string (mine[i]));
-  send_json (node, peer, CAIRN_P2P_CH_SYNC,
-             json_pack ("{s:s, s:I, s:o}", "type", "head", "height",
-                        (json_int_t)node->head.height, "peers", peers));
+  return json_bytes (json_pack ("{s:s, s:I, s:o}", "type", "head", "height",
+                                (json_int_t)node->head.height, "peers", peers));
 }
 
 static void
+send_head (CairnNode *node, const char *peer)
+{
+  g_autoptr (GBytes) b = head_message (node);
+  if (b)
+    send_bytes (node, peer, CAIRN_P2P_CH_SYNC, b);
+}
+
+/* One message for every peer (the tick, and when our links change). */
+static void
 send_head_all (CairnNode *node)
 {
-  g_auto (GStrv) peers = node->p2p->ops->peers (node->p2p);
-  for (guint i = 0; peers[i]; i++)
-    send_head (node, peers[i]);
+  g_autoptr (GBytes) b = head_message (node);
+  if (b)
+    cairn_gossip_broadcast (node, CAIRN_P2P_CH_SYNC, b, NULL);
 }
 
 /* What `peer` told us of its peers; without a list (an older node, or one
