@@ -123,6 +123,10 @@ json_t *cairn_client_get (CairnClient *client, const char *path,
                           GError **error);
 json_t *cairn_client_post (CairnClient *client, const char *path,
                            const char *body, size_t len, GError **error);
+/* What cairn_client_call's value and status make for cairn_client_get and
+ * _post: the value (taken) if 2xx, else its API error as a GError. */
+json_t *cairn_client_reply_ok (json_t *value, guint status, const char *method,
+                               const char *path, GError **error);
 /* Open a streaming GET (server-sent events); read it on this thread. */
 GInputStream *cairn_client_open_stream (CairnClient *client, const char *path,
                                         GError **error);
@@ -161,7 +165,10 @@ gboolean cairn_client_tx_result_ok (const json_t *tx_json, char **why);
 /* ---- cmd_tx.c ---- */
 /* Sign body as a `type` tx with key and submit it to client's node, at
  * *nonce_opt or (NULL) the account's next nonce; the chain id comes from
- * the node. Without wait: {"id","from","nonce"} once accepted. With wait:
+ * the node. A chosen nonce that another submitter of the same key (the
+ * node's own automatic txs) takes between the lookup and the POST is chosen
+ * again, up to a few times. Without wait: {"id","from","nonce"} once
+ * accepted. With wait:
  * the committed tx's JSON (cairn_client_wait_tx; check it with
  * cairn_client_tx_result_ok). Errors: CAIRN_CLI_ERROR (exit codes), or the
  * node's refusal as cairn_client_post reports it. */

@@ -179,9 +179,9 @@ api_error_text (const json_t *body)
 }
 
 /* value if status is 2xx, else its API error as a GError. Takes value. */
-static json_t *
-ok_or_error (json_t *value, guint status, const char *method, const char *path,
-             GError **error)
+json_t *
+cairn_client_reply_ok (json_t *value, guint status, const char *method,
+                       const char *path, GError **error)
 {
   if (value == NULL || (status >= 200 && status < 300))
     return value;
@@ -200,7 +200,7 @@ request_ok (CairnClient *client, const char *method, const char *path,
   guint status = 0;
   json_t *value
       = cairn_client_call (client, method, path, body, len, &status, error);
-  return ok_or_error (value, status, method, path, error);
+  return cairn_client_reply_ok (value, status, method, path, error);
 }
 
 json_t *
@@ -266,7 +266,7 @@ cairn_client_upload (CairnClient *client, const char *path, GInputStream *in,
   }
   guint status = 0;
   json_t *value = reply_json (msg, "POST", path, reply, &status, error);
-  return ok_or_error (value, status, "POST", path, error);
+  return cairn_client_reply_ok (value, status, "POST", path, error);
 }
 
 gboolean
@@ -295,7 +295,7 @@ cairn_client_download (CairnClient *client, const char *path, const char *range,
     g_autoptr (GBytes) body
         = g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (mem));
     json_t *value = reply_json (msg, "GET", path, body, &status, error);
-    ok_or_error (value, status, "GET", path, error);
+    cairn_client_reply_ok (value, status, "GET", path, error);
     return FALSE;
   }
   goffset expected = soup_message_headers_get_content_length (

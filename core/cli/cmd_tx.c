@@ -66,6 +66,26 @@ report_committed (const json_t *tx, gboolean json)
   return CAIRN_EXIT_FAILED;
 }
 
+/* A refusal that means another tx of this key took the nonce chosen for
+ * ours after the lookup ("nonce_too_low" once it committed, "duplicate"
+ * while it is pending in another tx; the same tx pending again names our
+ * own id). */
+static gboolean
+nonce_taken (const json_t *reply, guint status, const CairnTx *tx)
+{
+  if (status != 409)
+    return FALSE;
+  const json_t *err = json_object_get (reply, "error");
+  const char *code = json_string_value (json_object_get (err, "code"));
+  const char *message = json_string_value (json_object_get (err, "message"));
+  if (g_strcmp0 (code, "nonce_too_low") == 0)
+    return TRUE;
+  return g_strcmp0 (code, "duplicate") == 0 && message != NULL
+         && strstr (message, tx->id_hex) == NULL;
+}
+
+#define NONCE_ATTEMPTS 5
+
 json_t *
 cairn_cli_tx_submit (CairnClient *client, const CairnKey *key, const char *type,
                      const json_t *body, const uint64_t *nonce_opt,
@@ -74,30 +94,42 @@ cairn_cli_tx_submit (CairnClient *client, const CairnKey *key, const char *type,
   g_autofree char *chain_id = cairn_client_chain_id (client, error);
   if (chain_id == NULL)
     return NULL;
-  uint64_t nonce = nonce_opt ? *nonce_opt : 0;
-  if (nonce_opt == NULL
-      && !cairn_client_next_nonce (client, cairn_key_address (key), &nonce,
-                                   error))
-    return NULL;
-  g_autoptr (GError) local = NULL;
-  g_autoptr (CairnTx) tx
-      = cairn_tx_sign (key, chain_id, type, nonce, body, &local);
-  if (tx == NULL) {
-    g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_USAGE,
-                 "cannot sign a '%s' tx: %s", type, local->message);
-    return NULL;
+  for (int attempt = 1;; attempt++) {
+    uint64_t nonce = nonce_opt ? *nonce_opt : 0;
+    if (nonce_opt == NULL
+        && !cairn_client_next_nonce (client, cairn_key_address (key), &nonce,
+                                     error))
+      return NULL;
+    g_autoptr (GError) local = NULL;
+    g_autoptr (CairnTx) tx
+        = cairn_tx_sign (key, chain_id, type, nonce, body, &local);
+    if (tx == NULL) {
+      g_set_error (error, CAIRN_CLI_ERROR, CAIRN_EXIT_USAGE,
+                   "cannot sign a '%s' tx: %s", type, local->message);
+      return NULL;
+    }
+    guint status = 0;
+    json_t *reply = cairn_client_call (client, "POST", "/v1/txs", tx->bytes,
+                                       tx->len, &status, error);
+    if (reply == NULL)
+      return NULL;
+    if (nonce_opt == NULL && attempt < NONCE_ATTEMPTS
+        && nonce_taken (reply, status, tx)) {
+      json_decref (reply);
+      continue;
+    }
+    g_autoptr (json_t) ok
+        = cairn_client_reply_ok (reply, status, "POST", "/v1/txs", error);
+    if (ok == NULL)
+      return NULL;
+    const char *id = json_string_value (json_object_get (ok, "id"));
+    if (id == NULL)
+      id = tx->id_hex;
+    if (!wait)
+      return json_pack ("{s:s,s:s,s:I}", "id", id, "from", tx->from, "nonce",
+                        (json_int_t)nonce);
+    return cairn_client_wait_tx (client, id, timeout_s, error);
   }
-  g_autoptr (json_t) reply
-      = cairn_client_post (client, "/v1/txs", tx->bytes, tx->len, error);
-  if (reply == NULL)
-    return NULL;
-  const char *id = json_string_value (json_object_get (reply, "id"));
-  if (id == NULL)
-    id = tx->id_hex;
-  if (!wait)
-    return json_pack ("{s:s,s:s,s:I}", "id", id, "from", tx->from, "nonce",
-                      (json_int_t)nonce);
-  return cairn_client_wait_tx (client, id, timeout_s, error);
 }
 
 static int
