@@ -27,7 +27,7 @@
  * installed. */
 #define FALLBACK_DEPENDS                                                       \
   "libc6, libglib2.0-0, libjansson4, libssl3, libsoup-3.0-0, libsodium23, "    \
-  "liblmdb0, libgit2-1.5"
+  "liblmdb0, libleveldb1d, libgit2-1.5"
 
 /* Run argv (in cwd, with SOURCE_DATE_EPOCH = epoch); its stdout. */
 static char *

@@ -1,10 +1,11 @@
 /* store-lmdb: private declarations shared by the plugin's source files.
  *
- * On-disk layout (format version 1), one LMDB environment with named DBs:
+ * On-disk layout (format version 2), one LMDB environment with named DBs:
  *   meta     "format" -> u32be version, "head" -> u64be height
  *   blocks   u64be height -> block bytes
  *   hashes   32-byte block hash -> u64be height
- *   txs      32-byte tx id -> u64be height, u32be index, result bytes
+ *   txlist   u64be height -> the block's tx ids and results, for heights
+ *            with txs (store_lmdb_txlist.c)
  *   state    token(key) -> versions: the head value first, then some older
  *            ones (see "Versions" below)
  *   history  token(key) '\0' u64be(UINT64_MAX - height) -> tag, value:
@@ -39,7 +40,7 @@
 
 #include <cairn/cairn.h>
 
-#define STORE_LMDB_FORMAT_VERSION 1u
+#define STORE_LMDB_FORMAT_VERSION 2u
 
 /* Keys of table meta. */
 #define STORE_LMDB_META_FORMAT "format"
@@ -73,15 +74,18 @@ typedef struct StoreLmdbPlugin {
   uint64_t resident_limit; /* 0: never drop the map's pages */
 } StoreLmdbPlugin;
 
+typedef struct StoreLmdbTxIndex StoreLmdbTxIndex;
+
 struct CairnStore {
   StoreLmdbPlugin *plugin;
   char *dir;
   char *data_path; /* <dir>/data.mdb, for messages */
   int lock_fd;     /* flock()ed <dir>/store.lock: one opener at a time */
   MDB_env *env;
-  MDB_dbi meta, blocks, hashes, txs, state, history, priv;
+  MDB_dbi meta, blocks, hashes, txlist, state, history, priv;
   GMutex readers_lock;
   GPtrArray *idle_readers;      /* reset MDB_txn *, renewed on the next read */
+  StoreLmdbTxIndex *txindex;    /* NULL until open succeeded */
   uint64_t resident_after_trim; /* file pages mapped after the last trim */
   int statm_fd;   /* /proc/self/statm, opened at the first trim check */
   void *map_addr; /* LMDB's mapping of data.mdb (trim_map) */
@@ -108,6 +112,10 @@ char *store_lmdb_space_hint (const CairnStore *store);
 
 /* ---- open/close (store_lmdb_open.c) ---- */
 
+/* Log through the host, as the plugin. */
+void store_lmdb_log (CairnStore *store, GLogLevelFlags level, const char *fmt,
+                     ...) G_GNUC_PRINTF (3, 4);
+
 CairnStore *store_lmdb_open (CairnPlugin *self, const char *dir,
                              GError **error);
 void store_lmdb_close (CairnStore *store);
@@ -120,6 +128,47 @@ gboolean store_lmdb_commit (CairnStore *store, const CairnCommitData *data,
 gboolean store_lmdb_sync (CairnStore *store, GError **error);
 gboolean store_lmdb_private_write (CairnStore *store, const CairnWrite *writes,
                                    size_t n, GError **error);
+
+/* ---- tx lists (store_lmdb_txlist.c) ----
+ *
+ * One record per height with txs: u32be n, then n times (32-byte id, u32be
+ * end of its result), then the results, each canonical JSON. */
+
+size_t store_lmdb_txlist_size (const CairnCommitTx *txs, size_t n);
+/* Write the record of txs into out (store_lmdb_txlist_size bytes). */
+void store_lmdb_txlist_write (uint8_t *out, const CairnCommitTx *txs, size_t n);
+/* Check that rec decodes; *n = its number of txs. */
+gboolean store_lmdb_txlist_check (const uint8_t *rec, size_t len, uint32_t *n);
+/* Entry i of a checked record. */
+void store_lmdb_txlist_entry (const uint8_t *rec, uint32_t i,
+                              const uint8_t **id, const uint8_t **result,
+                              size_t *result_len);
+
+/* ---- the tx index (store_lmdb_txindex.c) ---- */
+
+/* Open <dir>/txindex (rebuilt from txlist when it cannot be used) and index
+ * the heights up to the head it lacks. */
+gboolean store_lmdb_txindex_open (CairnStore *store, GError **error);
+void store_lmdb_txindex_close (CairnStore *store);
+/* Before the commit of height: CONFLICT when one of txs is indexed already
+ * (or twice among txs). Catches up first when the index is behind. */
+gboolean store_lmdb_txindex_check (CairnStore *store, uint64_t height,
+                                   const CairnCommitTx *txs, size_t n,
+                                   GError **error);
+/* After the commit of height: index txs (a failure is logged; the next
+ * check indexes them again from txlist). */
+void store_lmdb_txindex_add (CairnStore *store, uint64_t height,
+                             const CairnCommitTx *txs, size_t n);
+/* Height and index of tx id; NOT_FOUND when not indexed. */
+gboolean store_lmdb_txindex_find (CairnStore *store, const uint8_t id[32],
+                                  uint64_t *height, uint32_t *index,
+                                  GError **error);
+
+/* ---- migration (store_lmdb_migrate.c) ---- */
+
+/* Convert a format-1 store in place: table txs becomes table txlist; the
+ * last write txn drops txs and sets format 2. */
+gboolean store_lmdb_migrate_v1 (CairnStore *store, GError **error);
 
 /* ---- reads (store_lmdb_read.c) ---- */
 

@@ -1,5 +1,6 @@
-/* store-lmdb: commit a block, its tx index and its write-set in one LMDB
- * write transaction, so that after a crash all of it is visible or none. */
+/* store-lmdb: commit a block, its tx list and its write-set in one LMDB
+ * write transaction, so that after a crash all of it is visible or none;
+ * then index its txs (store_lmdb_txindex.c). */
 #include "store_lmdb.h"
 
 #include <fcntl.h>
@@ -419,28 +420,14 @@ write_block (CairnStore *store, MDB_txn *txn, const CairnCommitData *data,
   if (rc != 0)
     return store_lmdb_fail (store, error, rc, "cannot index the block hash");
 
-  for (size_t i = 0; i < data->n_txs; i++) {
-    const CairnCommitTx *t = &data->txs[i];
-    uint8_t rec[12];
-    store_lmdb_put_u64be (rec, data->height);
-    store_lmdb_put_u32be (rec + 8, (uint32_t)i);
-    MDB_val tk = { 32, (void *)t->id };
-    MDB_val tv = { 12 + t->result_len, NULL };
-    rc = mdb_put (txn, store->txs, &tk, &tv, MDB_NOOVERWRITE | MDB_RESERVE);
-    if (rc == MDB_KEYEXIST) {
-      g_autofree char *hex = cairn_hex_encode (t->id, 32);
-      g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFLICT,
-                   "%s: cannot commit height %" G_GUINT64_FORMAT
-                   ": txs[%zu] %s is already stored",
-                   store->dir, data->height, i, hex);
-      return FALSE;
-    }
-    if (rc != 0)
-      return store_lmdb_fail (store, error, rc, "cannot index a tx");
-    memcpy (tv.mv_data, rec, 12);
-    if (t->result_len > 0)
-      memcpy ((uint8_t *)tv.mv_data + 12, t->result, t->result_len);
-  }
+  if (data->n_txs == 0)
+    return TRUE;
+  /* Heights only grow: an append, like the block. */
+  MDB_val tv = { store_lmdb_txlist_size (data->txs, data->n_txs), NULL };
+  rc = mdb_put (txn, store->txlist, &k, &tv, MDB_APPEND | MDB_RESERVE);
+  if (rc != 0)
+    return store_lmdb_fail (store, error, rc, "cannot write the tx list");
+  store_lmdb_txlist_write (tv.mv_data, data->txs, data->n_txs);
   return TRUE;
 }
 
@@ -453,6 +440,11 @@ store_lmdb_commit (CairnStore *store, const CairnCommitData *data,
 
   g_return_val_if_fail (store != NULL, FALSE);
   if (!check_data (data, error))
+    return FALSE;
+  /* Checked before, written after the block: it refuses a tx id stored
+   * already, and it never holds a height the store lacks. */
+  if (!store_lmdb_txindex_check (store, data->height, data->txs, data->n_txs,
+                                 error))
     return FALSE;
   if ((rc = mdb_txn_begin (store->env, NULL, 0, &txn)) != 0)
     return store_lmdb_fail (store, error, rc, "cannot start a write");
@@ -491,6 +483,7 @@ store_lmdb_commit (CairnStore *store, const CairnCommitData *data,
                  space);
     return FALSE;
   }
+  store_lmdb_txindex_add (store, data->height, data->txs, data->n_txs);
   trim_map (store);
   return TRUE;
 

@@ -116,10 +116,8 @@ fail_errno (GError **error, int err, const char *what, const char *path)
   return FALSE;
 }
 
-static void log_msg (CairnStore *store, GLogLevelFlags level, const char *fmt,
-                     ...) G_GNUC_PRINTF (3, 4);
-static void
-log_msg (CairnStore *store, GLogLevelFlags level, const char *fmt, ...)
+void
+store_lmdb_log (CairnStore *store, GLogLevelFlags level, const char *fmt, ...)
 {
   const CairnHost *host = store->plugin->host;
   va_list ap;
@@ -162,7 +160,7 @@ static const TableName tables[] = {
   { "meta", G_STRUCT_OFFSET (CairnStore, meta) },
   { "blocks", G_STRUCT_OFFSET (CairnStore, blocks) },
   { "hashes", G_STRUCT_OFFSET (CairnStore, hashes) },
-  { "txs", G_STRUCT_OFFSET (CairnStore, txs) },
+  { "txlist", G_STRUCT_OFFSET (CairnStore, txlist) },
   { "state", G_STRUCT_OFFSET (CairnStore, state) },
   { "history", G_STRUCT_OFFSET (CairnStore, history) },
   { "private", G_STRUCT_OFFSET (CairnStore, priv) },
@@ -372,6 +370,26 @@ check_contents (CairnStore *store, MDB_txn *txn, GError **error)
   return TRUE;
 }
 
+/* The format version before the tables are opened: 1 is converted. */
+static gboolean
+migrate_if_old (CairnStore *store, GError **error)
+{
+  MDB_txn *txn;
+  MDB_dbi meta;
+  int rc = mdb_txn_begin (store->env, NULL, MDB_RDONLY, &txn);
+  if (rc != 0)
+    return store_lmdb_fail (store, error, rc, "cannot start a read");
+  MDB_val k
+      = { strlen (STORE_LMDB_META_FORMAT), (void *)STORE_LMDB_META_FORMAT };
+  MDB_val v;
+  gboolean old = mdb_dbi_open (txn, "meta", 0, &meta) == 0
+                 && mdb_get (txn, meta, &k, &v) == 0 && v.mv_size == 4
+                 && store_lmdb_get_u32be (v.mv_data) == 1;
+  mdb_txn_abort (txn);
+  /* Anything else is checked by open_tables. */
+  return !old || store_lmdb_migrate_v1 (store, error);
+}
+
 static gboolean
 open_tables (CairnStore *store, GError **error)
 {
@@ -423,9 +441,9 @@ on_lmdb_assert (MDB_env *env, const char *msg)
   g_autofree char *hint = store_lmdb_damage_hint (store);
   fprintf (stderr, "store-lmdb: %s: LMDB found a damaged page (%s); %s\n",
            store->data_path, msg, hint);
-  log_msg (store, G_LOG_LEVEL_CRITICAL,
-           "%s: LMDB found a damaged page (%s); %s", store->data_path, msg,
-           hint);
+  store_lmdb_log (store, G_LOG_LEVEL_CRITICAL,
+                  "%s: LMDB found a damaged page (%s); %s", store->data_path,
+                  msg, hint);
 }
 
 static gboolean
@@ -440,7 +458,8 @@ open_env (CairnStore *store, GError **error)
     return store_lmdb_fail (store, error, rc, "cannot create an environment");
   mdb_env_set_userctx (env, store);
   mdb_env_set_assert (env, on_lmdb_assert);
-  if ((rc = mdb_env_set_maxdbs (env, G_N_ELEMENTS (tables))) != 0
+  /* One more: format 1's table "txs", which a migration reads. */
+  if ((rc = mdb_env_set_maxdbs (env, G_N_ELEMENTS (tables) + 1)) != 0
       || (rc = mdb_env_set_mapsize (env, (size_t)p->map_size)) != 0
       || (rc = mdb_env_open (env, store->dir, flags, 0600)) != 0) {
     /* A failed mdb_env_open still needs mdb_env_close, nothing else. */
@@ -473,10 +492,11 @@ open_env (CairnStore *store, GError **error)
   if ((rc = mdb_reader_check (store->env, &dead)) != 0)
     return store_lmdb_fail (store, error, rc, "cannot check the reader table");
   if (dead > 0)
-    log_msg (store, G_LOG_LEVEL_INFO,
-             "%s: cleared %d reader slot(s) left by a process that died",
-             store->dir, dead);
-  return open_tables (store, error);
+    store_lmdb_log (store, G_LOG_LEVEL_INFO,
+                    "%s: cleared %d reader slot(s) left by a process that died",
+                    store->dir, dead);
+  return migrate_if_old (store, error) && open_tables (store, error)
+         && store_lmdb_txindex_open (store, error);
 }
 
 CairnStore *
@@ -520,7 +540,7 @@ store_lmdb_open (CairnPlugin *self, const char *dir, GError **error)
     }
     if (!create_fresh (store, error))
       goto fail;
-    log_msg (store, G_LOG_LEVEL_INFO, "created a new store in %s", dir);
+    store_lmdb_log (store, G_LOG_LEVEL_INFO, "created a new store in %s", dir);
   } else if (!S_ISREG (sb.st_mode)) {
     store_lmdb_fail_corrupt (store, error, "not a regular file");
     goto fail;
@@ -543,6 +563,7 @@ store_lmdb_close (CairnStore *store)
 {
   if (store == NULL)
     return;
+  store_lmdb_txindex_close (store);
   for (guint i = 0; i < store->idle_readers->len; i++)
     mdb_txn_abort (store->idle_readers->pdata[i]);
   g_ptr_array_unref (store->idle_readers);
@@ -551,8 +572,9 @@ store_lmdb_close (CairnStore *store)
     if (!store->plugin->sync) {
       int rc = mdb_env_sync (store->env, 1);
       if (rc != 0)
-        log_msg (store, G_LOG_LEVEL_WARNING, "%s: cannot sync on close: %s",
-                 store->data_path, mdb_strerror (rc));
+        store_lmdb_log (store, G_LOG_LEVEL_WARNING,
+                        "%s: cannot sync on close: %s", store->data_path,
+                        mdb_strerror (rc));
     }
     mdb_env_close (store->env);
   }

@@ -149,28 +149,47 @@ gboolean
 store_lmdb_tx_get (CairnStore *store, const uint8_t id[32], uint64_t *height,
                    uint32_t *index, GBytes **result, GError **error)
 {
-  MDB_val v;
-  gboolean ok = FALSE;
-
+  uint64_t h;
+  uint32_t i;
+  if (!store_lmdb_txindex_find (store, id, &h, &i, error))
+    return FALSE;
   MDB_txn *txn = store_lmdb_reader_acquire (store, error);
   if (txn == NULL)
     return FALSE;
+  uint8_t key[8];
+  store_lmdb_put_u64be (key, h);
   g_autofree char *hex = cairn_hex_encode (id, 32);
-  g_autofree char *what = g_strdup_printf ("tx %s", hex);
-  if (get_raw (store, txn, store->txs, id, 32, &v, what, error)) {
-    if (v.mv_size < 12) {
+  g_autofree char *what = g_strdup_printf (
+      "the tx list of height %" G_GUINT64_FORMAT " (tx %s)", h, hex);
+  MDB_val v;
+  uint32_t n = 0;
+  gboolean ok = FALSE;
+  if (!get_raw (store, txn, store->txlist, key, 8, &v, what, error))
+    ; /* the index names a height the store lacks */
+  else if (!store_lmdb_txlist_check (v.mv_data, v.mv_size, &n) || i >= n)
+    store_lmdb_fail_corrupt (store, error,
+                             "table 'txlist': the record of height "
+                             "%" G_GUINT64_FORMAT " does not decode or has no "
+                             "tx %u (tx %s)",
+                             h, i, hex);
+  else {
+    const uint8_t *stored_id, *res;
+    size_t res_len;
+    store_lmdb_txlist_entry (v.mv_data, i, &stored_id, &res, &res_len);
+    if (memcmp (stored_id, id, 32) != 0)
       store_lmdb_fail_corrupt (store, error,
-                               "table 'txs': the record of %s has %zu "
-                               "bytes, less than 12",
-                               hex, v.mv_size);
-    } else {
-      const uint8_t *p = v.mv_data;
+                               "the tx index puts tx %s at height "
+                               "%" G_GUINT64_FORMAT " index %u, which holds "
+                               "another tx; remove %s/txindex and restart to "
+                               "rebuild the index",
+                               hex, h, i, store->dir);
+    else {
       if (height != NULL)
-        *height = store_lmdb_get_u64be (p);
+        *height = h;
       if (index != NULL)
-        *index = store_lmdb_get_u32be (p + 8);
+        *index = i;
       if (result != NULL)
-        *result = g_bytes_new (p + 12, v.mv_size - 12);
+        *result = g_bytes_new (res, res_len);
       ok = TRUE;
     }
   }

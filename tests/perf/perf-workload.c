@@ -56,6 +56,7 @@
 #include <gnu/libc-version.h>
 
 #include <glib/gstdio.h>
+#include <leveldb/c.h>
 #include <lmdb.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -505,11 +506,13 @@ print_env (void)
 {
   g_autofree char *cpu = cpu_features ();
   printf ("cpu: %d cores;%s\n", use_two_cpus (), cpu);
-  printf ("libs: glibc %s; glib %u.%u.%u; jansson %s; %s; libsodium %s; %s\n",
+  printf ("libs: glibc %s; glib %u.%u.%u; jansson %s; %s; libsodium %s; %s; "
+          "LevelDB %d.%d\n",
           gnu_get_libc_version (), glib_major_version, glib_minor_version,
           glib_micro_version, jansson_version_str (),
           OpenSSL_version (OPENSSL_VERSION), sodium_version_string (),
-          mdb_version (NULL, NULL, NULL));
+          mdb_version (NULL, NULL, NULL), leveldb_major_version (),
+          leveldb_minor_version ());
 }
 
 static gboolean

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <glib/gstdio.h>
+#include <leveldb/c.h>
 #include <lmdb.h>
 
 #include <cairn/cairn.h>
@@ -129,7 +130,7 @@ data_path (Env *e)
 typedef void (*RawFn) (MDB_txn *txn, MDB_dbi dbi, gpointer user_data);
 
 static void
-raw_edit (Env *e, const char *table, RawFn fn, gpointer user_data)
+raw_edit_at (const char *dir, const char *table, RawFn fn, gpointer user_data)
 {
   MDB_env *env;
   MDB_txn *txn;
@@ -137,12 +138,18 @@ raw_edit (Env *e, const char *table, RawFn fn, gpointer user_data)
   g_assert_cmpint (mdb_env_create (&env), ==, 0);
   g_assert_cmpint (mdb_env_set_maxdbs (env, 16), ==, 0);
   g_assert_cmpint (mdb_env_set_mapsize (env, 64u << 20), ==, 0);
-  g_assert_cmpint (mdb_env_open (env, e->dir, 0, 0600), ==, 0);
+  g_assert_cmpint (mdb_env_open (env, dir, 0, 0600), ==, 0);
   g_assert_cmpint (mdb_txn_begin (env, NULL, 0, &txn), ==, 0);
   g_assert_cmpint (mdb_dbi_open (txn, table, MDB_CREATE, &dbi), ==, 0);
   fn (txn, dbi, user_data);
   g_assert_cmpint (mdb_txn_commit (txn), ==, 0);
   mdb_env_close (env);
+}
+
+static void
+raw_edit (Env *e, const char *table, RawFn fn, gpointer user_data)
+{
+  raw_edit_at (e->dir, table, fn, user_data);
 }
 
 typedef struct {
@@ -357,7 +364,7 @@ test_format_version (void)
   g_autofree char *msg = env_open_fails (e, CAIRN_ERROR_NOT_IMPLEMENTED);
   g_assert_nonnull (strstr (msg, "data.mdb"));
   g_assert_nonnull (strstr (msg, "format version 99"));
-  g_assert_nonnull (strstr (msg, "reads version 1"));
+  g_assert_nonnull (strstr (msg, "reads version 2"));
 
   raw_put (e, "meta", "format", 6, "\0\0\1", 3);
   g_autofree char *msg2 = env_open_fails (e, CAIRN_ERROR_CORRUPT);
@@ -367,8 +374,8 @@ test_format_version (void)
   g_autofree char *msg3 = env_open_fails (e, CAIRN_ERROR_CORRUPT);
   g_assert_nonnull (strstr (msg3, "no format version"));
 
-  const uint8_t v1[4] = { 0, 0, 0, 1 };
-  raw_put (e, "meta", "format", 6, v1, 4);
+  const uint8_t v2[4] = { 0, 0, 0, 2 };
+  raw_put (e, "meta", "format", 6, v2, 4);
   CairnStore *s = env_open (e);
   e->iface->close (s);
 }
@@ -896,6 +903,242 @@ count_cb (const char *key, const uint8_t *value, size_t len, void *user_data)
   return TRUE;
 }
 
+/* ---- the tx index (<dir>/txindex) and format 1 ------------------------ */
+
+#define TX_BLOCKS 7
+
+/* Block h holds h % 3 txs (some blocks none), each with its own result. */
+static void
+fill_txs (Env *e)
+{
+  CairnStore *s = env_open (e);
+  for (uint64_t h = 0; h < TX_BLOCKS; h++) {
+    g_autoptr (CairnTestCommit) c = cairn_test_commit_new (h);
+    for (uint32_t i = 0; i < h % 3; i++) {
+      uint8_t id[32];
+      cairn_test_tx_id (h, i, id);
+      g_autofree char *result
+          = g_strdup_printf ("{\"h\":%" G_GUINT64_FORMAT ",\"i\":%u}", h, i);
+      cairn_test_commit_add_tx (c, id, result);
+    }
+    commit_ok (e, s, c);
+  }
+  e->iface->close (s);
+}
+
+/* How many of fill_txs's txs tx_get finds at their place with their
+ * result (failing on any other answer than NOT_FOUND). */
+static guint
+found_txs (Env *e, CairnStore *s)
+{
+  guint found = 0;
+  for (uint64_t h = 0; h < TX_BLOCKS; h++)
+    for (uint32_t i = 0; i < h % 3; i++) {
+      uint8_t id[32];
+      cairn_test_tx_id (h, i, id);
+      uint64_t th = 0;
+      uint32_t ti = 0;
+      g_autoptr (GBytes) res = NULL;
+      g_autoptr (GError) error = NULL;
+      if (!e->iface->tx_get (s, id, &th, &ti, &res, &error)) {
+        g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_NOT_FOUND);
+        continue;
+      }
+      g_autofree char *want
+          = g_strdup_printf ("{\"h\":%" G_GUINT64_FORMAT ",\"i\":%u}", h, i);
+      g_assert_cmpuint (th, ==, h);
+      g_assert_cmpuint (ti, ==, i);
+      cairn_test_assert_bytes_str (res, want);
+      found++;
+    }
+  return found;
+}
+
+#define TX_COUNT 6u /* 0+1+2+0+1+2+0 */
+
+static char *
+index_dir (Env *e)
+{
+  return g_build_filename (e->dir, "txindex", NULL);
+}
+
+/* Change the (closed) store's LevelDB tx index: delete the ids of txs
+ * (heights from..to-1, all their indexes), then set "next" (or delete it
+ * when next is G_MAXUINT64; leave it when 0). */
+static void
+index_edit (Env *e, uint64_t from, uint64_t to, uint64_t next)
+{
+  g_autofree char *dir = index_dir (e);
+  leveldb_options_t *o = leveldb_options_create ();
+  char *err = NULL;
+  leveldb_t *db = leveldb_open (o, dir, &err);
+  g_assert_null (err);
+  leveldb_writeoptions_t *w = leveldb_writeoptions_create ();
+  for (uint64_t h = from; h < to; h++)
+    for (uint32_t i = 0; i < h % 3; i++) {
+      uint8_t id[32];
+      cairn_test_tx_id (h, i, id);
+      leveldb_delete (db, w, (const char *)id, 32, &err);
+      g_assert_null (err);
+    }
+  if (next == G_MAXUINT64)
+    leveldb_delete (db, w, "next", 4, &err);
+  else if (next != 0) {
+    uint8_t v[8];
+    for (int b = 0; b < 8; b++)
+      v[b] = (uint8_t)(next >> (56 - 8 * b));
+    leveldb_put (db, w, "next", 4, (const char *)v, 8, &err);
+  }
+  g_assert_null (err);
+  leveldb_writeoptions_destroy (w);
+  leveldb_close (db);
+  leveldb_options_destroy (o);
+}
+
+static guint
+reopen_and_count (Env *e)
+{
+  CairnStore *s = env_open (e);
+  guint n = found_txs (e, s);
+  e->iface->close (s);
+  return n;
+}
+
+static void
+test_txindex_recovery (void)
+{
+  g_autoptr (Env) e = env_new ();
+  fill_txs (e);
+  g_assert_cmpuint (reopen_and_count (e), ==, TX_COUNT);
+
+  /* An index that says which heights it holds is used as it is: ids
+   * taken out of it stay out. */
+  index_edit (e, 5, 6, 0);
+  g_assert_cmpuint (reopen_and_count (e), ==, TX_COUNT - 2);
+
+  /* Behind the store (a machine crash lost its last writes, or a write
+   * failed): the heights from "next" on are indexed again. */
+  index_edit (e, 3, TX_BLOCKS, 3);
+  g_assert_cmpuint (reopen_and_count (e), ==, TX_COUNT);
+
+  /* Ahead of the store (a store restored from an older copy), or without
+   * "next": rebuilt. */
+  index_edit (e, 5, 6, 99);
+  g_assert_cmpuint (reopen_and_count (e), ==, TX_COUNT);
+  index_edit (e, 5, 6, G_MAXUINT64);
+  g_assert_cmpuint (reopen_and_count (e), ==, TX_COUNT);
+
+  /* Files LevelDB cannot read, or no index at all: rebuilt. */
+  g_autofree char *dir = index_dir (e);
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  g_assert_nonnull (d);
+  for (const char *name; (name = g_dir_read_name (d)) != NULL;) {
+    g_autofree char *file = g_build_filename (dir, name, NULL);
+    g_assert_true (g_file_set_contents (file, "garbage", -1, NULL));
+  }
+  g_assert_cmpuint (reopen_and_count (e), ==, TX_COUNT);
+  cairn_test_rm_rf (dir);
+  g_assert_cmpuint (reopen_and_count (e), ==, TX_COUNT);
+
+  /* An id already indexed is refused at commit, as is an id twice in one
+   * block, and nothing is stored. */
+  CairnStore *s = env_open (e);
+  g_autoptr (GError) error = NULL;
+  uint8_t old[32], fresh[32];
+  cairn_test_tx_id (5, 1, old);
+  cairn_test_tx_id (TX_BLOCKS, 0, fresh);
+  g_autoptr (CairnTestCommit) c = cairn_test_commit_new (TX_BLOCKS);
+  cairn_test_commit_add_tx (c, fresh, "{}");
+  cairn_test_commit_add_tx (c, old, "again");
+  g_assert_false (e->iface->commit (s, cairn_test_commit_data (c), &error));
+  g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFLICT);
+  g_assert_nonnull (strstr (error->message, "txs[1]"));
+  g_assert_nonnull (strstr (error->message, "already stored at height 5"));
+  g_clear_error (&error);
+  g_autoptr (CairnTestCommit) twice = cairn_test_commit_new (TX_BLOCKS);
+  cairn_test_commit_add_tx (twice, fresh, "{}");
+  cairn_test_commit_add_tx (twice, fresh, "{}");
+  g_assert_false (e->iface->commit (s, cairn_test_commit_data (twice), &error));
+  g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFLICT);
+  g_assert_nonnull (strstr (error->message, "txs[1]"));
+  g_clear_error (&error);
+  uint64_t head = 0;
+  g_assert_true (e->iface->head (s, &head, &error));
+  g_assert_cmpuint (head, ==, TX_BLOCKS - 1);
+  g_assert_false (e->iface->tx_get (s, fresh, NULL, NULL, NULL, &error));
+  g_assert_error (error, CAIRN_ERROR, CAIRN_ERROR_NOT_FOUND);
+  e->iface->close (s);
+}
+
+/* Format 1 kept the txs in table "txs" (id -> u64be height, u32be index,
+ * result): rewrite a store that way, as an older store-lmdb left it. */
+static void
+make_format_1 (Env *e, gboolean damaged, gboolean keep_txlist)
+{
+  MDB_env *env;
+  MDB_txn *txn;
+  MDB_dbi meta, txs, txlist;
+  g_assert_cmpint (mdb_env_create (&env), ==, 0);
+  g_assert_cmpint (mdb_env_set_maxdbs (env, 16), ==, 0);
+  g_assert_cmpint (mdb_env_set_mapsize (env, 64u << 20), ==, 0);
+  g_assert_cmpint (mdb_env_open (env, e->dir, 0, 0600), ==, 0);
+  g_assert_cmpint (mdb_txn_begin (env, NULL, 0, &txn), ==, 0);
+  g_assert_cmpint (mdb_dbi_open (txn, "meta", 0, &meta), ==, 0);
+  g_assert_cmpint (mdb_dbi_open (txn, "txs", MDB_CREATE, &txs), ==, 0);
+  g_assert_cmpint (mdb_dbi_open (txn, "txlist", 0, &txlist), ==, 0);
+  for (uint64_t h = 0; h < TX_BLOCKS; h++)
+    for (uint32_t i = 0; i < h % 3; i++) {
+      uint8_t id[32];
+      cairn_test_tx_id (h, i, id);
+      g_autofree char *result
+          = g_strdup_printf ("{\"h\":%" G_GUINT64_FORMAT ",\"i\":%u}", h, i);
+      size_t len = strlen (result);
+      g_autofree uint8_t *rec = g_malloc (12 + len);
+      for (int b = 0; b < 8; b++)
+        rec[b] = (uint8_t)(h >> (56 - 8 * b));
+      for (int b = 0; b < 4; b++)
+        rec[8 + b] = (uint8_t)(i >> (24 - 8 * b));
+      memcpy (rec + 12, result, len);
+      MDB_val k = { 32, id }, v = { damaged ? 5 : 12 + len, rec };
+      g_assert_cmpint (mdb_put (txn, txs, &k, &v, 0), ==, 0);
+    }
+  /* Kept: as a conversion that stopped halfway left it. */
+  if (!keep_txlist)
+    g_assert_cmpint (mdb_drop (txn, txlist, 1), ==, 0);
+  const uint8_t v1[4] = { 0, 0, 0, 1 };
+  MDB_val fk = { 6, "format" }, fv = { 4, (void *)v1 };
+  g_assert_cmpint (mdb_put (txn, meta, &fk, &fv, 0), ==, 0);
+  g_assert_cmpint (mdb_txn_commit (txn), ==, 0);
+  mdb_env_close (env);
+  g_autofree char *dir = index_dir (e);
+  cairn_test_rm_rf (dir);
+}
+
+static void
+test_migrate_format_1 (void)
+{
+  g_autoptr (Env) e = env_new ();
+  fill_txs (e);
+  make_format_1 (e, FALSE, FALSE);
+  g_assert_cmpuint (reopen_and_count (e), ==, TX_COUNT);
+  /* Converted once: format 2 on disk, no table txs. */
+  RawScan none = raw_scan (e, NULL, "txs", 3); /* table names */
+  g_assert_cmpuint (none.count, ==, 0);
+  g_assert_cmpuint (reopen_and_count (e), ==, TX_COUNT);
+
+  g_autoptr (Env) d = env_new ();
+  fill_txs (d);
+  make_format_1 (d, TRUE, FALSE);
+  g_autofree char *msg = env_open_fails (d, CAIRN_ERROR_CORRUPT);
+  g_assert_nonnull (strstr (msg, "table 'txs' (format 1)"));
+
+  /* A conversion that stopped after writing part of txlist. */
+  g_autoptr (Env) h = env_new ();
+  fill_txs (h);
+  make_format_1 (h, FALSE, TRUE);
+  g_assert_cmpuint (reopen_and_count (h), ==, TX_COUNT);
+}
+
 static void
 test_corrupt_records (void)
 {
@@ -923,7 +1166,8 @@ test_corrupt_records (void)
   cairn_test_block_hash (1, hash);
   raw_put (e, "hashes", hash, 32, "abc", 3);
   cairn_test_tx_id (1, 0, id);
-  raw_put (e, "txs", id, 32, "short", 5);
+  uint8_t h1[8] = { 0, 0, 0, 0, 0, 0, 0, 1 };
+  raw_put (e, "txlist", h1, 8, "short", 5);
   RawPut clobber = { NULL, 0, "X", 1 };
   raw_edit (e, "history", raw_clobber_fn, &clobber);
 
@@ -933,7 +1177,7 @@ test_corrupt_records (void)
   expect_corrupt (error, "hashes");
   g_clear_error (&error);
   g_assert_false (e->iface->tx_get (s, id, NULL, NULL, NULL, &error));
-  expect_corrupt (error, "txs");
+  expect_corrupt (error, "txlist");
   g_clear_error (&error);
   g_assert_null (e->iface->state_get (s, "gone", 0, &error));
   expect_corrupt (error, "history");
@@ -1022,6 +1266,8 @@ main (int argc, char **argv)
   g_test_add_func ("/store-lmdb/failed-commit-is-atomic",
                    test_failed_commit_is_atomic);
   g_test_add_func ("/store-lmdb/corrupt-records", test_corrupt_records);
+  g_test_add_func ("/store-lmdb/txindex-recovery", test_txindex_recovery);
+  g_test_add_func ("/store-lmdb/migrate-format-1", test_migrate_format_1);
   g_test_add_func ("/store-lmdb/versions-move-to-history",
                    test_versions_move_to_history);
   return g_test_run ();

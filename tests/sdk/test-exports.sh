@@ -9,7 +9,7 @@ set -u
 
 # libc and friends, GLib/GIO, Jansson, OpenSSL, LMDB, libsodium, libsoup 3, libgit2; the sanitizer
 # runtimes of a -Db_sanitize build.
-allowed='^(libc|libm|libdl|libpthread|librt|libgcc_s|ld-linux[-a-z0-9_.]*|libglib-2\.0|libgobject-2\.0|libgio-2\.0|libgmodule-2\.0|libjansson|libcrypto|libssl|liblmdb|libsodium|libsoup-3\.0|libgit2|libasan|libubsan|liblsan|libtsan)\.so(\.[0-9]+)*$'
+allowed='^(libc|libm|libdl|libpthread|librt|libgcc_s|ld-linux[-a-z0-9_.]*|libglib-2\.0|libgobject-2\.0|libgio-2\.0|libgmodule-2\.0|libjansson|libcrypto|libssl|liblmdb|libsodium|libsoup-3\.0|libgit2|libleveldb|libasan|libubsan|liblsan|libtsan)\.so(\.[0-9]+[a-z]?)*$'
 
 [ $# -gt 0 ] || { echo "usage: $0 PLUGIN.so..." >&2; exit 2; }
 fail=0
@@ -39,7 +39,7 @@ for so in "$@"; do
   for lib in $(readelf -d "$so" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
     if ! echo "$lib" | grep -Eq "$allowed"; then
       bad "links $lib, which is not in the allowed set (libc, GLib, Jansson," \
-        "OpenSSL, LMDB, libsodium, libsoup 3, libgit2)"
+        "OpenSSL, LMDB, LevelDB, libsodium, libsoup 3, libgit2)"
     fi
   done
 
