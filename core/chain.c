@@ -46,8 +46,20 @@ cairn_block_discard (CairnBlock *b)
   g_free (b);
 }
 
+/* A tx committed before fails again on its used nonce ("bad_nonce"): then
+ * *at is the height it was committed at. Only such txs are looked up. */
+static gboolean
+repeats_committed (CairnNode *node, const CairnTx *tx, const json_t *result,
+                   uint64_t *at)
+{
+  const char *code = json_string_value (json_object_get (result, "code"));
+  return code != NULL && strcmp (code, "bad_nonce") == 0
+         && node->storage.tx_get (node->store, tx->id, at, NULL, NULL, NULL);
+}
+
 /* Execute txs on the head; on success the overlay, results and new LtHash
- * are returned through the block. */
+ * are returned through the block. A block that repeats a committed tx is
+ * invalid: each tx id is committed once, and the stores index it once. */
 static gboolean
 execute (CairnNode *node, CairnBlock *b, CairnTx **txs, guint n,
          const CairnExecBlock *blk, CairnLtHash *new_hash, char state_root[65],
@@ -67,6 +79,15 @@ execute (CairnNode *node, CairnBlock *b, CairnTx **txs, guint n,
       g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_IO,
                    "executing tx %s at height %" G_GUINT64_FORMAT ": %s",
                    txs[i]->id_hex, height, infra);
+      json_decref (r);
+      return FALSE;
+    }
+    uint64_t at = 0;
+    if (repeats_committed (node, txs[i], r, &at)) {
+      g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_INVALID,
+                   "block %" G_GUINT64_FORMAT ": tx %u (%s) was committed "
+                   "at height %" G_GUINT64_FORMAT,
+                   height, i, txs[i]->id_hex, at);
       json_decref (r);
       return FALSE;
     }

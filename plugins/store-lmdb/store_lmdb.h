@@ -150,13 +150,8 @@ void store_lmdb_txlist_entry (const uint8_t *rec, uint32_t i,
  * the heights up to the head it lacks. */
 gboolean store_lmdb_txindex_open (CairnStore *store, GError **error);
 void store_lmdb_txindex_close (CairnStore *store);
-/* Before the commit of height: CONFLICT when one of txs is indexed already
- * (or twice among txs). Catches up first when the index is behind. */
-gboolean store_lmdb_txindex_check (CairnStore *store, uint64_t height,
-                                   const CairnCommitTx *txs, size_t n,
-                                   GError **error);
-/* After the commit of height: index txs (a failure is logged; the next
- * check indexes them again from txlist). */
+/* After the commit of height: index txs (from txlist when the index is
+ * behind; a failure is logged and tried again at the next commit). */
 void store_lmdb_txindex_add (CairnStore *store, uint64_t height,
                              const CairnCommitTx *txs, size_t n);
 /* Height and index of tx id; NOT_FOUND when not indexed. */

@@ -441,11 +441,6 @@ store_lmdb_commit (CairnStore *store, const CairnCommitData *data,
   g_return_val_if_fail (store != NULL, FALSE);
   if (!check_data (data, error))
     return FALSE;
-  /* Checked before, written after the block: it refuses a tx id stored
-   * already, and it never holds a height the store lacks. */
-  if (!store_lmdb_txindex_check (store, data->height, data->txs, data->n_txs,
-                                 error))
-    return FALSE;
   if ((rc = mdb_txn_begin (store->env, NULL, 0, &txn)) != 0)
     return store_lmdb_fail (store, error, rc, "cannot start a write");
 
@@ -483,6 +478,7 @@ store_lmdb_commit (CairnStore *store, const CairnCommitData *data,
                  space);
     return FALSE;
   }
+  /* After the block: the index never holds a height the store lacks. */
   store_lmdb_txindex_add (store, data->height, data->txs, data->n_txs);
   trim_map (store);
   return TRUE;

@@ -7,6 +7,10 @@
  * the chain. An LSM tree appends the ids to a log and writes them out
  * sorted, in the background, in large sequential files.
  *
+ * Each id is indexed once: the core refuses a block that repeats a
+ * committed tx, so a commit does not look its ids up first (an id given
+ * again would point at its later place).
+ *
  * Why no fsync: the index is derived from table txlist, which commits with
  * the block, and it records the first height it does not hold ("next") in
  * the same atomic batch as the ids. A killed node loses nothing (LevelDB's
@@ -41,12 +45,14 @@ struct StoreLmdbTxIndex {
   uint64_t next; /* main loop only: heights below it are indexed */
 };
 
-/* Takes err (LevelDB's malloc'd message). */
+/* Takes err (LevelDB's malloc'd message). Says when the file system is
+ * full, as the main store's errors do. */
 static gboolean
-fail (StoreLmdbTxIndex *x, GError **error, char *err, const char *what)
+fail (CairnStore *store, GError **error, char *err, const char *what)
 {
-  g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_IO, "%s: %s: %s", x->dir, what,
-               err ? err : "unknown error");
+  g_autofree char *space = store_lmdb_space_hint (store);
+  g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_IO, "%s: %s: %s%s",
+               store->txindex->dir, what, err ? err : "unknown error", space);
   leveldb_free (err);
   return FALSE;
 }
@@ -147,7 +153,7 @@ catch_up (CairnStore *store, GError **error)
       batch_put_next (b, h + 1);
       leveldb_write (x->db, x->write, b, &err);
       if (err != NULL) {
-        fail (x, error, err, "cannot write the tx index");
+        fail (store, error, err, "cannot write the tx index");
         goto out;
       }
       leveldb_writebatch_clear (b);
@@ -162,7 +168,7 @@ catch_up (CairnStore *store, GError **error)
   batch_put_next (b, head + 1);
   leveldb_write (x->db, x->write, b, &err);
   if (err != NULL) {
-    fail (x, error, err, "cannot write the tx index");
+    fail (store, error, err, "cannot write the tx index");
     goto out;
   }
   x->next = head + 1;
@@ -253,7 +259,7 @@ store_lmdb_txindex_open (CairnStore *store, GError **error)
     err = NULL;
     x->next = 0;
     if (!open_db (x, &err))
-      return fail (x, error, err, "cannot create the tx index");
+      return fail (store, error, err, "cannot create the tx index");
   }
   return catch_up (store, error);
 }
@@ -275,68 +281,22 @@ store_lmdb_txindex_close (CairnStore *store)
   store->txindex = NULL;
 }
 
-/* Tx ids as hash keys: random bytes, so their first four hash well. */
-static guint
-id_hash (gconstpointer id)
-{
-  guint h;
-  memcpy (&h, id, sizeof h);
-  return h;
-}
-
-static gboolean
-id_equal (gconstpointer a, gconstpointer b)
-{
-  return memcmp (a, b, 32) == 0;
-}
-
-static gboolean
-fail_stored (CairnStore *store, GError **error, uint64_t height, size_t i,
-             const uint8_t *id, uint64_t at)
-{
-  g_autofree char *hex = cairn_hex_encode (id, 32);
-  g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_CONFLICT,
-               "%s: cannot commit height %" G_GUINT64_FORMAT
-               ": txs[%zu] %s is already stored at height %" G_GUINT64_FORMAT,
-               store->dir, height, i, hex, at);
-  return FALSE;
-}
-
-gboolean
-store_lmdb_txindex_check (CairnStore *store, uint64_t height,
-                          const CairnCommitTx *txs, size_t n, GError **error)
-{
-  StoreLmdbTxIndex *x = store->txindex;
-  /* Behind after a failed index write: the stored blocks first. */
-  if (x->next < height && !catch_up (store, error))
-    return FALSE;
-  g_autoptr (GHashTable) block
-      = n > 1 ? g_hash_table_new (id_hash, id_equal) : NULL;
-  for (size_t i = 0; i < n; i++) {
-    char *err = NULL;
-    size_t len = 0;
-    char *v
-        = leveldb_get (x->db, x->read, (const char *)txs[i].id, 32, &len, &err);
-    if (err != NULL)
-      return fail (x, error, err, "cannot read the tx index");
-    if (v != NULL) {
-      uint64_t at = len == 12 ? store_lmdb_get_u64be ((const uint8_t *)v) : 0;
-      leveldb_free (v);
-      return fail_stored (store, error, height, i, txs[i].id, at);
-    }
-    if (block != NULL && !g_hash_table_add (block, (gpointer)txs[i].id))
-      return fail_stored (store, error, height, i, txs[i].id, height);
-  }
-  return TRUE;
-}
-
 void
 store_lmdb_txindex_add (CairnStore *store, uint64_t height,
                         const CairnCommitTx *txs, size_t n)
 {
   StoreLmdbTxIndex *x = store->txindex;
-  if (x->next != height)
-    return; /* behind: the next check catches up from txlist */
+  g_autoptr (GError) error = NULL;
+  /* Behind after a failed write: from txlist, this height included. */
+  if (x->next < height) {
+    if (!catch_up (store, &error))
+      store_lmdb_log (store, G_LOG_LEVEL_WARNING,
+                      "cannot index the txs of heights %" G_GUINT64_FORMAT
+                      "..%" G_GUINT64_FORMAT " (%s): the next commit tries "
+                      "again",
+                      x->next, height, error->message);
+    return;
+  }
   leveldb_writebatch_t *b = leveldb_writebatch_create ();
   for (size_t i = 0; i < n; i++) {
     uint8_t rec[12];
@@ -352,10 +312,11 @@ store_lmdb_txindex_add (CairnStore *store, uint64_t height,
     x->next = height + 1;
     return;
   }
+  g_autofree char *space = store_lmdb_space_hint (store);
   store_lmdb_log (store, G_LOG_LEVEL_WARNING,
                   "%s: cannot index the txs of height %" G_GUINT64_FORMAT
-                  " (%s): the next commit indexes them again",
-                  x->dir, height, err);
+                  " (%s%s): the next commit indexes them again",
+                  x->dir, height, err, space);
   leveldb_free (err);
 }
 
@@ -368,7 +329,7 @@ store_lmdb_txindex_find (CairnStore *store, const uint8_t id[32],
   size_t len = 0;
   char *v = leveldb_get (x->db, x->read, (const char *)id, 32, &len, &err);
   if (err != NULL)
-    return fail (x, error, err, "cannot read the tx index");
+    return fail (store, error, err, "cannot read the tx index");
   g_autofree char *hex = cairn_hex_encode (id, 32);
   if (v == NULL) {
     g_set_error (error, CAIRN_ERROR, CAIRN_ERROR_NOT_FOUND, "tx %s not found",

@@ -707,11 +707,14 @@ test_restart_and_replay (void)
 {
   Net n = { 0 };
   net_up (&n);
+  g_autoptr (CairnTx) first = NULL;
   for (int i = 0; i < 3; i++) {
     g_autofree char *body = g_strdup_printf (
         "{\"amount\":7,\"denom\":\"cairn\",\"to\":\"%s\"}", addr (n.alice));
     g_autoptr (CairnTx) tx = sign (&n, n.admin, "bank.transfer", body);
     json_decref (submit_and_wait (&n, tx));
+    if (first == NULL)
+      first = cairn_tx_ref (tx);
   }
   const CairnChainHead *h = cairn_node_head (n.node);
   uint64_t height = h->height;
@@ -793,6 +796,19 @@ test_restart_and_replay (void)
   g_assert_nonnull (err);
   g_clear_pointer (&other, cairn_node_free);
   rm_rf (home2);
+
+  /* A block that repeats a committed tx is invalid (the tx would fail on
+   * its used nonce, and the store indexes each tx id once): put one back
+   * into the mempool, past its checks, and build. */
+  g_clear_error (&err);
+  g_assert_true (
+      cairn_mempool_add (n.node->mempool, first, first->nonce, 0, &err));
+  g_assert_no_error (err);
+  g_assert_null (cairn_chain_build (n.node, NULL, &err));
+  g_assert_error (err, CAIRN_ERROR, CAIRN_ERROR_INVALID);
+  g_assert_nonnull (strstr (err->message, first->id_hex));
+  g_assert_nonnull (strstr (err->message, "was committed at height"));
+  g_assert_cmpuint (cairn_node_head (n.node)->height, ==, height);
   net_down (&n);
 }
 
