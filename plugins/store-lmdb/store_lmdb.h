@@ -112,6 +112,8 @@ char *store_lmdb_space_hint (const CairnStore *store);
 
 /* ---- open/close (store_lmdb_open.c) ---- */
 
+/* Put this release's format version into table meta; an LMDB code. */
+int store_lmdb_put_format (MDB_txn *txn, MDB_dbi meta);
 /* Log through the host, as the plugin. */
 void store_lmdb_log (CairnStore *store, GLogLevelFlags level, const char *fmt,
                      ...) G_GNUC_PRINTF (3, 4);

@@ -161,15 +161,10 @@ store_lmdb_migrate_v1 (CairnStore *store, GError **error)
 
   /* Last, in one txn: a crash before it leaves format 1, converted again. */
   MDB_txn *txn;
-  uint8_t version[4];
-  store_lmdb_put_u32be (version, STORE_LMDB_FORMAT_VERSION);
-  MDB_val fk
-      = { strlen (STORE_LMDB_META_FORMAT), (void *)STORE_LMDB_META_FORMAT };
-  MDB_val fv = { sizeof version, version };
   if ((rc = mdb_txn_begin (store->env, NULL, 0, &txn)) != 0)
     return store_lmdb_fail (store, error, rc, "cannot start a write");
   if ((rc = mdb_drop (txn, txs, 1)) != 0
-      || (rc = mdb_put (txn, meta, &fk, &fv, 0)) != 0) {
+      || (rc = store_lmdb_put_format (txn, meta)) != 0) {
     mdb_txn_abort (txn);
     return store_lmdb_fail (store, error, rc,
                             "cannot convert the store to format 2");

@@ -193,6 +193,17 @@ fsync_dir (const char *dir, GError **error)
   return TRUE;
 }
 
+int
+store_lmdb_put_format (MDB_txn *txn, MDB_dbi meta)
+{
+  uint8_t version[4];
+  store_lmdb_put_u32be (version, STORE_LMDB_FORMAT_VERSION);
+  MDB_val k
+      = { strlen (STORE_LMDB_META_FORMAT), (void *)STORE_LMDB_META_FORMAT };
+  MDB_val v = { sizeof version, version };
+  return mdb_put (txn, meta, &k, &v, 0);
+}
+
 /* Write an empty store (tables + format version) in a staging directory and
  * rename its data.mdb into place, so that a data.mdb that exists is always
  * a complete store: an empty or partial one can only be damage. */
@@ -230,16 +241,9 @@ create_fresh (CairnStore *store, GError **error)
       store_lmdb_fail (store, error, rc, "cannot create a table");
       goto out;
     }
-    if (i == 0) {
-      uint8_t version[4];
-      store_lmdb_put_u32be (version, STORE_LMDB_FORMAT_VERSION);
-      MDB_val k
-          = { strlen (STORE_LMDB_META_FORMAT), (void *)STORE_LMDB_META_FORMAT };
-      MDB_val v = { sizeof version, version };
-      if ((rc = mdb_put (txn, dbi, &k, &v, 0)) != 0) {
-        store_lmdb_fail (store, error, rc, "cannot write the format version");
-        goto out;
-      }
+    if (i == 0 && (rc = store_lmdb_put_format (txn, dbi)) != 0) {
+      store_lmdb_fail (store, error, rc, "cannot write the format version");
+      goto out;
     }
   }
   rc = mdb_txn_commit (txn);

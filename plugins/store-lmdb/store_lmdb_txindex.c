@@ -57,19 +57,31 @@ fail (CairnStore *store, GError **error, char *err, const char *what)
   return FALSE;
 }
 
+/* Add id -> (height, index) to b. */
 static void
-put_place (uint8_t rec[12], uint64_t height, uint32_t index)
+batch_put_id (leveldb_writebatch_t *b, const uint8_t *id, uint64_t height,
+              uint32_t index)
 {
+  uint8_t rec[12];
   store_lmdb_put_u64be (rec, height);
   store_lmdb_put_u32be (rec + 8, index);
+  leveldb_writebatch_put (b, (const char *)id, 32, (const char *)rec, 12);
 }
 
-static void
-batch_put_next (leveldb_writebatch_t *b, uint64_t next)
+/* Write b with "next" in the same batch; then x->next = next. FALSE with
+ * *err (LevelDB's) when the write fails. */
+static gboolean
+write_batch (StoreLmdbTxIndex *x, leveldb_writebatch_t *b, uint64_t next,
+             char **err)
 {
   uint8_t v[8];
   store_lmdb_put_u64be (v, next);
   leveldb_writebatch_put (b, KEY_NEXT, strlen (KEY_NEXT), (const char *)v, 8);
+  leveldb_write (x->db, x->write, b, err);
+  if (*err != NULL)
+    return FALSE;
+  x->next = next;
+  return TRUE;
 }
 
 /* The stored "next": TRUE with *next, FALSE when absent or malformed. */
@@ -143,21 +155,16 @@ catch_up (CairnStore *store, GError **error)
       const uint8_t *id, *result;
       size_t result_len;
       store_lmdb_txlist_entry (v.mv_data, i, &id, &result, &result_len);
-      uint8_t rec[12];
-      put_place (rec, h, i);
-      leveldb_writebatch_put (b, (const char *)id, 32, (const char *)rec, 12);
+      batch_put_id (b, id, h, i);
     }
     total += n;
     batched += n;
     if (batched >= CATCH_UP_BATCH) {
-      batch_put_next (b, h + 1);
-      leveldb_write (x->db, x->write, b, &err);
-      if (err != NULL) {
+      if (!write_batch (x, b, h + 1, &err)) {
         fail (store, error, err, "cannot write the tx index");
         goto out;
       }
       leveldb_writebatch_clear (b);
-      x->next = h + 1;
       batched = 0;
     }
   }
@@ -165,13 +172,10 @@ catch_up (CairnStore *store, GError **error)
     store_lmdb_fail (store, error, rc, "cannot read table 'txlist'");
     goto out;
   }
-  batch_put_next (b, head + 1);
-  leveldb_write (x->db, x->write, b, &err);
-  if (err != NULL) {
+  if (!write_batch (x, b, head + 1, &err)) {
     fail (store, error, err, "cannot write the tx index");
     goto out;
   }
-  x->next = head + 1;
   ok = TRUE;
   if (say)
     store_lmdb_log (store, G_LOG_LEVEL_MESSAGE,
@@ -244,10 +248,8 @@ store_lmdb_txindex_open (CairnStore *store, GError **error)
     why = g_strdup (err);
     leveldb_free (err);
     err = NULL;
-  } else if (existed)
+  } else if (existed) /* a new one holds nothing: next is 0 */
     why = distrust (store, x);
-  else
-    x->next = 0;
   if (why != NULL) {
     store_lmdb_log (store, G_LOG_LEVEL_WARNING,
                     "%s: rebuilding the tx index: %s", x->dir, why);
@@ -298,20 +300,13 @@ store_lmdb_txindex_add (CairnStore *store, uint64_t height,
     return;
   }
   leveldb_writebatch_t *b = leveldb_writebatch_create ();
-  for (size_t i = 0; i < n; i++) {
-    uint8_t rec[12];
-    put_place (rec, height, (uint32_t)i);
-    leveldb_writebatch_put (b, (const char *)txs[i].id, 32, (const char *)rec,
-                            12);
-  }
-  batch_put_next (b, height + 1);
+  for (size_t i = 0; i < n; i++)
+    batch_put_id (b, txs[i].id, height, (uint32_t)i);
   char *err = NULL;
-  leveldb_write (x->db, x->write, b, &err);
+  gboolean ok = write_batch (x, b, height + 1, &err);
   leveldb_writebatch_destroy (b);
-  if (err == NULL) {
-    x->next = height + 1;
+  if (ok)
     return;
-  }
   g_autofree char *space = store_lmdb_space_hint (store);
   store_lmdb_log (store, G_LOG_LEVEL_WARNING,
                   "%s: cannot index the txs of height %" G_GUINT64_FORMAT
